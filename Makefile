@@ -1,0 +1,76 @@
+# Debian Atomic: the glue. Every stage is a small tool that can also run alone;
+# see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
+#
+#   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
+#   make check           deps, then every test (unit, e2e, the boot test of base)
+#
+# Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
+# shared by all variants: one ref per variant), build/test-logs/.
+VARIANT ?= base
+FORMAT ?= qcow2
+CACHE ?= $(HOME)/.cache/debian-atomic
+BUILD := build/$(VARIANT)
+REPO ?= build/repo
+NODE ?= node
+TOOL = $(NODE) tools/$(1)/dist/bin.js
+export DEBIAN_ATOMIC_CACHE := $(CACHE)
+# Reproducible by default: the time of the last commit of this checkout.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+
+TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
+
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test clean help FORCE
+.DELETE_ON_ERROR:
+
+all: image
+
+help:
+	@sed -n '1,12p' Makefile
+
+deps:
+	@scripts/deps.sh
+
+toolbox: deps
+	@scripts/toolbox.sh
+
+build: deps build/.tsc-stamp
+build/.tsc-stamp: $(TS_SOURCES) package-lock.json
+	npx tsc -b $(wildcard tools/*/tsconfig.json)
+	@mkdir -p build && touch $@
+
+lint: build
+	$(call TOOL,treefile-lint) --quiet $(filter-out variants/tasks.yaml,$(wildcard variants/*.yaml)) >/dev/null
+
+test: build
+	scripts/run-tests.sh
+
+check: deps build lint
+	scripts/run-tests.sh
+
+# --- stages -------------------------------------------------------------------------------
+# The resolved treefile is rewritten only when its bytes change, so later stages
+# rebuild only when their real input changed.
+resolve: $(BUILD)/treefile.json
+$(BUILD)/treefile.json: build/.tsc-stamp FORCE
+	@mkdir -p $(BUILD)
+	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+rootfs: $(BUILD)/rootfs.json
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json
+	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt > $@.tmp
+	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
+	@mv $@.tmp $@
+
+commit: $(BUILD)/commit.json
+$(BUILD)/commit.json: $(BUILD)/rootfs.json | toolbox
+	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@.tmp
+	@mv $@.tmp $@
+
+image: commit
+
+clean:
+	rm -rf build
+
+FORCE:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what the project needs on a Debian machine, idempotently:
+# Debian packages (only the missing ones), npm dependencies (only when the lock changed),
+# and, on a host older than trixie, the trixie toolbox tree (ostree 2025.x, GRUB...).
+set -eu
+cd "$(dirname "$0")/.."
+# Host tools: the real Debian tools every stage calls.
+pkgs=(mmdebstrap bubblewrap qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk
+      skopeo umoci jq xz-utils zstd uidmap ca-certificates debian-archive-keyring curl openssh-client
+      python3 docker-registry)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# npm: reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.deps-stamp
+sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  echo "deps: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+  echo "$sum" >"$stamp"
+fi

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run the tap suites of the given package directories (default: every tool),
+# enforce each package's honest coverage threshold (package.json
+# "debianAtomic": {"coverage": {"lines": N}}), and end with one line
+# "N passed, N failed" (assertions), which CI reads.
+set -u
+cd "$(dirname "$0")/.."
+logs=build/test-logs
+mkdir -p "$logs"
+dirs=("$@")
+[ ${#dirs[@]} -gt 0 ] || dirs=(tools/*/)
+passed=0 failed=0 bad=()
+for d in "${dirs[@]}"; do
+  d=${d%/}
+  [ -d "$d/test" ] || continue
+  name=$(basename "$d")
+  log="$logs/$name.log"
+  printf '== %s ' "$name" >&2
+  start=$(date +%s)
+  (cd "$d" && npx tap --reporter=tap) >"$log" 2>&1
+  rc=$?
+  summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -n 1)
+  p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
+  f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+  p=${p:-0} f=${f:-0}
+  if [ -z "$summary" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then f=$((f + 1)); fi
+  # Coverage gate: the threshold each package declares.
+  want=$(node -e 'const p=require(process.argv[1]); console.log(p.debianAtomic?.coverage?.lines ?? 100)' "$PWD/$d/package.json")
+  got=$(node -e 'try{const s=require(process.argv[1]); console.log(s.total.lines.pct)}catch{console.log(0)}' "$PWD/$d/.tap/report/coverage-summary.json")
+  cov_ok=$(node -e 'console.log(Number(process.argv[1]) >= Number(process.argv[2]) ? 1 : 0)' "$got" "$want")
+  if [ "$cov_ok" != 1 ]; then
+    echo "coverage of $name: lines $got% < threshold $want%" >>"$log"
+    f=$((f + 1))
+  fi
+  passed=$((passed + p)) failed=$((failed + f))
+  printf '%s passed, %s failed, lines %s%% (threshold %s%%), %ss\n' "$p" "$f" "$got" "$want" "$(( $(date +%s) - start ))" >&2
+  if [ "$f" -gt 0 ]; then
+    bad+=("$name")
+    grep -E '^\s*not ok|coverage of' "$log" | head -n 20 >&2
+  fi
+done
+[ ${#bad[@]} -eq 0 ] || echo "failing: ${bad[*]} (logs in $logs/)" >&2
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,94 @@
+/**
+ * applyTreefile: what the treefile says beyond packages, done in the built tree.
+ * Commands run inside the tree through bubblewrap without network, so they see
+ * the tree's own systemctl and dpkg, never the host's.
+ */
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { canonicalJson, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
+import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
+import { parseDpkgStatus, type PackageEntry } from './manifest.js';
+import { DRACUT_HOOK, DRACUT_HOOK_DIVERTED } from './mmdebstrap.js';
+
+export const META_DIR = 'usr/share/debian-atomic';
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+async function inTree(root: string, cmd: string, args: string[], what: string, extra: { roBinds?: string[]; env?: Record<string, string> } = {}) {
+  return sandboxRun({ root, roBinds: extra.roBinds, env: extra.env }, cmd, args, { what });
+}
+
+/** Generates host keys on first boot: keys baked into an image would be shared by every machine. */
+const SSH_KEYGEN_UNIT = `[Unit]
+Description=Generate SSH host keys (Debian Atomic images ship none)
+ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+Before=ssh.service
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+[Install]
+WantedBy=multi-user.target
+`;
+
+export async function applyTreefile(root: string, tf: ResolvedTreefile, progress?: Progress): Promise<PackageEntry[]> {
+  // Give the kernel's dracut hook back to its package (it stayed diverted during the build).
+  if (await exists(join(root, DRACUT_HOOK_DIVERTED.slice(1)))) {
+    await rm(join(root, DRACUT_HOOK.slice(1)), { force: true });
+    await inTree(root, 'dpkg-divert', ['--quiet', '--local', '--rename', '--remove', DRACUT_HOOK], 'restore the dracut kernel hook');
+  }
+
+  for (const [src, dest] of tf['add-files'] ?? []) {
+    const st = await stat(src).catch(() => null);
+    if (!st?.isFile()) throw new ToolError('add-files', `add-files: ${src}: not a readable file`);
+    await mkdir(dirname(join(root, dest)), { recursive: true });
+    await copyFile(src, join(root, dest));
+    await chmod(join(root, dest), st.mode & 0o777);
+  }
+  for (const rel of tf['remove-files'] ?? []) await rm(join(root, rel), { recursive: true, force: true });
+
+  // Image hygiene: per-machine identity is created on first boot, never shipped.
+  await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
+  if (tf['machineid-compat'] === false) await rm(join(root, 'etc/machine-id'), { force: true });
+  else await writeFile(join(root, 'etc/machine-id'), '');
+  if (await exists(join(root, 'usr/sbin/sshd'))) {
+    for (const t of ['rsa', 'ecdsa', 'ed25519']) for (const suffix of ['', '.pub']) await rm(join(root, `etc/ssh/ssh_host_${t}_key${suffix}`), { force: true });
+    await writeFile(join(root, 'usr/lib/systemd/system/debian-atomic-ssh-keygen.service'), SSH_KEYGEN_UNIT);
+  }
+
+  const units = [...(tf.units ?? []), ...((await exists(join(root, 'usr/sbin/sshd'))) ? ['debian-atomic-ssh-keygen.service'] : [])];
+  if (units.length) {
+    progress?.step(`enabling ${units.join(' ')}`);
+    await inTree(root, 'systemctl', ['enable', ...units], `enable units ${units.join(', ')}`);
+  }
+  if (tf['default-target']) await inTree(root, 'systemctl', ['set-default', tf['default-target']], `set the default target ${tf['default-target']}`);
+  if (tf['tmp-is-dir']) await inTree(root, 'systemctl', ['mask', 'tmp.mount'], 'make /tmp a directory');
+
+  const scripts: Array<[string, string]> = (tf.postprocess ?? []).map((s, i) => [`postprocess[${i}]`, s]);
+  if (tf['postprocess-script']) scripts.push([tf['postprocess-script'], await readFile(tf['postprocess-script'], 'utf8')]);
+  for (const [name, body] of scripts) await runPostprocess(root, name, body, progress);
+
+  const manifest = parseDpkgStatus(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'));
+  await mkdir(join(root, META_DIR), { recursive: true });
+  await writeFile(join(root, META_DIR, 'treefile.json'), canonicalJson(tf));
+  await writeFile(join(root, META_DIR, 'packages.json'), canonicalJson(manifest));
+  return manifest;
+}
+
+/** A postprocess script runs as the tree's root, in the tree, with no network; failure names it and shows its output. */
+async function runPostprocess(root: string, name: string, body: string, progress?: Progress): Promise<void> {
+  progress?.step(`postprocess ${name}`);
+  const dir = join(root, 'run/debian-atomic');
+  await mkdir(dir, { recursive: true });
+  const script = join(dir, 'postprocess');
+  await writeFile(script, body.startsWith('#!') ? body : `#!/bin/sh\nset -e\n${body}`, { mode: 0o755 });
+  const env: Record<string, string> = { DEBIAN_ATOMIC_POSTPROCESS: basename(name) };
+  if (process.env.SOURCE_DATE_EPOCH) env.SOURCE_DATE_EPOCH = process.env.SOURCE_DATE_EPOCH;
+  try {
+    await inTree(root, '/run/debian-atomic/postprocess', [], `postprocess ${name}`, { env });
+  } catch (err) {
+    const detail = err instanceof ToolError ? err.detail : String(err);
+    throw new ToolError('postprocess-failed', `postprocess script ${name} failed`, { detail: detail || '(no output)', cause: err });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

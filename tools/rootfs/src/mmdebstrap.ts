@@ -1,0 +1,64 @@
+/**
+ * The mmdebstrap command line for a resolved treefile. Pure: unit-tested on its
+ * own, run by build.ts. The apt archive cache persists between builds
+ * (sync-in/sync-out hooks, as mmdebstrap(1) documents), and the kernel's
+ * postinst does not build an initramfs: usr-unify builds the one that boots,
+ * once, with the ostree dracut module.
+ */
+import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
+
+export const DRACUT_HOOK = '/etc/kernel/postinst.d/dracut';
+export const DRACUT_HOOK_DIVERTED = '/etc/kernel/postinst.d/dracut.debian-atomic';
+
+function dirnamePosix(p: string): string {
+  return p.slice(0, p.lastIndexOf('/'));
+}
+
+export interface MmdebstrapPlan {
+  args: string[];
+  packages: string[];
+}
+
+export function packageSet(tf: ResolvedTreefile): string[] {
+  const arch = tf.architecture;
+  const perArch = (tf as Record<string, unknown>)[`packages-${arch}`] as string[] | undefined;
+  const excluded = new Set(tf['exclude-packages'] ?? []);
+  return [...new Set([...tf.packages, ...(perArch ?? [])])].filter((p) => !excluded.has(p)).sort();
+}
+
+/** One-line sources entry per repo: mmdebstrap takes them as MIRROR arguments. */
+export function sourcesLines(tf: ResolvedTreefile): string[] {
+  return tf.repos.map((r) => `deb ${r.keyring ? `[signed-by=${r.keyring}] ` : ''}${r.mirror} ${r.suite} ${r.components.join(' ')}`);
+}
+
+/** apt preferences that make excluded packages uninstallable (rpm-ostree's exclude-packages). */
+export function excludePreferences(tf: ResolvedTreefile): string {
+  return (tf['exclude-packages'] ?? []).map((p) => `Package: ${p}\nPin: release *\nPin-Priority: -1\n`).join('\n');
+}
+
+export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: string, prefsFile: string | null): MmdebstrapPlan {
+  const packages = packageSet(tf);
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const args = [
+    '--mode=root',
+    `--variant=${tf['mmdebstrap-variant']}`,
+    `--architectures=${tf.architecture}`,
+    `--include=${packages.join(',')}`,
+    `--aptopt=APT::Install-Recommends "${tf.recommends ? 'true' : 'false'}"`,
+    '--aptopt=Acquire::Retries "3"',
+    '--dpkgopt=force-unsafe-io',
+    '--skip=essential/unlink',
+    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
+    `--setup-hook=sync-in ${q(cache)} /var/cache/apt/archives`,
+    ...(prefsFile ? [`--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${q(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`] : []),
+    // Divert the kernel's dracut hook before any package is configured.
+    // dracut's own postinst calls the hook by path: a no-op stands in until applyTreefile restores it.
+    `--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --divert ${DRACUT_HOOK_DIVERTED} --add ${DRACUT_HOOK} && mkdir -p "$1"${dirnamePosix(DRACUT_HOOK)} && printf '#!/bin/sh\nexit 0\n' > "$1"${DRACUT_HOOK} && chmod 755 "$1"${DRACUT_HOOK}`,
+    `--customize-hook=sync-out /var/cache/apt/archives ${q(cache)}`,
+    '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin',
+    tf.suite,
+    target,
+    ...sourcesLines(tf),
+  ];
+  return { args, packages };
+}
