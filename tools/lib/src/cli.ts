@@ -35,8 +35,21 @@ export interface CommonArgs {
 }
 
 /** A yargs instance with the options every tool has. */
+/** `--opt -` means stdin, as in most Unix tools; yargs would take the lone '-' as a positional. */
+export function joinDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--') && !a.includes('=') && argv[i + 1] === '-') {
+      out.push(`${a}=-`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export function cli(tool: string, usage: string, argv: string[] = hideBin(process.argv)): Argv<CommonArgs> {
-  return yargs(argv)
+  return yargs(joinDashValues(argv))
     .scriptName(tool)
     .usage(usage)
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress or warnings on stderr' })

@@ -129,6 +129,7 @@ function issueMessage(issue: z.core.$ZodIssue, data: unknown, knownKeys: (path: 
   const found = valueAt(data, issue.path);
   switch (issue.code) {
     case 'invalid_type':
+      if (found === undefined && issue.path.length) return [`missing required key '${String(issue.path[issue.path.length - 1])}' (expected ${issue.expected})`];
       return [`${key}: expected ${issue.expected}, found ${describe(found)}`];
     case 'unrecognized_keys':
       return issue.keys.map((k) => {

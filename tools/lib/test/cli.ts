@@ -53,6 +53,12 @@ t.test('exit codes and clean error lines', async (t) => {
   t.match(help.stdout.toString(), /demo \[--fail\] FILE/);
 });
 
+t.test("'--opt -' keeps '-' as the option's value", async (t) => {
+  const { joinDashValues } = await import('../src/cli.js');
+  t.same(joinDashValues(['--treefile', '-', '--output', 'x', '-']), ['--treefile=-', '--output', 'x', '-']);
+  t.same(joinDashValues(['--a=b', '-']), ['--a=b', '-']);
+});
+
 t.test('SIGINT runs cleanups and exits 130', async (t) => {
   const dir = t.testdir({});
   const f = tool(dir, `onInterrupt(() => process.stderr.write('cleaned\\n')); process.stdout.write('ready\\n'); await new Promise((r) => setTimeout(r, 10000)); return 0;`);

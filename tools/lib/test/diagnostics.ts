@@ -45,7 +45,7 @@ t.test('valid documents return data', async (t) => {
 t.test('missing keys point at the containing node', async (t) => {
   const y = parseYamlText('m.yaml', 'packages: []\n');
   const { diagnostics } = schemaDiagnostics(y, Schema);
-  t.equal(formatDiagnostic(diagnostics[0]!), 'm.yaml:1:1: ref: expected string, found undefined undefined');
+  t.equal(formatDiagnostic(diagnostics[0]!), "m.yaml:1:1: missing required key 'ref' (expected string)");
   t.same(positionOf(y, ['nope', 'deeper']), { line: 1, col: 1 });
 });
 

@@ -1,0 +1,4 @@
+export * from './schema.js';
+export * from './tasks.js';
+export * from './resolve.js';
+export * from './lint.js';

@@ -1,0 +1,201 @@
+/**
+ * The treefile format: one zod schema gives validation, the TypeScript types,
+ * the JSON Schema (--schema) and the per-key merge rules of includes.
+ * Key names follow rpm-ostree where the meaning is the same.
+ */
+import { z } from 'zod';
+import { zodObjectKeys } from '@debian-atomic/lib';
+
+export const DEBIAN_ARCHES = ['amd64', 'arm64', 'armel', 'armhf', 'i386', 'mips64el', 'ppc64el', 'riscv64', 's390x', 'loong64'] as const;
+export type DebianArch = (typeof DEBIAN_ARCHES)[number];
+
+export const MMDEBSTRAP_VARIANTS = ['extract', 'custom', 'essential', 'apt', 'required', 'minbase', 'buildd', 'important', 'standard'] as const;
+
+/** Values a resolved treefile gets when no file sets them. */
+export const DEFAULTS = { architecture: 'amd64', 'mmdebstrap-variant': 'apt', osname: 'debian' } as const;
+
+/** rpm-ostree's include depth limit. */
+export const INCLUDE_MAX_DEPTH = 50;
+
+// Debian policy §5.6.1: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric.
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+// ostree's OSTREE_REF_REGEXP without the optional "remote:" prefix.
+export const OSTREE_REF = /^[-._A-Za-z0-9]+(\/[-._A-Za-z0-9]+)*$/;
+const UNIT_CHARS = '[A-Za-z0-9:_.\\\\-]';
+const UNIT_TYPES = 'service|socket|device|mount|automount|swap|target|path|timer|slice|scope';
+export const UNIT_NAME = new RegExp(`^${UNIT_CHARS}+(@${UNIT_CHARS}*)?\\.(${UNIT_TYPES})$`);
+export const TARGET_NAME = new RegExp(`^${UNIT_CHARS}+\\.target$`);
+export const TASK_NAME = /^[a-z0-9][a-z0-9-]*$/;
+// A tasks.yaml entry: one package, or alternatives "a | b" (the first is installed).
+export const TASK_ENTRY = /^[a-z0-9][a-z0-9+.-]+( *\| *[a-z0-9][a-z0-9+.-]+)*$/;
+// Where ostree keeps content: /usr (not /usr/local, which is /var/usrlocal) and /etc, as rpm-ostree's add-files check;
+// /bin, /sbin, /lib, /lib64 are the merged-/usr symlinks.
+const IMAGE_PATH = /^\/(?!usr\/local\/)(usr|etc|bin|sbin|lib|lib64)\/(?!(.*\/)?\.\.(\/|$)).+$/;
+const RELATIVE_PATH = /^(?!\/)(?!(.*\/)?\.\.(\/|$)).+$/;
+
+const name = (re: RegExp, what: string) => z.string().regex(re, { error: `not a valid ${what}` });
+
+export const packageName = name(PACKAGE_NAME, 'Debian package name (lowercase letters, digits, "+", "-", "."; at least 2 characters, starting with a letter or digit)');
+const packageList = z.array(packageName);
+const nonEmptyString = z.string().min(1, { error: 'must not be empty' });
+const path = z.string().min(1, { error: 'must not be empty' }).regex(/^[^\0]*$/, { error: 'must not contain NUL' });
+const unitName = name(UNIT_NAME, 'systemd unit name (like "foo.service", "getty@tty1.service")');
+
+export const repoSchema = z
+  .strictObject({
+    mirror: z.url({ protocol: /^(https?|file)$/, error: 'not a valid mirror URL (http://, https:// or file://)' }).describe('Archive root, e.g. http://deb.debian.org/debian'),
+    suite: name(/^[a-z0-9][a-z0-9.+/-]*$/, 'suite name (like "trixie" or "trixie-updates")').optional().describe("Suite; default: the treefile's `suite`"),
+    components: z.array(name(/^[a-z0-9][a-z0-9-]*$/, 'component name (like "main")')).min(1, { error: 'list at least one component' }).describe('Archive components, e.g. [main]'),
+    keyring: path.optional().describe('OpenPGP keyring that signs this archive (relative paths are relative to the declaring file)'),
+    name: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'repository name (letters, digits, ".", "_", "-")').optional().describe('Name of the sources file in the image'),
+  })
+  .describe('An APT repository');
+
+const archKeyDescription = (a: DebianArch) => `Packages installed only on ${a} (set union with includes)`;
+
+/** `packages-<arch>` for every Debian architecture, each an optional list of package names. */
+function archPackageKeys(prefix: string, describe: (a: DebianArch) => string): { [A in DebianArch as `packages-${A}`]: z.ZodOptional<typeof packageList> } {
+  return Object.fromEntries(DEBIAN_ARCHES.map((a) => [`${prefix}-${a}`, packageList.optional().describe(describe(a))])) as never;
+}
+
+export const treefileSchema = z
+  .strictObject({
+    // rpm-ostree keys
+    ref: name(OSTREE_REF, 'OSTree ref (like "debian/13/x86_64/base")').optional().describe('OSTree branch of the commit, e.g. debian/13/x86_64/base'),
+    include: z
+      .union([path, z.array(path)], { error: 'expected a path or a list of paths' })
+      .optional()
+      .describe('Treefiles to merge in (paths relative to this file); removed on resolve'),
+    packages: packageList.optional().describe('Packages to install (set union with includes)'),
+    ...archPackageKeys('packages', archKeyDescription),
+    'exclude-packages': packageList.optional().describe('Packages never installed; an includer listing one again wins'),
+    recommends: z.boolean().optional().describe('Install Recommends'),
+    repos: z.array(repoSchema).optional().describe('APT repositories (concatenated with includes)'),
+    units: z.array(unitName).optional().describe('systemd units to enable'),
+    'default-target': name(TARGET_NAME, 'systemd target (like "multi-user.target")').optional().describe('systemd default target'),
+    'postprocess-script': path.optional().describe('Script run in the tree after installation (relative to the declaring file; absolute on resolve)'),
+    postprocess: z
+      .array(z.string().regex(/^#!/, { error: "an inline postprocess script must start with '#!' (its interpreter)" }))
+      .optional()
+      .describe('Inline scripts run in the tree after installation'),
+    'add-files': z
+      .array(
+        z.tuple([path, z.string().regex(IMAGE_PATH, { error: 'destination must be an absolute path under /usr (not /usr/local) or /etc, without ".."' })], {
+          error: 'expected a [source, destination] pair',
+        }),
+      )
+      .optional()
+      .describe('[source, destination] pairs: source relative to the declaring file (absolute on resolve), destination absolute in the image'),
+    'remove-files': z
+      .array(z.string().regex(RELATIVE_PATH, { error: 'must be a relative path (from the root of the tree) without ".."' }))
+      .optional()
+      .describe('Paths to delete from the tree, relative to its root (as rpm-ostree)'),
+    'etc-group-members': z.array(name(/^[a-z_][a-z0-9_-]*$/, 'group name')).optional().describe('Groups kept in /etc/group (for groups humans join)'),
+    'initramfs-args': z.array(nonEmptyString).optional().describe('Extra arguments for the initramfs generator (dracut)'),
+    'kernel-args': z.array(nonEmptyString).optional().describe('Kernel command line arguments'),
+    'tmp-is-dir': z.boolean().optional().describe('Make /tmp a directory instead of a tmpfs mount point'),
+    'machineid-compat': z.boolean().optional().describe('Keep an empty /etc/machine-id'),
+    'mutate-os-release': nonEmptyString.optional().describe('String in os-release to replace with the composed version'),
+    'add-commit-metadata': z.record(z.string(), z.json()).optional().describe('Extra metadata of the commit (merged with includes; the includer wins)'),
+    'automatic-version-prefix': name(/^[^\s]([^\n]*[^\s])?$/, 'version prefix').optional().describe('Prefix of the automatic commit version, e.g. "13"'),
+    'container-cmd': z.array(nonEmptyString).min(1, { error: 'list at least the command' }).optional().describe('CMD of the OCI image'),
+    // Debian additions
+    suite: name(/^[a-z0-9][a-z0-9.+-]*$/, 'suite name (like "trixie")').optional().describe('Debian suite: trixie, forky, sid...'),
+    release: name(/^[A-Za-z0-9][A-Za-z0-9.~+-]*$/, 'release (like "13")').optional().describe('Debian release number, e.g. "13"'),
+    architecture: z.enum(DEBIAN_ARCHES).optional().describe('Debian architecture; default amd64'),
+    'mmdebstrap-variant': z.enum(MMDEBSTRAP_VARIANTS).optional().describe('mmdebstrap --variant; default apt'),
+    osname: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'OSTree stateroot name').optional().describe('OSTree stateroot (os name); default debian'),
+    tasks: z.array(name(TASK_NAME, 'task name')).optional().describe('Tasks of the tasks file to install (expanded into packages on resolve)'),
+    'tasks-file': path.optional().describe('Tasks file for the tasks of this file (relative to it); default tasks.yaml beside it'),
+    'hwdetect-policy': path.optional().describe('Hardware detection policy (relative to the declaring file; absolute on resolve)'),
+  })
+  .meta({ title: 'Debian Atomic treefile', description: 'A treefile or a fragment of one; see tools/treefile-lint/README.md' });
+
+export type Treefile = z.infer<typeof treefileSchema>;
+export type TreefileKey = keyof Treefile;
+export type PackageKey = 'packages' | `packages-${DebianArch}`;
+export const PACKAGE_KEYS: readonly PackageKey[] = ['packages', ...DEBIAN_ARCHES.map((a) => `packages-${a}` as const)];
+
+/**
+ * How a key of an included file combines with the includer's (rpm-ostree's treefile_merge):
+ * scalar — the includer wins; append — included items first; packages — set union, with
+ * exclude-packages applied across the include boundary; set — sorted union; map — merged,
+ * the includer wins; file — per file, not merged.
+ */
+export type MergeRule = 'scalar' | 'append' | 'packages' | 'set' | 'map' | 'file';
+const archRules = Object.fromEntries(DEBIAN_ARCHES.map((a) => [`packages-${a}`, 'packages'])) as Record<`packages-${DebianArch}`, 'packages'>;
+export const MERGE_RULES: { readonly [K in TreefileKey]-?: MergeRule } = {
+  ref: 'scalar',
+  include: 'file',
+  packages: 'packages',
+  ...archRules,
+  'exclude-packages': 'packages',
+  recommends: 'scalar',
+  repos: 'append',
+  units: 'append',
+  'default-target': 'scalar',
+  'postprocess-script': 'scalar',
+  postprocess: 'append',
+  'add-files': 'append',
+  'remove-files': 'append',
+  'etc-group-members': 'append',
+  'initramfs-args': 'append',
+  'kernel-args': 'append',
+  'tmp-is-dir': 'scalar',
+  'machineid-compat': 'scalar',
+  'mutate-os-release': 'scalar',
+  'add-commit-metadata': 'map',
+  'automatic-version-prefix': 'scalar',
+  'container-cmd': 'scalar',
+  suite: 'scalar',
+  release: 'scalar',
+  architecture: 'scalar',
+  'mmdebstrap-variant': 'scalar',
+  osname: 'scalar',
+  tasks: 'set',
+  'tasks-file': 'file',
+  'hwdetect-policy': 'scalar',
+};
+
+/** A resolved treefile (`--resolve` output): what later stages read. */
+export const resolvedTreefileSchema = treefileSchema
+  .omit({ include: true, 'tasks-file': true })
+  .extend({
+    ref: treefileSchema.shape.ref.unwrap(),
+    suite: treefileSchema.shape.suite.unwrap(),
+    repos: z.array(repoSchema.required({ suite: true })).min(1),
+    packages: packageList.min(1),
+    architecture: z.enum(DEBIAN_ARCHES),
+    'mmdebstrap-variant': z.enum(MMDEBSTRAP_VARIANTS),
+    osname: treefileSchema.shape.osname.unwrap(),
+  })
+  .meta({ title: 'Debian Atomic resolved treefile' });
+export type ResolvedTreefile = z.infer<typeof resolvedTreefileSchema>;
+
+const taskPackageList = z.array(name(TASK_ENTRY, 'task entry (a package name, or alternatives "a | b")'));
+function archTaskKeys<P extends string>(prefix: P): { [A in DebianArch as `${P}-${A}`]: z.ZodOptional<typeof taskPackageList> } {
+  return Object.fromEntries(DEBIAN_ARCHES.map((a) => [`${prefix}-${a}`, taskPackageList.optional()])) as never;
+}
+
+export const taskSchema = z.strictObject({
+  description: nonEmptyString.describe('One line shown to people'),
+  packages: taskPackageList.optional().describe('Mandatory packages (the task-* Depends) on every architecture'),
+  ...archTaskKeys('packages'),
+  recommends: taskPackageList.optional().describe('Default packages (the task-* Recommends)'),
+  ...archTaskKeys('recommends'),
+});
+export type Task = z.infer<typeof taskSchema>;
+
+/** variants/tasks.yaml: package groups maintained by comps-sync from Debian's tasksel data. */
+export const tasksFileSchema = z.strictObject({
+  tasks: z.record(name(TASK_NAME, 'task name'), taskSchema),
+});
+export type TasksFileData = z.infer<typeof tasksFileSchema>;
+
+export const treefileKeys = (p: readonly PropertyKey[]): string[] => zodObjectKeys(treefileSchema, p);
+export const tasksFileKeys = (p: readonly PropertyKey[]): string[] => zodObjectKeys(tasksFileSchema, p);
+
+/** The JSON Schema of a treefile as written (for editors: yaml-language-server's `$schema`). */
+export function treefileJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(treefileSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+}

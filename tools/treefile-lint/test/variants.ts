@@ -1,0 +1,125 @@
+// Every variant in variants/ lints clean and resolves, through the built CLI.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolvedTreefileSchema, type ResolvedTreefile } from '../src/schema.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'tools/treefile-lint/dist/bin.js');
+// Treefiles: every YAML file but the tasks file and hwdetect's policies (variants/hwdetect-<variant>.yaml).
+const variants = readdirSync(join(root, 'variants'))
+  .filter((f) => f.endsWith('.yaml') && f !== 'tasks.yaml' && !f.startsWith('hwdetect-'))
+  .sort();
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+const cli = (args: string[]) =>
+  new Promise<Run>((done) =>
+    execFile(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' }, (err, stdout, stderr) =>
+      done({ status: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+
+// Spawning node costs ~1 s on a loaded machine: run each command once, in parallel.
+const buildable = variants.filter((v) => v !== 'common.yaml');
+const [lintAll, again, ...resolvedRuns] = await Promise.all([
+  cli(variants.map((v) => `variants/${v}`)),
+  cli(['--resolve', 'variants/server.yaml']),
+  ...buildable.map((v) => cli(['--resolve', `variants/${v}`])),
+]);
+const runs = new Map(buildable.map((v, i) => [v.replace(/\.yaml$/, ''), resolvedRuns[i]!]));
+
+function resolveVariant(name: string): ResolvedTreefile {
+  const r = runs.get(name);
+  if (r?.status !== 0) throw new Error(`--resolve ${name}: exit ${r?.status}\n${r?.stderr}`);
+  return resolvedTreefileSchema.parse(JSON.parse(r.stdout));
+}
+
+t.test('the expected variants exist', async (t) => {
+  for (const v of ['base-forky.yaml', 'base.yaml', 'bootc-base.yaml', 'common.yaml', 'kde.yaml', 'server.yaml', 'testing.yaml', 'workstation.yaml']) t.ok(variants.includes(v), v);
+});
+
+t.test('all variants lint clean in one run', async (t) => {
+  t.equal(lintAll.stderr, '');
+  t.equal(lintAll.status, 0);
+  const reports = JSON.parse(lintAll.stdout) as { file: string; ok: boolean; ref?: string; fragment?: boolean }[];
+  t.equal(reports.length, variants.length);
+  for (const rep of reports) t.ok(rep.ok, rep.file);
+  t.same(
+    reports.filter((r) => r.fragment).map((r) => r.file),
+    ['variants/common.yaml'],
+  );
+});
+
+t.test('every buildable variant resolves to a valid, stable treefile', async (t) => {
+  for (const [name, r] of runs) {
+    t.equal(r.status, 0, `${name} resolves`);
+    t.equal(r.stderr, '');
+    t.ok(resolvedTreefileSchema.safeParse(JSON.parse(r.stdout)).success, `${name} is a valid resolved treefile`);
+  }
+  t.equal(again.stdout, runs.get('server')?.stdout, 'same bytes twice');
+});
+
+t.test('base: Debian 13 trixie, from deb.debian.org, with the archive keyring', async (t) => {
+  const base = resolveVariant('base');
+  t.equal(base.ref, 'debian/13/x86_64/base');
+  t.equal(base.suite, 'trixie');
+  t.equal(base.release, '13');
+  t.equal(base['automatic-version-prefix'], '13');
+  t.same(base.repos, [
+    { name: 'debian', mirror: 'http://deb.debian.org/debian', suite: 'trixie', components: ['main'], keyring: '/usr/share/keyrings/debian-archive-keyring.gpg' },
+  ]);
+  for (const p of ['systemd', 'linux-image-amd64', 'ostree', 'ostree-boot', 'dracut', 'systemd-timesyncd']) t.ok(base.packages.includes(p), p);
+  t.same(base.units, ['fstrim.timer', 'systemd-networkd.service', 'systemd-resolved.service', 'ssh.service']);
+});
+
+t.test('server: base packages + its own, its scalars override base', async (t) => {
+  const base = resolveVariant('base');
+  const server = resolveVariant('server');
+  t.equal(server.ref, 'debian/13/x86_64/server');
+  t.equal(server['add-commit-metadata']?.['debian-atomic.variant'], 'server');
+  t.equal(server['add-commit-metadata']?.['debian-atomic.project'], 'debian-atomic', 'map keys of includes are kept');
+  for (const p of ['podman', 'chrony', 'nftables', 'openssh-server']) t.ok(server.packages.includes(p), p);
+  // Every base package except the one server swaps out (chrony replaces systemd-timesyncd).
+  t.same(
+    base.packages.filter((p) => !server.packages.includes(p)),
+    ['systemd-timesyncd'],
+  );
+  t.same(server['exclude-packages'], ['systemd-timesyncd']);
+  t.same(server.tasks, ['ssh-server']);
+  t.same(server.packages, [...server.packages].sort(), 'sorted');
+  t.equal(server['hwdetect-policy'], join(root, 'variants/hwdetect-server.yaml'), 'policy path made absolute');
+  t.notOk(base['hwdetect-policy']);
+});
+
+t.test('desktops: graphical target, tasks expanded with their first alternatives', async (t) => {
+  const ws = resolveVariant('workstation');
+  t.equal(ws['default-target'], 'graphical.target');
+  t.equal(ws.recommends, true);
+  for (const p of ['gnome-core', 'gdm3', 'network-manager-gnome', 'flatpak', 'systemd']) t.ok(ws.packages.includes(p), p);
+  t.notOk(ws.packages.includes('network-manager'), 'only the first alternative');
+  const kde = resolveVariant('kde');
+  for (const p of ['kde-plasma-desktop', 'sddm', 'flatpak']) t.ok(kde.packages.includes(p), p);
+  t.notOk(kde.packages.includes('gnome-core'));
+});
+
+t.test('forky, bootc and testing variants', async (t) => {
+  const forky = resolveVariant('base-forky');
+  t.equal(forky.ref, 'debian/14/x86_64/base');
+  t.equal(forky.suite, 'forky');
+  t.equal(forky.release, '14');
+  t.same(
+    forky.repos.map((r) => r.suite),
+    ['forky'],
+  );
+  t.same(forky.packages, resolveVariant('base').packages);
+  const bootc = resolveVariant('bootc-base');
+  t.same(bootc['container-cmd'], ['/sbin/init']);
+  t.equal(bootc['add-commit-metadata']?.['containers.bootc'], '1');
+  const testing = resolveVariant('testing');
+  for (const p of ['strace', 'gdb', 'curl', 'jq', 'python3']) t.ok(testing.packages.includes(p), p);
+});
