@@ -68,7 +68,15 @@ $(BUILD)/commit.json: $(BUILD)/rootfs.json | toolbox
 	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@.tmp
 	@mv $@.tmp $@
 
-image: commit
+# Users, hostname, kernel arguments, disk sizes, update remote: see tools/disk-image/README.md.
+DISK_CONFIG ?=
+image: $(BUILD)/disk.$(FORMAT)
+$(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
+	$(call TOOL,disk-image) --repo $(REPO) --ref $$(jq -r .ref $<) --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
+
+# The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
+boot-test: commit
+	VARIANT=$(VARIANT) scripts/run-tests.sh tools/e2e
 
 clean:
 	rm -rf build

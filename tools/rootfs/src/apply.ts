@@ -25,7 +25,9 @@ ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
 Before=ssh.service
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+# ed25519 and ECDSA only: RSA key generation takes minutes on slow or emulated CPUs.
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 [Install]
 WantedBy=multi-user.target
 `;

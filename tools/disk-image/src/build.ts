@@ -1,0 +1,122 @@
+/**
+ * buildDiskImage: commit → deployed sysroot → ESP + root images → GPT disk →
+ * format, all in a work directory beside --output, renamed into place at the
+ * end. A failure leaves --output as it was.
+ */
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { onInterrupt, run, tempSibling, ToolError, type Progress } from '@debian-atomic/lib';
+import { parseSize, type DiskConfig } from './config.js';
+import { customize, type UserResult } from './customize.js';
+import { assemble, buildEsp, buildRoot, convert, ESP_TYPE, planLayout, ROOT_TYPE_X86_64, treeBytes, type Format } from './disk.js';
+import { buildGrubEfi } from './grub.js';
+import { commitInfo, deploySysroot } from './sysroot.js';
+
+export interface BuildOptions {
+  repo: string;
+  ref: string;
+  format: Format;
+  output: string;
+  config: DiskConfig;
+  configDir: string;
+  progress?: Progress | undefined;
+}
+
+export const ROOT_LABEL = 'debian-root';
+
+export async function buildDiskImage(o: BuildOptions) {
+  const started = Date.now();
+  const repo = resolve(o.repo);
+  const output = resolve(o.output);
+  const p = o.progress;
+  const info = await commitInfo(repo, o.ref);
+  const tf = info.treefile as { osname?: string; 'kernel-args'?: string[] };
+  const osname = tf.osname ?? 'debian';
+  const epoch = process.env.SOURCE_DATE_EPOCH ?? '0';
+  const seed = `${info.commit}:${epoch}:${o.format}`;
+
+  const work = tempSibling(output, 'work');
+  const cleanup = onInterrupt(() => rm(work, { recursive: true, force: true }));
+  try {
+    await mkdir(work, { recursive: true });
+    const sysroot = resolve(work, 'sysroot');
+    await mkdir(sysroot);
+    // The root file system UUID goes on the kernel command line before mkfs: plan it from the seed now.
+    const rootFsUuid = planLayout({ contentBytes: 0, inodes: 0, seed }).rootFsUuid;
+    const kernelArgs = [...new Set([`root=UUID=${rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...(o.config['kernel-args'] ?? [])])];
+    const remote = o.config.remote
+      ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
+      : undefined;
+    p?.step(`deploying ${o.ref} (${info.commit.slice(0, 12)})`);
+    const dep = await deploySysroot({ repo, ref: o.ref, sysroot, osname, kernelArgs, remote });
+    const custom = await customize(sysroot, dep.path, osname, o.config);
+
+    p?.step('sizing');
+    const content = await treeBytes(sysroot);
+    const disk = o.config.disk ?? {};
+    let layout;
+    try {
+      layout = planLayout({
+        contentBytes: content.bytes,
+        inodes: content.inodes,
+        seed,
+        espBytes: parseSize(disk['esp-size'], 64 * 1024 * 1024),
+        ...(disk['free-space'] !== undefined ? { freeBytes: parseSize(disk['free-space'], 0) } : {}),
+        ...(disk.size !== undefined ? { diskBytes: parseSize(disk.size, 0) } : {}),
+      });
+    } catch (err) {
+      throw new ToolError('not-enough-space', (err as Error).message, { hint: 'raise disk.size in the config, or leave it out to size the disk to fit' });
+    }
+    p?.step('GRUB EFI');
+    const efi = await buildGrubEfi(work, layout.rootFsUuid);
+    p?.step('ESP image');
+    const esp = await buildEsp(work, layout, efi);
+    p?.step(`root file system (${Math.round(layout.rootBytes / 1024 / 1024)} MiB)`);
+    const root = await buildRoot(work, layout, sysroot, ROOT_LABEL);
+    await removeSysroot(sysroot);
+    p?.step('partitioning');
+    const raw = await assemble(work, layout, esp, root);
+    await rm(esp);
+    await rm(root);
+    p?.step(`converting to ${o.format}`);
+    const converted = resolve(work, `disk.${o.format}`);
+    await convert(raw, o.format, converted);
+    await rename(converted, output);
+    const fileBytes = (await stat(output)).size;
+    return {
+      output,
+      format: o.format,
+      ref: o.ref,
+      commit: info.commit,
+      version: info.version,
+      osname,
+      virtualSize: layout.diskBytes,
+      fileBytes,
+      contentBytes: content.bytes,
+      kernelArgs,
+      bootEntry: dep.bootEntry.split('\n').find((l) => l.startsWith('title '))?.slice(6) ?? null,
+      remote: remote ? { name: remote.name, url: remote.url, gpgVerify: remote.gpgVerify } : null,
+      hostname: custom.hostname,
+      users: custom.users satisfies UserResult[],
+      partitions: [
+        { number: 1, name: 'esp', type: ESP_TYPE, start: layout.espStart, size: layout.espBytes, partuuid: layout.espGuid, filesystem: 'vfat', label: 'ESP', uuid: layout.espVolumeId },
+        { number: 2, name: 'root', type: ROOT_TYPE_X86_64, start: layout.rootStart, size: layout.rootBytes, partuuid: layout.rootGuid, filesystem: 'ext4', label: ROOT_LABEL, uuid: layout.rootFsUuid },
+      ],
+      diskGuid: layout.diskGuid,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } finally {
+    cleanup();
+    await removeSysroot(resolve(work, 'sysroot'));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** ostree marks deployment roots immutable (chattr +i); lift that before removing the work tree. */
+async function removeSysroot(sysroot: string): Promise<void> {
+  const base = resolve(sysroot, 'ostree/deploy');
+  for (const os of await readdir(base).catch(() => [] as string[]))
+    for (const d of await readdir(resolve(base, os, 'deploy')).catch(() => [] as string[]))
+      if (/\.\d+$/.test(d)) await run('chattr', ['-i', resolve(base, os, 'deploy', d)], { providedBy: 'e2fsprogs' }).catch(() => undefined);
+  await rm(sysroot, { recursive: true, force: true });
+}

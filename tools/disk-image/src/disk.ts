@@ -1,0 +1,135 @@
+/**
+ * Assemble a GPT disk from file-system images, without loop devices or mounts:
+ * mkfs.vfat + mtools for the ESP, mkfs.ext4 -d for the root, sfdisk for the
+ * table, dd conv=notrunc to place them, qemu-img to convert. Partition types
+ * from the Discoverable Partitions Specification.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readdir, rename, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, toolboxRun } from '@debian-atomic/lib';
+
+export const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+/** Root partition, x86-64 (DPS). */
+export const ROOT_TYPE_X86_64 = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
+export const MiB = 1024 * 1024;
+export const FORMATS = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', vdi: 'vdi', vhd: 'vpc' } as const;
+export type Format = keyof typeof FORMATS;
+
+/** Deterministic UUIDs (v4 layout) from a seed: same commit and epoch → same image identity. */
+export function seededUuid(seed: string): string {
+  const h = createHash('sha256').update(seed).digest();
+  h[6] = (h[6]! & 0x0f) | 0x40;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** Bytes a tree needs on ext4: file sizes rounded to 4 KiB blocks, hardlinks once, plus inodes. */
+export async function treeBytes(dir: string): Promise<{ bytes: number; inodes: number }> {
+  const seen = new Set<string>();
+  let bytes = 0;
+  let inodes = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d)) {
+      const p = join(d, name);
+      const st = await lstat(p);
+      inodes++;
+      if (st.nlink > 1 && !st.isDirectory()) {
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      bytes += Math.ceil(st.size / 4096) * 4096;
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return { bytes, inodes };
+}
+
+export interface Layout {
+  espBytes: number;
+  rootBytes: number;
+  diskBytes: number;
+  espStart: number;
+  rootStart: number;
+  diskGuid: string;
+  espGuid: string;
+  rootGuid: string;
+  rootFsUuid: string;
+  espVolumeId: string;
+}
+
+export function planLayout(o: { contentBytes: number; inodes: number; freeBytes?: number; diskBytes?: number; espBytes?: number; seed: string }): Layout {
+  const align = (n: number) => Math.ceil(n / MiB) * MiB;
+  const espBytes = align(o.espBytes ?? 64 * MiB);
+  const espStart = MiB;
+  const rootStart = espStart + espBytes;
+  // ext4 overhead: journal (64 MiB at these sizes), inode tables (256 B per inode, 4x headroom), reserved blocks off.
+  const overhead = 64 * MiB + o.inodes * 4 * 256 + Math.ceil(o.contentBytes * 0.05);
+  const free = o.freeBytes ?? Math.max(1024 * MiB, o.contentBytes);
+  let rootBytes = align(o.contentBytes + overhead + free);
+  let diskBytes = rootStart + rootBytes + MiB; // the backup GPT lives in the last MiB
+  if (o.diskBytes !== undefined) {
+    const fit = align(o.contentBytes + overhead);
+    const available = Math.floor((o.diskBytes - rootStart - MiB) / MiB) * MiB;
+    if (available < fit)
+      throw Object.assign(new Error(`disk size ${o.diskBytes} is too small: the root file system needs ${fit} bytes plus the ESP (${espBytes})`), { code: 'too-small' });
+    rootBytes = available;
+    diskBytes = Math.floor(o.diskBytes / MiB) * MiB;
+  }
+  const u = (what: string) => seededUuid(`${o.seed}:${what}`);
+  const vol = createHash('sha256').update(`${o.seed}:esp-volume`).digest('hex').slice(0, 8).toUpperCase();
+  return { espBytes, rootBytes, diskBytes, espStart, rootStart, diskGuid: u('disk'), espGuid: u('esp'), rootGuid: u('root'), rootFsUuid: u('rootfs'), espVolumeId: vol };
+}
+
+export function sfdiskScript(l: Layout): string {
+  const s = (b: number) => b / 512;
+  return [
+    'label: gpt',
+    `label-id: ${l.diskGuid}`,
+    'unit: sectors',
+    'first-lba: 2048',
+    `start=${s(l.espStart)}, size=${s(l.espBytes)}, type=${ESP_TYPE}, uuid=${l.espGuid}, name="esp"`,
+    `start=${s(l.rootStart)}, size=${s(l.rootBytes)}, type=${ROOT_TYPE_X86_64}, uuid=${l.rootGuid}, name="root"`,
+    '',
+  ].join('\n');
+}
+
+export async function buildEsp(work: string, l: Layout, efi: string): Promise<string> {
+  const img = join(work, 'esp.img');
+  const binds = [work];
+  await toolboxRun('mkfs.vfat', ['-C', '-F', '32', '-n', 'ESP', '-i', l.espVolumeId, img, String(l.espBytes / 1024)], { binds, providedBy: 'dosfstools', what: 'make the ESP' });
+  await toolboxRun('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
+  await toolboxRun('mcopy', ['-i', img, efi, '::/EFI/BOOT/BOOTX64.EFI'], { binds, providedBy: 'mtools', what: 'copy GRUB to the ESP' });
+  return img;
+}
+
+export async function buildRoot(work: string, l: Layout, sysroot: string, label: string): Promise<string> {
+  const img = join(work, 'root.img');
+  await writeFile(img, '');
+  await truncate(img, l.rootBytes);
+  const env = process.env.SOURCE_DATE_EPOCH ? { E2FSPROGS_FAKE_TIME: process.env.SOURCE_DATE_EPOCH } : {};
+  await toolboxRun(
+    'mkfs.ext4',
+    ['-q', '-F', '-L', label, '-U', l.rootFsUuid, '-E', `hash_seed=${l.rootFsUuid},root_owner=0:0`, '-m', '0', '-d', sysroot, img],
+    { binds: [work, sysroot], providedBy: 'e2fsprogs', what: 'make the root file system', env },
+  );
+  return img;
+}
+
+export async function assemble(work: string, l: Layout, esp: string, root: string): Promise<string> {
+  const raw = join(work, 'disk.raw');
+  await writeFile(raw, '');
+  await truncate(raw, l.diskBytes);
+  await toolboxRun('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', raw], { binds: [work], input: sfdiskScript(l), providedBy: 'fdisk', what: 'write the partition table' });
+  for (const [img, start] of [[esp, l.espStart], [root, l.rootStart]] as const)
+    await run('dd', [`if=${img}`, `of=${raw}`, 'bs=1M', `seek=${start / MiB}`, 'conv=notrunc,sparse', 'status=none'], { what: `place ${img}` });
+  return raw;
+}
+
+export async function convert(raw: string, format: Format, out: string): Promise<void> {
+  if (format === 'raw') return rename(raw, out);
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', FORMATS[format], raw, out], { providedBy: 'qemu-utils', what: `convert to ${format}` });
+}

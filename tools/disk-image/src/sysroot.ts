@@ -1,0 +1,82 @@
+/**
+ * A deployed OSTree sysroot in a plain directory, made with the real ostree:
+ * init-fs, os-init, pull-local, admin deploy. ostree is told to write only BLS
+ * entries (sysroot.bootloader=none) with /boot-prefixed paths, which the GRUB on
+ * the ESP reads; upgrades in the booted system swap /boot/loader atomically.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toolboxRun, ToolError } from '@debian-atomic/lib';
+
+export interface DeployOptions {
+  repo: string;
+  ref: string;
+  sysroot: string;
+  osname: string;
+  kernelArgs: string[];
+  remote?: { name: string; url: string; gpgVerify: boolean; gpgKey?: string | undefined } | undefined;
+}
+
+export interface Deployment {
+  commit: string;
+  osname: string;
+  /** The deployment's root, relative to the sysroot. */
+  path: string;
+  kernelArgs: string[];
+  bootEntry: string;
+}
+
+async function ostree(args: string[], binds: string[], what: string) {
+  return toolboxRun('ostree', args, { binds, providedBy: 'ostree', what });
+}
+
+/** Commit metadata and the treefile recorded in the commit (osname, kernel-args). */
+export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: Record<string, unknown>; version: string | null }> {
+  const commit = await ostree([`--repo=${repo}`, 'rev-parse', ref], [repo], `find ${ref}`).then(
+    (r) => r.stdout.trim(),
+    () => {
+      throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, { hint: `ostree --repo=${repo} refs lists what is there` });
+    },
+  );
+  const tf = await ostree([`--repo=${repo}`, 'cat', commit, '/usr/share/debian-atomic/treefile.json'], [repo], 'read the treefile').then(
+    (r) => JSON.parse(r.stdout) as Record<string, unknown>,
+    () => ({}),
+  );
+  const version = await ostree([`--repo=${repo}`, 'show', '--print-metadata-key=version', commit], [repo], 'read the version').then(
+    (r) => r.stdout.trim().replace(/^'(.*)'$/, '$1'),
+    () => null,
+  );
+  return { commit, treefile: tf, version };
+}
+
+export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
+  const s = o.sysroot;
+  const binds = [s, o.repo, ...(o.remote?.gpgKey ? [o.remote.gpgKey] : [])];
+  await ostree(['admin', 'init-fs', '--modern', s], binds, 'create the sysroot');
+  await ostree(['admin', 'os-init', `--sysroot=${s}`, o.osname], binds, `create the stateroot ${o.osname}`);
+  const repo = [`--repo=${join(s, 'ostree/repo')}`];
+  await ostree([...repo, 'config', 'set', 'sysroot.bootloader', 'none'], binds, 'configure the bootloader');
+  await ostree([...repo, 'config', 'set', 'sysroot.bootprefix', 'true'], binds, 'configure the bootloader');
+  await ostree([...repo, 'pull-local', o.repo, o.ref], binds, `copy ${o.ref} into the sysroot`);
+  let refspec = o.ref;
+  if (o.remote) {
+    const r = o.remote;
+    await ostree([...repo, 'remote', 'add', `--set=gpg-verify=${r.gpgVerify}`, r.name, r.url, o.ref], binds, `add the remote ${r.name}`);
+    if (r.gpgKey) await ostree([...repo, 'remote', 'gpg-import', r.name, '-k', r.gpgKey], binds, 'import the remote key');
+    // The deployment's origin names the remote, so `ostree admin upgrade` pulls from it.
+    const commit = (await ostree([...repo, 'rev-parse', o.ref], binds, 'resolve the ref')).stdout.trim();
+    await ostree([...repo, 'refs', `--create=${r.name}:${o.ref}`, commit], binds, 'record the remote ref');
+    await ostree([...repo, 'refs', '--delete', o.ref], binds, 'drop the local ref');
+    refspec = `${r.name}:${o.ref}`;
+  }
+  // --karg would replace an earlier argument of the same name (console=tty0 console=ttyS0): append them all.
+  const kargs = o.kernelArgs.map((k) => `--karg-append=${k}`);
+  await ostree(['admin', 'deploy', `--sysroot=${s}`, `--os=${o.osname}`, ...kargs, refspec], binds, `deploy ${o.ref}`);
+  const deployDir = join(s, 'ostree/deploy', o.osname, 'deploy');
+  const entries = (await readdir(deployDir)).filter((d) => /^[0-9a-f]{64}\.\d+$/.test(d));
+  if (entries.length !== 1) throw new ToolError('deploy-failed', `expected one deployment in ${deployDir}, found ${entries.length}`);
+  const loader = join(s, 'boot/loader/entries');
+  const bls = (await readdir(loader)).filter((f) => f.endsWith('.conf'));
+  const bootEntry = await readFile(join(loader, bls[0]!), 'utf8');
+  return { commit: entries[0]!.split('.')[0]!, osname: o.osname, path: join('ostree/deploy', o.osname, 'deploy', entries[0]!), kernelArgs: o.kernelArgs, bootEntry };
+}

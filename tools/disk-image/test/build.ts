@@ -1,0 +1,89 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { diskImage, REF, tinyRepo } from './fixtures/commit.js';
+
+t.test('every format converts and qemu-img accepts it; the layout is what the JSON says', async (t) => {
+  const dir = t.testdir({ 'config.yaml': 'hostname: tiny\nusers:\n  - name: alice\n    groups: [sudo]\n    ssh-keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB alice@example"]\nkernel-args: [quiet]\ndisk:\n  free-space: 64M\n' });
+  const { repo, commit } = await tinyRepo(dir);
+  const qemuFormat = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', vdi: 'vdi', vhd: 'vpc' } as const;
+  for (const format of Object.keys(qemuFormat) as Array<keyof typeof qemuFormat>) {
+    const out = join(dir, `disk.${format}`);
+    const r = diskImage(['--repo', repo, '--ref', REF, '--config', join(dir, 'config.yaml'), '--format', format, '--output', out]);
+    t.equal(r.status, 0, `${format}: ${r.stderr}`);
+    const s = r.json();
+    t.match(s, { format, ref: REF, commit, osname: 'debian', hostname: 'tiny' });
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', out], { encoding: 'utf8' }));
+    t.equal(info.format, qemuFormat[format], `qemu-img info reads ${format}`);
+    t.ok(info['virtual-size'] >= s.virtualSize, 'virtual size covers the layout');
+    if (format === 'qcow2' || format === 'vdi' || format === 'vmdk') execFileSync('qemu-img', ['check', out]);
+    if (format === 'raw') {
+      const table = JSON.parse(execFileSync('sfdisk', ['--json', out], { encoding: 'utf8' })).partitiontable;
+      t.equal(table.label, 'gpt');
+      t.equal(table.partitions.length, 2);
+      t.equal(table.partitions[0].type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'ESP');
+      t.equal(table.partitions[1].type, '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709', 'DPS root x86-64');
+      t.equal(table.partitions[1].start * 512, s.partitions[1].start);
+      t.equal(table.partitions[1].uuid.toLowerCase(), s.partitions[1].partuuid);
+      t.equal(table.id.toLowerCase(), s.diskGuid);
+      t.match(s.kernelArgs, [`root=UUID=${s.partitions[1].uuid}`, 'rw', 'console=ttyS0,115200', 'quiet']);
+      t.match(s.users, [{ name: 'alice', uid: 1000, home: '/var/home/alice', groups: ['sudo'], sshKeys: 1 }]);
+      // The root file system: read it back without mounting (debugfs from the same e2fsprogs).
+      const rootImg = join(dir, 'root-part.img');
+      execFileSync('dd', [`if=${out}`, `of=${rootImg}`, 'bs=1M', `skip=${s.partitions[1].start / 1048576}`, `count=${s.partitions[1].size / 1048576}`, 'status=none']);
+      const ls = execFileSync('debugfs', ['-R', 'ls -p /boot/loader/entries', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(ls, /ostree-1\.conf/, 'the BLS entry is on the root file system');
+      const entry = execFileSync('debugfs', ['-R', 'cat /boot/loader/entries/ostree-1.conf', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(entry, new RegExp(`^options root=UUID=${s.partitions[1].uuid} rw console=ttyS0,115200 quiet ostree=/ostree/boot\\.1/debian/`, 'm'));
+      t.match(entry, /^linux \/boot\/ostree\/debian-[0-9a-f]{64}\/vmlinuz-6\.12\.0-1-amd64$/m, 'paths carry the /boot prefix');
+      const dep = `/ostree/deploy/debian/deploy/${commit}.0`;
+      const passwd = execFileSync('debugfs', ['-R', `cat ${dep}/etc/passwd`, rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(passwd, /^alice:x:1000:1000::\/var\/home\/alice:\/bin\/bash$/m);
+      const keys = execFileSync('debugfs', ['-R', 'cat /ostree/deploy/debian/var/home/alice/.ssh/authorized_keys', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(keys, /alice@example/);
+      const esp = join(dir, 'esp-part.img');
+      execFileSync('dd', [`if=${out}`, `of=${esp}`, 'bs=1M', `skip=1`, `count=${s.partitions[0].size / 1048576}`, 'status=none']);
+      t.match(execFileSync('mdir', ['-i', esp, '::/EFI/BOOT'], { encoding: 'utf8' }), /BOOTX64\s+EFI/);
+    }
+  }
+  t.same((await readdir(dir)).filter((f) => f.startsWith('.')), [], 'no work directories left behind');
+});
+
+t.test('same commit and SOURCE_DATE_EPOCH: the same disk identity', async (t) => {
+  const dir = t.testdir({});
+  const { repo } = await tinyRepo(dir);
+  const a = diskImage(['--repo', repo, '--ref', REF, '--format', 'raw', '--output', join(dir, 'a.raw')]).json();
+  const b = diskImage(['--repo', repo, '--ref', REF, '--format', 'raw', '--output', join(dir, 'b.raw')]).json();
+  t.same(a.partitions, b.partitions);
+  t.equal(a.diskGuid, b.diskGuid);
+});
+
+t.test('errors: missing ref, bad config, too small; the previous image stays', async (t) => {
+  const dir = t.testdir({
+    'bad.yaml': 'hostname: ok\nusers:\n  - name: Bob\n    sshkeys: []\ndisk:\n  size: lots\n',
+    'small.yaml': 'disk:\n  size: 10M\n',
+    'nogroup.yaml': 'users:\n  - name: carol\n    groups: [wheel]\n',
+  });
+  const { repo } = await tinyRepo(dir);
+  const out = join(dir, 'disk.qcow2');
+  await writeFile(out, 'previous image');
+  const missing = diskImage(['--repo', repo, '--ref', 'no/such/ref', '--output', out]);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, /^disk-image: .*: no ref no\/such\/ref\n/);
+  const bad = diskImage(['--repo', repo, '--ref', REF, '--config', join(dir, 'bad.yaml'), '--output', out]);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /bad\.yaml:3:11: users\.0\.name: not a valid user name/);
+  t.match(bad.stderr, /bad\.yaml:4:5: unknown key 'sshkeys' \(did you mean 'ssh-keys'\?\)/);
+  t.match(bad.stderr, /bad\.yaml:6:9: disk\.size/);
+  const small = diskImage(['--repo', repo, '--ref', REF, '--config', join(dir, 'small.yaml'), '--output', out]);
+  t.equal(small.status, 1);
+  t.match(small.stderr, /disk size 10485760 is too small/);
+  const nogroup = diskImage(['--repo', repo, '--ref', REF, '--config', join(dir, 'nogroup.yaml'), '--output', out]);
+  t.equal(nogroup.status, 1);
+  t.match(nogroup.stderr, /group wheel does not exist in the image/);
+  t.equal(await readFile(out, 'utf8'), 'previous image', 'the previous image is untouched');
+  t.same((await readdir(dir)).filter((f) => f.startsWith('.')), [], 'no work directories left behind');
+  t.notMatch(missing.stderr + bad.stderr + small.stderr, /\n\s+at /);
+  t.ok((await stat(out)).size > 0);
+});

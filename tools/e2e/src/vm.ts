@@ -1,0 +1,158 @@
+/**
+ * A QEMU virtual machine for tests: UEFI (OVMF, a fresh copy of the variables
+ * per boot, else stale boot entries drop it into the EFI shell), TCG (KVM is
+ * not usable here), always under a timeout, serial console logged to a file,
+ * SSH forwarded from a free port on 127.0.0.1. Never interactive.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { run, ToolError } from '@debian-atomic/lib';
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface VmOptions {
+  disk: string;
+  format: 'qcow2' | 'raw';
+  serialLog: string;
+  sshKey: string;
+  user: string;
+  /** The user's password, for sudo in the guest. */
+  password: string;
+  /** Hard limit for the whole VM run, in seconds. */
+  timeout: number;
+  memoryMiB?: number;
+  /** Discard writes (qemu -snapshot): the image stays as built. */
+  snapshot?: boolean;
+}
+
+export class Vm {
+  private proc: ChildProcess | undefined;
+  port = 0;
+  private vars = '';
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(readonly o: VmOptions) {}
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    this.vars = `${this.o.serialLog}.vars.fd`;
+    await copyFile(OVMF_VARS, this.vars);
+    await rm(this.o.serialLog, { force: true });
+    const args = [
+      '--foreground', '-k', '5', String(this.o.timeout),
+      'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(this.o.memoryMiB ?? 2048), '-smp', '2', '-machine', 'q35',
+      '-nographic', '-monitor', 'none', '-serial', `file:${this.o.serialLog}`,
+      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,file=${this.vars}`,
+      '-drive', `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
+      '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+      '-device', 'virtio-rng-pci',
+    ];
+    // Its own process group, so that a power cut kills timeout and qemu together.
+    this.proc = spawn('timeout', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    this.proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    this.exited = new Promise((resolve) => this.proc!.once('exit', (code) => resolve(code)));
+    void this.exited.then((code) => {
+      if (code !== 0 && code !== null && stderr) process.stderr.write(`qemu exited ${code}: ${stderr}\n`);
+    });
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  sshArgs(cmd: string, connectTimeout = 10): string[] {
+    return [
+      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes',
+      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
+      '-i', this.o.sshKey, '-p', String(this.port), `${this.o.user}@127.0.0.1`, cmd,
+    ];
+  }
+
+  /** Run a shell command in the guest; rejects with its output when it fails. */
+  async ssh(cmd: string, timeoutMs = 120_000): Promise<string> {
+    return (await run('ssh', this.sshArgs(cmd), { timeout: timeoutMs, what: `in the guest: ${cmd}` })).stdout;
+  }
+
+  /** Exit status and output of a guest command, without throwing. */
+  async sshStatus(cmd: string): Promise<{ code: number; out: string }> {
+    return run('ssh', this.sshArgs(cmd), { timeout: 120_000 }).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (e: ToolError) => ({ code: Number(/exit (\d+)/.exec(e.summary)?.[1] ?? 255), out: e.output ?? '' }),
+    );
+  }
+
+  /** Wait until SSH answers (sshd up and the user can log in). */
+  async waitForSsh(limitMs: number): Promise<number> {
+    const start = Date.now();
+    while (Date.now() - start < limitMs) {
+      if (!this.running) throw new ToolError('vm-exited', `the VM exited before SSH came up; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+      const ok = await run('ssh', this.sshArgs('true', 15), { timeout: 40_000 }).then(() => true, () => false);
+      if (ok) return Date.now() - start;
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+    throw new ToolError('vm-timeout', `no SSH after ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+  }
+
+  /** Reboot from inside and wait for the new boot's SSH; returns the new boot id. */
+  async reboot(limitMs: number, oldBootId: string): Promise<string> {
+    await this.sshStatus(this.sudoCmd('systemctl reboot'));
+    const start = Date.now();
+    while (Date.now() - start < limitMs) {
+      await new Promise((r) => setTimeout(r, 5000));
+      const r = await run('ssh', this.sshArgs('cat /proc/sys/kernel/random/boot_id', 15), { timeout: 40_000 }).catch(() => null);
+      const id = r?.stdout.trim();
+      if (id && id !== oldBootId) return id;
+    }
+    throw new ToolError('vm-timeout', `the guest did not come back after reboot; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+  }
+
+  async serialTail(lines = 30): Promise<string> {
+    const text = await readFile(this.o.serialLog, 'utf8').catch(() => '');
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n').slice(-lines).join('\n');
+  }
+
+  /** Cut the power (SIGKILL): what a power failure does. */
+  async kill(): Promise<void> {
+    if (this.running) process.kill(-this.proc!.pid!, 'SIGKILL');
+    await this.exited;
+  }
+
+  /** A command as root in the guest (sudo with the test user's password on stdin). */
+  sudo(cmd: string, timeoutMs?: number): Promise<string> {
+    return this.ssh(this.sudoCmd(cmd), timeoutMs);
+  }
+
+  sudoCmd(cmd: string): string {
+    return `echo '${this.o.password}' | sudo -S -p '' sh -c ${shellQuote(cmd)}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.running) {
+      await this.sshStatus(this.sudoCmd('systemctl poweroff'));
+      const t = setTimeout(() => this.running && process.kill(-this.proc!.pid!, 'SIGKILL'), 60_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    await rm(this.vars, { force: true });
+  }
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
