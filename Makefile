@@ -20,7 +20,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -40,13 +40,16 @@ build/.tsc-stamp: $(TS_SOURCES) package-lock.json
 	@mkdir -p build && touch $@
 
 lint: build
-	$(call TOOL,treefile-lint) --quiet $(filter-out variants/tasks.yaml variants/hwdetect-%.yaml,$(wildcard variants/*.yaml)) >/dev/null
+	$(call TOOL,treefile-lint) --quiet $(filter-out variants/tasks.yaml variants/tasks-exclude.yaml variants/hwdetect-%.yaml,$(wildcard variants/*.yaml)) >/dev/null
+	for p in variants/hwdetect-*.yaml; do $(call TOOL,hwdetect) plan --quiet --any-hardware --policy $$p >/dev/null || exit 1; done
 
 test: build
-	scripts/run-tests.sh
+	scripts/run-tests.sh $(UNIT_DIRS)
 
+# Unit and integration suites of every tool, then the boot test of the default variant.
+UNIT_DIRS = $(filter-out tools/e2e/,$(wildcard tools/*/))
 check: deps build lint
-	scripts/run-tests.sh
+	@rc=0; scripts/run-tests.sh $(UNIT_DIRS) || rc=1; $(MAKE) --no-print-directory boot-test || rc=1; exit $$rc
 
 # --- stages -------------------------------------------------------------------------------
 # The resolved treefile is rewritten only when its bytes change, so later stages
@@ -76,7 +79,12 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
-	VARIANT=$(VARIANT) scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) E2E_TESTS=test/boot.ts scripts/run-tests.sh tools/e2e
+
+# Keep variants/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
+SAVE ?=
+comps-sync: build
+	$(call TOOL,comps-sync) $(if $(SAVE),--save) --suite trixie --arch amd64 --exclude variants/tasks-exclude.yaml variants/tasks.yaml
 
 clean:
 	rm -rf build

@@ -1,0 +1,42 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { ToolError } from '@debian-atomic/lib';
+import { isAvailable, parsePackagesIndex, relationsOf } from '../src/packages.js';
+import { fixture } from './fixtures/mirror.js';
+
+t.test('a real trixie excerpt', async (t) => {
+  const idx = parsePackagesIndex(readFileSync(fixture('trixie', 'Packages-amd64'), 'utf8'), 'Packages-amd64', 'amd64');
+  t.equal(idx.arch, 'amd64');
+  const task = idx.packages.get('task-gnome-desktop')!;
+  t.equal(task.version, '3.81');
+  t.equal(task.synopsis, 'GNOME');
+  t.equal(task.depends?.value, 'tasksel (= 3.81), task-desktop, gnome-core');
+  t.equal(task.recommends?.value, 'gnome');
+  const data = idx.packages.get('tasksel-data')!;
+  t.equal(data.filename, 'pool/main/t/tasksel/tasksel-data_3.81_all.deb');
+  t.equal(data.sha256, 'd9914ef286d747f04dd630d0eb135573671a51834c77fcef1ae6390c48b4da2b');
+  t.equal(data.size, 17988);
+  t.equal(idx.packages.get('bash')!.priority, 'required');
+  t.equal(idx.packages.get('libc6')!.section, 'libs');
+  t.ok(isAvailable(idx, 'ibus-mozc'));
+  t.notOk(isAvailable(idx, 's390-tools'));
+  t.notOk(isAvailable(idx, 'firefox'));
+});
+
+t.test('virtual packages (Provides) are available; duplicates keep the first', async (t) => {
+  const idx = parsePackagesIndex('Package: mawk\nVersion: 1\nProvides: awk\n\nPackage: mawk\nVersion: 2\n', 'P', 'amd64');
+  t.ok(isAvailable(idx, 'awk'));
+  t.equal(idx.packages.get('mawk')!.version, '1');
+  t.equal(idx.packages.get('mawk')!.size, undefined);
+});
+
+t.test('errors are positioned', async (t) => {
+  const noName = t.throws(() => parsePackagesIndex('Version: 1\n', 'P', 'amd64')) as unknown as ToolError;
+  t.equal(noName.summary, "P:1:1: stanza without a 'Package' field");
+  const idx = parsePackagesIndex('Package: task-x\nDepends: a,\n b (>= 1,\n c\n', 'P', 'amd64');
+  const e = t.throws(() => relationsOf(idx.packages.get('task-x')!.depends!, 'P')) as unknown as ToolError;
+  t.equal(e.summary, 'P:3:2: Depends: malformed relation "b (>= 1"');
+  const first = t.throws(() => relationsOf(parsePackagesIndex('Package: y\nDepends: a (\n', 'P', 'amd64').packages.get('y')!.depends!, 'P')) as unknown as ToolError;
+  t.equal(first.summary, 'P:2:10: Depends: malformed relation "a ("');
+  t.throws(() => parsePackagesIndex('Package: p\nProvides: Bad Name\n', 'P', 'amd64'), { message: /P:2:\d+: Provides: malformed relation/ });
+});

@@ -1,0 +1,98 @@
+/** The subcommands: read inputs, call the library, write JSON on stdout, warnings on stderr. */
+import { stat } from 'node:fs/promises';
+import { atomicWriteFile, canonicalJson, inputError, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { z } from 'zod';
+import { applyPlan } from './apply.js';
+import { bootCheck } from './check.js';
+import { FactsSchema, type Facts } from './facts.js';
+import { loadDocument } from './input.js';
+import { LIST_CHOICES, TOOL } from './main.js';
+import { makePlan, PlanSchema, type Plan } from './plan.js';
+import { loadPolicy, policyJsonSchema } from './policy.js';
+import { probe } from './probe.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+}
+
+interface Common {
+  quiet: boolean;
+}
+interface Roots {
+  sysfs: string;
+  proc: string;
+}
+
+async function emit(value: unknown, output: string | undefined, io: Io): Promise<void> {
+  if (output) await atomicWriteFile(output, canonicalJson(value));
+  else writeJson(value, io.stdout);
+}
+
+function probeWithWarnings(a: Common & Roots): Facts {
+  const { facts, warnings } = probe({ sysfs: a.sysfs, proc: a.proc });
+  for (const w of warnings) warn(TOOL, w, a.quiet);
+  return facts;
+}
+
+export async function probeCommand(a: Common & Roots & { output?: string }, io: Io): Promise<number> {
+  await emit(probeWithWarnings(a), a.output, io);
+  return 0;
+}
+
+export function listPlan(plan: Plan, what: (typeof LIST_CHOICES)[number]): string[] {
+  switch (what) {
+    case 'kernel-args':
+      return plan.kernelArgs.map((e) => e.name);
+    case 'modules':
+      return plan.modules.map((e) => e.name);
+    case 'initramfs-drivers':
+      return plan.initramfsDrivers.map((e) => e.name);
+    case 'packages':
+      return plan.packages.map((e) => e.name);
+    case 'components':
+      return plan.components;
+  }
+}
+
+export async function planCommand(
+  a: Common & Roots & { policy: string; facts?: string; anyHardware?: boolean; list?: (typeof LIST_CHOICES)[number]; output?: string },
+  io: Io,
+): Promise<number> {
+  if (a.policy === '-' && a.facts === '-') throw usageError('--policy and --facts cannot both be read from stdin');
+  const loaded = await loadPolicy(a.policy, io.stdin);
+  const facts = a.anyHardware ? null : a.facts !== undefined ? await loadDocument(a.facts, FactsSchema, 'facts', io.stdin) : probeWithWarnings(a);
+  const plan = makePlan(loaded, facts);
+  for (const s of plan.skipped) warn(TOOL, `not installing ${s.packages.join(' ')}: ${s.because}`, a.quiet);
+  if (a.list) {
+    const lines = listPlan(plan, a.list).map((l) => `${l}\n`).join('');
+    if (a.output) await atomicWriteFile(a.output, lines);
+    else io.stdout.write(lines);
+  } else await emit(plan, a.output, io);
+  return 0;
+}
+
+export async function applyCommand(a: Common & { plan: string; root: string }, io: Io): Promise<number> {
+  const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin);
+  const isDir = await stat(a.root).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
+  writeJson(await applyPlan(plan, a.root), io.stdout);
+  return 0;
+}
+
+export async function checkCommand(a: Common & Roots & { policy: string; stateDir: string }, io: Io): Promise<number> {
+  const loaded = await loadPolicy(a.policy, io.stdin);
+  const { report, warnings, messages } = await bootCheck(loaded, a.stateDir, { sysfs: a.sysfs, proc: a.proc });
+  for (const w of warnings) warn(TOOL, w, a.quiet);
+  // The difference is the point of the check: always said, --quiet or not.
+  for (const m of messages) process.stderr.write(`${TOOL}: ${m}\n`);
+  writeJson(report, io.stdout);
+  return report.missing.length + report.conflicting.length > 0 ? 1 : 0;
+}
+
+export async function schemaCommand(a: { document: 'policy' | 'facts' | 'plan' }, io: Io): Promise<number> {
+  const schema =
+    a.document === 'policy' ? policyJsonSchema() : z.toJSONSchema(a.document === 'facts' ? FactsSchema : PlanSchema, { io: 'output', unrepresentable: 'any' });
+  writeJson(schema, io.stdout);
+  return 0;
+}

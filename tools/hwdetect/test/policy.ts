@@ -1,0 +1,119 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { loadPolicy, policyJsonSchema, PolicySchema } from '../src/policy.js';
+import { POLICIES, VARIANTS_DIR } from './fixtures/capture.js';
+
+interface T {
+  testdir(fixture?: object): string;
+  equal(found: unknown, wanted: unknown, message?: string): boolean;
+}
+
+async function errorsOf(t: T, yaml: string): Promise<string[]> {
+  const file = join(t.testdir({}), 'p.yaml');
+  writeFileSync(file, yaml);
+  try {
+    await loadPolicy(file);
+  } catch (err) {
+    const e = err as { exitCode: number; summary: string; detail?: string };
+    t.equal(e.exitCode, 2, 'a bad policy is invalid input');
+    return [e.summary.replace('invalid policy: ', ''), ...(e.detail ? e.detail.split('\n') : [])].map((l) => l.replace(file, 'p.yaml'));
+  }
+  throw new Error('policy was accepted');
+}
+
+t.test("the variants' policies are valid", async (t) => {
+  for (const name of POLICIES) {
+    const { name: loadedName, policy } = await loadPolicy(join(VARIANTS_DIR, `${name}.yaml`));
+    t.equal(loadedName, name);
+    t.equal(policy.enabled, true);
+    t.ok(policy.packages.length > 5);
+  }
+  const server = (await loadPolicy(join(VARIANTS_DIR, 'hwdetect-server.yaml'))).policy;
+  t.same(server['kernel-args'].always, ['iommu=pt']);
+  const ws = (await loadPolicy(join(VARIANTS_DIR, 'hwdetect-workstation.yaml'))).policy;
+  t.same(ws['allow-components'], ['main', 'non-free-firmware'], 'nvidia-driver (non-free) stays out unless allowed');
+});
+
+t.test('defaults fill an empty policy', async (t) => {
+  const file = join(t.testdir({ 'e.yaml': '{}\n' }), 'e.yaml');
+  const { policy, name } = await loadPolicy(file);
+  t.equal(name, 'e');
+  t.same(policy, {
+    enabled: false,
+    'allow-components': ['main'],
+    'kernel-args': { always: [], when: [] },
+    modules: { always: [], when: [] },
+    'initramfs-drivers': { always: [], when: [] },
+    packages: [],
+  });
+  const fromStdin = await loadPolicy('-', Readable.from(['enabled: true\n']));
+  t.equal(fromStdin.name, 'stdin');
+  t.equal(fromStdin.policy.enabled, true);
+});
+
+t.test('every problem is positioned, with what was expected and found', async (t) => {
+  const errors = await errorsOf(
+    t,
+    `enabled: yes-please
+allow-components: [main, nonfree]
+kernel-arg:
+  always: [iommu=pt]
+kernel-args:
+  always: ["bad arg"]
+  when:
+    - match: {gpu-vendor: nvidea, cpu-vendr: intel}
+      add: [x=1]
+    - match: {}
+      add: [y]
+modules:
+  when:
+    - match: {cpu-vendor: [intel, arm], storage: []}
+      add: []
+packages:
+  - modalias: "pci v10de"
+    packages: [Firmware_Bad]
+    component: nonfree
+  - packages: [ok]
+    extra: 1
+`,
+  );
+  t.same(errors, [
+    'p.yaml:1:10: enabled: expected boolean, found the string "yes-please"',
+    '  p.yaml:2:26: allow-components.1: expected one of "main", "contrib", "non-free", "non-free-firmware", found the string "nonfree"',
+    "  p.yaml:3:1: unknown key 'kernel-arg' (did you mean 'kernel-args'?)",
+    '  p.yaml:6:12: kernel-args.always.0: expected one kernel argument: name or name=value, no spaces outside quotes (found the string "bad arg")',
+    '  p.yaml:8:27: kernel-args.when.0.match.gpu-vendor: expected a PCI vendor id like 0x10de or one of "nvidia", "amd", "intel" (found the string "nvidea")',
+    "  p.yaml:8:35: unknown key 'cpu-vendr' (did you mean 'cpu-vendor'?)",
+    '  p.yaml:10:14: kernel-args.when.1.match: a match needs at least one condition',
+    '  p.yaml:14:35: modules.when.0.match.cpu-vendor.1: expected one of "intel", "amd", "other" (found the string "arm")',
+    '  p.yaml:14:50: modules.when.0.match.storage: an empty list matches nothing (found a list)',
+    '  p.yaml:15:12: modules.when.0.add: add at least one item (found a list)',
+    '  p.yaml:17:15: packages.0.modalias: expected a modalias glob like pci:v000010DEd*sv*sd*bc03sc*i* (found the string "pci v10de")',
+    '  p.yaml:18:16: packages.0.packages.0: expected a Debian package name (found the string "Firmware_Bad")',
+    '  p.yaml:19:16: packages.0.component: expected one of "main", "contrib", "non-free", "non-free-firmware", found the string "nonfree"',
+    "  p.yaml:21:5: unknown key 'extra'",
+  ].map((l, i) => (i === 0 ? l : l.trimStart())));
+});
+
+t.test('single mistakes', async (t) => {
+  const cases: [string, string][] = [
+    ['kernel-args:\n  when:\n    - match: {virtualization: 3}\n      add: [a]\n', 'p.yaml:3:31: kernel-args.when.0.match.virtualization: expected one of "none", "kvm", "qemu", "xen", "vmware", "microsoft", "oracle", "amazon", "google", "vm-other", "vm", or a list of them (found number 3)'],
+    ['kernel-args:\n  when:\n    - match: {cpu-flag: vmz}\n      add: [a]\n', 'p.yaml:3:25: kernel-args.when.0.match.cpu-flag: expected one of "hypervisor", "vmx", "svm", "aes", "avx", "avx2", "avx512f", "sse4_2", "sha_ni", "rdrand", "nx", "pdpe1gb" (found the string "vmz")'],
+    ['modules: [a]\n', 'p.yaml:1:10: modules: expected object, found a list'],
+    ['a: [\n', 'p.yaml:2:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['enabled: true\nenabled: false\n', 'p.yaml:2:1: YAML syntax: Map keys must be unique'],
+  ];
+  for (const [yaml, want] of cases) t.same((await errorsOf(t, yaml))[0], want, yaml);
+  const typo = await errorsOf(t, 'packages:\n  - packges: [a]\n');
+  t.ok(typo.includes("p.yaml:2:5: unknown key 'packges' (did you mean 'packages'?)"), 'a misspelt key is named, next to the missing one');
+  await t.rejects(loadPolicy(join(t.testdir({}), 'missing.yaml')), { exitCode: 2, message: /cannot read: no such file/ });
+});
+
+t.test('the schema is JSON Schema', async (t) => {
+  const schema = policyJsonSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
+  t.equal(schema.additionalProperties, false, 'unknown keys are errors');
+  t.same(Object.keys(schema.properties).sort(), Object.keys(PolicySchema.shape).sort());
+  t.match(JSON.stringify(schema), /"pattern":"\^\(intel\|amd\|other\)\$"/);
+});
