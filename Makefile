@@ -81,6 +81,10 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
 boot-test: commit
 	VARIANT=$(VARIANT) E2E_TESTS=test/boot.ts scripts/run-tests.sh tools/e2e
 
+# Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates.
+check-slow: commit
+	VARIANT=$(VARIANT) E2E_TESTS="test/reproducible.ts $(SLOW_TESTS)" scripts/run-tests.sh tools/e2e
+
 # Keep variants/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
 SAVE ?=
 comps-sync: build

@@ -15,7 +15,7 @@ export const META_DIR = 'usr/share/debian-atomic';
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
 async function inTree(root: string, cmd: string, args: string[], what: string, extra: { roBinds?: string[]; env?: Record<string, string> } = {}) {
-  return sandboxRun({ root, roBinds: extra.roBinds, env: extra.env }, cmd, args, { what });
+  return sandboxRun({ root, roBinds: extra.roBinds, env: extra.env, cwd: '/' }, cmd, args, { what });
 }
 
 /** Generates host keys on first boot: keys baked into an image would be shared by every machine. */

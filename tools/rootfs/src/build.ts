@@ -38,7 +38,7 @@ export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: s
       const { args, packages } = mmdebstrapArgs(tf, tmp, resolve(cache), prefsFile);
       progress?.step(`mmdebstrap ${tf.suite} (${packages.length} packages requested)`);
       try {
-        await run('mmdebstrap', ['--quiet', ...args], { providedBy: 'mmdebstrap', what: `build ${tf.ref}`, env: { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } });
+        await run('mmdebstrap', args, { providedBy: 'mmdebstrap', what: `build ${tf.ref}`, env: { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } });
       } catch (err) {
         throw err instanceof ToolError ? explainMmdebstrapFailure(err.output ?? err.detail ?? '', tf, err) : err;
       }
