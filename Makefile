@@ -3,6 +3,8 @@
 #
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
 #   make check           deps, then every test (unit, e2e, the boot test of base)
+#   make check-slow      reproducibility (two clean builds) and the Day-2 update test in QEMU
+#   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
 # shared by all variants: one ref per variant), build/test-logs/.
@@ -26,7 +28,7 @@ TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tool
 all: image
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,14p' Makefile
 
 deps:
 	@scripts/deps.sh
@@ -48,8 +50,8 @@ test: build
 
 # Unit and integration suites of every tool, then the boot test of the default variant.
 UNIT_DIRS = $(filter-out tools/e2e/,$(wildcard tools/*/))
-check: deps build lint
-	@rc=0; scripts/run-tests.sh $(UNIT_DIRS) || rc=1; $(MAKE) --no-print-directory boot-test || rc=1; exit $$rc
+check: deps build lint debs dist
+	@rc=0; scripts/run-tests.sh $(UNIT_DIRS) packaging || rc=1; $(MAKE) --no-print-directory boot-test || rc=1; exit $$rc
 
 # --- stages -------------------------------------------------------------------------------
 # The resolved treefile is rewritten only when its bytes change, so later stages
@@ -91,6 +93,8 @@ comps-sync: build
 	$(call TOOL,comps-sync) $(if $(SAVE),--save) --suite trixie --arch amd64 --exclude variants/tasks-exclude.yaml variants/tasks.yaml
 
 clean:
-	rm -rf build
+	rm -rf build dist debs
+
+include packaging/packaging.mk
 
 FORCE:

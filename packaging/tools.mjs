@@ -1,0 +1,19 @@
+// The shipped tools and what each needs from Debian at run time: one table drives the
+// bundles, the .debs (Depends, descriptions), the man pages and the multi-call SEA binary.
+// Every workspace package with a `bin` must have a row (packaging/bundle.mjs checks).
+// nodejs (>= 20) is added to every package. Essential packages (dpkg, coreutils) are not listed:
+// Debian forbids depending on them without a version. tools/lib (a library) and tools/e2e (tests) ship nothing.
+export const TOOLS = {
+  'treefile-lint': { depends: [] },
+  rootfs: { depends: ['mmdebstrap', 'bubblewrap'] },
+  'usr-unify': { depends: ['bubblewrap'] },
+  'ostree-commit': { depends: ['ostree (>= 2025)'] },
+  // skopeo: only for --oci docker://... (an image in a registry).
+  'disk-image': { depends: ['ostree (>= 2025)', 'dosfstools', 'mtools', 'e2fsprogs', 'fdisk', 'qemu-utils'], recommends: ['skopeo'] },
+  'oci-wrap': { depends: ['ostree (>= 2025)', 'skopeo'] },
+  'comps-sync': { depends: ['xz-utils', 'gpgv', 'debian-archive-keyring'] },
+  hwdetect: { depends: [] },
+};
+export const TOOL_NAMES = Object.keys(TOOLS);
+/** The multi-call SEA binary's own name: `debian-atomic TOOL ARGS...` or a link named TOOL. */
+export const MULTICALL = 'debian-atomic';
