@@ -22,7 +22,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test oci oci-boot-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -82,6 +82,16 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
 	VARIANT=$(VARIANT) E2E_TESTS=test/boot.ts scripts/run-tests.sh tools/e2e
+
+# The OS as a bootable OCI image (ostree container format); keeps the previous layer assignment.
+oci: $(BUILD)/oci.json
+$(BUILD)/oci.json: $(BUILD)/commit.json
+	$(call TOOL,oci-wrap) --repo $(REPO) --ref $$(jq -r .ref $<) --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) > $@.tmp
+	@mv $@.tmp $@
+
+# oci-wrap -> local docker-registry -> disk-image --oci docker://... -> boots in QEMU.
+oci-boot-test: commit
+	VARIANT=$(VARIANT) OCI_BOOT_TEST=1 scripts/run-tests.sh tools/oci-wrap
 
 # Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates.
 check-slow: commit
