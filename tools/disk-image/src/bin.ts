@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { cli, Progress, runTool, writeJson } from '@debian-atomic/lib';
+import { cli, onInterrupt, Progress, runTool, tempSibling, usageError, writeJson } from '@debian-atomic/lib';
+import { importImage } from '@debian-atomic/oci-wrap';
 import { buildDiskImage } from './build.js';
 import { loadConfig } from './config.js';
 import { FORMATS, type Format } from './disk.js';
@@ -8,24 +10,41 @@ import { FORMATS, type Format } from './disk.js';
 const TOOL = 'disk-image';
 
 await runTool(TOOL, async () => {
-  const argv = await cli(TOOL, `$0 --repo REPO --ref REF [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding a standalone GRUB that boots ostree's BLS entries.`)
-    .option('repo', { type: 'string', demandOption: true, describe: 'OSTree repository holding the commit' })
-    .option('ref', { type: 'string', demandOption: true, describe: 'Ref (or commit) to deploy' })
+  const argv = await cli(TOOL, `$0 (--repo REPO --ref REF | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding a standalone GRUB that boots ostree's BLS entries.`)
+    .option('repo', { type: 'string', describe: 'OSTree repository holding the commit' })
+    .option('ref', { type: 'string', describe: 'Ref (or commit) to deploy (with --oci: the ref to give the imported commit)' })
+    .option('oci', { type: 'string', describe: 'Deploy the commit of an ostree container image (oci-wrap): oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]' })
+    .option('tls-verify', { type: 'boolean', default: true, describe: 'With --oci docker://: verify the registry\'s TLS (--no-tls-verify for a local HTTP registry)' })
     .option('config', { type: 'string', describe: 'YAML: users, hostname, kernel-args, disk sizes, remote' })
     .option('format', { choices: Object.keys(FORMATS) as Format[], default: 'qcow2' as Format })
     .option('output', { type: 'string', demandOption: true, describe: 'Image file to write (replaced atomically)' })
     .example('$0 --repo build/repo --ref debian/13/x86_64/base --output build/base/disk.qcow2', '')
     .parseAsync();
+  if (argv.oci ? argv.repo !== undefined : argv.repo === undefined || argv.ref === undefined) throw usageError('give either --repo and --ref, or --oci', `see '${TOOL} --help'`);
   const config = await loadConfig(argv.config);
-  const result = await buildDiskImage({
-    repo: argv.repo,
-    ref: argv.ref,
-    format: argv.format,
-    output: argv.output,
-    config,
-    configDir: argv.config ? dirname(resolve(argv.config)) : process.cwd(),
-    progress: new Progress(TOOL, { quiet: argv.quiet }),
-  });
-  writeJson(result);
+  let repo = argv.repo!;
+  let ref = argv.ref!;
+  let imported: string | undefined;
+  const cleanup = onInterrupt(() => (imported ? rm(imported, { recursive: true, force: true }) : undefined));
+  try {
+    if (argv.oci) {
+      imported = tempSibling(resolve(argv.output), 'oci-repo');
+      ({ ref } = await importImage({ source: argv.oci, repo: imported, ref: argv.ref, tlsVerify: argv['tls-verify'], progress: new Progress(TOOL, { quiet: argv.quiet }) }));
+      repo = imported;
+    }
+    const result = await buildDiskImage({
+      repo,
+      ref,
+      format: argv.format,
+      output: argv.output,
+      config,
+      configDir: argv.config ? dirname(resolve(argv.config)) : process.cwd(),
+      progress: new Progress(TOOL, { quiet: argv.quiet }),
+    });
+    writeJson(result);
+  } finally {
+    if (imported) await rm(imported, { recursive: true, force: true });
+    cleanup();
+  }
   return 0;
 });
