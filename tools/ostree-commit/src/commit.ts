@@ -4,9 +4,10 @@
  * unchanged content makes no new commit. ostree moves the ref only once the
  * commit is complete, so a failed or killed run leaves the ref where it was.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ToolError, usageError, type Progress } from '@debian-atomic/lib';
+import { tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
+import { mutateOsRelease, treeDigest } from './osrelease.js';
 import { Ostree } from './ostree.js';
 import { nextVersion } from './version.js';
 
@@ -44,12 +45,14 @@ export interface CommitResult {
 
 interface TreefileBits {
   ref?: string;
+  'mutate-os-release'?: string;
   'automatic-version-prefix'?: string;
   'add-commit-metadata'?: Record<string, unknown>;
   release?: string;
 }
 
 export const TREEFILE_IN_TREE = 'usr/share/debian-atomic/treefile.json';
+export const DIGEST_KEY = 'debian-atomic.tree-sha256';
 
 async function readTreefile(tree: string): Promise<TreefileBits> {
   const text = await readFile(join(tree, TREEFILE_IN_TREE), 'utf8').catch(() => null);
@@ -99,23 +102,49 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
   const prefix = treefile['automatic-version-prefix'];
   const version = prefix ? nextVersion(prefix, o.epoch, previousVersion) : null;
 
+  // With mutate-os-release every commit's os-release differs, so ostree's own
+  // --skip-if-unchanged cannot see an unchanged tree: compare a digest of the tree instead.
+  const mutate = treefile['mutate-os-release'];
+  let digest: string | null = null;
+  let overlay: string | null = null;
+  if (mutate && version) {
+    o.progress?.step('digest of the tree');
+    digest = await treeDigest(tree);
+    if (parent && (await ostree.metadataString(parent, DIGEST_KEY)) === digest)
+      return { repo, ref, commit: parent, parent: await parentOf(ostree, parent), changed: false, version: previousVersion, timestamp: o.epoch, mode, signed: false, delta: null };
+    const osRelease = await readFile(join(tree, 'usr/lib/os-release'), 'utf8').catch(() => null);
+    if (osRelease !== null) {
+      overlay = tempSibling(tree, 'os-release');
+      await mkdir(join(overlay, 'usr/lib'), { recursive: true });
+      const st = await stat(join(tree, 'usr/lib/os-release'));
+      await writeFile(join(overlay, 'usr/lib/os-release'), mutateOsRelease(osRelease, mutate, version), { mode: st.mode & 0o777 });
+    }
+  }
+
   const args = [
     'commit',
     `--branch=${ref}`,
     `--tree=dir=${tree}`,
+    ...(overlay ? [`--tree=dir=${overlay}`] : []),
     ...((await hasKernel(tree)) ? ['--bootable'] : []),
     '--generate-sizes',
     '--skip-if-unchanged',
     `--timestamp=@${o.epoch}`,
     `--subject=${o.subject ?? `${ref}${version ? ` ${version}` : ''}`}`,
     ...(version ? [`--add-metadata-string=version=${version}`] : []),
+    ...(digest ? [`--add-metadata-string=${DIGEST_KEY}=${digest}`] : []),
     ...metadataArgs(treefile['add-commit-metadata'] ?? {}),
     ...(o.signKey ? ['--sign-type=ed25519', `--sign-from-file=${resolve(o.signKey)}`] : []),
     ...(o.gpgSign ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])] : []),
   ];
   if (!(await hasKernel(tree))) o.progress?.step('no kernel in /usr/lib/modules: the commit is not marked bootable');
   o.progress?.step(`committing ${tree} to ${ref}`);
-  const commit = (await ostree.run(args, `commit ${tree} to ${ref}`)).stdout.trim();
+  let commit: string;
+  try {
+    commit = (await ostree.run(args, `commit ${tree} to ${ref}`, overlay ? [overlay] : [])).stdout.trim();
+  } finally {
+    if (overlay) await rm(overlay, { recursive: true, force: true });
+  }
   const changed = commit !== parent;
 
   let delta: string | null = null;

@@ -40,6 +40,24 @@ t.test('commits a tree with version, metadata and ref; unchanged content makes n
   await ostree(repo, 'fsck');
 });
 
+t.test('mutate-os-release: the version lands in os-release, the tree is untouched, an unchanged tree makes no commit', async (t) => {
+  const dir = t.testdir({});
+  const tree = await smallTree(join(dir, 'tree'), { ref: REF, 'automatic-version-prefix': '13', 'mutate-os-release': '13' });
+  await writeFile(join(tree, 'usr/lib/os-release'), 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n');
+  const repo = join(dir, 'repo');
+  const r1 = runCli(['--repo', repo, tree], env).json();
+  t.match(r1, { changed: true, version: '13.20251122.0' });
+  t.equal(await ostree(repo, 'cat', REF, '/usr/lib/os-release'), 'PRETTY_NAME="Debian GNU/Linux 13.20251122.0 (trixie)"\nVERSION="13.20251122.0 (trixie)"\nOSTREE_VERSION=\'13.20251122.0\'\n');
+  t.equal(await readFile(join(tree, 'usr/lib/os-release'), 'utf8'), 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n', 'the tree is not modified');
+  t.match(await ostree(repo, 'ls', REF, '/usr/bin/hello'), /hello/, 'the tree itself is in the commit');
+  const again = runCli(['--repo', repo, tree], env).json();
+  t.match(again, { changed: false, commit: r1.commit, version: '13.20251122.0' });
+  await writeFile(join(tree, 'usr/bin/hello'), 'changed');
+  const r2 = runCli(['--repo', repo, tree], env).json();
+  t.match(r2, { changed: true, parent: r1.commit, version: '13.20251122.1' });
+  t.match(await ostree(repo, 'cat', REF, '/usr/lib/os-release'), /VERSION="13\.20251122\.1 \(trixie\)"/);
+});
+
 t.test('reproducible: same tree and SOURCE_DATE_EPOCH give the same checksum in fresh repos', async (t) => {
   const dir = t.testdir({});
   const tree = await smallTree(join(dir, 'tree'), { ref: REF });
