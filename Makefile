@@ -9,6 +9,8 @@
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
 # shared by all variants: one ref per variant), build/test-logs/.
 VARIANT ?= base
+# ALLOW_EXPIRED=1: accept a mirror whose Release is past Valid-Until (a frozen snapshot; forky expires in days).
+ALLOW_EXPIRED ?=
 FORMAT ?= qcow2
 CACHE ?= $(HOME)/.cache/debian-atomic
 BUILD := build/$(VARIANT)
@@ -64,7 +66,7 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 
 rootfs: $(BUILD)/rootfs.json
 $(BUILD)/rootfs.json: $(BUILD)/treefile.json
-	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt > $@.tmp
+	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
 	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
 	@mv $@.tmp $@
 

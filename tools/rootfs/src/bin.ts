@@ -23,6 +23,7 @@ await runTool(TOOL, async () => {
     .option('treefile', { type: 'string', demandOption: true, describe: 'Resolved treefile JSON, or - for stdin' })
     .option('output', { type: 'string', demandOption: true, describe: 'Directory to create (replaced atomically)' })
     .option('cache', { type: 'string', describe: 'apt archive cache kept between builds', default: join(cacheDir(), 'apt') })
+    .option('allow-expired', { type: 'boolean', default: false, describe: "Accept a Release file past its Valid-Until (a frozen mirror snapshot; testing suites expire within days)" })
     .example('treefile-lint --resolve variants/base.yaml | $0 --treefile - --output build/base/rootfs', '')
     .parseAsync();
   const text = await readInput(argv.treefile);
@@ -37,7 +38,7 @@ await runTool(TOOL, async () => {
     const first = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     throw inputError(`${argv.treefile}: not a resolved treefile`, { detail: first.join('\n'), hint: 'run treefile-lint --resolve on the YAML first' });
   }
-  const result = await buildRootfs(parsed.data, argv.output, argv.cache, new Progress(TOOL, { quiet: argv.quiet }));
+  const result = await buildRootfs(parsed.data, argv.output, argv.cache, new Progress(TOOL, { quiet: argv.quiet }), argv['allow-expired']);
   writeJson(result);
   return 0;
 });

@@ -22,7 +22,7 @@ export interface BuildResult {
   seconds: number;
 }
 
-export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: string, progress?: Progress): Promise<BuildResult> {
+export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: string, progress?: Progress, allowExpired = false): Promise<BuildResult> {
   const started = Date.now();
   const out = resolve(output);
   await mkdir(cache, { recursive: true });
@@ -35,7 +35,7 @@ export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: s
     const prefsFile = prefs ? `${tmp}.prefs` : null;
     if (prefsFile) await writeFile(prefsFile, prefs);
     try {
-      const { args, packages } = mmdebstrapArgs(tf, tmp, resolve(cache), prefsFile);
+      const { args, packages } = mmdebstrapArgs(tf, tmp, resolve(cache), prefsFile, allowExpired);
       progress?.step(`mmdebstrap ${tf.suite} (${packages.length} packages requested)`);
       try {
         await run('mmdebstrap', args, { providedBy: 'mmdebstrap', what: `build ${tf.ref}`, env: { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } });

@@ -15,6 +15,8 @@ export function explainMmdebstrapFailure(stderr: string, tf: ResolvedTreefile, f
   if (broken) return new ToolError('unmet-dependencies', `packages have unmet dependencies in ${where}`, { detail: broken[1]!.trim(), hint: 'an exclude-packages entry may be needed by another package' });
   const key = /(NO_PUBKEY \S+|is not signed|The following signatures couldn't be verified[^\n]*|keyring[^\n]*(not found|No such file)[^\n]*|signed-by[^\n]*No such file[^\n]*)/i.exec(stderr);
   if (key) return new ToolError('bad-keyring', `the repository signature could not be verified: ${key[1]}`, { hint: `check the repos' keyring (${tf.repos.map((r) => r.keyring ?? 'default').join(', ')})` });
+  const expired = /Release file for (\S+) is expired/.exec(stderr);
+  if (expired) return new ToolError('release-expired', `the mirror's Release file is expired: ${expired[1]}`, { hint: 'the mirror is stale (or replayed); --allow-expired accepts it anyway' });
   const fetch = /(Could not resolve '[^']+'|Failed to fetch \S+[^\n]*|Could not connect to [^\n]+|Unable to connect to [^\n]+|Temporary failure resolving '[^']+')/.exec(stderr);
   if (fetch) return new ToolError('mirror-unreachable', `cannot reach the mirror: ${fetch[1]}`, { hint: `mirror(s): ${tf.repos.map((r) => r.mirror).join(', ')}` });
   const release = /E: The repository '([^']+)' does not have a Release file/.exec(stderr) ?? /(\S+\/dists\/\S+\/(In)?Release)\s+404/.exec(stderr);

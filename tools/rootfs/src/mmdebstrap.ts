@@ -36,7 +36,7 @@ export function excludePreferences(tf: ResolvedTreefile): string {
   return (tf['exclude-packages'] ?? []).map((p) => `Package: ${p}\nPin: release *\nPin-Priority: -1\n`).join('\n');
 }
 
-export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: string, prefsFile: string | null): MmdebstrapPlan {
+export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: string, prefsFile: string | null, allowExpired = false): MmdebstrapPlan {
   const packages = packageSet(tf);
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const args = [
@@ -46,6 +46,8 @@ export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: stri
     `--include=${packages.join(',')}`,
     `--aptopt=APT::Install-Recommends "${tf.recommends ? 'true' : 'false'}"`,
     '--aptopt=Acquire::Retries "3"',
+    // Only on request: a Release past its Valid-Until is what a replayed (frozen) mirror looks like.
+    ...(allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
     '--dpkgopt=force-unsafe-io',
     '--skip=essential/unlink',
     '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',

@@ -34,4 +34,6 @@ t.test('the mmdebstrap command line', async (t) => {
   const noPrefs = mmdebstrapArgs(treefile(), '/out', '/c', null).args;
   t.notOk(noPrefs.some((a) => a.includes('preferences.d')));
   t.ok(noPrefs.includes('--aptopt=APT::Install-Recommends "false"'));
+  t.notOk(noPrefs.some((a) => a.includes('Check-Valid-Until')), 'Valid-Until is checked by default');
+  t.ok(mmdebstrapArgs(treefile(), '/out', '/c', null, true).args.includes('--aptopt=Acquire::Check-Valid-Until "false"'));
 });
