@@ -4,6 +4,7 @@
  * the tree's own systemctl and dpkg, never the host's.
  */
 import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { canonicalJson, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
 import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
@@ -71,9 +72,23 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
 
   const manifest = parseDpkgStatus(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'));
   await mkdir(join(root, META_DIR), { recursive: true });
-  await writeFile(join(root, META_DIR, 'treefile.json'), canonicalJson(tf));
+  await writeFile(join(root, META_DIR, 'treefile.json'), canonicalJson(await treefileForImage(tf)));
   await writeFile(join(root, META_DIR, 'packages.json'), canonicalJson(manifest));
   return manifest;
+}
+
+/**
+ * The treefile as recorded in the image: host paths (add-files sources, the
+ * postprocess script, the hwdetect policy) become content digests, so the commit
+ * does not depend on where the checkout lives.
+ */
+export async function treefileForImage(tf: ResolvedTreefile): Promise<ResolvedTreefile> {
+  const digest = async (p: string) => `sha256:${createHash('sha256').update(await readFile(p)).digest('hex')}`;
+  const out: Record<string, unknown> = { ...tf };
+  if (tf['add-files']) out['add-files'] = await Promise.all(tf['add-files'].map(async ([src, dest]) => [await digest(src), dest]));
+  if (tf['postprocess-script']) out['postprocess-script'] = await digest(tf['postprocess-script']);
+  if (tf['hwdetect-policy']) out['hwdetect-policy'] = await digest(tf['hwdetect-policy']).catch(() => basename(tf['hwdetect-policy']!));
+  return out as ResolvedTreefile;
 }
 
 /** A postprocess script runs as the tree's root, in the tree, with no network; failure names it and shows its output. */

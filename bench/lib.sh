@@ -1,0 +1,109 @@
+# Shared by the benches (sourced, not run). The machine is shared with other builds and VMs,
+# so a bench never judges a wall-clock time on its own: it prints RATIOS between runs made
+# in the same invocation, each next to the load average seen when it started.
+#
+# Results go to stdout as "key: value" lines; progress and the tools' own output to stderr
+# (and to $BENCH_LOGS, kept after the run).
+
+bench_main=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${DEBIAN_ATOMIC_CACHE:=$HOME/.cache/debian-atomic}"
+export DEBIAN_ATOMIC_CACHE
+# Same epoch for our build and the bare steps: the Makefile's default, taken from this checkout
+# (the copy the benches build in has no .git).
+: "${SOURCE_DATE_EPOCH:=$(git -C "$bench_main" log -1 --format=%ct 2>/dev/null || echo 0)}"
+export SOURCE_DATE_EPOCH
+
+say() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# timed NAME CMD...: run CMD (output to $BENCH_LOGS/NAME.log), set t_NAME (seconds) and
+# load_NAME (load average at the start). A failing step stops the bench: a ratio against a
+# half-done build would mean nothing.
+timed() {
+  local name=$1
+  shift
+  local load start end
+  load=$(loadavg)
+  say "$name: start (load $load)"
+  start=$(date +%s.%N)
+  # Not under `if`: bash would ignore set -e in everything the command runs.
+  local rc
+  set +e
+  (
+    set -e
+    "$@"
+  ) >"$BENCH_LOGS/$name.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" != 0 ]; then
+    tail -n 30 "$BENCH_LOGS/$name.log" >&2
+    die "$name failed (exit $rc, log: $BENCH_LOGS/$name.log)"
+  fi
+  end=$(date +%s.%N)
+  printf -v "t_$name" '%s' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')"
+  printf -v "load_$name" '%s' "$load"
+  local t="t_$name"
+  say "$name: ${!t} s"
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# verdict RATIO GOAL: "ok" when RATIO <= GOAL.
+verdict() { awk -v r="$1" -v g="$2" 'BEGIN { print (r != "n/a" && r <= g) ? "ok" : "MISSED" }'; }
+# result KEY VALUE...: one line of the summary block on stdout.
+result() {
+  local key=$1
+  shift
+  printf '%-28s %s\n' "$key:" "$*"
+}
+
+# A copy of the working tree (without build/ and .git) to build in, so the bench neither
+# disturbs nor reuses build/ of the checkout others work in. node_modules and tools/*/dist are
+# copied as they are (never `npm install`); the TypeScript is compiled before any timing.
+make_work_copy() {
+  local dest=$1
+  mkdir -p "$dest"
+  tar -C "$bench_main" --exclude=./build --exclude=./.git -cf - . | tar -C "$dest" -xf -
+  local stamp sum
+  stamp=$(cat "$dest/node_modules/.deps-stamp" 2>/dev/null || true)
+  sum=$(sha256sum "$dest/package-lock.json" | cut -d' ' -f1)
+  # make deps would run `npm ci` in the copy when the lock moved on since the last install: not
+  # part of what we measure, and never the bench's to run. The copy uses node_modules as it is.
+  if [ "$stamp" != "$sum" ]; then
+    say "warning: node_modules was installed for another package-lock.json; the copy uses it as it is (run 'make deps' in $bench_main to refresh it)"
+    echo "$sum" >"$dest/node_modules/.deps-stamp"
+  fi
+  say "compiling the TypeScript in $dest (not timed)"
+  make -C "$dest" --no-print-directory build/.tsc-stamp >"$BENCH_LOGS/tsc.log" 2>&1 || die "tsc failed (log: $BENCH_LOGS/tsc.log)"
+}
+
+# toolbox_run [--bind DIR]... CMD...: a command from the trixie toolbox with the toolbox's
+# system directories as a read-only root, as tools/lib/src/sandbox.ts assembles it.
+toolbox_run() {
+  local root=${DEBIAN_ATOMIC_TOOLBOX:-$DEBIAN_ATOMIC_CACHE/toolbox}
+  local args=(--tmpfs /) e n
+  for e in "$root"/*; do
+    n=${e##*/}
+    if [ -L "$e" ]; then args+=(--symlink "$(readlink "$e")" "/$n")
+    elif [ -d "$e" ] && { [ "$n" = usr ] || [ "$n" = etc ] || [ "$n" = opt ]; }; then args+=(--ro-bind "$e" "/$n"); fi
+  done
+  args+=(--dir /var/tmp --dir /run --dev /dev --proc /proc --tmpfs /tmp --die-with-parent --unshare-net
+    --unshare-ipc --unshare-uts --unshare-pid)
+  while [ "${1:-}" = --bind ]; do
+    args+=(--bind "$2" "$2")
+    shift 2
+  done
+  bwrap "${args[@]}" --clearenv --setenv PATH /usr/sbin:/usr/bin:/sbin:/bin --setenv LC_ALL C.UTF-8 \
+    --setenv HOME /root -- "$@"
+}
+
+# An empty directory for one bench run, removed on exit unless KEEP=1.
+bench_workdir() {
+  BENCH_WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/debian-atomic-bench-$1.XXXXXX")
+  # Logs outlive the work directory: the last run's stay for a look.
+  BENCH_LOGS=${BENCH_LOGS:-${BENCH_TMP:-/var/tmp}/debian-atomic-bench-logs/$1}
+  rm -rf "$BENCH_LOGS"
+  mkdir -p "$BENCH_LOGS"
+  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$BENCH_WORK"' EXIT
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run every bench in turn (never in parallel: each would load the other's timings) and print
+# one summary block of their ratios. Arguments go to each bench (the variant, default base).
+# Exit 1 when a bench failed to build; a missed goal is a result, not a failure.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+status=0
+summary=""
+for bench in commit mkosi; do
+  echo "run-all: bench/$bench.sh (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  if out=$("$here/$bench.sh" "$@"); then
+    summary+="$out"$'\n'
+  else
+    status=1
+    summary+="== bench/$bench.sh: FAILED (see its log above)"$'\n'
+  fi
+done
+echo
+echo "==== Debian Atomic benches: ratios measured within each bench's own run ===="
+printf '%s' "$summary"
+exit $status
