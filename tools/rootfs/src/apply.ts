@@ -3,7 +3,7 @@
  * Commands run inside the tree through bubblewrap without network, so they see
  * the tree's own systemctl and dpkg, never the host's.
  */
-import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { canonicalJson, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
@@ -22,7 +22,7 @@ async function inTree(root: string, cmd: string, args: string[], what: string, e
 /** Generates host keys on first boot: keys baked into an image would be shared by every machine. */
 const SSH_KEYGEN_UNIT = `[Unit]
 Description=Generate SSH host keys (Debian Atomic images ship none)
-ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 Before=ssh.service
 [Service]
 Type=oneshot
@@ -54,7 +54,9 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
   if (tf['machineid-compat'] === false) await rm(join(root, 'etc/machine-id'), { force: true });
   else await writeFile(join(root, 'etc/machine-id'), '');
   if (await exists(join(root, 'usr/sbin/sshd'))) {
-    for (const t of ['rsa', 'ecdsa', 'ed25519']) for (const suffix of ['', '.pub']) await rm(join(root, `etc/ssh/ssh_host_${t}_key${suffix}`), { force: true });
+    // Every host key type the package generated (forky adds mldsa44_ed25519), never only the known ones.
+    for (const f of await readdir(join(root, 'etc/ssh')).catch(() => [] as string[]))
+      if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(root, 'etc/ssh', f), { force: true });
     await writeFile(join(root, 'usr/lib/systemd/system/debian-atomic-ssh-keygen.service'), SSH_KEYGEN_UNIT);
   }
 

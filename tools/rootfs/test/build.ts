@@ -20,7 +20,7 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   const dir = t.testdir({ 'motd.txt': 'Welcome to Debian Atomic\n' });
   const output = join(dir, 'rootfs');
   const tf = treefile({
-    packages: ['systemd', 'systemd-sysv'],
+    packages: ['systemd', 'systemd-sysv', 'openssh-server'],
     'exclude-packages': ['nano'],
     units: ['systemd-networkd.service'],
     'default-target': 'multi-user.target',
@@ -31,7 +31,7 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   const r = rootfs(dir, tf, output);
   t.equal(r.status, 0, r.stderr);
   const summary = r.json();
-  t.match(summary, { ref: 'debian/13/x86_64/test', suite: 'trixie', architecture: 'amd64', requested: 2 });
+  t.match(summary, { ref: 'debian/13/x86_64/test', suite: 'trixie', architecture: 'amd64', requested: 3 });
   t.ok(Number(summary.packages) > 50, `${summary.packages} packages installed`);
 
   const pkgs = JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/packages.json'), 'utf8')) as Array<{ name: string; source: string }>;
@@ -44,6 +44,8 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   t.match(await readlink(join(output, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service')), /systemd-networkd\.service$/);
   t.match(await readlink(join(output, 'etc/systemd/system/default.target')), /multi-user\.target$/);
   t.equal(await readFile(join(output, 'etc/machine-id'), 'utf8'), '', 'machine-id is empty: set on first boot');
+  const { readdir } = await import('node:fs/promises');
+  t.same((await readdir(join(output, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_')), [], 'no SSH host key is shipped');
   t.ok((await lstat(join(output, 'etc/kernel/postinst.d'))).isDirectory());
   t.notOk(await lstat(join(output, 'etc/kernel/postinst.d/dracut.debian-atomic')).catch(() => null), 'no diversion left behind');
 
