@@ -24,7 +24,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test oci oci-boot-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test oci oci-boot-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -83,7 +83,7 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
-	VARIANT=$(VARIANT) E2E_TESTS=test/boot.ts scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) E2E_TESTS="test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
 
 # The OS as a bootable OCI image (ostree container format); keeps the previous layer assignment.
 oci: $(BUILD)/oci.json
@@ -95,9 +95,19 @@ $(BUILD)/oci.json: $(BUILD)/commit.json
 oci-boot-test: commit
 	VARIANT=$(VARIANT) OCI_BOOT_TEST=1 scripts/run-tests.sh tools/oci-wrap
 
+# Serve the repository over HTTP; a QEMU guest reaches it as http://10.0.2.2:$(PORT)/
+PORT ?= 8000
+serve: build
+	$(NODE) tools/e2e/dist/serve-bin.js --port $(PORT) $(REPO)
+
+# Day 2: upgrade over HTTP (GPG-verified), reboot, rollback, tampered updates, 5 power cuts (8 boots).
+update-test: commit
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS=test/update.ts scripts/run-tests.sh tools/e2e
+
 # Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates.
+SLOW_TESTS ?= test/update.ts
 check-slow: commit
-	VARIANT=$(VARIANT) E2E_TESTS="test/reproducible.ts $(SLOW_TESTS)" scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS="test/reproducible.ts $(SLOW_TESTS)" scripts/run-tests.sh tools/e2e
 
 # Keep variants/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
 SAVE ?=
