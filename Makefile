@@ -64,21 +64,23 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
+# Each stage output also depends on the code of the tools that made it (as osbuild keys stages).
+LIB_SRC := $(wildcard tools/lib/src/*.ts)
 rootfs: $(BUILD)/rootfs.json
-$(BUILD)/rootfs.json: $(BUILD)/treefile.json
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) | build
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
 	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
 	@mv $@.tmp $@
 
 commit: $(BUILD)/commit.json
-$(BUILD)/commit.json: $(BUILD)/rootfs.json | toolbox
+$(BUILD)/commit.json: $(BUILD)/rootfs.json $(wildcard tools/ostree-commit/src/*.ts) | toolbox
 	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@.tmp
 	@mv $@.tmp $@
 
 # Users, hostname, kernel arguments, disk sizes, update remote: see tools/disk-image/README.md.
 DISK_CONFIG ?=
 image: $(BUILD)/disk.$(FORMAT)
-$(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) | toolbox
+$(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/disk-image/src/*.ts) | toolbox
 	$(call TOOL,disk-image) --repo $(REPO) --ref $$(jq -r .ref $<) --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
