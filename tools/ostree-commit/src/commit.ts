@@ -121,12 +121,13 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     }
   }
 
+  const bootable = await hasKernel(tree);
   const args = [
     'commit',
     `--branch=${ref}`,
     `--tree=dir=${tree}`,
     ...(overlay ? [`--tree=dir=${overlay}`] : []),
-    ...((await hasKernel(tree)) ? ['--bootable'] : []),
+    ...(bootable ? ['--bootable'] : []),
     '--generate-sizes',
     '--skip-if-unchanged',
     `--timestamp=@${o.epoch}`,
@@ -137,7 +138,7 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     ...(o.signKey ? ['--sign-type=ed25519', `--sign-from-file=${resolve(o.signKey)}`] : []),
     ...(o.gpgSign ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])] : []),
   ];
-  if (!(await hasKernel(tree))) o.progress?.step('no kernel in /usr/lib/modules: the commit is not marked bootable');
+  if (!bootable) o.progress?.step('no kernel in /usr/lib/modules: the commit is not marked bootable');
   o.progress?.step(`committing ${tree} to ${ref}`);
   let commit: string;
   try {
