@@ -43,7 +43,7 @@ export async function buildDiskImage(o: BuildOptions) {
     await mkdir(sysroot);
     // The root file system UUID goes on the kernel command line before mkfs: plan it from the seed now.
     const rootFsUuid = planLayout({ contentBytes: 0, inodes: 0, seed }).rootFsUuid;
-    const kernelArgs = [...new Set([`root=UUID=${rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...(o.config['kernel-args'] ?? [])])];
+    const kernelArgs = [...new Set([`root=UUID=${rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...info.kargsD, ...(o.config['kernel-args'] ?? [])])];
     const remote = o.config.remote
       ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
       : undefined;

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toolboxRun, ToolError } from '@debian-atomic/lib';
+import { KARGS_D, kargsFromFiles, toolboxRun, ToolError } from '@debian-atomic/lib';
 
 export interface DeployOptions {
   repo: string;
@@ -31,7 +31,7 @@ async function ostree(args: string[], binds: string[], what: string) {
 }
 
 /** Commit metadata and the treefile recorded in the commit (osname, kernel-args). */
-export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: Record<string, unknown>; version: string | null }> {
+export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: Record<string, unknown>; version: string | null; kargsD: string[] }> {
   const commit = await ostree([`--repo=${repo}`, 'rev-parse', ref], [repo], `find ${ref}`).then(
     (r) => r.stdout.trim(),
     () => {
@@ -46,7 +46,31 @@ export async function commitInfo(repo: string, ref: string): Promise<{ commit: s
     (r) => r.stdout.trim().replace(/^'(.*)'$/, '$1'),
     () => null,
   );
-  return { commit, treefile: tf, version };
+  return { commit, treefile: tf, version, kargsD: await commitKargs(repo, commit) };
+}
+
+/**
+ * The kernel arguments of the commit's bootc-style /usr/lib/bootc/kargs.d/*.toml
+ * (hwdetect writes them), as bootc applies them at install: files sorted by name.
+ */
+export async function commitKargs(repo: string, commit: string): Promise<string[]> {
+  const dir = `/${KARGS_D}`;
+  const listing = await ostree([`--repo=${repo}`, 'ls', '--nul-filenames-only', commit, dir], [repo], `list ${dir}`).catch((err: unknown) => {
+    if (err instanceof ToolError && /No such file/.test(`${err.summary}\n${err.detail ?? ''}`)) return null;
+    throw err;
+  });
+  if (!listing) return [];
+  const files = new Map<string, string>();
+  for (const path of listing.stdout.split('\0')) {
+    if (!path.startsWith(`${dir}/`) || !path.endsWith('.toml') || path.slice(dir.length + 1).includes('/')) continue;
+    const text = await ostree([`--repo=${repo}`, 'cat', commit, path], [repo], `read ${path}`);
+    files.set(path.slice(dir.length + 1), text.stdout);
+  }
+  try {
+    return kargsFromFiles(files, 'x86_64', `${commit.slice(0, 12)}:${dir}`);
+  } catch (err) {
+    throw new ToolError('bad-kargs', (err as Error).message, { hint: 'the commit carries a kargs.d file disk-image cannot read (expected kargs = ["..."], match-architectures = [...])' });
+  }
 }
 
 export async function deploySysroot(o: DeployOptions): Promise<Deployment> {

@@ -112,22 +112,31 @@ export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
 }
 
 /**
- * The kernel arguments of a tree's kargs.d for one architecture, in the order
- * bootc applies them: files sorted by name, each file's list in order.
+ * The kernel arguments of a set of kargs.d files for one architecture, in the
+ * order bootc applies them: files sorted by name, each file's list in order.
+ * `files` maps a file name (only *.toml count) to its text; `where` names the
+ * directory in error messages.
  */
+export function kargsFromFiles(files: ReadonlyMap<string, string>, arch: string = bootcArch(), where: string = KARGS_D): string[] {
+  const out: string[] = [];
+  for (const name of [...files.keys()].filter((n) => n.endsWith('.toml')).sort()) {
+    const f = parseKargsToml(files.get(name)!, join(where, name));
+    if (!f.architectures || f.architectures.includes(arch)) out.push(...f.kargs);
+  }
+  return out;
+}
+
+/** The kernel arguments of a tree's kargs.d (see kargsFromFiles). */
 export async function readKargsDir(root: string, arch: string = bootcArch()): Promise<string[]> {
   const dir = join(root, KARGS_D);
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith('.toml')).sort();
+    names = (await readdir(dir)).filter((n) => n.endsWith('.toml'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const out: string[] = [];
-  for (const name of names) {
-    const f = parseKargsToml(await readFile(join(dir, name), 'utf8'), join(dir, name));
-    if (!f.architectures || f.architectures.includes(arch)) out.push(...f.kargs);
-  }
-  return out;
+  const files = new Map<string, string>();
+  for (const name of names) files.set(name, await readFile(join(dir, name), 'utf8'));
+  return kargsFromFiles(files, arch, dir);
 }
