@@ -2,8 +2,8 @@
 # see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
 #
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
-#   make check           deps, then every test (unit, e2e, the boot test of base)
-#   make check-slow      reproducibility (two clean builds) and the Day-2 update test in QEMU
+#   make check           deps, then every test (unit, e2e, boot tests of base and of server with hwdetect)
+#   make check-slow      reproducibility (two clean builds), the Day-2 update test and hwdetect report test in QEMU
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -24,7 +24,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test oci oci-boot-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test oci oci-boot-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -50,25 +50,39 @@ lint: build
 test: build
 	scripts/run-tests.sh $(UNIT_DIRS)
 
-# Unit and integration suites of every tool, then the boot test of the default variant.
+# Unit and integration suites of every tool, then the boot tests: the default variant, and the
+# server variant with hwdetect on the target.
 UNIT_DIRS = $(filter-out tools/e2e/,$(wildcard tools/*/))
 check: deps build lint debs dist
-	@rc=0; scripts/run-tests.sh $(UNIT_DIRS) packaging || rc=1; $(MAKE) --no-print-directory boot-test || rc=1; exit $$rc
+	@rc=0; scripts/run-tests.sh $(UNIT_DIRS) packaging || rc=1; $(MAKE) --no-print-directory boot-test || rc=1; \
+	  $(MAKE) --no-print-directory hwdetect-boot-test || rc=1; exit $$rc
 
 # --- stages -------------------------------------------------------------------------------
 # The resolved treefile is rewritten only when its bytes change, so later stages
-# rebuild only when their real input changed.
+# rebuild only when their real input changed. A variant with a hwdetect-policy gets the
+# packages its hardware policy plans for any hardware (tools/hwdetect/data/build-hook.sh).
+HWDETECT_HOOK := tools/hwdetect/data/build-hook.sh
 resolve: $(BUILD)/treefile.json
 $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 	@mkdir -p $(BUILD)
-	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $@.tmp
-	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $(BUILD)/resolved.json.tmp
+	@if cmp -s $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; then rm $(BUILD)/resolved.json.tmp; else mv $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; fi
+	NODE=$(NODE) $(HWDETECT_HOOK) plan $(BUILD)/resolved.json $(BUILD)
 
 # Each stage output also depends on the code of the tools that made it (as osbuild keys stages).
+# An enabled hardware policy puts hwdetect on the target from its .deb, built in the same run
+# (make debs), installed with the tree's own dpkg; then the plan is applied before usr-unify
+# runs dracut (which reads the plan's initramfs drivers).
 LIB_SRC := $(wildcard tools/lib/src/*.ts)
 rootfs: $(BUILD)/rootfs.json
-$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) | build
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts tools/hwdetect/src/*.ts) $(HWDETECT_HOOK) | build
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
+	@if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then \
+	  $(MAKE) --no-print-directory debs && \
+	  echo "packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb" && \
+	  packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb; \
+	fi
+	NODE=$(NODE) $(HWDETECT_HOOK) apply $(BUILD) $(BUILD)/rootfs
 	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
 	@mv $@.tmp $@
 
@@ -86,6 +100,17 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/di
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
 	VARIANT=$(VARIANT) E2E_TESTS="test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
+
+# hwdetect on the target: the server variant (its policy enables it) built from the treefile, with
+# debian-atomic-hwdetect from this run's .deb, booted with an extra NVMe disk and checked over SSH.
+HWDETECT_VARIANT ?= server
+hwdetect-boot-test: build
+	$(MAKE) --no-print-directory VARIANT=$(HWDETECT_VARIANT) commit
+	VARIANT=$(HWDETECT_VARIANT) E2E_TESTS=test/hwdetect.ts scripts/run-tests.sh tools/e2e
+# The boot-time check reports differing kernel arguments, and its command applies them (3 boots).
+hwdetect-report-test: build
+	$(MAKE) --no-print-directory VARIANT=$(HWDETECT_VARIANT) commit
+	VARIANT=$(HWDETECT_VARIANT) E2E_TESTS=test/hwdetect-report.ts scripts/run-tests.sh tools/e2e
 
 # The OS as a bootable OCI image (ostree container format); keeps the previous layer assignment.
 oci: $(BUILD)/oci.json
@@ -106,10 +131,12 @@ serve: build
 update-test: commit
 	VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS=test/update.ts scripts/run-tests.sh tools/e2e
 
-# Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates.
+# Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates,
+# hwdetect's report of differing kernel arguments.
 SLOW_TESTS ?= test/update.ts
 check-slow: commit
-	VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS="test/reproducible.ts $(SLOW_TESTS)" scripts/run-tests.sh tools/e2e
+	@rc=0; VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS="test/reproducible.ts $(SLOW_TESTS)" scripts/run-tests.sh tools/e2e || rc=1; \
+	  $(MAKE) --no-print-directory hwdetect-report-test || rc=1; exit $$rc
 
 # Keep variants/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
 SAVE ?=

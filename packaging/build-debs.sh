@@ -5,6 +5,7 @@
 #   /usr/share/bash-completion/completions/<tool>     from --help (packaging/docs.mjs)
 #   /usr/share/doc/debian-atomic-<tool>/{copyright,changelog.gz}
 #   /usr/lib/systemd/system/hwdetect.service          hwdetect only: its boot-time check, not enabled
+#   /usr/libexec/hwdetect/capture-sysfs              hwdetect only: the sysfs capture script of its test fixtures
 # Depends: nodejs (>= 20) and the Debian tools it runs (packaging/tools.mjs). Then lintian on each
 # (needs lintian and help2man: apt-get install lintian help2man).
 # Package names carry the project prefix: the commands (rootfs, hwdetect...) are generic words,
@@ -67,6 +68,8 @@ OVR
       tools/hwdetect/data/hwdetect.service >"$root/usr/lib/systemd/system/hwdetect.service"
     grep -q '^ExecStart=/usr/bin/hwdetect ' "$root/usr/lib/systemd/system/hwdetect.service" ||
       { echo "debs: tools/hwdetect/data/hwdetect.service: ExecStart changed: update packaging/build-debs.sh" >&2; exit 1; }
+    # The fixture capture script (tools/hwdetect/README.md): snapshot this machine's sysfs for tests.
+    install -D -m 0755 tools/hwdetect/scripts/capture-sysfs.sh "$root/usr/libexec/hwdetect/capture-sysfs"
   fi
   depends=$(node -e 'import("./packaging/tools.mjs").then((m) => console.log(["nodejs (>= 20)", ...m.TOOLS[process.argv[1]].depends].join(", ")))' "$tool")
   recommends=$(node -e 'import("./packaging/tools.mjs").then((m) => console.log((m.TOOLS[process.argv[1]].recommends ?? []).join(", ")))' "$tool")

@@ -3,7 +3,8 @@
 # own dpkg run inside it (bubblewrap), so its database records them and checks their Depends
 # against what the variant installed: a variant that ships hwdetect must include nodejs.
 # Our packages have no maintainer scripts, so nothing runs in the tree but dpkg.
-# Run it after `hwdetect apply` and before usr-unify (which moves the dpkg database to /usr).
+# Run it after rootfs and before `hwdetect apply` (which enables the unit the package ships) and
+# usr-unify (which moves the dpkg database to /usr).
 # Usage: packaging/install-into-rootfs.sh ROOTFS DEB...
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 ROOTFS DEB..." >&2; exit 2; }

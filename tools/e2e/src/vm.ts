@@ -36,6 +36,8 @@ export interface VmOptions {
   memoryMiB?: number;
   /** Discard writes (qemu -snapshot): the image stays as built. */
   snapshot?: boolean;
+  /** More qemu arguments (extra devices). */
+  extraArgs?: string[];
 }
 
 export class Vm {
@@ -60,6 +62,7 @@ export class Vm {
       '-drive', `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
       '-device', 'virtio-rng-pci',
+      ...(this.o.extraArgs ?? []),
     ];
     // Its own process group, so that a power cut kills timeout and qemu together.
     this.proc = spawn('timeout', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

@@ -4,13 +4,14 @@
  *   usr/lib/bootc/kargs.d/10-hwdetect.toml         kernel arguments (bootc; disk-image merges them for ostree)
  *   usr/lib/modules-load.d/hwdetect.conf           modules to load at boot (systemd-modules-load)
  *   usr/lib/dracut/dracut.conf.d/50-hwdetect.conf  drivers to put in the initramfs (dracut add_drivers)
- * and, when the policy is enabled, hwdetect itself with its boot-time unit.
+ * and, when the policy is enabled, the boot-time unit with its policy and plan
+ * (hwdetect from its Debian package, or copied with --install-self).
  * Idempotent: an unchanged file is not rewritten, an empty section removes its file.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWriteFile, formatKargsToml, KARGS_D } from '@debian-atomic/lib';
-import { installSelf, uninstallSelf, type InstallOptions } from './install.js';
+import { checkInstalled, enableInstalled, installSelf, uninstallSelf, type InstallOptions } from './install.js';
 import type { Plan } from './plan.js';
 
 export const KARGS_FILE = `${KARGS_D}/10-hwdetect.toml`;
@@ -66,10 +67,13 @@ export async function syncFile(root: string, rel: string, content: string | null
 
 export async function applyPlan(plan: Plan, root: string, opts: InstallOptions = {}): Promise<ApplyResult> {
   const result: ApplyResult = { written: [], unchanged: [], removed: [] };
+  // Refuse before writing anything: no half-applied plan.
+  if (plan.enabled && !opts.installSelf) await checkInstalled(root, plan);
   await syncFile(root, KARGS_FILE, renderKargs(plan), result);
   await syncFile(root, MODULES_FILE, renderModules(plan), result);
   await syncFile(root, DRACUT_FILE, renderDracut(plan), result);
-  if (plan.enabled) await installSelf(root, plan, result, opts);
+  if (plan.enabled && opts.installSelf) await installSelf(root, plan, result, opts);
+  else if (plan.enabled) await enableInstalled(root, plan, result);
   else await uninstallSelf(root, result);
   return result;
 }

@@ -72,11 +72,11 @@ export async function planCommand(
   return 0;
 }
 
-export async function applyCommand(a: Common & { plan: string; root: string }, io: Io): Promise<number> {
+export async function applyCommand(a: Common & { plan: string; root: string; installSelf?: boolean }, io: Io): Promise<number> {
   const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin);
   const isDir = await stat(a.root).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
-  writeJson(await applyPlan(plan, a.root), io.stdout);
+  writeJson(await applyPlan(plan, a.root, { installSelf: a.installSelf ?? false }), io.stdout);
   return 0;
 }
 

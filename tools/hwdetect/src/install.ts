@@ -1,8 +1,10 @@
 /**
- * Put hwdetect itself into an image (for policies with `enabled: true`): the
- * compiled tool and its runtime dependencies under usr/lib/hwdetect (run by
- * Debian's nodejs), the boot-time unit, enabled statically, and the policy and
- * build-time plan under usr/share/hwdetect.
+ * hwdetect in an image (for policies with `enabled: true`): the boot-time unit,
+ * enabled statically, with the policy and build-time plan under
+ * usr/share/hwdetect. The tool itself comes from its Debian package
+ * (debian-atomic-hwdetect, installed into the root before `apply`), or, with
+ * --install-self, is copied with its runtime dependencies to usr/lib/hwdetect
+ * (run by Debian's nodejs).
  */
 import { chmod, cp, lstat, mkdir, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -20,7 +22,9 @@ export const POLICY_FILE = `${SHARE_DIR}/policy.json`;
 export const PLAN_FILE = `${SHARE_DIR}/plan.json`;
 
 export interface InstallOptions {
-  /** The hwdetect package to install (default: this one). */
+  /** Copy hwdetect into the root instead of expecting its Debian package there. */
+  installSelf?: boolean;
+  /** With installSelf: the hwdetect package to copy (default: this one). */
   packageDir?: string;
 }
 
@@ -108,6 +112,36 @@ async function writeLink(root: string, rel: string, target: string): Promise<voi
   await symlink(target, path);
 }
 
+/** The policy and build-time plan that the boot-time unit reads, and the unit's wants link. */
+async function enable(root: string, plan: Plan, result: ApplyResult): Promise<void> {
+  await writeLink(root, UNIT_WANTS, `../${basename(UNIT_FILE)}`);
+  await atomicWriteFile(join(root, POLICY_FILE), canonicalJson(plan.policy.spec));
+  await atomicWriteFile(join(root, PLAN_FILE), canonicalJson(plan));
+  result.written.push(UNIT_WANTS, POLICY_FILE, PLAN_FILE);
+}
+
+/**
+ * An enabled policy in a root where hwdetect is installed from its Debian
+ * package (debian-atomic-hwdetect: /usr/bin/hwdetect and the unit, not
+ * enabled): enable the unit and give it the policy and plan.
+ */
+export async function enableInstalled(root: string, plan: Plan, result: ApplyResult): Promise<void> {
+  await checkInstalled(root, plan);
+  await enable(root, plan, result);
+}
+
+/** Fails (before anything is written) unless the package's tool and unit are in the root. */
+export async function checkInstalled(root: string, plan: Plan): Promise<void> {
+  for (const rel of [BIN_LINK, UNIT_FILE]) {
+    if (!(await exists(join(root, rel)))) {
+      throw new ToolError('not-installed', `${join(root, rel)}: hwdetect is not installed in the root, and policy ${plan.policy.name} enables it`, {
+        hint: 'install the debian-atomic-hwdetect package into the root first (packaging/install-into-rootfs.sh ROOT debs/debian-atomic-hwdetect_*.deb), or pass --install-self',
+      });
+    }
+  }
+}
+
+/** An enabled policy, no package: copy this hwdetect (and its runtime dependencies) into the root. */
 export async function installSelf(root: string, plan: Plan, result: ApplyResult, opts: InstallOptions = {}): Promise<void> {
   const packageDir = opts.packageDir ?? thisPackageDir();
   if (!(await exists(join(packageDir, 'dist/bin.js')))) {
@@ -122,16 +156,20 @@ export async function installSelf(root: string, plan: Plan, result: ApplyResult,
 
   const unit = await readFile(join(packageDir, 'data/hwdetect.service'), 'utf8');
   await atomicWriteFile(join(root, UNIT_FILE), unit);
-  await writeLink(root, UNIT_WANTS, `../${basename(UNIT_FILE)}`);
   await writeLink(root, BIN_LINK, relative(dirname(join('/', BIN_LINK)), join('/', INSTALL_DIR, 'dist/bin.js')));
-  await atomicWriteFile(join(root, POLICY_FILE), canonicalJson(plan.policy.spec));
-  await atomicWriteFile(join(root, PLAN_FILE), canonicalJson(plan));
-  result.written.push(UNIT_FILE, UNIT_WANTS, BIN_LINK, POLICY_FILE, PLAN_FILE);
+  result.written.push(UNIT_FILE, BIN_LINK);
+  await enable(root, plan, result);
 }
 
-/** A policy that is not (or no longer) enabled: take out what installSelf put in. */
+/**
+ * A policy that is not (or no longer) enabled: disable the unit and take out
+ * the policy and plan, and whatever installSelf put in. Files of the Debian
+ * package are dpkg's: they stay (remove the package to remove them).
+ */
 export async function uninstallSelf(root: string, result: ApplyResult): Promise<void> {
-  for (const rel of [INSTALL_DIR, UNIT_FILE, UNIT_WANTS, BIN_LINK, SHARE_DIR]) {
+  const selfInstalled = await exists(join(root, INSTALL_DIR));
+  const ours = selfInstalled ? [INSTALL_DIR, UNIT_FILE, UNIT_WANTS, BIN_LINK, SHARE_DIR] : [UNIT_WANTS, SHARE_DIR];
+  for (const rel of ours) {
     if (await exists(join(root, rel))) {
       await rm(join(root, rel), { recursive: true, force: true });
       result.removed.push(rel);

@@ -42,11 +42,15 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     )
     .command(
       'apply',
-      'Write a plan into a root filesystem: kargs.d, modules-load.d, dracut.conf.d (and hwdetect itself if enabled)',
+      'Write a plan into a root filesystem: kargs.d, modules-load.d, dracut.conf.d (and enable the boot-time check if the policy says so)',
       (y) =>
         y
           .option('plan', { type: 'string', requiresArg: true, demandOption: true, describe: "Plan JSON from 'hwdetect plan' ('-' for stdin)" })
-          .option('root', { type: 'string', requiresArg: true, demandOption: true, describe: 'Root filesystem to write into' }),
+          .option('root', { type: 'string', requiresArg: true, demandOption: true, describe: 'Root filesystem to write into' })
+          .option('install-self', {
+            type: 'boolean',
+            describe: 'Enabled policy: copy this hwdetect into the root (default: expect the debian-atomic-hwdetect package there)',
+          }),
       async (a) => void (code = await (await commands()).applyCommand(a, io)),
     )
     .command(

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseKargsToml, readKargsDir } from '@debian-atomic/lib';
 import { applyPlan, DRACUT_FILE, KARGS_FILE, MODULES_FILE } from '../src/apply.js';
@@ -41,11 +41,11 @@ t.test('a machine plan becomes kargs.d, modules-load.d and dracut files', async 
   t.same(await applyPlan(empty, root), { written: [], unchanged: [], removed: [KARGS_FILE, MODULES_FILE, DRACUT_FILE] }, 'empty sections remove their files');
 });
 
-t.test('an enabled policy installs hwdetect, its unit, policy and plan; the installed tool runs', async (t) => {
+t.test('an enabled policy with --install-self copies hwdetect, its unit, policy and plan; the copied tool runs', async (t) => {
   const plan = makePlan(await serverPolicy(), null);
   const root = scratchDir(t, 'root');
-  const result = await applyPlan(plan, root);
-  t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, `${INSTALL_DIR}/`, UNIT_FILE, UNIT_WANTS, BIN_LINK, POLICY_FILE, PLAN_FILE]);
+  const result = await applyPlan(plan, root, { installSelf: true });
+  t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, `${INSTALL_DIR}/`, UNIT_FILE, BIN_LINK, UNIT_WANTS, POLICY_FILE, PLAN_FILE]);
 
   t.equal(read(root, UNIT_FILE), readFileSync(join(thisPackageDir(), 'data/hwdetect.service'), 'utf8'));
   t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service', 'enabled statically, in /usr');
@@ -101,8 +101,30 @@ t.test('install refuses an unbuilt package', async (t) => {
   const dir = t.testdir({ pkg: { 'package.json': '{"name":"x"}' }, root: {} });
   const [pkg, root] = [join(dir, 'pkg'), join(dir, 'root')];
   const plan = makePlan(await serverPolicy(), null);
-  await t.rejects(applyPlan(plan, root, { packageDir: pkg }), { code: 'not-built' });
+  await t.rejects(applyPlan(plan, root, { installSelf: true, packageDir: pkg }), { code: 'not-built' });
   mkdirSync(join(pkg, 'dist'));
   writeFileSync(join(pkg, 'dist/bin.js'), '');
-  await t.rejects(applyPlan(plan, root, { packageDir: pkg }), { code: 'ENOENT' }, 'no unit file');
+  await t.rejects(applyPlan(plan, root, { installSelf: true, packageDir: pkg }), { code: 'ENOENT' }, 'no unit file');
+});
+
+t.test('an enabled policy in a root with the debian-atomic-hwdetect package: the unit is enabled with the policy and plan', async (t) => {
+  const plan = makePlan(await serverPolicy(), null);
+  const root = scratchDir(t, 'root');
+  await t.rejects(applyPlan(plan, root), { code: 'not-installed', message: /usr\/bin\/hwdetect: hwdetect is not installed in the root, and policy hwdetect-server enables it/ });
+  t.same(readdirSync(root), [], 'nothing written');
+  // The package's files (packaging/build-debs.sh): the tool and the unit, not enabled.
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  writeFileSync(join(root, BIN_LINK), '#!/usr/bin/node\n');
+  await t.rejects(applyPlan(plan, root), { code: 'not-installed', message: /hwdetect\.service/ }, 'the unit is needed too');
+  mkdirSync(join(root, 'usr/lib/systemd/system'), { recursive: true });
+  writeFileSync(join(root, UNIT_FILE), '[Service]\n');
+  const result = await applyPlan(plan, root);
+  t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, UNIT_WANTS, POLICY_FILE, PLAN_FILE]);
+  t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service');
+  t.notOk(existsSync(join(root, INSTALL_DIR)), 'nothing copied');
+
+  const disabled = makePlan({ ...(await serverPolicy()), policy: { ...(await serverPolicy()).policy, enabled: false } }, null);
+  const removed = await applyPlan(disabled, root);
+  t.same(removed.removed, [UNIT_WANTS, 'usr/share/hwdetect'], 'disabling disables the unit');
+  t.ok(existsSync(join(root, BIN_LINK)) && existsSync(join(root, UNIT_FILE)), "the package's files are dpkg's: they stay");
 });
