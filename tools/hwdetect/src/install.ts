@@ -115,7 +115,8 @@ async function writeLink(root: string, rel: string, target: string): Promise<voi
 /** The policy and build-time plan that the boot-time unit reads, and the unit's wants link. */
 async function enable(root: string, plan: Plan, result: ApplyResult): Promise<void> {
   await writeLink(root, UNIT_WANTS, `../${basename(UNIT_FILE)}`);
-  await atomicWriteFile(join(root, POLICY_FILE), canonicalJson(plan.policy.spec));
+  // Named: the boot-time check reports under the variant's policy name, not "policy".
+  await atomicWriteFile(join(root, POLICY_FILE), canonicalJson({ ...plan.policy.spec, name: plan.policy.name }));
   await atomicWriteFile(join(root, PLAN_FILE), canonicalJson(plan));
   result.written.push(UNIT_WANTS, POLICY_FILE, PLAN_FILE);
 }

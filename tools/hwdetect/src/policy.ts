@@ -75,6 +75,8 @@ export const PackageRuleSchema = z.strictObject({
 export type PackageRule = z.infer<typeof PackageRuleSchema>;
 
 export const PolicySchema = z.strictObject({
+  /** The policy's name in plans and reports (default: the file name without extension). */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, ., _ and -').optional(),
   description: z.string().optional(),
   /** Install hwdetect itself (and Debian's nodejs) into the image, with its boot-time check. */
   enabled: z.boolean().default(false),
@@ -87,14 +89,14 @@ export const PolicySchema = z.strictObject({
 export type Policy = z.infer<typeof PolicySchema>;
 
 export interface LoadedPolicy {
-  /** The file's name without directory and extension: hwdetect-server. */
+  /** Its `name`, else the file's name without directory and extension: hwdetect-server. */
   name: string;
   policy: Policy;
 }
 
 export async function loadPolicy(file: string, stdin?: NodeJS.ReadableStream): Promise<LoadedPolicy> {
   const policy = await loadDocument(file, PolicySchema, 'policy', stdin);
-  return { name: file === '-' ? 'stdin' : basename(file).replace(/\.(ya?ml|json)$/, ''), policy };
+  return { name: policy.name ?? (file === '-' ? 'stdin' : basename(file).replace(/\.(ya?ml|json)$/, '')), policy };
 }
 
 export function policyJsonSchema(): unknown {

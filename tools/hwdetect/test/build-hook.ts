@@ -61,7 +61,7 @@ t.test('plan then apply, as the image build calls them', async (t) => {
   t.equal(a.stdout.toString(), '');
   t.same(await readKargsDir(rootfs, 'x86_64'), ['iommu=pt']);
   t.equal(readlinkSync(join(rootfs, 'usr/lib/systemd/system/multi-user.target.wants/hwdetect.service')), '../hwdetect.service');
-  t.ok(existsSync(join(rootfs, 'usr/share/hwdetect/policy.json')));
+  t.equal(JSON.parse(readFileSync(join(rootfs, 'usr/share/hwdetect/policy.json'), 'utf8')).name, 'hwdetect-server', 'the policy keeps its name');
   t.notOk(existsSync(join(rootfs, 'usr/lib/hwdetect')), 'not copied: the package provides it');
 });
 

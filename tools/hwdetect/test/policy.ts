@@ -51,6 +51,9 @@ t.test('defaults fill an empty policy', async (t) => {
   const fromStdin = await loadPolicy('-', Readable.from(['enabled: true\n']));
   t.equal(fromStdin.name, 'stdin');
   t.equal(fromStdin.policy.enabled, true);
+  const named = await loadPolicy('-', Readable.from(['name: hwdetect-server\n']));
+  t.equal(named.name, 'hwdetect-server', 'a name key names the policy (the image keeps it as policy.json)');
+  await t.rejects(loadPolicy('-', Readable.from(['name: two words\n'])), { message: /<stdin>:1:7: name: expected a name of letters, digits/ });
 });
 
 t.test('every problem is positioned, with what was expected and found', async (t) => {

@@ -77,6 +77,24 @@ t.test('qemu-q35-tcg-uefi: a QEMU guest with real emulated devices', async (t) =
   t.same(facts.kernel.cmdline, ['console=ttyS0', 'quiet', 'panic=-1', 'initrd=initrd']);
 });
 
+t.test('qemu-debian-atomic-server: our server image booted under QEMU (make hwdetect-boot-test)', async (t) => {
+  const { facts } = probe(extractCapture(t, 'qemu-debian-atomic-server'));
+  t.equal(facts.virtualization.type, 'qemu');
+  t.equal(facts.firmware, 'uefi');
+  t.same(facts.pci.storage.map((d) => [d.kind, d.driver]), [['nvme', 'nvme'], ['virtio-block', 'virtio-pci'], ['ahci', 'ahci']]);
+  t.same(
+    facts.storage.disks.map((d) => [d.name, d.kind, d.removable]),
+    [
+      ['nvme0n1', 'nvme', false],
+      ['sr0', 'sata', true],
+      ['vda', 'virtio', false],
+    ],
+    "the extra NVMe disk, q35's CD-ROM, the image's root disk",
+  );
+  t.ok(facts.kernel.cmdline.includes('iommu=pt'), "booted with the server policy's kargs.d (merged by disk-image)");
+  t.ok(facts.kernel.cmdline.some((a) => a.startsWith('ostree=/ostree/boot.')), 'an ostree deployment');
+});
+
 t.test('unreadable entries are skipped with a warning, never a crash', async (t) => {
   const c = extractCapture(t, 'qemu-q35-tcg-uefi');
   const dev = (a: string) => join(c.sysfs, 'devices/pci0000:00', a);
