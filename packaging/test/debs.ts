@@ -26,9 +26,9 @@ const W = '/srv/work';
  * A command inside the tree: its root, its PATH, a clean environment (no DEBIAN_ATOMIC_* from
  * make, no NODE_OPTIONS that tap adds to every child process).
  */
-function inTree(cmd: string, args: string[], env: Record<string, string> = {}) {
+function inTree(cmd: string, args: string[], env: Record<string, string> = {}, binds: string[] = []) {
   const vars = Object.entries({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env }).flatMap(([k, v]) => ['--setenv', k, v]);
-  const r = spawnSync('bwrap', ['--bind', tree, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--cap-add', 'ALL', '--clearenv', ...vars, '--', cmd, ...args], {
+  const r = spawnSync('bwrap', ['--bind', tree, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--cap-add', 'ALL', '--clearenv', ...vars, '--', cmd, ...args], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
@@ -86,6 +86,13 @@ t.test('the image side: install-into-rootfs.sh puts the hwdetect .deb into a tre
   t.match(inTree('dpkg-query', ['-W', '-f', '${Status}', 'debian-atomic-hwdetect']).stdout, 'install ok installed');
   t.match(readFileSync(join(tree, 'usr/lib/systemd/system/hwdetect.service'), 'utf8'), /^ExecStart=\/usr\/bin\/hwdetect check /m);
   t.notOk(existsSync(join(tree, 'var/tmp/debian-atomic-debs')), 'nothing left behind');
+  // The fixture capture script: run in the tree on the host's sysfs, its tarball probes like the host.
+  const sys = ['--ro-bind', '/sys', '/sys'];
+  const cap = inTree('sh', ['-c', '/usr/libexec/hwdetect/capture-sysfs /tmp/c.tar.gz && mkdir -p /tmp/c && tar -xzf /tmp/c.tar.gz -C /tmp/c && hwdetect probe --sysfs /tmp/c/sys --proc /tmp/c/proc'], {}, sys);
+  t.equal(cap.status, 0, cap.stderr);
+  const live = JSON.parse(inTree('hwdetect', ['probe'], {}, sys).stdout);
+  t.ok(live.pci.storage.length + live.pci.network.length > 0, 'the host has PCI devices to see');
+  t.same(JSON.parse(cap.stdout), live, 'the capture probes like the machine');
 });
 
 t.test('the tree is left for inspection, listed here', async (t) => {
