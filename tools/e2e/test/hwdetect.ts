@@ -91,6 +91,12 @@ t.test(`${VARIANT}: hwdetect's build-time plan is in the image and its boot-time
   t.same([report.missing, report.conflicting], [[], []], 'report: nothing missing, nothing conflicting');
   t.same(JSON.parse(await vm.ssh('cat /usr/share/hwdetect/plan.json')), plan, 'the build-time plan is in the image');
 
+  // nvme-cli's per-machine host NQN/ID: not shipped in the image, made on this first boot.
+  const nqn = (await vm.sudo('cat /etc/nvme/hostnqn')).trim();
+  t.match(nqn, /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f-]{36}$/, 'a host NQN made on first boot');
+  t.equal((await vm.sudo('cat /etc/nvme/hostid')).trim(), nqn.split(':uuid:')[1], 'its host ID, the same UUID');
+  t.equal((await vm.ssh('test -e /usr/etc/nvme/hostnqn && echo shipped || echo none')).trim(), 'none', 'the image has none');
+
   // hwdetect from the package, as a user: the same facts as the unit found.
   const probed = JSON.parse(await vm.ssh('hwdetect probe')) as Record<string, any>;
   t.same(probed, facts, 'hwdetect probe (the .deb) = the facts of hwdetect.service');

@@ -33,6 +33,31 @@ ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 WantedBy=multi-user.target
 `;
 
+/**
+ * The NVMe host NQN and host ID name this host to NVMe-oF targets: nvme-cli's postinst makes
+ * them at install time, so a shipped pair would be the same on every machine (and the commit
+ * would change with every build). Made on first boot instead, the ID from the NQN's UUID.
+ */
+const NVME_HOSTNQN_UNIT = `[Unit]
+Description=Generate the NVMe host NQN and host ID (Debian Atomic images ship none)
+ConditionPathExists=|!/etc/nvme/hostnqn
+ConditionPathExists=|!/etc/nvme/hostid
+DefaultDependencies=no
+RequiresMountsFor=/etc
+Before=sysinit.target nvmefc-boot-connections.service nvmf-autoconnect.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'mkdir -p /etc/nvme && { [ -s /etc/nvme/hostnqn ] || /usr/sbin/nvme gen-hostnqn > /etc/nvme/hostnqn; } && { [ -s /etc/nvme/hostid ] || sed -n "s/.*:uuid://p" /etc/nvme/hostnqn > /etc/nvme/hostid; }'
+[Install]
+WantedBy=sysinit.target
+`;
+
+/** First-boot units rootfs adds for the per-machine identity it strips, by the program they need. */
+const FIRST_BOOT_UNITS: Array<{ program: string; unit: string; text: string }> = [
+  { program: 'usr/sbin/sshd', unit: 'debian-atomic-ssh-keygen.service', text: SSH_KEYGEN_UNIT },
+  { program: 'usr/sbin/nvme', unit: 'debian-atomic-nvme-hostnqn.service', text: NVME_HOSTNQN_UNIT },
+];
+
 export async function applyTreefile(root: string, tf: ResolvedTreefile, progress?: Progress): Promise<PackageEntry[]> {
   // Give the kernel's dracut hook back to its package (it stayed diverted during the build).
   if (await exists(join(root, DRACUT_HOOK_DIVERTED.slice(1)))) {
@@ -53,14 +78,18 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
   await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
   if (tf['machineid-compat'] === false) await rm(join(root, 'etc/machine-id'), { force: true });
   else await writeFile(join(root, 'etc/machine-id'), '');
-  if (await exists(join(root, 'usr/sbin/sshd'))) {
-    // Every host key type the package generated (forky adds mldsa44_ed25519), never only the known ones.
-    for (const f of await readdir(join(root, 'etc/ssh')).catch(() => [] as string[]))
-      if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(root, 'etc/ssh', f), { force: true });
-    await writeFile(join(root, 'usr/lib/systemd/system/debian-atomic-ssh-keygen.service'), SSH_KEYGEN_UNIT);
+  // Every host key type the package generated (forky adds mldsa44_ed25519), never only the known ones.
+  for (const f of await readdir(join(root, 'etc/ssh')).catch(() => [] as string[]))
+    if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(root, 'etc/ssh', f), { force: true });
+  for (const f of ['hostnqn', 'hostid']) await rm(join(root, 'etc/nvme', f), { force: true });
+  const firstBoot: string[] = [];
+  for (const u of FIRST_BOOT_UNITS) {
+    if (!(await exists(join(root, u.program)))) continue;
+    await writeFile(join(root, 'usr/lib/systemd/system', u.unit), u.text);
+    firstBoot.push(u.unit);
   }
 
-  const units = [...(tf.units ?? []), ...((await exists(join(root, 'usr/sbin/sshd'))) ? ['debian-atomic-ssh-keygen.service'] : [])];
+  const units = [...(tf.units ?? []), ...firstBoot];
   if (units.length) {
     progress?.step(`enabling ${units.join(' ')}`);
     await inTree(root, 'systemctl', ['enable', ...units], `enable units ${units.join(', ')}`);

@@ -20,7 +20,7 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   const dir = t.testdir({ 'motd.txt': 'Welcome to Debian Atomic\n' });
   const output = join(dir, 'rootfs');
   const tf = treefile({
-    packages: ['systemd', 'systemd-sysv', 'openssh-server'],
+    packages: ['systemd', 'systemd-sysv', 'openssh-server', 'nvme-cli'],
     'exclude-packages': ['nano'],
     units: ['systemd-networkd.service'],
     'default-target': 'multi-user.target',
@@ -31,7 +31,7 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   const r = rootfs(dir, tf, output);
   t.equal(r.status, 0, r.stderr);
   const summary = r.json();
-  t.match(summary, { ref: 'debian/13/x86_64/test', suite: 'trixie', architecture: 'amd64', requested: 3 });
+  t.match(summary, { ref: 'debian/13/x86_64/test', suite: 'trixie', architecture: 'amd64', requested: 4 });
   t.ok(Number(summary.packages) > 50, `${summary.packages} packages installed`);
 
   const pkgs = JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/packages.json'), 'utf8')) as Array<{ name: string; source: string }>;
@@ -46,6 +46,11 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   t.equal(await readFile(join(output, 'etc/machine-id'), 'utf8'), '', 'machine-id is empty: set on first boot');
   const { readdir } = await import('node:fs/promises');
   t.same((await readdir(join(output, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_')), [], 'no SSH host key is shipped');
+  t.same((await readdir(join(output, 'etc/nvme'))).filter((f) => f === 'hostnqn' || f === 'hostid'), [], "nvme-cli's postinst made a host NQN and ID: not shipped");
+  for (const unit of ['debian-atomic-ssh-keygen.service', 'debian-atomic-nvme-hostnqn.service']) {
+    t.ok((await lstat(join(output, 'usr/lib/systemd/system', unit))).isFile(), `${unit} makes them on first boot`);
+  }
+  t.match(await readlink(join(output, 'etc/systemd/system/sysinit.target.wants/debian-atomic-nvme-hostnqn.service')), /debian-atomic-nvme-hostnqn\.service$/, 'enabled');
   t.ok((await lstat(join(output, 'etc/kernel/postinst.d'))).isDirectory());
   t.notOk(await lstat(join(output, 'etc/kernel/postinst.d/dracut.debian-atomic')).catch(() => null), 'no diversion left behind');
 
