@@ -99,7 +99,7 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/di
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
-	VARIANT=$(VARIANT) E2E_TESTS="test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) E2E_TESTS="test/atomic.ts test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
 
 # hwdetect on the target: the server variant (its policy enables it) built from the treefile, with
 # debian-atomic-hwdetect from this run's .deb, booted with an extra NVMe disk and checked over SSH.

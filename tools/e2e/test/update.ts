@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RepoServer } from '../src/serve.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
-import { cleanupUpdate, measurePull, PACKAGE, publishV1, publishV2, UPDATE_DIR, V2_MARK, type Published, type Release } from './fixtures/update.js';
+import { cleanupUpdate, measurePull, PACKAGE, publishV1, publishV2, UPDATE_DIR, V2_KARG, V2_MARK, type Published, type Release } from './fixtures/update.js';
 
 const BOOT_LIMIT = 600_000;
 const REMOTE = 'debian-atomic';
@@ -204,9 +204,12 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   v = await boot('after power cut 1 (mid-pull)');
   await checkIntact(t, v, 'v1');
   t.same(parseStatus(await v.ssh('ostree admin status')).map((d) => d.commit), [v1], 'only v1 is deployed');
+  // A kernel argument of the user's own: an upgrade keeps it (as bootc and rpm-ostree do).
+  await v.sudo('ostree admin kargs edit-in-place --append-if-missing=debian_atomic.user=kept');
   server.reset();
   const guestStart = Number(await v.ssh('date +%s.%N'));
   const up = await v.sudo('atomic upgrade', 600_000);
+  t.match(up, new RegExp(`Kernel arguments from the image's kargs\\.d: --karg-append=${V2_KARG.replace(/\./g, '\\.')}`), "atomic upgrade applies v2's new kargs.d entry");
   const guestUpgraded = Number(await v.ssh('date +%s.%N'));
   results.guest_upgrade_bytes = server.bytes;
   results.guest_upgrade_requests = server.requests.length;
@@ -226,6 +229,9 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   let deps = parseStatus(await v.ssh('ostree admin status'));
   t.same(deps.map((d) => [d.commit, d.tag]), [[pub.v2, null], [v1, 'rollback']], 'v2 booted, v1 still listed (rollback)');
   t.match(await v.ssh(`${PACKAGE} -L 1 /usr/share/debian-atomic`), /treefile\.json/, `the new package runs (${PACKAGE})`);
+  const v2Args = (await v.ssh('cat /proc/cmdline')).trim().split(/\s+/);
+  t.ok(v2Args.includes(V2_KARG), `v2 booted with its kargs.d argument ${V2_KARG}`);
+  t.ok(v2Args.includes('debian_atomic.user=kept'), "and with the user's own argument");
 
   // Rollback: one word, then reboot → v1.
   t.match(await v.sudo('atomic rollback'), /previous deployment is now the default/);
@@ -238,6 +244,7 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   t.equal(await checkIntact(t, v, 'v1'), 'v1');
   deps = parseStatus(await v.ssh('ostree admin status'));
   t.same(deps.map((d) => [d.commit, d.booted]), [[v1, true], [pub.v2, false]], 'v1 booted after the rollback, v2 still there');
+  t.notOk((await v.ssh('cat /proc/cmdline')).includes(V2_KARG), "v1 boots with its own arguments: not v2's kargs.d");
 
   // Power cut 2: during the deploy of an upgrade (when ostree merges /etc).
   let which: 'v1' | 'v2' = 'v1';
