@@ -74,8 +74,10 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 # (make debs), installed with the tree's own dpkg; then the plan is applied before usr-unify
 # runs dracut (which reads the plan's initramfs drivers).
 LIB_SRC := $(wildcard tools/lib/src/*.ts)
+# Files the treefiles add to the tree (add-files, postprocess scripts): treefile.json names them, not their bytes.
+VARIANT_FILES := $(shell find variants -type f -not -name '*.yaml' 2>/dev/null)
 rootfs: $(BUILD)/rootfs.json
-$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts tools/hwdetect/src/*.ts) $(HWDETECT_HOOK) | build
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts tools/hwdetect/src/*.ts) $(HWDETECT_HOOK) | build
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
 	@if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then \
 	  $(MAKE) --no-print-directory debs && \
