@@ -17,8 +17,8 @@
 set -eu
 HWDETECT="${NODE:-node} $(cd "$(dirname "$0")/.." && pwd)/dist/bin.js"
 usage() { echo "usage: $0 plan RESOLVED_TREEFILE BUILD_DIR | apply BUILD_DIR ROOTFS" >&2; exit 2; }
-# Move $1.tmp to $1 unless it has the same bytes.
-update() { if cmp -s "$1.tmp" "$1"; then rm -f "$1.tmp"; else mv -f "$1.tmp" "$1"; fi; }
+# Move $1.tmp to $1 unless it has the same bytes; true when $1 changed.
+update() { if cmp -s "$1.tmp" "$1"; then rm -f "$1.tmp"; return 1; fi; mv -f "$1.tmp" "$1"; }
 [ $# -eq 3 ] || usage
 case $1 in
   plan)
@@ -29,7 +29,7 @@ case $1 in
     if [ -z "$policy" ]; then
       rm -f "$out/hwdetect-plan.json"
       cp "$resolved" "$out/treefile.json.tmp"
-      update "$out/treefile.json"
+      update "$out/treefile.json" || true
       exit 0
     fi
     $HWDETECT plan --quiet --any-hardware --policy "$policy" --output "$out/hwdetect-plan.json.tmp"
@@ -42,11 +42,9 @@ case $1 in
       | .repos = ((.repos // []) | map(if (.keyring // "" | test("debian-archive-keyring")) then .components = (.components + ($comp - .components)) else . end))
     ' "$resolved" >"$out/treefile.json.tmp"
     # A changed plan (kernel arguments, modules...) dates treefile.json too: make keys the rootfs on it.
-    changed=no
-    cmp -s "$out/hwdetect-plan.json.tmp" "$out/hwdetect-plan.json" || changed=yes
-    update "$out/hwdetect-plan.json"
-    update "$out/treefile.json"
-    [ $changed = no ] || touch "$out/treefile.json"
+    if update "$out/hwdetect-plan.json"; then plan_changed=yes; else plan_changed=no; fi
+    update "$out/treefile.json" || true
+    [ $plan_changed = no ] || touch "$out/treefile.json"
     ;;
   apply)
     plan=$2/hwdetect-plan.json root=$3

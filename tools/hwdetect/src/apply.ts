@@ -11,7 +11,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWriteFile, formatKargsToml, KARGS_D } from '@debian-atomic/lib';
-import { checkInstalled, enableInstalled, installSelf, uninstallSelf, type InstallOptions } from './install.js';
+import { checkInstalled, enableUnit, installSelf, uninstallSelf, type InstallOptions } from './install.js';
 import type { Plan } from './plan.js';
 
 export const KARGS_FILE = `${KARGS_D}/10-hwdetect.toml`;
@@ -73,7 +73,7 @@ export async function applyPlan(plan: Plan, root: string, opts: InstallOptions =
   await syncFile(root, MODULES_FILE, renderModules(plan), result);
   await syncFile(root, DRACUT_FILE, renderDracut(plan), result);
   if (plan.enabled && opts.installSelf) await installSelf(root, plan, result, opts);
-  else if (plan.enabled) await enableInstalled(root, plan, result);
+  else if (plan.enabled) await enableUnit(root, plan, result);
   else await uninstallSelf(root, result);
   return result;
 }

@@ -112,23 +112,16 @@ async function writeLink(root: string, rel: string, target: string): Promise<voi
   await symlink(target, path);
 }
 
-/** The policy and build-time plan that the boot-time unit reads, and the unit's wants link. */
-async function enable(root: string, plan: Plan, result: ApplyResult): Promise<void> {
+/**
+ * The policy and build-time plan that the boot-time unit reads, and the unit's wants link.
+ * The unit comes from the debian-atomic-hwdetect package (checkInstalled first) or installSelf.
+ */
+export async function enableUnit(root: string, plan: Plan, result: ApplyResult): Promise<void> {
   await writeLink(root, UNIT_WANTS, `../${basename(UNIT_FILE)}`);
   // Named: the boot-time check reports under the variant's policy name, not "policy".
   await atomicWriteFile(join(root, POLICY_FILE), canonicalJson({ ...plan.policy.spec, name: plan.policy.name }));
   await atomicWriteFile(join(root, PLAN_FILE), canonicalJson(plan));
   result.written.push(UNIT_WANTS, POLICY_FILE, PLAN_FILE);
-}
-
-/**
- * An enabled policy in a root where hwdetect is installed from its Debian
- * package (debian-atomic-hwdetect: /usr/bin/hwdetect and the unit, not
- * enabled): enable the unit and give it the policy and plan.
- */
-export async function enableInstalled(root: string, plan: Plan, result: ApplyResult): Promise<void> {
-  await checkInstalled(root, plan);
-  await enable(root, plan, result);
 }
 
 /** Fails (before anything is written) unless the package's tool and unit are in the root. */
@@ -159,7 +152,7 @@ export async function installSelf(root: string, plan: Plan, result: ApplyResult,
   await atomicWriteFile(join(root, UNIT_FILE), unit);
   await writeLink(root, BIN_LINK, relative(dirname(join('/', BIN_LINK)), join('/', INSTALL_DIR, 'dist/bin.js')));
   result.written.push(UNIT_FILE, BIN_LINK);
-  await enable(root, plan, result);
+  await enableUnit(root, plan, result);
 }
 
 /**
