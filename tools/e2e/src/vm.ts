@@ -111,8 +111,24 @@ export class Vm {
     throw new ToolError('vm-timeout', `no SSH after ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
   }
 
+  /** The id of the running boot (a reboot changes it). */
+  async bootId(): Promise<string> {
+    return (await this.ssh('cat /proc/sys/kernel/random/boot_id')).trim();
+  }
+
+  /** The kernel command line the guest booted with, an argument an item. */
+  async cmdline(): Promise<string[]> {
+    return (await this.ssh('cat /proc/cmdline')).trim().split(/\s+/);
+  }
+
+  /** Wait until the boot's jobs are done: oneshots (hwdetect.service) do not hold up SSH. */
+  async settled(): Promise<void> {
+    await this.ssh('systemctl is-system-running --wait || true', 600_000);
+  }
+
   /** Reboot from inside and wait for the new boot's SSH; returns the new boot id. */
-  async reboot(limitMs: number, oldBootId: string): Promise<string> {
+  async reboot(limitMs: number): Promise<string> {
+    const oldBootId = await this.bootId();
     await this.sshStatus(this.sudoCmd('systemctl reboot'));
     const start = Date.now();
     while (Date.now() - start < limitMs) {

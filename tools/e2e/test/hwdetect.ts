@@ -58,7 +58,7 @@ t.test(`${VARIANT}: hwdetect's build-time plan is in the image and its boot-time
   t.equal(missing, '', `every package of the plan is installed (${plan.packages.length})`);
 
   // Kernel arguments: on the command line the machine booted with.
-  const cmdline = (await vm.ssh('cat /proc/cmdline')).trim().split(/\s+/);
+  const cmdline = await vm.cmdline();
   for (const k of plan.kernelArgs) t.ok(cmdline.includes(k.name), `booted with ${k.name}`);
   t.same((await vm.ssh('atomic kargs')).trim().split('\n'), plan.kernelArgs.map((k) => k.name), "atomic kargs reads the image's kargs.d as disk-image did (what atomic upgrade diffs)");
   // Modules: loaded by systemd-modules-load from modules-load.d.
@@ -75,7 +75,7 @@ t.test(`${VARIANT}: hwdetect's build-time plan is in the image and its boot-time
 
   // The boot-time check ran (a oneshot that does not hold up SSH: wait for the boot's jobs),
   // found the machine, and found nothing to report.
-  await vm.ssh('systemctl is-system-running --wait || true', 600_000);
+  await vm.settled();
   const unit = await vm.ssh('systemctl show hwdetect.service -p ActiveState -p Result -p ExecMainStatus -p ExecMainStartTimestampMonotonic');
   t.match(unit, /^ActiveState=inactive$/m);
   t.match(unit, /^Result=success$/m);
