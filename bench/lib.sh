@@ -78,16 +78,24 @@ make_work_copy() {
   make -C "$dest" --no-print-directory build/.tsc-stamp >"$BENCH_LOGS/tsc.log" 2>&1 || die "tsc failed (log: $BENCH_LOGS/tsc.log)"
 }
 
-# toolbox_run [--bind DIR]... CMD...: a command from the trixie toolbox with the toolbox's
-# system directories as a read-only root, as tools/lib/src/sandbox.ts assembles it.
-toolbox_run() {
-  local root=${DEBIAN_ATOMIC_TOOLBOX:-$DEBIAN_ATOMIC_CACHE/toolbox}
-  local args=(--tmpfs /) e n
-  for e in "$root"/*; do
+# tree_root_args TREE: sets the array tree_root to bwrap arguments for a root made of TREE's
+# system directories (usr, etc, opt read-only) and its top-level links (bin -> usr/bin...),
+# as tools/lib/src/sandbox.ts assembles it.
+tree_root_args() {
+  local e n
+  tree_root=(--tmpfs /)
+  for e in "$1"/*; do
     n=${e##*/}
-    if [ -L "$e" ]; then args+=(--symlink "$(readlink "$e")" "/$n")
-    elif [ -d "$e" ] && { [ "$n" = usr ] || [ "$n" = etc ] || [ "$n" = opt ]; }; then args+=(--ro-bind "$e" "/$n"); fi
+    if [ -L "$e" ]; then tree_root+=(--symlink "$(readlink "$e")" "/$n")
+    elif [ -d "$e" ] && { [ "$n" = usr ] || [ "$n" = etc ] || [ "$n" = opt ]; }; then tree_root+=(--ro-bind "$e" "/$n"); fi
   done
+}
+
+# toolbox_run [--bind DIR]... CMD...: a command from the trixie toolbox with the toolbox's
+# system directories as a read-only root.
+toolbox_run() {
+  tree_root_args "${DEBIAN_ATOMIC_TOOLBOX:-$DEBIAN_ATOMIC_CACHE/toolbox}"
+  local args=("${tree_root[@]}")
   args+=(--dir /var/tmp --dir /run --dev /dev --proc /proc --tmpfs /tmp --die-with-parent --unshare-net
     --unshare-ipc --unshare-uts --unshare-pid)
   while [ "${1:-}" = --bind ]; do

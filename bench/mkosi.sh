@@ -85,13 +85,8 @@ jq -r '.repos[] | "Types: deb\nURIs: \(.mirror)\nSuites: \(.suite)\nComponents: 
 # mkosi from the trixie tree: its system directories read-only, the work directory and the package
 # cache bound in, the host's network and devices (mkosi sets up its own sandbox inside).
 mkosi_run() {
-  local args=(--tmpfs /) e n
-  for e in "$mkosi_tree"/*; do
-    n=${e##*/}
-    if [ -L "$e" ]; then args+=(--symlink "$(readlink "$e")" "/$n")
-    elif [ -d "$e" ] && { [ "$n" = usr ] || [ "$n" = etc ] || [ "$n" = opt ]; }; then args+=(--ro-bind "$e" "/$n"); fi
-  done
-  bwrap "${args[@]}" --dir /var/tmp --dir /run --dev-bind /dev /dev --proc /proc --ro-bind /sys /sys --tmpfs /tmp \
+  tree_root_args "$mkosi_tree"
+  bwrap "${tree_root[@]}" --dir /var/tmp --dir /run --dev-bind /dev /dev --proc /proc --ro-bind /sys /sys --tmpfs /tmp \
     --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/hosts /etc/hosts \
     --bind "$work" "$work" --bind "$mkosi_packages" "$mkosi_packages" --cap-add ALL --die-with-parent \
     --clearenv --setenv PATH /usr/sbin:/usr/bin:/sbin:/bin --setenv LC_ALL C.UTF-8 --setenv HOME /root \
