@@ -38,9 +38,13 @@ deps:
 toolbox: deps
 	@scripts/toolbox.sh
 
-build: deps build/.tsc-stamp
-build/.tsc-stamp: $(TS_SOURCES) package-lock.json
-	npx tsc -b $(wildcard tools/*/tsconfig.json)
+# Every path to the compiled tools goes through here, so every target installs what it needs
+# first (deps is idempotent: a second run checks and returns). tsc from node_modules, never npx:
+# npx would fetch an unrelated package named "tsc" when the dependencies are missing.
+build: build/.tsc-stamp
+build/.tsc-stamp: $(TS_SOURCES) package-lock.json | deps
+	node_modules/.bin/tsc -b $(wildcard tools/*/tsconfig.json)
+	@scripts/link-bins.sh
 	@mkdir -p build && touch $@
 
 lint: build
