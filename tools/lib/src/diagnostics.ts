@@ -3,11 +3,10 @@
  * yaml's parseDocument + LineCounter give positions; zod issue paths are mapped
  * back to the node they name.
  */
-import { readFile } from 'node:fs/promises';
 import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { inputError } from './errors.js';
 import { suggest } from './suggest.js';
+import { readBoundedText } from './read.js';
 
 export interface Diagnostic {
   file: string;
@@ -27,15 +26,9 @@ export interface LoadedYaml {
   lines: LineCounter;
 }
 
-export async function readYamlFile(file: string): Promise<LoadedYaml> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw inputError(`${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(code ?? err)}`);
-  }
-  return parseYamlText(file, text);
+/** A YAML input: a regular file of at most maxBytes (default 4 MiB), never a FIFO or a device. */
+export async function readYamlFile(file: string, maxBytes?: number): Promise<LoadedYaml> {
+  return parseYamlText(file, await readBoundedText(file, { maxBytes }));
 }
 
 export function parseYamlText(file: string, text: string): LoadedYaml {

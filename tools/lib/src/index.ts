@@ -9,3 +9,5 @@ export * from './diagnostics.js';
 export * from './cli.js';
 export * from './toolbox.js';
 export * from './kargs.js';
+export * from './read.js';
+export * from './grammar.js';

@@ -5,9 +5,11 @@
  * hwdetect writes them; disk-image merges them into the deployment's kernel
  * arguments. Only this TOML subset (two keys, arrays of strings) is accepted.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inputError } from './errors.js';
+import { kernelArgProblem } from './grammar.js';
+import { readBoundedText, READ_LIMITS } from './read.js';
 
 export const KARGS_D = 'usr/lib/bootc/kargs.d';
 
@@ -71,7 +73,7 @@ export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
       } else out += c;
     }
   };
-  const array = (): string[] => {
+  const array = (key: string): string[] => {
     if (text[i] !== '[') return fail('expected an array of strings');
     i++;
     const items: string[] = [];
@@ -81,7 +83,15 @@ export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
         i++;
         return items;
       }
-      items.push(string());
+      const start = i;
+      const item = string();
+      // A karg lands on the kernel command line (BLS `options`): one argument, one line.
+      const problem = key === 'kargs' ? kernelArgProblem(item) : null;
+      if (problem) {
+        i = start;
+        fail(problem);
+      }
+      items.push(item);
       skip(true);
       if (text[i] === ',') i++;
       else if (text[i] !== ']') return fail("expected ',' or ']'");
@@ -101,7 +111,7 @@ export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
     if (text[i] !== '=') fail("expected '='");
     i++;
     skip(false);
-    const values = array();
+    const values = array(key);
     if (key === 'kargs') result.kargs = values;
     else result.architectures = values;
     skip(false);
@@ -137,6 +147,6 @@ export async function readKargsDir(root: string, arch: string = bootcArch()): Pr
     throw err;
   }
   const files = new Map<string, string>();
-  for (const name of names) files.set(name, await readFile(join(dir, name), 'utf8'));
+  for (const name of names) files.set(name, await readBoundedText(join(dir, name), { maxBytes: READ_LIMITS.attribute, what: 'kargs.d file' }));
   return kargsFromFiles(files, arch, dir);
 }

@@ -15,11 +15,11 @@ t.test('parses the TOML forms bootc users write', async (t) => {
 kargs = [
   "console=ttyS0,115200n8", # serial
   'literal\\path',
-  "tab\\tand\\u00e9",
+  "quote\\"d\\"\\u00e9",
 ]
 match-architectures = ["x86_64", "aarch64"]   # both
 `;
-  t.same(parseKargsToml(text), { kargs: ['console=ttyS0,115200n8', 'literal\\path', 'tab\tand\u00e9'], architectures: ['x86_64', 'aarch64'] });
+  t.same(parseKargsToml(text), { kargs: ['console=ttyS0,115200n8', 'literal\\path', 'quote"d"\u00e9'], architectures: ['x86_64', 'aarch64'] });
 });
 
 t.test('errors are positioned input errors', async (t) => {
@@ -35,6 +35,12 @@ t.test('errors are positioned input errors', async (t) => {
     ['kargs = [] x\n', /expected a newline/],
     ['match-architectures = []\n', /missing key 'kargs'/],
     ['= 1\n', /expected a key/],
+    // A karg is one word on one line of the BLS entry: escapes must not smuggle a second argument or line in.
+    ['kargs = ["quiet\\ninit=/bin/sh"]\n', /f\.toml:1:10: a kernel argument must be one word: it contains a newline/],
+    ['kargs = ["a", "tab\\there"]\n', /f\.toml:1:15: a kernel argument must be one word: it contains a tab/],
+    ['kargs = ["quiet init=/bin/sh"]\n', /more than one kernel argument/],
+    ['kargs = [""]\n', /must not be empty/],
+    [`kargs = ["${'x'.repeat(5000)}"]\n`, /longer than 4096/],
   ];
   for (const [text, re] of bad) t.throws(() => parseKargsToml(text, 'f.toml'), { message: re, exitCode: 2 }, text);
 });
