@@ -14,16 +14,22 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "deps: installing ${missing[*]}" >&2
+  echo "deps: installing ${missing[*]} (apt-get; about 2 minutes on a fresh machine)" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # apt's and dpkg's hundreds of lines go to a log; on failure its end is shown.
+  mkdir -p build
+  log=build/deps-apt.log
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 25 "$log" >&2
+    echo "deps: apt-get failed (full log: $log)" >&2
+    exit 1
+  fi
 fi
 # npm: reinstall only when package-lock.json changed since the last install.
 stamp=node_modules/.deps-stamp
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "deps: npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$sum" >"$stamp"
 fi
