@@ -2,8 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { cli, onInterrupt, Progress, runTool, tempSibling, usageError, writeJson } from '@debian-atomic/lib';
-import { importImage } from '@debian-atomic/oci-wrap';
-import { buildDiskImage } from './build.js';
+import { checkOutput, checkRef, checkRepo } from './args.js';
 import { loadConfig } from './config.js';
 import { FORMATS, type Format } from './disk.js';
 
@@ -21,17 +20,25 @@ await runTool(TOOL, async () => {
     .example('$0 --repo build/repo --ref debian/13/x86_64/base --output build/base/disk.qcow2', '')
     .parseAsync();
   if (argv.oci ? argv.repo !== undefined : argv.repo === undefined || argv.ref === undefined) throw usageError('give either --repo and --ref, or --oci', `see '${TOOL} --help'`);
+  // Everything the user gave is checked before any work: the command line, then the config
+  // (with its gpg-key file), then that --repo is a directory. Only then is the repo read.
+  if (argv.ref !== undefined) checkRef(argv.ref);
+  await checkOutput(argv.output);
   const config = await loadConfig(argv.config);
+  if (argv.repo !== undefined) await checkRepo(argv.repo);
   let repo = argv.repo!;
   let ref = argv.ref!;
   let imported: string | undefined;
   const cleanup = onInterrupt(() => (imported ? rm(imported, { recursive: true, force: true }) : undefined));
   try {
     if (argv.oci) {
+      // Imported only when used (as build.js below): a bad command line or config is refused without loading them.
+      const { importImage } = await import('@debian-atomic/oci-wrap');
       imported = tempSibling(resolve(argv.output), 'oci-repo');
       ({ ref } = await importImage({ source: argv.oci, repo: imported, ref: argv.ref, tlsVerify: argv['tls-verify'], progress: new Progress(TOOL, { quiet: argv.quiet }) }));
       repo = imported;
     }
+    const { buildDiskImage } = await import('./build.js');
     const result = await buildDiskImage({
       repo,
       ref,

@@ -30,7 +30,7 @@ export async function buildDiskImage(o: BuildOptions) {
   const output = resolve(o.output);
   const p = o.progress;
   const info = await commitInfo(repo, o.ref);
-  const tf = info.treefile as { osname?: string; 'kernel-args'?: string[] };
+  const tf = info.treefile;
   const osname = tf.osname ?? 'debian';
   const epoch = process.env.SOURCE_DATE_EPOCH ?? '0';
   const seed = `${info.commit}:${epoch}:${o.format}`;
@@ -65,6 +65,7 @@ export async function buildDiskImage(o: BuildOptions) {
         ...(disk.size !== undefined ? { diskBytes: parseSize(disk.size, 0) } : {}),
       });
     } catch (err) {
+      if ((err as { code?: string }).code === 'too-large') throw new ToolError('too-large', (err as Error).message, { hint: 'lower disk.free-space or disk.size in the config' });
       throw new ToolError('not-enough-space', (err as Error).message, { hint: 'raise disk.size in the config, or leave it out to size the disk to fit' });
     }
     p?.step('GRUB EFI');

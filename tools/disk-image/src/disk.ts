@@ -7,12 +7,14 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, rename, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, toolboxRun } from '@debian-atomic/lib';
+import { run, toolboxRun, ToolError } from '@debian-atomic/lib';
 
 export const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 /** Root partition, x86-64 (DPS). */
 export const ROOT_TYPE_X86_64 = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 export const MiB = 1024 * 1024;
+/** The largest disk made (the config's bounds keep each size under it; content plus free space may not). */
+export const MAX_DISK_BYTES = 64 * 1024 * 1024 * MiB;
 export const FORMATS = { raw: 'raw', qcow2: 'qcow2', vmdk: 'vmdk', vdi: 'vdi', vhd: 'vpc' } as const;
 export type Format = keyof typeof FORMATS;
 
@@ -79,6 +81,8 @@ export function planLayout(o: { contentBytes: number; inodes: number; freeBytes?
     rootBytes = available;
     diskBytes = Math.floor(o.diskBytes / MiB) * MiB;
   }
+  if (diskBytes > MAX_DISK_BYTES)
+    throw Object.assign(new Error(`a disk of ${diskBytes} bytes is more than the largest disk-image makes (${MAX_DISK_BYTES} bytes, 64 TiB)`), { code: 'too-large' });
   const u = (what: string) => seededUuid(`${o.seed}:${what}`);
   const vol = createHash('sha256').update(`${o.seed}:esp-volume`).digest('hex').slice(0, 8).toUpperCase();
   return { espBytes, rootBytes, diskBytes, espStart, rootStart, diskGuid: u('disk'), espGuid: u('esp'), rootGuid: u('root'), rootFsUuid: u('rootfs'), espVolumeId: vol };
@@ -106,10 +110,21 @@ export async function buildEsp(work: string, l: Layout, efi: string): Promise<st
   return img;
 }
 
+/** An empty sparse file of `bytes` (the work directory's file system must allow a file that large). */
+async function sparseFile(path: string, bytes: number): Promise<void> {
+  await writeFile(path, '');
+  try {
+    await truncate(path, bytes);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EFBIG' && code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'EINVAL') throw err;
+    throw new ToolError('too-large', `${path}: cannot make a sparse file of ${bytes} bytes (${code})`, { hint: 'the file system beside --output cannot hold a file that large: choose a smaller disk.size or another --output directory' });
+  }
+}
+
 export async function buildRoot(work: string, l: Layout, sysroot: string, label: string): Promise<string> {
   const img = join(work, 'root.img');
-  await writeFile(img, '');
-  await truncate(img, l.rootBytes);
+  await sparseFile(img, l.rootBytes);
   const env = process.env.SOURCE_DATE_EPOCH ? { E2FSPROGS_FAKE_TIME: process.env.SOURCE_DATE_EPOCH } : {};
   await toolboxRun(
     'mkfs.ext4',
@@ -121,8 +136,7 @@ export async function buildRoot(work: string, l: Layout, sysroot: string, label:
 
 export async function assemble(work: string, l: Layout, esp: string, root: string): Promise<string> {
   const raw = join(work, 'disk.raw');
-  await writeFile(raw, '');
-  await truncate(raw, l.diskBytes);
+  await sparseFile(raw, l.diskBytes);
   await toolboxRun('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', raw], { binds: [work], input: sfdiskScript(l), providedBy: 'fdisk', what: 'write the partition table' });
   for (const [img, start] of [[esp, l.espStart], [root, l.rootStart]] as const)
     await run('dd', [`if=${img}`, `of=${raw}`, 'bs=1M', `seek=${start / MiB}`, 'conv=notrunc,sparse', 'status=none'], { what: `place ${img}` });

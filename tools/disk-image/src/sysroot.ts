@@ -6,7 +6,37 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KARGS_D, kargsFromFiles, toolboxRun, ToolError } from '@debian-atomic/lib';
+import { z } from 'zod';
+import { KARGS_D, kargsFromFiles, kernelArg, toolboxRun, ToolError } from '@debian-atomic/lib';
+
+const TREEFILE = '/usr/share/debian-atomic/treefile.json';
+
+/**
+ * What disk-image reads of the treefile recorded in the commit: the stateroot name (a directory
+ * of the sysroot) and the kernel arguments (the BLS `options` line). Other keys are not its business.
+ */
+export const commitTreefileSchema = z.looseObject({
+  osname: z.string().max(64, { error: 'longer than 64 characters' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'not a valid OSTree stateroot name' }).optional(),
+  'kernel-args': z.array(kernelArg).max(256, { error: 'more than 256 kernel arguments' }).optional(),
+});
+export type CommitTreefile = z.infer<typeof commitTreefileSchema>;
+
+/** The treefile's JSON text, checked; a problem names the commit and the file. */
+export function parseCommitTreefile(text: string, where: string): CommitTreefile {
+  const fail = (message: string) => new ToolError('bad-treefile', `${where}:${TREEFILE}: ${message}`, { hint: 'the commit carries a treefile disk-image cannot use' });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw fail(`not JSON: ${(err as Error).message}`);
+  }
+  const r = commitTreefileSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw fail(`${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  }
+  return r.data;
+}
 
 export interface DeployOptions {
   repo: string;
@@ -31,17 +61,18 @@ async function ostree(args: string[], binds: string[], what: string) {
 }
 
 /** Commit metadata and the treefile recorded in the commit (osname, kernel-args). */
-export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: Record<string, unknown>; version: string | null; kargsD: string[] }> {
+export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: CommitTreefile; version: string | null; kargsD: string[] }> {
   const commit = await ostree([`--repo=${repo}`, 'rev-parse', ref], [repo], `find ${ref}`).then(
     (r) => r.stdout.trim(),
     () => {
       throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, { hint: `ostree --repo=${repo} refs lists what is there` });
     },
   );
-  const tf = await ostree([`--repo=${repo}`, 'cat', commit, '/usr/share/debian-atomic/treefile.json'], [repo], 'read the treefile').then(
-    (r) => JSON.parse(r.stdout) as Record<string, unknown>,
-    () => ({}),
+  const text = await ostree([`--repo=${repo}`, 'cat', commit, TREEFILE], [repo], 'read the treefile').then(
+    (r) => r.stdout,
+    () => null,
   );
+  const tf = text === null ? {} : parseCommitTreefile(text, commit.slice(0, 12));
   const version = await ostree([`--repo=${repo}`, 'show', '--print-metadata-key=version', commit], [repo], 'read the version').then(
     (r) => r.stdout.trim().replace(/^'(.*)'$/, '$1'),
     () => null,
