@@ -3,13 +3,16 @@
  *   InRelease (gpgv) → SHA256 of main/binary-<arch>/Packages.xz → SHA256 of
  *   tasksel-data's .deb from that Packages entry → debian-tasks.desc inside it.
  * Everything but InRelease is cached by checksum, so a rerun downloads ~150 kB.
+ * Every download is bounded (by the size it was listed with, where there is one),
+ * and what is decompressed is bounded again (see stream.ts, tar.ts).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { onInterrupt, run, ToolError } from '@debian-atomic/lib';
+import { inputError, ToolError } from '@debian-atomic/lib';
 import { sha256Of, type ShaCache } from './cache.js';
+import { debMember } from './deb.js';
+import { positionedError } from './deb822.js';
+import { PACKAGES_LIMITS, PackagesIndexReader, type PackageEntry, type PackagesIndex } from './packages.js';
 import { checkRelease, parseRelease, verifyInRelease, type ReleaseFile } from './release.js';
+import { xzText } from './stream.js';
 
 export interface HttpOptions {
   /** Per request, in ms. Mirrors can be slow: the default is generous. */
@@ -28,7 +31,24 @@ export class HttpError extends ToolError {
   }
 }
 
-export async function httpGet(url: string, opts: HttpOptions = {}): Promise<Buffer> {
+/** An InRelease is ~150 kB (sid's, with every checksum, well under 1 MB). */
+export const RELEASE_MAX_BYTES = 16 << 20;
+/** The most any download may be when nothing says its size. */
+export const DOWNLOAD_MAX_BYTES = 64 << 20;
+/**
+ * How far past its listed size a download is still read (to report the checksum
+ * mismatch of a mirror caught mid-update); beyond, it is refused as it streams.
+ */
+export const DOWNLOAD_SLACK = 64 << 10;
+
+export interface GetOptions extends HttpOptions {
+  /** Refuse a body larger than this (default DOWNLOAD_MAX_BYTES). */
+  maxBytes?: number;
+  /** Why that bound, for the message (" (the size its checksum was listed with)"). */
+  bound?: string;
+}
+
+export async function httpGet(url: string, opts: GetOptions = {}): Promise<Buffer> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const retries = opts.retries ?? 2;
   let lastErr: unknown;
@@ -42,8 +62,9 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<Buff
     }
     if (res.ok) {
       try {
-        return Buffer.from(await res.arrayBuffer());
+        return await readBody(res, url, opts.maxBytes ?? DOWNLOAD_MAX_BYTES, opts.bound ?? '');
       } catch (err) {
+        if (err instanceof ToolError) throw err;
         lastErr = err;
         continue;
       }
@@ -60,6 +81,25 @@ export async function httpGet(url: string, opts: HttpOptions = {}): Promise<Buff
   throw new HttpError(url, undefined, `cannot fetch ${url}: ${why}`, { hint: 'is the mirror reachable? (--mirror URL, or work offline with --desc and --packages)', cause: lastErr });
 }
 
+/** A response body of at most maxBytes, read as it comes: an endless answer is cut off, never buffered whole. */
+async function readBody(res: Response, url: string, maxBytes: number, bound: string): Promise<Buffer> {
+  const tooLarge = () => new HttpError(url, res.status, `${url}: larger than ${maxBytes} bytes${bound}, refusing it`, { hint: 'the mirror is not serving what its index says' });
+  if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body) {
+      total += chunk.length;
+      if (total > maxBytes) throw tooLarge(); // leaving the loop cancels the stream
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks, total);
+}
+
 export interface Verified {
   data: Buffer;
   url: string;
@@ -67,16 +107,16 @@ export interface Verified {
   cached: boolean;
 }
 
-/** A file whose SHA256 (and size) we already trust: from the cache, or downloaded and checked. */
+/** A file whose SHA256 and size we already trust: from the cache, or downloaded (no more than its size) and checked. */
 export async function fetchVerified(urls: readonly string[], sha256: string, size: number | undefined, cache: ShaCache, http: HttpOptions = {}): Promise<Verified> {
-  const hit = await cache.get(sha256);
+  const hit = await cache.get(sha256, size ?? DOWNLOAD_MAX_BYTES);
   if (hit) return { data: hit, url: urls[0]!, sha256, cached: true };
   let data: Buffer | undefined;
   let url = urls[0]!;
   for (const u of urls) {
     url = u;
     try {
-      data = await httpGet(u, http);
+      data = await httpGet(u, size === undefined ? http : { ...http, maxBytes: size + DOWNLOAD_SLACK, bound: ` (its checksum was listed with ${size})` });
       break;
     } catch (err) {
       // by-hash may lag on some mirrors: fall back to the plain path, as apt does.
@@ -121,7 +161,7 @@ export async function fetchRelease(opts: MirrorOptions): Promise<SuiteRelease> {
   const url = suiteUrl(opts.mirror, opts.suite, 'InRelease');
   let signed: Buffer;
   try {
-    signed = await httpGet(url, opts.http);
+    signed = await httpGet(url, { ...opts.http, maxBytes: RELEASE_MAX_BYTES });
   } catch (err) {
     if (err instanceof HttpError && err.status === 404) {
       throw new HttpError(url, 404, `${url}: not found: is '${opts.suite}' a suite on ${opts.mirror}?`, { hint: 'suites are codenames (trixie, forky, sid) or stable/testing/unstable' });
@@ -144,42 +184,33 @@ export interface FetchedIndex {
   url: string;
   sha256: string;
   cached: boolean;
-  text: string;
+  index: PackagesIndex;
 }
 
-/** main/binary-<arch>/Packages.xz, pinned by the Release file, decompressed with xz. */
+/** main/binary-<arch>/Packages.xz, pinned by the Release file, decompressed (bounded) and parsed as it streams. */
 export async function fetchPackagesIndex(opts: MirrorOptions, rel: SuiteRelease, arch: string): Promise<FetchedIndex> {
   const path = `main/binary-${arch}/Packages.xz`;
   const sum = rel.release.sha256.get(path);
   if (!sum) throw new ToolError('release', `${rel.url}: lists no SHA256 for ${path}`);
+  if (sum.size > PACKAGES_LIMITS.compressed) {
+    throw inputError(`${rel.url}: lists ${path} with ${sum.size} bytes, more than the ${PACKAGES_LIMITS.compressed} a Packages.xz may have`);
+  }
   const plain = suiteUrl(opts.mirror, opts.suite, path);
   const byHash = suiteUrl(opts.mirror, opts.suite, `main/binary-${arch}/by-hash/SHA256/${sum.sha256}`);
   const got = await fetchVerified(rel.release.acquireByHash ? [byHash, plain] : [plain], sum.sha256, sum.size, opts.cache, opts.http);
-  const text = await xzDecompress(got.data, got.url);
-  return { arch, url: got.url, sha256: sum.sha256, cached: got.cached, text };
-}
-
-export async function xzDecompress(data: Uint8Array, what: string): Promise<string> {
-  return (await run('xz', ['-dc'], { input: data, providedBy: 'xz-utils', what: `decompress ${what}` })).stdout;
+  const reader = new PackagesIndexReader(got.url, arch);
+  await xzText({ data: got.data, name: got.url }, 'Packages index', PACKAGES_LIMITS.bytes, (text) => reader.push(text));
+  return { arch, url: got.url, sha256: sum.sha256, cached: got.cached, index: reader.end() };
 }
 
 export const DESC_PATH = 'usr/share/tasksel/descs/debian-tasks.desc';
 
-/** debian-tasks.desc out of a tasksel-data .deb, unpacked by dpkg-deb. */
+/** tasksel-data's data.tar is ~200 kB and its debian-tasks.desc ~20 kB: these bounds are generous. */
+export const DESC_LIMITS = { total: 64 << 20, member: 4 << 20, memberWhat: 'a task description file' } as const;
+
+/** debian-tasks.desc out of a tasksel-data .deb (never unpacked: see deb.ts). */
 export async function descFromDeb(deb: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'comps-sync-'));
-  const unregister = onInterrupt(() => rm(dir, { recursive: true, force: true }));
-  try {
-    await run('dpkg-deb', ['-x', deb, dir], { providedBy: 'dpkg', what: `unpack ${deb}` });
-    try {
-      return await readFile(join(dir, DESC_PATH), 'utf8');
-    } catch {
-      throw new ToolError('desc', `${deb}: has no /${DESC_PATH} (is it tasksel-data?)`, { exitCode: 2 });
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-    unregister();
-  }
+  return (await debMember({ file: deb }, DESC_PATH, DESC_LIMITS)).toString('utf8');
 }
 
 export interface FetchedDeb {
@@ -190,9 +221,21 @@ export interface FetchedDeb {
   path: string;
 }
 
-/** A package's .deb, pinned by its Packages entry (Filename, SHA256, Size). */
-export async function fetchDeb(opts: MirrorOptions, entry: { name: string; filename?: string | undefined; sha256?: string | undefined; size?: number | undefined }): Promise<FetchedDeb> {
+/**
+ * A package's .deb, pinned by its Packages entry (Filename, SHA256, Size), each checked
+ * before anything is fetched; `index` (the Packages file) positions the errors.
+ */
+export async function fetchDeb(opts: MirrorOptions, entry: Pick<PackageEntry, 'name'> & Partial<Pick<PackageEntry, 'filename' | 'sha256' | 'size' | 'line'>>, index?: string): Promise<FetchedDeb> {
   if (!entry.filename || !entry.sha256) throw new ToolError('packages', `the Packages entry of ${entry.name} has no Filename or SHA256`);
+  const bad = (message: string) =>
+    index ? positionedError({ file: index, line: entry.line ?? 1, col: 1, message: `${entry.name}: ${message}` }) : inputError(`the Packages entry of ${entry.name}: ${message}`);
+  if (!/^[0-9a-f]{64}$/.test(entry.sha256)) throw bad(`SHA256 is not a SHA256 (64 hex digits): ${JSON.stringify(entry.sha256.slice(0, 80))}`);
+  if (entry.size !== undefined && !(Number.isSafeInteger(entry.size) && entry.size >= 0 && entry.size <= DOWNLOAD_MAX_BYTES)) {
+    throw bad(`Size is not a size of at most ${DOWNLOAD_MAX_BYTES} bytes: ${entry.size}`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(entry.filename) || entry.filename.split('/').some((c) => c === '..' || c === '' || c === '.')) {
+    throw bad(`Filename is not a path in the archive: ${JSON.stringify(entry.filename.slice(0, 80))}`);
+  }
   const url = `${opts.mirror.replace(/\/+$/, '')}/${entry.filename}`;
   const got = await fetchVerified([url], entry.sha256, entry.size, opts.cache, opts.http);
   return { url, sha256: entry.sha256, cached: got.cached, path: opts.cache.path(entry.sha256) };

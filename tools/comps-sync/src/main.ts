@@ -58,6 +58,14 @@ export function parseArches(values: readonly string[]): string[] {
   return out;
 }
 
+/** --timeout: seconds, as AbortSignal.timeout can take them (not NaN, not negative). */
+export function seconds(value: string | string[]): number {
+  const raw = String([value].flat().at(-1)).trim();
+  const n = Number(raw);
+  if (raw === '' || !(n > 0 && n <= 86_400)) throw usageError(`--timeout ${raw}: expected a number of seconds greater than 0 (at most 86400)`);
+  return n;
+}
+
 export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -75,12 +83,13 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     .option('exclude', { type: 'string', describe: 'Exclude file (default: tasks-exclude.yaml beside TASKS_YAML, if any)' })
     .option('keyring', { type: 'string', default: DEFAULT_KEYRING, describe: 'Keyring that signs the suite (gpgv)' })
     .option('allow-expired', { type: 'boolean', default: false, describe: "Use a Release past its Valid-Until (stale mirror); signatures are still checked" })
-    .option('timeout', { type: 'number', default: 120, describe: 'Seconds per download before giving up' })
+    .option('timeout', { type: 'string', default: '120', describe: 'Seconds per download before giving up' })
     .demandCommand(1, 1, 'give the tasks file (variants/tasks.yaml)', 'give one tasks file')
     .parseAsync();
 
   const file = String(args._[0]);
   const arches = parseArches(args.arch);
+  const timeout = seconds(args.timeout);
   const offline = args.desc !== undefined || args.packages !== undefined;
   if (offline && (args.desc === undefined || !args.packages?.length)) throw usageError('--desc and --packages go together (offline mode needs both)');
   const progress = new Progress(TOOL, { quiet: args.quiet });
@@ -102,7 +111,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
         keyring: args.keyring,
         allowExpired: args['allow-expired'],
         cache: new ShaCache(),
-        http: { timeoutMs: args.timeout * 1000 },
+        http: { timeoutMs: timeout * 1000 },
         progress: (m) => progress.step(m),
       });
   for (const w of sources.warnings) warn(TOOL, w, args.quiet, io.stderr);

@@ -3,10 +3,10 @@
  * Debian archive keyring as apt does (at least one good signature from the
  * keyring, no bad one), then its SHA256 list pins every index we read.
  */
-import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { run, ToolError } from '@debian-atomic/lib';
-import { parseDeb822 } from './deb822.js';
+import { parseDeb822, positionedError } from './deb822.js';
+import { openRegularFile } from '@debian-atomic/lib';
 
 export const DEFAULT_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -33,10 +33,14 @@ export interface VerifiedRelease {
  */
 export async function verifyInRelease(signed: Uint8Array, keyring: string, source: string): Promise<VerifiedRelease> {
   const ring = resolve(keyring); // gpgv reads a bare name relative to ~/.gnupg
+  // gpgv would block on a FIFO and read /dev/zero forever: a keyring is a regular file.
   try {
-    await access(ring);
-  } catch {
-    throw new ToolError('keyring', `keyring ${ring} not found`, { hint: "install debian-archive-keyring, or pass --keyring FILE", exitCode: 2 });
+    await (await openRegularFile(ring, 'keyring')).close();
+  } catch (err) {
+    if (err instanceof ToolError && / no such file$/.test(err.summary)) {
+      throw new ToolError('keyring', `keyring ${ring} not found`, { hint: "install debian-archive-keyring, or pass --keyring FILE", exitCode: 2 });
+    }
+    throw err;
   }
   const res = await run('gpgv', ['--status-fd', '2', '--keyring', ring, '--output', '-', '-'], {
     input: signed,
@@ -77,11 +81,17 @@ export function parseRelease(text: string, file: string): ReleaseFile {
   const st = parseDeb822(text, file)[0];
   const f = (k: string) => st?.fields.get(k)?.value;
   const sha256 = new Map<string, { sha256: string; size: number }>();
-  for (const line of (f('sha256') ?? '').split('\n')) {
-    const [sum, size, path] = line.trim().split(/\s+/);
-    if (sum && size && path) sha256.set(path, { sha256: sum, size: Number(size) });
-  }
-  if (sha256.size === 0) throw new ToolError('release', `${file}: no SHA256 checksums in the Release file`);
+  const sums = st?.fields.get('sha256');
+  // " <sha256> <size> <path>", one per continuation line (the first line is empty).
+  sums?.value.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const m = /^([0-9a-f]{64})\s+(\d{1,15})\s+(\S+)$/.exec(line.trim());
+    if (!m) {
+      throw positionedError({ file, line: sums.line + i, col: i === 0 ? sums.col : 2, message: `malformed SHA256 entry ${JSON.stringify(line.trim().slice(0, 120))} (expected: SHA256 size path)` });
+    }
+    sha256.set(m[3]!, { sha256: m[1]!, size: Number(m[2]) });
+  });
+  if (sha256.size === 0) throw new ToolError('release', `${file}: no SHA256 checksums in the Release file`, { exitCode: 2 });
   return {
     suite: f('suite'),
     codename: f('codename'),

@@ -1,13 +1,13 @@
 /**
  * Where the tasks and indexes come from: a mirror (verified, cached) or files
  * given on the command line (a .desc or tasksel-data .deb; Packages or Packages.xz).
+ * Local files are read only if they are regular files, and every read is bounded.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { inputError, run, ToolError, usageError } from '@debian-atomic/lib';
+import { readBoundedText, ToolError, usageError } from '@debian-atomic/lib';
 import { parseTaskDescs, type TaskDesc } from './desc.js';
-import { descFromDeb, fetchDeb, fetchPackagesIndex, fetchRelease, type MirrorOptions } from './fetch.js';
-import { parsePackagesIndex, type PackagesIndex } from './packages.js';
+import { DESC_LIMITS, descFromDeb, fetchDeb, fetchPackagesIndex, fetchRelease, type MirrorOptions } from './fetch.js';
+import { PACKAGES_LIMITS, PackagesIndexReader, type PackagesIndex } from './packages.js';
+import { streamText, xzText } from './stream.js';
 import { ARCHES } from './tasksfile.js';
 
 export interface Sources {
@@ -18,15 +18,20 @@ export interface Sources {
   warnings: string[];
 }
 
-async function readText(file: string): Promise<string> {
-  try {
-    if (file.endsWith('.xz')) return (await run('xz', ['-dc', file], { providedBy: 'xz-utils', what: `decompress ${file}` })).stdout;
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof ToolError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw inputError(`${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : String(code ?? err)}`);
-  }
+/** A .desc file (or .desc.xz): small, read whole but bounded. */
+async function readDesc(file: string): Promise<string> {
+  if (file.endsWith('.deb')) return descFromDeb(file);
+  if (!file.endsWith('.xz')) return readBoundedText(file, { maxBytes: DESC_LIMITS.member });
+  const parts: string[] = [];
+  await xzText({ file }, 'task descriptions', DESC_LIMITS.member, (text) => parts.push(text));
+  return parts.join('');
+}
+
+/** A Packages or Packages.xz file, parsed as it is read (or decompressed): never held whole. */
+export async function readPackagesFile(file: string, arch: string): Promise<PackagesIndex> {
+  const reader = new PackagesIndexReader(file, arch);
+  await streamText(file, 'Packages index', PACKAGES_LIMITS.bytes, (text) => reader.push(text));
+  return reader.end();
 }
 
 /**
@@ -52,12 +57,9 @@ export function pairPackagesFiles(values: readonly string[], arches: readonly st
 
 export async function loadOffline(desc: string, packages: readonly string[], arches: readonly string[]): Promise<Sources> {
   const files = pairPackagesFiles(packages, arches);
-  const descText = desc.endsWith('.deb') ? await descFromDeb(resolve(desc)) : await readText(desc);
+  const descText = await readDesc(desc);
   const indexes: PackagesIndex[] = [];
-  for (const arch of arches) {
-    const file = files.get(arch)!;
-    indexes.push(parsePackagesIndex(await readText(file), file, arch));
-  }
+  for (const arch of arches) indexes.push(await readPackagesFile(files.get(arch)!, arch));
   return {
     tasks: parseTaskDescs(descText, desc),
     indexes,
@@ -76,7 +78,7 @@ export async function loadFromMirror(opts: MirrorOptions): Promise<Sources> {
   for (const arch of opts.arches) {
     const t = Date.now();
     const idx = await fetchPackagesIndex(opts, rel, arch);
-    indexes.push(parsePackagesIndex(idx.text, idx.url, arch));
+    indexes.push(idx.index);
     fetched[arch] = { url: idx.url, sha256: idx.sha256 };
     opts.progress?.(`${idx.cached ? 'cached' : 'fetched'} ${idx.url} (${secs(t)})`);
   }
@@ -84,7 +86,7 @@ export async function loadFromMirror(opts: MirrorOptions): Promise<Sources> {
   const t = Date.now();
   const entry = indexes[0]!.packages.get('tasksel-data');
   if (!entry) throw new ToolError('packages', `${indexes[0]!.file}: no tasksel-data package in ${opts.suite}`);
-  const deb = await fetchDeb(opts, entry);
+  const deb = await fetchDeb(opts, entry, indexes[0]!.file);
   const descText = await descFromDeb(deb.path);
   opts.progress?.(`${deb.cached ? 'cached' : 'fetched'} ${deb.url} (${secs(t)})`);
   return {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ToolError } from '@debian-atomic/lib';
-import { fieldValue, firstLine, parseDeb822 } from '../src/deb822.js';
+import { DEB822_LIMITS, Deb822Reader, fieldValue, firstLine, parseDeb822 } from '../src/deb822.js';
 
 const err = (f: () => unknown): ToolError => {
   try {
@@ -71,4 +71,32 @@ t.test('malformed input gives positioned errors', async (t) => {
   }
   const long = err(() => parseDeb822('x'.repeat(60) + '\n', 'p'));
   t.match(long.summary, /x{40}…"$/);
+});
+
+t.test('streamed: the same stanzas however the text is cut', async (t) => {
+  const text = 'Package: a\r\nDescription: one\r\n two\r\n\r\n# c\r\nPackage: b\nDepends: x,\n y\n\n\nPackage: ü\nVersion: 1';
+  const whole = parseDeb822(text, 'p');
+  for (const size of [1, 2, 3, 5, 8, 13, 64]) {
+    const got: unknown[] = [];
+    const r = new Deb822Reader('p', (s) => got.push(s));
+    for (let i = 0; i < text.length; i += size) r.push(text.slice(i, i + size));
+    r.end();
+    t.same(got, whole, `chunks of ${size}`);
+  }
+  t.equal(whole.length, 3);
+  t.equal(fieldValue(whole[1]!, 'depends'), 'x,\ny');
+});
+
+t.test('limits: a long line, a long field, refused as they pass', async (t) => {
+  const opts = { maxLine: 20, maxField: 30 };
+  t.equal(err(() => parseDeb822(`Package: a\nDescription: ${'x'.repeat(30)}\n`, 'p', opts)).summary, 'p:2:1: line longer than 20 characters (is this a deb822 file?)');
+  t.equal(err(() => parseDeb822(`Package: a\nDescription: d\n ${'y'.repeat(15)}\n ${'z'.repeat(15)}\n`, 'p', opts)).summary, "p:2:1: field 'Description' longer than 30 characters");
+  // A line that never ends (a bomb of zeros) is refused while it streams in, not at its end.
+  const r = new Deb822Reader('p', () => undefined, opts);
+  r.push('Package: a\n');
+  r.push('\0'.repeat(15));
+  t.equal(err(() => r.push('\0'.repeat(15))).summary, 'p:2:1: line longer than 20 characters (is this a deb822 file?)');
+  // Skipped (not kept) fields are bounded by the line limit only.
+  t.equal(parseDeb822(`Package: a\nTag: ${'t'.repeat(10)}\n ${'t'.repeat(18)}\n ${'t'.repeat(18)}\n`, 'p', { ...opts, keep: new Set(['package']) }).length, 1);
+  t.equal(DEB822_LIMITS.line, 4 << 20);
 });

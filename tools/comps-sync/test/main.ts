@@ -4,7 +4,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ToolError } from '@debian-atomic/lib';
-import { main, parseArches } from '../src/main.js';
+import { main, parseArches, seconds } from '../src/main.js';
 import { buildMirror, fixture, makeKey, serve } from './fixtures/mirror.js';
 
 const SEED = `# Package groups for the variants, kept in step with Debian's tasksel by
@@ -231,4 +231,12 @@ t.test('the built tool: exit codes, stdout JSON, stderr summary', async (t) => {
   t.equal(broken.status, 2);
   t.match(broken.stderr, /^comps-sync: .*broken\.yaml:2:1: YAML syntax: /);
   t.equal(broken.stdout, '');
+});
+
+t.test('--timeout: a number of seconds, or a usage error', async (t) => {
+  t.equal(seconds('120'), 120);
+  t.equal(seconds(['5', '0.5']), 0.5, 'the last one given wins');
+  for (const bad of ['soon', '', '0', '-1', 'NaN', '1e9']) {
+    t.throws(() => seconds(bad), { summary: `--timeout ${bad}: expected a number of seconds greater than 0 (at most 86400)`, exitCode: 2 });
+  }
 });

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { ToolError } from '@debian-atomic/lib';
 import { checkRelease, DEFAULT_KEYRING, parseRelease, verifyInRelease } from '../src/release.js';
 import { makeKey } from './fixtures/mirror.js';
@@ -72,4 +74,28 @@ t.test('gpgv verification (a throwaway key, real gpg)', async (t) => {
   const noRing = (await verifyInRelease(Buffer.from(signed), '/nonexistent/ring.gpg', 'URL').catch((e: unknown) => e)) as ToolError;
   t.equal(noRing.summary, 'keyring /nonexistent/ring.gpg not found');
   t.equal(noRing.exitCode, 2);
+});
+
+t.test('malformed SHA256 lists are positioned input errors', async (t) => {
+  const bad = (sums: string) => t.throws(() => parseRelease(`Codename: forky\nSHA256:\n${sums}`, 'R')) as unknown as ToolError;
+  const nonHex = bad(` ${'z'.repeat(64)} 12 main/binary-amd64/Packages.xz\n`);
+  t.equal(nonHex.summary, `R:3:2: malformed SHA256 entry "${'z'.repeat(64)} 12 main/binary-amd64/Packages.xz" (expected: SHA256 size path)`);
+  t.equal(nonHex.exitCode, 2);
+  t.match(bad(` ${'a'.repeat(64)} 12 main/binary-amd64/Packages.xz\n ${'b'.repeat(64)} -5 main/x\n`).summary, /^R:4:2: malformed SHA256 entry/);
+  t.match(bad(` ${'a'.repeat(64)} 1e9 main/x\n`).summary, /^R:3:2: /, 'a size is digits');
+  t.match(bad(` ${'a'.repeat(64)} 12\n`).summary, /^R:3:2: /, 'no path');
+  const inline = t.throws(() => parseRelease(`SHA256: ${'a'.repeat(64)}\n`, 'R')) as unknown as ToolError;
+  t.equal(inline.summary, `R:1:9: malformed SHA256 entry "${'a'.repeat(64)}" (expected: SHA256 size path)`);
+  const none = t.throws(() => parseRelease('Origin: Debian\n', 'R')) as unknown as ToolError;
+  t.equal(none.exitCode, 2);
+});
+
+t.test('the keyring must be a regular file (gpgv would block on a FIFO)', async (t) => {
+  const dir = t.testdir({ sub: {} });
+  execFileSync('mkfifo', [join(dir, 'ring.gpg')]);
+  const fifo = (await verifyInRelease(Buffer.from('x'), join(dir, 'ring.gpg'), 'URL').catch((e: unknown) => e)) as ToolError;
+  t.equal(fifo.summary, `${join(dir, 'ring.gpg')}: cannot read keyring: a FIFO, expected a regular file`);
+  t.equal(fifo.exitCode, 2);
+  const sub = (await verifyInRelease(Buffer.from('x'), join(dir, 'sub'), 'URL').catch((e: unknown) => e)) as ToolError;
+  t.equal(sub.summary, `${join(dir, 'sub')}: cannot read keyring: is a directory, expected a regular file`);
 });

@@ -5,7 +5,7 @@
  * report size 0, so the bound is enforced on the bytes read, not on the size stat gives.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { inputError } from './errors.js';
 
 /** Sizes that fit the formats the tools read; a caller passes its own where these do not fit. */
@@ -51,18 +51,31 @@ function tooLarge(file: string, max: number, what: string | undefined) {
 // O_NONBLOCK: opening a FIFO with no writer would otherwise block before fstat can refuse it.
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
-/** Read a regular file of at most maxBytes; errors are input errors (exit 2) naming the file. */
-export async function readBoundedFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
-  const max = opts.maxBytes ?? READ_LIMITS.config;
-  let fh;
+/** Open a regular file for reading, for callers that stream it (O_NONBLOCK: a FIFO cannot block the open). */
+export async function openRegularFile(file: string, what?: string): Promise<FileHandle> {
+  let fh: FileHandle;
   try {
     fh = await open(file, FLAGS);
   } catch (err) {
-    throw openError(file, err, opts.what);
+    throw openError(file, err, what);
   }
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw openError(file, err, what);
+  });
+  if (!st.isFile()) {
+    await fh.close();
+    throw notRegular(file, st, what);
+  }
+  return fh;
+}
+
+/** Read a regular file of at most maxBytes; errors are input errors (exit 2) naming the file. */
+export async function readBoundedFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
+  const max = opts.maxBytes ?? READ_LIMITS.config;
+  const fh = await openRegularFile(file, opts.what);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw notRegular(file, st, opts.what);
     if (st.size > max) throw tooLarge(file, max, opts.what);
     const chunks: Buffer[] = [];
     let total = 0;
