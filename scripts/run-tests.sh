@@ -24,7 +24,7 @@ for d in "${dirs[@]}"; do
   [ "$name" != e2e ] || [ -z "${E2E_TESTS:-}" ] || read -r -a files <<<"$E2E_TESTS"
   (cd "$d" && npx tap --reporter=tap "${files[@]}") >"$log" 2>&1
   rc=$?
-  summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -n 1)
+  summary=$(grep -aE '^# \{ total: [0-9]+' "$log" | tail -n 1)
   p=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
   f=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
   p=${p:-0} f=${f:-0}
@@ -42,7 +42,7 @@ for d in "${dirs[@]}"; do
   printf '%s passed, %s failed, lines %s%% (threshold %s%%), %ss\n' "$p" "$f" "$got" "$want" "$(( $(date +%s) - start ))" >&2
   if [ "$f" -gt 0 ]; then
     bad+=("$name")
-    grep -E '^\s*not ok|coverage of' "$log" | head -n 20 >&2
+    grep -aE '^\s*not ok|coverage of' "$log" | head -n 20 >&2
   fi
 done
 [ ${#bad[@]} -eq 0 ] || echo "failing: ${bad[*]} (logs in $logs/)" >&2

@@ -10,31 +10,65 @@
  * ostree fsck then checks every object against its checksum.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join, posix, resolve } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, posix, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGunzip, deflateRaw } from 'node:zlib';
-import { onInterrupt, run, ToolError, usageError, type Progress } from '@debian-atomic/lib';
+import { createDeflateRaw, createGunzip, deflateRaw } from 'node:zlib';
+import { onInterrupt, run, tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
 import { encodeFilezHeader, S_IFLNK, S_IFREG } from './filez.js';
-import { MEDIA, parseOciRef, readConfig, readManifest, streamVerifiedBlob } from './oci.js';
-import { readTar, type TarEntry } from './tar.js';
+import { GZIP_LAYERS, TAR_LAYERS, type Descriptor, type ImageConfig, type Manifest } from './oci-schema.js';
+import { openBlob, parseOciRef, readConfig, readManifest, streamVerifiedBlob } from './oci.js';
+import { MAX_METADATA, readBody, readTarStream, type TarHeader } from './tar.js';
 import { ostree } from './tree.js';
 import { REF_LABEL } from './wrap.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 
 const OBJECT = /^sysroot\/ostree\/repo\/objects\/([0-9a-f]{2})\/([0-9a-f]{62})\.(commit|commitmeta|dirtree|dirmeta|file|file-xattrs|file-xattrs-link)$/;
+const CHECKSUM = /^[0-9a-f]{64}$/;
+// ostree's ref grammar (ostree-core.c), without a remote prefix.
+const OSTREE_REF = /^[\w\d][-._\w\d]*(\/[\w\d][-._\w\d]*)*$/;
+
+/** How much an image may make the importer inflate or hold; tests pass smaller ones. */
+export interface ImportLimits {
+  /** A gzip layer may inflate to this many times its compressed size… */
+  inflateRatio: number;
+  /** …or to this many bytes, whichever is more (a small layer of tar headers compresses well). */
+  inflateFloor: number;
+  /** A commit, dirtree, dirmeta or xattrs object (read whole). */
+  objectBytes: number;
+  /** All xattrs objects of the image together (kept until their content objects come). */
+  heldBytes: number;
+  /** pax and GNU long-name headers before one entry. */
+  metadataBytes: number;
+}
+
+export const IMPORT_LIMITS: ImportLimits = {
+  // gzip cannot do better than ~1030:1; real layers (binaries, text, tar headers) stay under 20:1.
+  inflateRatio: 100,
+  inflateFloor: 64 << 20,
+  objectBytes: 16 << 20,
+  heldBytes: 64 << 20,
+  metadataBytes: MAX_METADATA,
+};
+
+/** Content objects up to this size are deflated in one call; larger ones are streamed. */
+const WHOLE_OBJECT = 1 << 20;
 
 export interface ImportOptions {
   /** oci:DIR[:TAG] or docker://HOST/NAME[:TAG] */
   source: string;
-  /** Archive repository to create (must not exist or be empty). */
+  /** Archive repository to create (must not exist, or be an empty directory); made beside and renamed into place. */
   repo: string;
   /** Ref to set; default: the image's org.debian-atomic.ref label, else ostree/container/image. */
   ref?: string | undefined;
   /** For docker://: verify TLS (false for a local plain-HTTP registry). */
   tlsVerify?: boolean;
   progress?: Progress | undefined;
+  limits?: Partial<ImportLimits> | undefined;
 }
 
 export interface ImportResult {
@@ -45,8 +79,13 @@ export interface ImportResult {
   ignored: number;
 }
 
+/** An image's errors are the input's: exit 2. */
+function invalid(code: string, summary: string, hint?: string): ToolError {
+  return new ToolError(code, summary, { exitCode: 2, hint });
+}
+
 function rejected(name: string, why: string): ToolError {
-  return new ToolError('unsafe-entry', `refusing layer entry ${JSON.stringify(name)}: ${why}`);
+  return invalid('unsafe-entry', `refusing layer entry ${JSON.stringify(name)}: ${why}`);
 }
 
 /** A tar entry name as a clean relative path, or a rejection. */
@@ -65,7 +104,7 @@ export function safeName(name: string): string {
 export class EntryChecker {
   private readonly seen = new Map<string, 'file' | 'symlink' | 'directory' | 'link'>();
 
-  check(e: TarEntry): string {
+  check(e: { header: TarHeader }): string {
     const name = safeName(e.header.name);
     if (!name) return name;
     const parts = name.split('/');
@@ -108,127 +147,231 @@ export function climbsOut(dir: string, target: string): boolean {
   return false;
 }
 
-async function* gunzipIfNeeded(source: AsyncIterable<Buffer>, mediaType: string, diffId: (b: Buffer) => void): AsyncGenerator<Buffer> {
-  const gz = mediaType === MEDIA.layerGzip || mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-  if (!gz && mediaType !== MEDIA.layerTar) {
-    throw new ToolError('unsupported-layer', `layer media type ${mediaType} is not supported`, { hint: 'skopeo copy --dest-compress-format gzip converts it' });
-  }
-  if (!gz) {
+/** How many tar bytes a layer may hold: its size as plain tar, a bounded multiple when gzip. */
+function inflateBound(layer: Descriptor, limits: ImportLimits): number {
+  return GZIP_LAYERS.includes(layer.mediaType) ? Math.max(limits.inflateFloor, layer.size * limits.inflateRatio) : layer.size;
+}
+
+/**
+ * A layer's tar bytes, streamed: gunzipped when needed, never more than `bound` of them (a gzip
+ * bomb stops there), each passed to `onTar` (the diff ID). Not gzip, truncated: an input error.
+ */
+async function* layerTar(layout: string, layer: Descriptor, what: string, bound: number, onTar: (b: Buffer) => void): AsyncGenerator<Buffer> {
+  const source = streamVerifiedBlob(layout, layer, what);
+  if (TAR_LAYERS.includes(layer.mediaType)) {
     for await (const b of source) {
-      diffId(b);
+      onTar(b);
       yield b;
     }
     return;
   }
+  const input = Readable.from(source);
   const gunzip = createGunzip();
-  const feed = (async () => {
-    for await (const b of source) if (!gunzip.write(b)) await new Promise((r) => gunzip.once('drain', r));
-    gunzip.end();
-  })();
-  feed.catch((err: unknown) => gunzip.destroy(err as Error));
-  for await (const b of gunzip) {
-    diffId(b as Buffer);
-    yield b as Buffer;
+  input.on('error', (err) => gunzip.destroy(err));
+  input.pipe(gunzip);
+  let total = 0;
+  try {
+    for await (const chunk of gunzip) {
+      const b = chunk as Buffer;
+      total += b.length;
+      if (total > bound) throw invalid('layer-too-large', `${what} inflates to more than ${bound} bytes from ${layer.size} (a gzip bomb?)`);
+      onTar(b);
+      yield b;
+    }
+  } catch (err) {
+    if (err instanceof ToolError) throw err;
+    throw invalid('bad-gzip', `${what} is not a valid gzip stream: ${(err as Error).message}`);
+  } finally {
+    input.destroy();
+    gunzip.destroy();
   }
-  await feed;
 }
 
-/** Write the objects of one image's layers into an archive repository. */
-export async function importLayers(layout: string, tag: string, repo: string): Promise<{ commit: string; labels: Record<string, string>; layers: number; objects: number; ignored: number }> {
+/** A validated ostree container image: manifest, config, the commit its label names. */
+export interface OstreeImage {
+  layout: string;
+  tag: string;
+  manifest: Manifest;
+  config: ImageConfig;
+  labels: Record<string, string>;
+  commit: string;
+}
+
+const layerName = (layout: string, i: number, layer: Descriptor) => `${layout}: layer ${i + 1} (${layer.digest.slice(0, 19)}…)`;
+
+/** Read and check everything about an image that is not its layers' contents (cheap; before any work). */
+export async function readImage(layout: string, tag: string): Promise<OstreeImage> {
   const { manifest } = await readManifest(layout, tag);
   const config = await readConfig(layout, manifest);
   const labels = config.config?.Labels ?? {};
-  if (!labels['ostree.commit']) throw new ToolError('not-ostree-image', `${layout}:${tag} is not an ostree container image (no ostree.commit label)`);
-  if (config.rootfs?.diff_ids?.length !== manifest.layers.length) throw new ToolError('bad-oci', `${layout}: the config lists ${config.rootfs?.diff_ids?.length} layers, the manifest ${manifest.layers.length}`);
+  const commit = labels['ostree.commit'];
+  if (!commit) throw invalid('not-ostree-image', `${layout}:${tag} is not an ostree container image (no ostree.commit label)`);
+  if (!CHECKSUM.test(commit)) throw invalid('bad-image', `${layout}:${tag}: label ostree.commit ${JSON.stringify(commit.slice(0, 80))} is not a commit checksum (64 hex digits)`);
+  const ref = labels[REF_LABEL];
+  if (ref !== undefined && (ref.length > 255 || !OSTREE_REF.test(ref))) throw invalid('bad-image', `${layout}:${tag}: label ${REF_LABEL} ${JSON.stringify(ref.slice(0, 80))} is not an ostree ref`);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) throw invalid('bad-oci', `${layout}: the config lists ${config.rootfs.diff_ids.length} layers, the manifest ${manifest.layers.length}`);
+  for (const [i, layer] of manifest.layers.entries()) {
+    if (!GZIP_LAYERS.includes(layer.mediaType) && !TAR_LAYERS.includes(layer.mediaType)) {
+      throw invalid('unsupported-layer', `${layerName(layout, i, layer)}: media type ${layer.mediaType} is not supported`, 'skopeo copy --dest-compress-format gzip converts it');
+    }
+    // Present, a regular file, of the size the manifest says: before anything is created.
+    await (await openBlob(layout, layer, `layer ${i + 1}`)).close();
+  }
+  return { layout, tag, manifest, config, labels, commit };
+}
+
+/** Errors about one layer's contents are prefixed with the layer they come from. */
+const ENTRY_ERRORS = new Set(['bad-tar', 'unsafe-entry', 'entry-too-large']);
+
+/** Write an object (bytes, or a stream when large); a failed write is a failure of ours (exit 1), named. */
+async function writeObject(target: string, data: Buffer | { header: Buffer; body: AsyncIterable<Buffer> }): Promise<void> {
+  try {
+    await mkdir(dirname(target), { recursive: true });
+    if (Buffer.isBuffer(data)) await writeFile(target, data);
+    else {
+      // Large content: deflated as it streams, never held whole.
+      await pipeline(data.body, createDeflateRaw({ level: 1 }), async function* (deflated: AsyncIterable<Buffer>) {
+        yield data.header;
+        yield* deflated;
+      }, createWriteStream(target));
+    }
+  } catch (err) {
+    if (err instanceof ToolError || !(err as NodeJS.ErrnoException).syscall) throw err;
+    throw new ToolError('write-failed', `${target}: cannot write the object: ${(err as NodeJS.ErrnoException).code}`, { cause: err });
+  }
+}
+
+/** Write the objects of one image's layers into an archive repository. */
+export async function importLayers(layout: string | OstreeImage, tag: string, repo: string, limitsIn: Partial<ImportLimits> = {}): Promise<{ commit: string; labels: Record<string, string>; layers: number; objects: number; ignored: number }> {
+  const image = typeof layout === 'string' ? await readImage(layout, tag) : layout;
+  const { manifest, config, labels } = image;
+  const limits = { ...IMPORT_LIMITS, ...limitsIn };
   const checker = new EntryChecker();
   const xattrs = new Map<string, Buffer>();
   const xattrsOf = new Map<string, string>();
   const commits: string[] = [];
+  let held = 0;
   let objects = 0;
   let ignored = 0;
   for (const [i, layer] of manifest.layers.entries()) {
+    const what = layerName(image.layout, i, layer);
+    const bound = inflateBound(layer, limits);
     const hash = createHash('sha256');
-    const tar = gunzipIfNeeded(streamVerifiedBlob(layout, layer), layer.mediaType, (b) => hash.update(b));
-    for await (const e of readTar(tar)) {
-      const name = checker.check(e);
-      const m = OBJECT.exec(name);
-      if (!m) {
-        if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link') ignored++;
-        continue;
+    const tar = layerTar(image.layout, layer, what, bound, (b) => hash.update(b));
+    try {
+      for await (const e of readTarStream(tar, { metadataBytes: limits.metadataBytes })) {
+        const name = checker.check(e);
+        if (e.header.size > bound) throw invalid('entry-too-large', `entry ${JSON.stringify(e.header.name)} declares ${e.header.size} bytes, more than the layer can hold (${bound} bytes)`);
+        const m = OBJECT.exec(name);
+        if (!m) {
+          if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link') ignored++;
+          continue;
+        }
+        const [, dir, rest, ext] = m;
+        const checksum = `${dir}${rest}`;
+        const target = join(repo, 'objects', dir!, `${rest}.${ext === 'file' ? 'filez' : ext}`);
+        if (ext === 'file-xattrs') {
+          if (e.header.type !== 'file') throw rejected(name, 'xattrs object does not match its name');
+          const content = await readBody(e, limits.objectBytes, 'xattrs object');
+          if (createHash('sha256').update(content).digest('hex') !== checksum) throw rejected(name, 'xattrs object does not match its name');
+          if (!xattrs.has(name)) held += content.length;
+          if (held > limits.heldBytes) throw rejected(name, `the image's xattrs objects take more than ${limits.heldBytes} bytes`);
+          xattrs.set(name, content);
+        } else if (ext === 'file-xattrs-link') {
+          if (e.header.type !== 'link') throw rejected(name, 'expected a hardlink');
+          xattrsOf.set(checksum, safeName(e.header.linkname!));
+        } else if (ext === 'file') {
+          if (e.header.type !== 'file' && e.header.type !== 'symlink') throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
+          const xname = xattrsOf.get(checksum);
+          const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
+          if (!x) throw rejected(name, 'its xattrs object is missing');
+          const symlink = e.header.type === 'symlink';
+          const header = encodeFilezHeader({
+            size: symlink ? 0 : e.header.size,
+            uid: e.header.uid,
+            gid: e.header.gid,
+            mode: (symlink ? S_IFLNK : S_IFREG) | (e.header.mode & 0o7777),
+            rdev: 0,
+            symlinkTarget: symlink ? e.header.linkname! : '',
+            xattrs: x,
+          });
+          if (symlink) await writeObject(target, header);
+          else if (e.header.size <= WHOLE_OBJECT) await writeObject(target, Buffer.concat([header, await deflateRawAsync(await readBody(e, WHOLE_OBJECT, 'content object'), { level: 1 })]));
+          else await writeObject(target, { header, body: e.body });
+          objects++;
+        } else {
+          if (e.header.type !== 'file') throw rejected(name, `a ${ext} object must be a regular file`);
+          const content = await readBody(e, limits.objectBytes, `${ext} object`);
+          if (ext === 'commit') commits.push(checksum);
+          await writeObject(target, content);
+          objects++;
+        }
       }
-      const [, dir, rest, ext] = m;
-      const checksum = `${dir}${rest}`;
-      const target = join(repo, 'objects', dir!, `${rest}.${ext === 'file' ? 'filez' : ext}`);
-      if (ext === 'file-xattrs') {
-        if (e.header.type !== 'file' || createHash('sha256').update(e.content).digest('hex') !== checksum) throw rejected(name, 'xattrs object does not match its name');
-        xattrs.set(name, e.content);
-      } else if (ext === 'file-xattrs-link') {
-        if (e.header.type !== 'link') throw rejected(name, 'expected a hardlink');
-        xattrsOf.set(checksum, safeName(e.header.linkname!));
-      } else if (ext === 'file') {
-        if (e.header.type !== 'file' && e.header.type !== 'symlink') throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
-        const xname = xattrsOf.get(checksum);
-        const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
-        if (!x) throw rejected(name, 'its xattrs object is missing');
-        const symlink = e.header.type === 'symlink';
-        const header = encodeFilezHeader({
-          size: symlink ? 0 : e.content.length,
-          uid: e.header.uid,
-          gid: e.header.gid,
-          mode: (symlink ? S_IFLNK : S_IFREG) | (e.header.mode & 0o7777),
-          rdev: 0,
-          symlinkTarget: symlink ? e.header.linkname! : '',
-          xattrs: x,
-        });
-        const body = symlink ? Buffer.alloc(0) : await deflateRawAsync(e.content, { level: 1 });
-        await mkdir(join(repo, 'objects', dir!), { recursive: true });
-        await writeFile(target, Buffer.concat([header, body]));
-        objects++;
-      } else {
-        if (e.header.type !== 'file') throw rejected(name, `a ${ext} object must be a regular file`);
-        if (ext === 'commit') commits.push(checksum);
-        await mkdir(join(repo, 'objects', dir!), { recursive: true });
-        await writeFile(target, e.content);
-        objects++;
-      }
+      // Whatever follows the end-of-archive blocks is part of the layer's digest too.
+      for await (const rest of tar) void rest;
+    } catch (err) {
+      if (err instanceof ToolError && ENTRY_ERRORS.has(err.code)) throw new ToolError(err.code, `${what}: ${err.summary}`, { exitCode: err.exitCode, hint: err.hint, detail: err.detail, cause: err });
+      throw err;
+    } finally {
+      await tar.return(undefined);
     }
-    // Whatever follows the end-of-archive blocks is part of the layer's digest too.
-    for await (const rest of tar) void rest;
     const diffId = `sha256:${hash.digest('hex')}`;
-    if (diffId !== config.rootfs.diff_ids[i]) throw new ToolError('digest-mismatch', `layer ${i + 1}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`);
+    if (diffId !== config.rootfs.diff_ids[i]) throw invalid('digest-mismatch', `${what}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`);
   }
-  if (commits.length !== 1) throw new ToolError('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
-  if (commits[0] !== labels['ostree.commit']) throw new ToolError('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
+  if (commits.length !== 1) throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
+  if (commits[0] !== labels['ostree.commit']) throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
   return { commit: commits[0]!, labels, layers: manifest.layers.length, objects, ignored };
+}
+
+/** The import's target: new, or an empty directory (the finished repository is renamed onto it). */
+async function checkNewRepo(repo: string): Promise<void> {
+  const st = await stat(repo).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw usageError(`${repo}: cannot create the import repository here: ${err.code ?? String(err)}`);
+  });
+  if (!st) return;
+  if (!st.isDirectory() || (await readdir(repo)).length > 0) throw usageError(`${repo}: exists and is not an empty directory; the import creates a new repository`);
 }
 
 export async function importImage(o: ImportOptions): Promise<ImportResult> {
   const repo = resolve(o.repo);
   let layout: string;
   let tag: string;
+  let docker = false;
+  if (o.source.startsWith('docker://')) docker = true;
+  else if (o.source.startsWith('oci:')) ({ dir: layout, tag } = parseOciRef(o.source));
+  else throw usageError(`${o.source}: expected oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]`);
+  await checkNewRepo(repo);
+  // Built beside the target and renamed into place: a failed or interrupted import leaves nothing.
+  const staging = tempSibling(repo, 'import');
   let fetched: string | undefined;
-  const cleanup = onInterrupt(() => (fetched ? rm(fetched, { recursive: true, force: true }) : undefined));
-  if (o.source.startsWith('docker://')) {
-    fetched = await mkdtemp(join(resolve(repo, '..'), '.oci-pull-'));
-    o.progress?.step(`pulling ${o.source}`);
-    await run('skopeo', ['copy', '--quiet', ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : []), o.source, `oci:${fetched}:pulled`], { providedBy: 'skopeo', what: `pull ${o.source}` });
-    layout = fetched;
-    tag = 'pulled';
-  } else if (o.source.startsWith('oci:')) {
-    ({ dir: layout, tag } = parseOciRef(o.source));
-  } else {
-    throw usageError(`${o.source}: expected oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]`);
-  }
+  const cleanup = onInterrupt(async () => {
+    await rm(staging, { recursive: true, force: true });
+    if (fetched) await rm(fetched, { recursive: true, force: true });
+  });
   try {
-    await mkdir(repo, { recursive: true });
-    await ostree(repo, ['init', '--mode=archive'], 'create the import repository');
+    await mkdir(dirname(repo), { recursive: true });
+    if (docker) {
+      fetched = await mkdtemp(join(dirname(repo), '.oci-pull-'));
+      o.progress?.step(`pulling ${o.source}`);
+      await run('skopeo', ['copy', '--quiet', ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : []), o.source, `oci:${fetched}:pulled`], { providedBy: 'skopeo', what: `pull ${o.source}` });
+      layout = fetched;
+      tag = 'pulled';
+    }
+    const image = await readImage(layout!, tag!);
+    await mkdir(staging);
+    await ostree(staging, ['init', '--mode=archive'], 'create the import repository');
     o.progress?.step('importing the layers');
-    const r = await importLayers(layout, tag, repo);
+    const r = await importLayers(image, tag!, staging, o.limits);
     const ref = o.ref ?? r.labels[REF_LABEL] ?? 'ostree/container/image';
-    await ostree(repo, ['refs', `--create=${ref}`, r.commit], 'set the ref');
+    await ostree(staging, ['refs', `--create=${ref}`, r.commit], 'set the ref');
     o.progress?.step('verifying every object (ostree fsck)');
-    await ostree(repo, ['fsck', '--quiet'], 'verify the imported objects');
+    await ostree(staging, ['fsck', '--quiet'], 'verify the imported objects');
+    await rename(staging, repo);
     return { commit: r.commit, ref, layers: r.layers, objects: r.objects, ignored: r.ignored };
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
   } finally {
     if (fetched) await rm(fetched, { recursive: true, force: true });
     cleanup();

@@ -4,56 +4,27 @@
  * content-addressed blobs under blobs/sha256/.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile, tempSibling, ToolError, usageError } from '@debian-atomic/lib';
+import { atomicWriteFile, inputError, readBoundedFile, READ_LIMITS, tempSibling, ToolError, usageError } from '@debian-atomic/lib';
+import { indexSchema, manifestSchema, imageConfigSchema, MEDIA, ociLayoutSchema, parseOciJson, SHA256, type Descriptor, type ImageConfig, type ImageIndex, type Manifest } from './oci-schema.js';
 
-export const MEDIA = {
-  index: 'application/vnd.oci.image.index.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  config: 'application/vnd.oci.image.config.v1+json',
-  layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  layerTar: 'application/vnd.oci.image.layer.v1.tar',
-} as const;
+export { MEDIA, type Descriptor, type ImageConfig, type ImageIndex, type Manifest } from './oci-schema.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface Manifest {
-  schemaVersion: 2;
-  mediaType: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface ImageConfig {
-  architecture: string;
-  os: string;
-  created?: string;
-  config?: { Labels?: Record<string, string> };
-  rootfs: { type: 'layers'; diff_ids: string[] };
-  history?: { created?: string; created_by?: string; comment?: string }[];
-}
 
 /** `oci:DIR[:TAG]` → dir and tag (default "latest"). */
 export function parseOciRef(ref: string): { dir: string; tag: string } {
   const m = /^oci:([^:]+)(?::([A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?$/.exec(ref);
-  if (!m) throw usageError(`${ref}: expected oci:DIR[:TAG]`, 'e.g. oci:build/base/oci:latest');
+  if (!m) throw usageError(`${ref}: expected oci:DIR[:TAG] (TAG: letters, digits, _ . -, at most 128)`, 'e.g. oci:build/base/oci:latest');
   return { dir: m[1]!, tag: m[2] ?? 'latest' };
 }
 
+/** Where a blob lives; only sha256 blobs are read or written. */
 export function blobPath(dir: string, digest: string): string {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) throw new ToolError('bad-digest', `unsupported or malformed digest ${JSON.stringify(digest)}`);
-  return join(dir, 'blobs', 'sha256', m[1]!);
+  if (!SHA256.test(digest)) throw inputError(`${dir}: unsupported or malformed digest ${JSON.stringify(digest)}`, { hint: 'oci-wrap reads sha256 blobs only' });
+  return join(dir, 'blobs', 'sha256', digest.slice(7));
 }
 
 export function sha256(data: Buffer | string): string {
@@ -80,41 +51,72 @@ export function blobTemp(dir: string): string {
   return tempSibling(join(dir, 'blobs', 'sha256', 'blob'), 'layer');
 }
 
-async function readJsonFile(path: string, what: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new ToolError('bad-oci', `${path}: cannot read ${what}: ${(err as Error).message}`);
-  }
+function mismatch(dir: string, d: Descriptor, what: string, why: string): ToolError {
+  return new ToolError('digest-mismatch', `${dir}: ${what} blob ${d.digest} ${why}`, { exitCode: 2 });
 }
 
-/** Read a blob and check its digest; JSON blobs are small, so this reads them whole. */
-export async function readVerifiedBlob(dir: string, d: Descriptor, max = 4 * 1024 * 1024): Promise<Buffer> {
-  if (d.size > max) throw new ToolError('bad-oci', `${d.digest}: ${d.size} bytes is too large for ${d.mediaType}`);
-  const data = await readFile(blobPath(dir, d.digest)).catch(() => {
-    throw new ToolError('bad-oci', `${dir}: missing blob ${d.digest}`);
-  });
-  if (data.length !== d.size || sha256(data) !== d.digest) throw new ToolError('digest-mismatch', `${dir}: blob ${d.digest} does not match its digest or size`);
+/** Read a small (JSON) blob whole, bounded by its descriptor and by max, and check its size and digest. */
+export async function readVerifiedBlob(dir: string, d: Descriptor, what = d.mediaType, max: number = READ_LIMITS.config): Promise<Buffer> {
+  if (d.size > max) throw inputError(`${dir}: ${what} ${d.digest} claims ${d.size} bytes, more than the ${max} one may have`);
+  const data = await readBoundedFile(blobPath(dir, d.digest), { maxBytes: max, what });
+  if (data.length !== d.size) throw mismatch(dir, d, what, `is ${data.length} bytes, its descriptor says ${d.size}`);
+  if (sha256(data) !== d.digest) throw mismatch(dir, d, what, 'does not match its digest');
   return data;
 }
 
-/** Stream a blob, checking its digest at the end (the consumer must not trust it before the stream ends). */
-export async function* streamVerifiedBlob(dir: string, d: Descriptor): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(blobPath(dir, d.digest), { highWaterMark: 1 << 20 })) {
-    const b = chunk as Buffer;
-    hash.update(b);
-    size += b.length;
-    yield b;
+/** Open a blob for streaming: a regular file (never a FIFO or a device) of exactly the descriptor's size. */
+export async function openBlob(dir: string, d: Descriptor, what: string): Promise<FileHandle> {
+  const path = blobPath(dir, d.digest);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw inputError(code === 'ENOENT' ? `${dir}: missing ${what} blob ${d.digest}` : `${path}: cannot read ${what}: ${code ?? String(err)}`);
   }
-  if (size !== d.size || `sha256:${hash.digest('hex')}` !== d.digest) throw new ToolError('digest-mismatch', `${dir}: blob ${d.digest} does not match its digest or size`);
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw inputError(`${path}: ${what} blob is not a regular file`);
+  }
+  if (st.size !== d.size) {
+    await fh.close();
+    throw mismatch(dir, d, what, `is ${st.size} bytes, its descriptor says ${d.size}`);
+  }
+  return fh;
 }
 
-export async function readIndex(dir: string): Promise<{ schemaVersion: 2; mediaType?: string; manifests: Descriptor[] }> {
-  const index = (await readJsonFile(join(dir, 'index.json'), 'the image index')) as { manifests?: Descriptor[] };
-  if (!Array.isArray(index.manifests)) throw new ToolError('bad-oci', `${dir}/index.json: no manifests`);
-  return { schemaVersion: 2, mediaType: MEDIA.index, manifests: index.manifests };
+/** Stream a blob, checking its digest at the end (the consumer must not trust it before the stream ends). */
+export async function* streamVerifiedBlob(dir: string, d: Descriptor, what = d.mediaType): AsyncGenerator<Buffer> {
+  const fh = await openBlob(dir, d, what);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      size += b.length;
+      yield b;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (size !== d.size) throw mismatch(dir, d, what, `changed size while it was read (${size} bytes, its descriptor says ${d.size})`);
+  if (`sha256:${hash.digest('hex')}` !== d.digest) throw mismatch(dir, d, what, 'does not match its digest');
+}
+
+const LAYOUT_HINT = 'an OCI image layout is a directory with oci-layout, index.json and blobs/';
+
+/** The image index of a layout (its oci-layout file checked first). Unreadable or malformed: exit 2. */
+export async function readIndex(dir: string): Promise<ImageIndex> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st) throw inputError(`${dir}: no such directory, cannot read its index.json`, { hint: LAYOUT_HINT });
+  if (!st.isDirectory()) throw inputError(`${dir}: not a directory, cannot read its index.json`, { hint: LAYOUT_HINT });
+  const layoutFile = join(dir, 'oci-layout');
+  if (!(await stat(layoutFile).then(() => true, () => false))) throw inputError(`${dir}: not an OCI image layout (no oci-layout file)`, { hint: LAYOUT_HINT });
+  parseOciJson(ociLayoutSchema, (await readBoundedFile(layoutFile, { what: 'oci-layout file' })).toString('utf8'), layoutFile, 'oci-layout file');
+  const indexFile = join(dir, 'index.json');
+  return parseOciJson(indexSchema, (await readBoundedFile(indexFile, { what: 'OCI image index' })).toString('utf8'), indexFile, 'OCI image index');
 }
 
 /** The manifest for a tag (or the only manifest when the index has one and no tag matches). */
@@ -122,15 +124,36 @@ export async function readManifest(dir: string, tag: string): Promise<{ manifest
   const index = await readIndex(dir);
   const named = index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
   const d = named[0] ?? (index.manifests.length === 1 ? index.manifests[0] : undefined);
-  if (!d) throw new ToolError('missing-tag', `${dir}: no image tagged ${tag}`, { hint: `tags: ${index.manifests.map((m) => m.annotations?.[REF_NAME] ?? '(none)').join(', ')}` });
-  if (d.mediaType !== MEDIA.manifest) throw new ToolError('bad-oci', `${dir}: ${tag} is ${d.mediaType}, not an image manifest`);
-  const manifest = JSON.parse((await readVerifiedBlob(dir, d)).toString('utf8')) as Manifest;
-  if (manifest.schemaVersion !== 2 || !manifest.config || !Array.isArray(manifest.layers)) throw new ToolError('bad-oci', `${dir}: ${d.digest} is not an OCI image manifest`);
+  if (!d) throw new ToolError('missing-tag', `${dir}: no image tagged ${tag}`, { hint: `tags: ${index.manifests.map((m) => m.annotations?.[REF_NAME] ?? '(none)').join(', ') || '(none)'}`, exitCode: 2 });
+  if (d.mediaType !== MEDIA.manifest) throw inputError(`${dir}: ${tag} is ${d.mediaType}, not an OCI image manifest (${MEDIA.manifest})`);
+  const manifest = parseOciJson(manifestSchema, (await readVerifiedBlob(dir, d, 'OCI image manifest')).toString('utf8'), `${dir}: manifest ${d.digest}`, 'OCI image manifest');
   return { manifest, descriptor: d };
 }
 
 export async function readConfig(dir: string, manifest: Manifest): Promise<ImageConfig> {
-  return JSON.parse((await readVerifiedBlob(dir, manifest.config)).toString('utf8')) as ImageConfig;
+  const d = manifest.config;
+  if (d.mediaType !== MEDIA.config) throw inputError(`${dir}: the image config is ${d.mediaType}, not ${MEDIA.config}`);
+  return parseOciJson(imageConfigSchema, (await readVerifiedBlob(dir, d, 'OCI image config')).toString('utf8'), `${dir}: config ${d.digest}`, 'OCI image config');
+}
+
+/**
+ * Where `--output oci:DIR` may write: a new or empty directory, or an OCI layout whose
+ * index can be read (its other tags are kept). Anything else is refused before any work.
+ */
+export async function checkOutputLayout(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw usageError(`--output ${dir}: ${code === 'ENOTDIR' ? 'a parent is not a directory' : code ?? String(err)}`);
+  }
+  if (!st.isDirectory()) throw usageError(`--output ${dir}: not a directory (an OCI image layout is a directory)`, 'name a new directory, an empty one, or an existing OCI layout');
+  const entries = await readdir(dir);
+  if (entries.length === 0) return;
+  if (!entries.includes('oci-layout')) throw usageError(`--output ${dir}: not empty and not an OCI image layout (no oci-layout file); refusing to write into it`, 'name a new directory, an empty one, or an existing OCI layout');
+  if (entries.includes('index.json')) await readIndex(dir);
 }
 
 /** Point TAG at a manifest in index.json, replacing that tag's previous entry. */

@@ -5,6 +5,9 @@
  */
 import { ToolError } from '@debian-atomic/lib';
 
+/** A name from the archive, quoted (control characters escaped) and cut, for a message. */
+const shown = (s: string): string => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
 export type EntryType = 'file' | 'link' | 'symlink' | 'directory';
 
 export interface TarHeader {
@@ -90,8 +93,29 @@ export interface TarEntry {
   content: Buffer;
 }
 
+/**
+ * One entry of a streamed archive: its content is read from `body` as it is consumed.
+ * Consume it (or leave it) before asking for the next entry; what is left is skipped.
+ */
+export interface TarStreamEntry {
+  header: TarHeader;
+  body: AsyncIterable<Buffer>;
+}
+
+export interface TarLimits {
+  /** Largest pax or GNU long-name header, and largest sum of them before one entry (held in memory). */
+  metadataBytes?: number;
+  /** Largest entry size a header may declare. */
+  entryBytes?: number;
+}
+
+/** Pax and GNU long-name headers: a path is at most PATH_MAX, so 1 MiB is more than any real one. */
+export const MAX_METADATA = 1 << 20;
+export const MAX_ENTRY = 4 * 1024 * 1024 * 1024;
+const MAX_ID = 0xffffffff;
+
 function bad(message: string): ToolError {
-  return new ToolError('bad-tar', `invalid tar stream: ${message}`);
+  return new ToolError('bad-tar', `invalid tar stream: ${message}`, { exitCode: 2 });
 }
 
 function cstring(b: Buffer, at: number, width: number): string {
@@ -100,27 +124,40 @@ function cstring(b: Buffer, at: number, width: number): string {
   return (nul === -1 ? s : s.subarray(0, nul)).toString('utf8');
 }
 
-function number(b: Buffer, at: number, width: number): number {
+function number(b: Buffer, at: number, width: number, field: string): number {
   if ((b[at]! & 0x80) !== 0) {
-    // GNU base-256 for large values.
-    let v = 0;
+    // GNU base-256 for large values; 0xff first is a negative number, which no field here may be.
+    if (b[at] === 0xff) throw bad(`negative ${field}`);
+    let v = b[at]! & 0x7f;
     for (let i = at + 1; i < at + width; i++) v = v * 256 + b[i]!;
+    if (!Number.isSafeInteger(v)) throw bad(`${field} out of range`);
     return v;
   }
   const s = cstring(b, at, width).trim();
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw bad(`bad number field '${s}'`);
+  if (!/^[0-7]+$/.test(s)) throw bad(`bad ${field} field ${shown(s)}`);
   return parseInt(s, 8);
 }
 
+/** A pax numeric record: decimal digits only (pax uid/gid/size are non-negative integers). */
+function paxNumber(pax: Record<string, string>, key: string, max: number): number | undefined {
+  const v = pax[key];
+  if (v === undefined) return undefined;
+  if (!/^[0-9]{1,16}$/.test(v)) throw bad(`pax ${key} ${JSON.stringify(v.slice(0, 40))} is not a non-negative integer`);
+  const n = Number(v);
+  if (n > max) throw bad(`pax ${key} ${v} is out of range (at most ${max})`);
+  return n;
+}
+
 function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   let i = 0;
   while (i < data.length) {
     const space = data.indexOf(0x20, i);
-    if (space === -1) throw bad('bad pax record');
-    const len = parseInt(data.subarray(i, space).toString('ascii'), 10);
-    if (!Number.isInteger(len) || len <= 0 || i + len > data.length) throw bad('bad pax record length');
+    if (space === -1 || space - i > 12) throw bad('bad pax record');
+    const digits = data.subarray(i, space).toString('ascii');
+    const len = /^[0-9]+$/.test(digits) ? Number(digits) : NaN;
+    if (!Number.isInteger(len) || len <= space - i + 1 || i + len > data.length || data[i + len - 1] !== 0x0a) throw bad('bad pax record length');
     const rec = data.subarray(space + 1, i + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq === -1) throw bad('bad pax record');
@@ -130,23 +167,33 @@ function parsePax(data: Buffer): Record<string, string> {
   return out;
 }
 
-/** Reads exact byte counts from an async stream of chunks. */
+/** Reads exact byte counts, or streams a byte range, from an async stream of chunks. */
 class ByteReader {
   private chunks: Buffer[] = [];
   private have = 0;
   private done = false;
   constructor(private readonly it: AsyncIterator<Buffer>) {}
-  async read(n: number): Promise<Buffer | undefined> {
-    while (this.have < n && !this.done) {
-      const r = await this.it.next();
-      if (r.done) this.done = true;
-      else {
-        const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-        this.chunks.push(c);
-        this.have += c.length;
-      }
+
+  private async pull(): Promise<boolean> {
+    if (this.done) return false;
+    const r = await this.it.next();
+    if (r.done) {
+      this.done = true;
+      return false;
     }
-    if (this.have < n) return this.have === 0 ? undefined : (() => { throw bad('truncated'); })();
+    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    this.chunks.push(c);
+    this.have += c.length;
+    return true;
+  }
+
+  /** Exactly n bytes (n small: a header block, a pax header), or undefined at a clean end. */
+  async read(n: number): Promise<Buffer | undefined> {
+    while (this.have < n && (await this.pull()));
+    if (this.have < n) {
+      if (this.have === 0) return undefined;
+      throw bad('truncated');
+    }
     const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     const out = all.subarray(0, n);
     const rest = all.subarray(n);
@@ -154,61 +201,107 @@ class ByteReader {
     this.have = rest.length;
     return out;
   }
+
+  /** At most n bytes, as they arrive (never more than one source chunk held); undefined at the end. */
+  async chunk(n: number): Promise<Buffer | undefined> {
+    if (this.have === 0 && !(await this.pull())) return undefined;
+    const first = this.chunks[0]!;
+    if (first.length <= n) {
+      this.chunks.shift();
+      this.have -= first.length;
+      return first;
+    }
+    this.chunks[0] = first.subarray(n);
+    this.have -= n;
+    return first.subarray(0, n);
+  }
 }
 
-const MAX_ENTRY = 4 * 1024 * 1024 * 1024;
-
-/** Entries of a tar stream; content is buffered per entry. Unknown entry types are refused. */
-export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
+/**
+ * Entries of a tar stream, their contents streamed: only headers (and pax / GNU long-name
+ * headers, bounded by limits.metadataBytes) are held in memory. Unknown entry types are refused.
+ */
+export async function* readTarStream(source: AsyncIterable<Buffer>, limits: TarLimits = {}): AsyncGenerator<TarStreamEntry> {
+  const maxMeta = limits.metadataBytes ?? MAX_METADATA;
+  const maxEntry = limits.entryBytes ?? MAX_ENTRY;
   const r = new ByteReader(source[Symbol.asyncIterator]());
-  let pax: Record<string, string> = {};
+  let pax: Record<string, string> = Object.create(null) as Record<string, string>;
   let gnuName: string | undefined;
   let gnuLink: string | undefined;
+  let metaBytes = 0;
+  const skip = async (n: number) => {
+    while (n > 0) {
+      const c = await r.chunk(n);
+      if (!c) throw bad('truncated entry');
+      n -= c.length;
+    }
+  };
   for (;;) {
     const block = await r.read(BLOCK);
     if (!block) return;
     if (block.every((x) => x === 0)) return;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-    if (sum !== number(block, 148, 8)) throw bad('header checksum mismatch');
+    if (sum !== number(block, 148, 8, 'checksum')) throw bad('header checksum mismatch');
     const typeflag = String.fromCharCode(block[156]!);
-    let size = number(block, 124, 12);
-    if (pax.size !== undefined) size = Number(pax.size);
-    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_ENTRY) throw bad(`entry size ${size}`);
-    const data = size ? ((await r.read(size + ((BLOCK - (size % BLOCK)) % BLOCK))) ?? Buffer.alloc(0)).subarray(0, size) : Buffer.alloc(0);
-    if (data.length !== size) throw bad('truncated entry');
-    if (typeflag === 'x') {
-      pax = { ...pax, ...parsePax(data) };
-      continue;
-    }
-    if (typeflag === 'g') continue;
-    if (typeflag === 'L') {
-      gnuName = cstring(data, 0, data.length);
-      continue;
-    }
-    if (typeflag === 'K') {
-      gnuLink = cstring(data, 0, data.length);
+    const size = paxNumber(pax, 'size', Number.MAX_SAFE_INTEGER) ?? number(block, 124, 12, 'size');
+    if (size > maxEntry) throw bad(`entry size ${size} is more than the ${maxEntry} bytes an entry may have`);
+    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
+      metaBytes += size;
+      if (size > maxMeta || metaBytes > maxMeta) throw bad(`${typeflag === 'L' || typeflag === 'K' ? 'GNU long name' : 'pax'} header of ${size} bytes (more than ${maxMeta} bytes of headers for one entry)`);
+      const data = size ? (await r.read(size + pad))?.subarray(0, size) : Buffer.alloc(0);
+      if (!data) throw bad('truncated entry');
+      if (typeflag === 'x') pax = { ...pax, ...parsePax(data) };
+      else if (typeflag === 'L') gnuName = cstring(data, 0, data.length);
+      else if (typeflag === 'K') gnuLink = cstring(data, 0, data.length);
       continue;
     }
     const types: Record<string, EntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '5': 'directory' };
     const type = types[typeflag];
     const prefix = cstring(block, 345, 155);
     const rawName = pax.path ?? gnuName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
-    if (!type) throw bad(`${rawName}: unsupported entry type '${typeflag === '\0' ? '\\0' : typeflag}'`);
+    if (!type) throw bad(`${shown(rawName)}: unsupported entry type '${/^[\x21-\x7e]$/.test(typeflag) ? typeflag : `\\x${block[156]!.toString(16).padStart(2, '0')}`}'`);
     const linkname = pax.linkpath ?? gnuLink ?? cstring(block, 157, 100);
     const header: TarHeader = {
       name: rawName,
       type,
-      mode: number(block, 100, 8),
-      uid: pax.uid !== undefined ? Number(pax.uid) : number(block, 108, 8),
-      gid: pax.gid !== undefined ? Number(pax.gid) : number(block, 116, 8),
+      mode: number(block, 100, 8, 'mode'),
+      uid: paxNumber(pax, 'uid', MAX_ID) ?? number(block, 108, 8, 'uid'),
+      gid: paxNumber(pax, 'gid', MAX_ID) ?? number(block, 116, 8, 'gid'),
       size,
-      mtime: number(block, 136, 12),
+      mtime: number(block, 136, 12, 'mtime'),
       ...(type === 'link' || type === 'symlink' ? { linkname } : {}),
     };
-    pax = {};
+    if (header.uid > MAX_ID || header.gid > MAX_ID) throw bad(`${shown(rawName)}: uid/gid out of range`);
+    pax = Object.create(null) as Record<string, string>;
     gnuName = undefined;
     gnuLink = undefined;
-    yield { header, content: data };
+    metaBytes = 0;
+    let left = size;
+    const body = (async function* () {
+      while (left > 0) {
+        const c = await r.chunk(left);
+        if (!c) throw bad(`${shown(rawName)}: truncated entry`);
+        left -= c.length;
+        yield c;
+      }
+    })();
+    yield { header, body };
+    await skip(left);
+    await skip(pad);
   }
+}
+
+/** An entry's content, read whole: at most max bytes (the header's size is checked first). */
+export async function readBody(e: TarStreamEntry, max: number, what: string): Promise<Buffer> {
+  if (e.header.size > max) throw new ToolError('entry-too-large', `${shown(e.header.name)}: ${e.header.size} bytes, more than the ${max} a ${what} may have`, { exitCode: 2 });
+  const chunks: Buffer[] = [];
+  for await (const c of e.body) chunks.push(c);
+  return Buffer.concat(chunks, e.header.size);
+}
+
+/** Entries of a tar stream, each content read whole (small archives; see readTarStream). */
+export async function* readTar(source: AsyncIterable<Buffer>, limits: TarLimits = {}): AsyncGenerator<TarEntry> {
+  for await (const e of readTarStream(source, limits)) yield { header: e.header, content: await readBody(e, limits.entryBytes ?? MAX_ENTRY, 'entry') };
 }

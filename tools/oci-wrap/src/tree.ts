@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRaw, inflateRawSync } from 'node:zlib';
-import { toolboxRun, ToolError } from '@debian-atomic/lib';
+import { readBoundedText, READ_LIMITS, toolboxRun, ToolError } from '@debian-atomic/lib';
 import { decodeFilezHeader, type FileHeader } from './filez.js';
 
 const inflateRawAsync = promisify(inflateRaw);
@@ -60,9 +60,10 @@ export function parseLs(text: string): { dirs: TreeDir[]; files: TreeFile[] } {
 }
 
 export async function repoMode(repo: string): Promise<string> {
-  const config = await readFile(join(repo, 'config'), 'utf8').catch(() => {
-    throw new ToolError('not-a-repo', `${repo}: not an OSTree repository (no config)`);
-  });
+  const file = join(repo, 'config');
+  if (!(await stat(file).then(() => true, () => false))) throw new ToolError('not-a-repo', `${repo}: not an OSTree repository (no config)`);
+  // A regular file of a few lines: a FIFO or a device there is refused, not read.
+  const config = await readBoundedText(file, { maxBytes: READ_LIMITS.attribute, what: 'repository config' });
   return /^mode=(.*)$/m.exec(config)?.[1]?.trim() ?? 'bare';
 }
 
@@ -84,7 +85,8 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
 export async function resolveRef(repo: string, ref: string): Promise<string> {
   if (/^[0-9a-f]{64}$/.test(ref)) return ref;
   if (!ref.split('/').includes('..')) {
-    const direct = await readFile(join(repo, 'refs', 'heads', ref), 'utf8').then((s) => s.trim(), () => undefined);
+    const file = join(repo, 'refs', 'heads', ref);
+    const direct = (await stat(file).then(() => true, () => false)) ? (await readBoundedText(file, { maxBytes: 4096, what: 'ref' })).trim() : undefined;
     if (direct && /^[0-9a-f]{64}$/.test(direct)) return direct;
   }
   return (await ostree(repo, ['rev-parse', ref], `resolve ${ref}`).catch((err: unknown) => {

@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { ToolError, type Progress } from '@debian-atomic/lib';
 import { COMMIT_LAYER, componentOf, KERNEL_LAYER, planLayers, type Component } from './chunk.js';
 import { presentedPath, type LayerContent, type LayerJob, type LayerResult } from './layer.js';
-import { MEDIA, readConfig, readManifest, sha256, tagManifest, writeBlob, type ImageConfig, type Manifest } from './oci.js';
+import { checkOutputLayout, MEDIA, readConfig, readManifest, sha256, tagManifest, writeBlob, type ImageConfig, type Manifest } from './oci.js';
 import { DPKG_INFO, listPackage, ownersFromLists } from './packages.js';
 import { commitDetails, readCommitTree, readContentObject, requireArchiveRepo, resolveRef, type CommitTree, type TreeFile } from './tree.js';
 
@@ -62,6 +62,9 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
   const started = Date.now();
   const p = o.progress;
   if (!Number.isInteger(o.maxLayers) || o.maxLayers < 4) throw new ToolError('usage', `--max-layers must be an integer of at least 4 (got ${o.maxLayers})`, { exitCode: 2 });
+  // The image inputs first: a bad --output or --previous is refused before the commit is read.
+  await checkOutputLayout(o.dir);
+  const prev = o.previous ? await previousLayers(o.previous) : undefined;
   p?.step(`reading ${o.ref}`);
   await requireArchiveRepo(o.repo, o.ref);
   const commit = await resolveRef(o.repo, o.ref);
@@ -77,7 +80,6 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
     if (c) sizes.set(c, (sizes.get(c) ?? 0) + f.size);
   }
   const components: Component[] = [...sizes].map(([name, size]) => ({ name, size }));
-  const prev = o.previous ? await previousLayers(o.previous) : undefined;
   const plan = planLayers(components, o.maxLayers, prev?.components);
 
   // Each content object lives in the lowest layer any of its paths belongs to; its paths go with it.

@@ -26,6 +26,6 @@ t.test('--oci and --repo are exclusive; one of them is needed', async (t) => {
   t.match(both.stderr, /either --repo and --ref, or --oci/);
   t.equal(run(['--output', join(dir, 'd.raw')]).status, 2);
   const bad = run(['--oci', `oci:${dir}/missing`, '--output', join(dir, 'd.raw')]);
-  t.equal(bad.status, 1);
+  t.equal(bad.status, 2, 'a missing image is unreadable input');
   t.match(bad.stderr, /index\.json/);
 });
