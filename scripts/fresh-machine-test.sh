@@ -20,6 +20,9 @@ mmdebstrap --quiet --variant=apt --include=git,make,nodejs,npm,ca-certificates t
   >"$logs/fresh-machine-tree.log" 2>&1 || { tail -n 20 "$logs/fresh-machine-tree.log" >&2; exit 1; }
 git clone -q "$src" "$work/root/root/debian-atomic"
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+# The machine's own trust, as every machine of this kind has it (a site CA in front of the
+# registries): the host's CA bundle, which Node is told to use as npm on the host is.
+cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/ssl/certs/ca-certificates.crt"
 passed=0 failed=0
 for target in "${targets[@]}"; do
   start=$(date +%s)
@@ -29,7 +32,7 @@ for target in "${targets[@]}"; do
       r=$1; shift
       mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
       mount -t tmpfs tmpfs "$r/tmp" &&
-      exec chroot "$r" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb \
+      exec chroot "$r" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
         sh -c "cd /root/debian-atomic && make \"\$@\"" make "$@"' sh "$work/root" "$target" >"$log" 2>&1; then
     passed=$((passed + 1)); echo "fresh-machine: ok   make $target ($(( $(date +%s) - start )) s)" >&2
   else
