@@ -2,8 +2,9 @@
 # see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
 #
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
-#   make check           deps, then every test (unit, e2e, boot tests of base and of server with hwdetect)
-#   make check-slow      reproducibility (two clean builds), the Day-2 update test and hwdetect report test in QEMU
+#   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
+#   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
+#   make check-slow      reproducibility, Day-2 updates, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -30,7 +31,7 @@ TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tool
 all: image
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 deps:
 	@scripts/deps.sh
