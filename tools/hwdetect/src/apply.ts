@@ -8,9 +8,9 @@
  * (hwdetect from its Debian package, or copied with --install-self).
  * Idempotent: an unchanged file is not rewritten, an empty section removes its file.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile, formatKargsToml, KARGS_D } from '@debian-atomic/lib';
+import { atomicWriteFile, formatKargsToml, KARGS_D, readBoundedText } from '@debian-atomic/lib';
 import { checkInstalled, enableUnit, installSelf, uninstallSelf, type InstallOptions } from './install.js';
 import type { Plan } from './plan.js';
 
@@ -51,7 +51,8 @@ export function renderDracut(plan: Plan): string | null {
 /** Write `content` at root/rel if it differs, or remove the file when content is null. */
 export async function syncFile(root: string, rel: string, content: string | null, result: ApplyResult): Promise<void> {
   const path = join(root, rel);
-  const old = await readFile(path, 'utf8').catch(() => null);
+  // Bounded, regular files only: a FIFO or /dev/zero planted there is replaced, never read.
+  const old = await readBoundedText(path).catch(() => null);
   if (content === null) {
     if (old !== null) {
       await rm(path, { force: true });

@@ -1,13 +1,14 @@
 /** The subcommands: read inputs, call the library, write JSON on stdout, warnings on stderr. */
 import { stat } from 'node:fs/promises';
-import { atomicWriteFile, canonicalJson, inputError, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { canonicalJson, inputError, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { z } from 'zod';
 import { applyPlan } from './apply.js';
 import { bootCheck } from './check.js';
 import { FactsSchema, type Facts } from './facts.js';
-import { loadDocument } from './input.js';
+import { DOCUMENT_LIMITS, loadDocument } from './input.js';
 import { LIST_CHOICES, TOOL } from './main.js';
 import { makePlan, PlanSchema, type Plan } from './plan.js';
+import { checkOutputFile, checkStateDir, writeFailure, writeOutputFile } from './output.js';
 import { loadPolicy, policyJsonSchema } from './policy.js';
 import { probe } from './probe.js';
 
@@ -24,9 +25,16 @@ interface Roots {
   proc: string;
 }
 
-async function emit(value: unknown, output: string | undefined, io: Io): Promise<void> {
-  if (output) await atomicWriteFile(output, canonicalJson(value));
-  else writeJson(value, io.stdout);
+/** Write facts or a plan, never one that hwdetect would refuse to read back. */
+async function emit(value: unknown, what: 'facts' | 'plan', output: string | undefined, io: Io): Promise<void> {
+  const text = canonicalJson(value);
+  if (Buffer.byteLength(text) > DOCUMENT_LIMITS[what]) {
+    throw inputError(`the ${what} would be larger than ${DOCUMENT_LIMITS[what]} bytes, more than 'hwdetect ${what === 'facts' ? 'plan --facts' : 'apply --plan'}' reads`, {
+      hint: what === 'facts' ? 'is --sysfs a real sysfs, or a capture of one?' : 'a policy needs a few dozen rules; is this the policy you meant?',
+    });
+  }
+  if (output) await writeOutputFile(output, text);
+  else io.stdout.write(text);
 }
 
 function probeWithWarnings(a: Common & Roots): Facts {
@@ -36,7 +44,8 @@ function probeWithWarnings(a: Common & Roots): Facts {
 }
 
 export async function probeCommand(a: Common & Roots & { output?: string }, io: Io): Promise<number> {
-  await emit(probeWithWarnings(a), a.output, io);
+  await checkOutputFile(a.output);
+  await emit(probeWithWarnings(a), 'facts', a.output, io);
   return 0;
 }
 
@@ -60,29 +69,43 @@ export async function planCommand(
   io: Io,
 ): Promise<number> {
   if (a.policy === '-' && a.facts === '-') throw usageError('--policy and --facts cannot both be read from stdin');
+  await checkOutputFile(a.output);
   const loaded = await loadPolicy(a.policy, io.stdin);
-  const facts = a.anyHardware ? null : a.facts !== undefined ? await loadDocument(a.facts, FactsSchema, 'facts', io.stdin) : probeWithWarnings(a);
+  const facts = a.anyHardware ? null : a.facts !== undefined ? await loadDocument(a.facts, FactsSchema, 'facts', io.stdin, DOCUMENT_LIMITS.facts) : probeWithWarnings(a);
   const plan = makePlan(loaded, facts);
   for (const s of plan.skipped) warn(TOOL, `not installing ${s.packages.join(' ')}: ${s.because}`, a.quiet);
   if (a.list) {
     const lines = listPlan(plan, a.list).map((l) => `${l}\n`).join('');
-    if (a.output) await atomicWriteFile(a.output, lines);
+    if (a.output) await writeOutputFile(a.output, lines);
     else io.stdout.write(lines);
-  } else await emit(plan, a.output, io);
+  } else await emit(plan, 'plan', a.output, io);
   return 0;
 }
 
 export async function applyCommand(a: Common & { plan: string; root: string; installSelf?: boolean }, io: Io): Promise<number> {
-  const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin);
+  const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin, DOCUMENT_LIMITS.plan);
   const isDir = await stat(a.root).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
-  writeJson(await applyPlan(plan, a.root, { installSelf: a.installSelf ?? false }), io.stdout);
+  let result;
+  try {
+    result = await applyPlan(plan, a.root, { installSelf: a.installSelf ?? false });
+  } catch (err) {
+    throw writeFailure(`--root ${a.root}`, err, 1);
+  }
+  writeJson(result, io.stdout);
   return 0;
 }
 
 export async function checkCommand(a: Common & Roots & { policy: string; stateDir: string }, io: Io): Promise<number> {
+  await checkStateDir(a.stateDir);
   const loaded = await loadPolicy(a.policy, io.stdin);
-  const { report, warnings, messages } = await bootCheck(loaded, a.stateDir, { sysfs: a.sysfs, proc: a.proc });
+  let result;
+  try {
+    result = await bootCheck(loaded, a.stateDir, { sysfs: a.sysfs, proc: a.proc });
+  } catch (err) {
+    throw writeFailure(`--state-dir ${a.stateDir}`, err);
+  }
+  const { report, warnings, messages } = result;
   for (const w of warnings) warn(TOOL, w, a.quiet);
   // The difference is the point of the check: always said, --quiet or not.
   for (const m of messages) process.stderr.write(`${TOOL}: ${m}\n`);

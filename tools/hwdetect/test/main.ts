@@ -124,3 +124,34 @@ t.test('the built bin: JSON only on stdout, errors on stderr, exit codes', async
   t.equal(live.status, 0, 'the live machine');
   t.equal(JSON.parse(live.stdout.toString()).version, 1);
 });
+
+t.test('outputs that cannot be written: clear errors naming the path, the old output kept', async (t) => {
+  const c = extractCapture(t, 'firecracker-vm');
+  const { mkdirSync } = await import('node:fs');
+  const probeArgs = ['probe', '--sysfs', c.sysfs, '--proc', c.proc];
+  await t.rejects(cli(t, [...probeArgs, '-o', c.dir]), { exitCode: 2, message: `-o ${c.dir}: is a directory, expected a file name` });
+  writeFileSync(join(c.dir, 'file'), 'old\n');
+  await t.rejects(cli(t, [...probeArgs, '-o', join(c.dir, 'file/facts.json')]), { exitCode: 2, message: /-o .*file\/facts\.json: cannot write: a component of the path is not a directory/ });
+  await t.rejects(cli(t, ['plan', '--policy', server, '--any-hardware', '--list', 'packages', '-o', join(c.dir, 'file/x')]), { exitCode: 2, message: /cannot write/ });
+  t.equal(readFileSync(join(c.dir, 'file'), 'utf8'), 'old\n');
+
+  await t.rejects(cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file'), '--sysfs', c.sysfs, '--proc', c.proc]), { exitCode: 2, message: /--state-dir .*file: not a directory/ });
+  await t.rejects(cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file/run'), '--sysfs', c.sysfs, '--proc', c.proc]), {
+    exitCode: 2,
+    message: /--state-dir .*file\/run: cannot write: a component of the path is not a directory/,
+  });
+
+  // A directory where apply writes a file: the root's problem, a failure (exit 1) naming it.
+  const root = join(c.dir, 'root');
+  mkdirSync(join(root, 'usr/lib/modules-load.d/hwdetect.conf'), { recursive: true });
+  const plan = (await cli(t, ['plan', '--policy', server, '--any-hardware'])).out;
+  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', root], JSON.stringify({ ...JSON.parse(plan), enabled: false })), {
+    exitCode: 1,
+    message: /^--root .*root: cannot write: is a directory \(.*hwdetect\.conf/,
+  });
+});
+
+t.test('inputs on stdin are bounded', async (t) => {
+  await t.rejects(cli(t, ['plan', '--policy', server, '--facts', '-'], `{"version": 1, "pad": "${' '.repeat(3 << 20)}"}`), { exitCode: 2, message: /^<stdin>: larger than 2097152 bytes, refusing to read it/ });
+  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', '/'], ' '.repeat(3 << 20)), { exitCode: 2, message: /^<stdin>: larger than 2097152 bytes/ });
+});

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import type { Facts } from '../src/facts.js';
-import { describeMatch, evaluateMatch, makePlan, PlanSchema, type Plan } from '../src/plan.js';
+import { GlobBudget } from '../src/modalias.js';
+import { describeMatch, evaluateMatch, GLOB_STEPS, makePlan, MAX_BECAUSE, PlanSchema, type Plan } from '../src/plan.js';
 import { loadPolicy, PolicySchema, type LoadedPolicy } from '../src/policy.js';
 import { probe } from '../src/probe.js';
 import { CAPTURES, extractCapture, golden, POLICIES, VARIANTS_DIR } from './fixtures/capture.js';
@@ -151,4 +152,31 @@ t.test('package rules: top-level modalias and match both hold; dedup keeps the f
   const any = makePlan(loaded, null);
   t.equal(any.packages[1]!.because, 'any hardware: when modalias pci:v00008086d*bc02* and virtualization qemu');
   t.same(any.deferred, [{ section: 'modules', items: ['a', 'efi_pstore'], when: 'firmware uefi' }]);
+});
+
+t.test('bounded: a reason is cut, the glob matching has a budget', async (t) => {
+  const facts = await captureFacts(t, 'qemu-q35-tcg-uefi');
+  const globs = Array.from({ length: 40 }, (_, i) => `pci:v00008086d*bc02*${'*'.repeat(i % 3)}`);
+  const plan = makePlan(inline({ packages: [{ modalias: globs, packages: ['e1000e-tool'] }] }), facts);
+  const because = plan.packages[0]!.because;
+  t.equal(because.length, MAX_BECAUSE, 'a reason naming 40 globs is cut');
+  t.match(because, /^modalias pci:v00008086d\*bc02\*\|.*\.\.\.$/);
+  t.ok(PlanSchema.safeParse(plan).success);
+  t.throws(() => evaluateMatch({ modalias: 'pci:*' }, facts, new GlobBudget(10)), { exitCode: 2, message: /modalias globs against the \d+ PCI devices of the facts takes more than/ });
+  t.ok(evaluateMatch({ modalias: 'pci:*' }, facts, new GlobBudget(GLOB_STEPS)));
+});
+
+t.test('a plan read back names what apply writes with the grammar of its file', async (t) => {
+  const plan = makePlan(inline({ 'kernel-args': { always: ['quiet'] }, modules: { always: ['overlay'] } }), null);
+  t.ok(PlanSchema.safeParse(plan).success);
+  const bad: [string, unknown][] = [
+    ['kernelArgs', [{ name: 'quiet\ninit=/bin/sh', because: 'always' }]],
+    ['kernelArgs', [{ name: 'two words', because: 'always' }]],
+    ['modules', [{ name: 'overlay\nevil', because: 'always' }]],
+    ['modules', [{ name: 'overlay', because: 'always\nevil' }]],
+    ['initramfsDrivers', [{ name: 'nvme"; reboot; "', because: 'always' }]],
+    ['packages', [{ name: 'Bad_Name', component: 'main', because: 'always' }]],
+    ['policy', { name: 'p\nadd_drivers+=x', spec: {} }],
+  ];
+  for (const [key, value] of bad) t.notOk(PlanSchema.safeParse({ ...plan, [key]: value }).success, `${key}: ${JSON.stringify(value)}`);
 });

@@ -120,3 +120,31 @@ t.test('the schema is JSON Schema', async (t) => {
   t.same(Object.keys(schema.properties).sort(), Object.keys(PolicySchema.shape).sort());
   t.match(JSON.stringify(schema), /"pattern":"\^\(intel\|amd\|other\)\$"/);
 });
+
+t.test('globs, kernel arguments and names are checked when the policy is read', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['packages:\n  - modalias: "pci:v[z-a]*"\n    packages: [xx]\n', /^p\.yaml:2:15: packages\.0\.modalias: invalid modalias glob "pci:v\[z-a\]\*": reversed range "z-a" at character 7/],
+    ['packages:\n  - modalias: ["pci:*", "pci:v[0-9"]\n    packages: [xx]\n', /^p\.yaml:2:25: packages\.0\.modalias\.1: invalid modalias glob "pci:v\[0-9": unterminated bracket expression at character 6/],
+    [`packages:\n  - modalias: "pci:${'?'.repeat(300)}"\n    packages: [xx]\n`, /^p\.yaml:2:15: packages\.0\.modalias: invalid modalias glob "pci:\?{76}\.\.\.": a modalias glob is at most 256 characters/],
+    ['packages:\n  - modalias: "pci:v\\u0085*"\n    packages: [xx]\n', /^p\.yaml:2:15: packages\.0\.modalias: a modalias glob must not contain a control character \(U\+0085\)/],
+    ['kernel-args:\n  always: ["quiet\\ninit=/bin/sh"]\n', /^p\.yaml:2:12: kernel-args\.always\.0: a kernel argument must be one word: it contains a newline \(U\+000A\)$/],
+    ['kernel-args:\n  always: [""]\n', /^p\.yaml:2:12: kernel-args\.always\.0: a kernel argument must not be empty$/],
+    [`kernel-args:\n  always: [a=${'x'.repeat(5000)}]\n`, /kernel-args\.always\.0: a kernel argument is longer than 4096 characters$/],
+    ['kernel-args:\n  always: [\'a="b\']\n', /kernel-args\.always\.0: expected one kernel argument: name or name=value, no spaces outside quotes/],
+    [`modules:\n  always: [${'m'.repeat(65)}]\n`, /modules\.always\.0: a kernel module name is at most 64 characters/],
+    [`packages:\n  - packages: [${Array.from({ length: 2049 }, (_, i) => `p${i}`).join(', ')}]\n`, /^p\.yaml:1:1: \(top level\): a policy lists at most 2048 names in all .* this one has 2049/],
+  ];
+  for (const [yaml, want] of cases) {
+    const errors = await errorsOf(t, yaml);
+    t.equal(errors.length, 1, `one error for ${yaml.slice(0, 60)}`);
+    t.match(errors[0], want);
+  }
+});
+
+t.test('a policy without a name needs a file name that is one', async (t) => {
+  const dir = t.testdir({ 'my policy.yaml': '{}\n', 'ok.yaml': '{}\n', 'named policy.yaml': 'name: named\n' });
+  await t.rejects(loadPolicy(join(dir, 'my policy.yaml')), { exitCode: 2, message: /the policy has no 'name' and its file name "my policy" is not one/ });
+  t.equal((await loadPolicy(join(dir, 'ok.yaml'))).name, 'ok');
+  t.equal((await loadPolicy(join(dir, 'named policy.yaml'))).name, 'named');
+  await t.rejects(loadPolicy('-', Readable.from([Buffer.alloc(600 << 10, ' ')])), { exitCode: 2, message: /<stdin>: larger than 524288 bytes/ });
+});

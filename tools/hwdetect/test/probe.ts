@@ -1,8 +1,9 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FactsSchema } from '../src/facts.js';
-import { countCpuList, diskKind, probe, x86Level } from '../src/probe.js';
+import { countCpuList, diskKind, parseCpuinfo, probe, x86Level } from '../src/probe.js';
 import { CAPTURES, extractCapture, golden } from './fixtures/capture.js';
 
 t.test('every capture probes to valid facts that match the golden file', async (t) => {
@@ -192,4 +193,48 @@ t.test('helpers: disk kinds, CPU lists, x86-64 levels', async (t) => {
 t.test('the live machine probes without throwing', async (t) => {
   const { facts } = probe();
   t.ok(FactsSchema.safeParse(facts).success, 'live facts satisfy the schema');
+});
+
+t.test('a tree that is not a machine: clear errors, bounded reads, facts plan accepts', async (t) => {
+  const tree = (proc: Record<string, string> = {}) => {
+    const dir = t.testdir({ sys: { class: { dmi: { id: { sys_vendor: 'QEMU\n' } } } }, proc: { cpuinfo: 'processor\t: 0\n', meminfo: 'MemTotal: 1024 kB\n', cmdline: 'ro\n', ...proc } });
+    return { dir, sysfs: join(dir, 'sys'), proc: join(dir, 'proc') };
+  };
+  const fifo = tree();
+  rmSync(join(fifo.proc, 'cpuinfo'));
+  spawnSync('mkfifo', [join(fifo.proc, 'cpuinfo')]);
+  t.throws(() => probe(fifo), { exitCode: 2, message: /proc\/cpuinfo: a FIFO, expected a regular file/ });
+  const zero = tree();
+  rmSync(join(zero.proc, 'meminfo'));
+  symlinkSync('/dev/zero', join(zero.proc, 'meminfo'));
+  t.throws(() => probe(zero), { exitCode: 2, message: /proc\/meminfo: a character device, expected a regular file/ });
+  const big = tree();
+  writeFileSync(join(big.sysfs, 'class/dmi/id/product_name'), Buffer.alloc((1 << 20) + 1, 'x'));
+  t.throws(() => probe(big), { exitCode: 2, message: /product_name: larger than 1048576 bytes, refusing to read it/ });
+  const socket = tree();
+  rmSync(join(socket.proc, 'cmdline'));
+  symlinkSync('/dev/null', join(socket.proc, 'cmdline'));
+  t.throws(() => probe(socket), { exitCode: 2, message: /cmdline: a character device/ });
+
+  const many = tree();
+  t.throws(() => probe({ ...many, maxBytes: 20 }), { exitCode: 2, message: /the files probe read add up to more than 20 bytes, stopped/ });
+  t.ok(probe({ ...many, maxBytes: 4096 }).facts, 'a real tree is far under the bound');
+
+  const odd = tree({ cpuinfo: `processor\t: 0\nprocessor\t: 1\nvendor_id: ${'v'.repeat(300)}\nmodel name\t:\tX\nflags\t\t: ${'f '.repeat(40000)}\n`, cmdline: `ro ${'a'.repeat(5000)} "x\u0001y"\n` });
+  const { facts, warnings } = probe(odd);
+  t.ok(FactsSchema.safeParse(facts).success, 'facts satisfy the schema');
+  t.same([facts.cpu.count, facts.cpu.vendorId, facts.cpu.model, facts.kernel.cmdline], [2, null, 'X', ['ro']]);
+  t.match(warnings, [/the flags line is longer than 65536 characters, ignored/, /vendor_id\): longer than 256 characters, ignored/, /argument "a+"\): longer than 4096/, /argument .*contains a control character/]);
+});
+
+t.test('helpers: cpuinfo fields, CPU lists that no kernel prints', async (t) => {
+  const { fields, processors } = parseCpuinfo('processor : 0\nvendor_id\t: GenuineIntel\nprocessor\t: 1\nvendor_id : Other\nno colon\n: empty key\nflags\t\t:  fpu sse\n');
+  t.equal(processors, 2);
+  t.same(Object.fromEntries(fields), { processor: '0', vendor_id: 'GenuineIntel', flags: ' fpu sse' }, 'the first of each; one blank after the colon is dropped');
+  t.same(parseCpuinfo(''), { fields: new Map(), processors: 0 });
+  t.equal(countCpuList('5-1'), undefined, 'a reversed range');
+  t.equal(countCpuList('0-99999999999'), undefined, 'more digits than any CPU number');
+  t.equal(countCpuList('0-1048576'), undefined, 'beyond the bound');
+  t.equal(countCpuList('0-1048575'), 1 << 20);
+  t.equal(countCpuList('0-1048575,0'), undefined, 'more CPUs in all than the bound');
 });
