@@ -27,9 +27,11 @@ passed=0 failed=0
 for target in "${targets[@]}"; do
   start=$(date +%s)
   log=$logs/fresh-machine-${target//[^A-Za-z0-9_-]/_}.log
-  # Its own mount namespace: /proc, /sys, /dev for mmdebstrap, bubblewrap and QEMU inside.
+  # Its own mount namespace: the tree bound onto itself (bubblewrap needs / to be a mount point,
+  # as on a machine), /proc, /sys, /dev for mmdebstrap, bubblewrap and QEMU inside.
   if unshare --mount --propagation private sh -c '
       r=$1; shift
+      mount --bind "$r" "$r" &&
       mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
       mount -t tmpfs tmpfs "$r/tmp" &&
       exec chroot "$r" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
