@@ -19,7 +19,8 @@ await runTool(TOOL, async () => {
     .parseAsync();
   const epochText = process.env.SOURCE_DATE_EPOCH ?? String(Math.floor(Date.now() / 1000));
   const epoch = Number(epochText);
-  if (!Number.isInteger(epoch) || epoch < 0) throw usageError(`SOURCE_DATE_EPOCH=${epochText}: expected seconds since 1970`);
+  // Up to the year 9999: a larger number makes no date (and no version) at all.
+  if (!/^\d{1,12}$/.test(epochText) || epoch > 253402300799) throw usageError(`SOURCE_DATE_EPOCH=${epochText.slice(0, 40)}: expected seconds since 1970 (at most 253402300799)`);
   const result = await commitTree({
     repo: argv.repo,
     tree: String(argv._[0]),

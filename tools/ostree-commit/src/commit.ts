@@ -4,12 +4,15 @@
  * unchanged content makes no new commit. ostree moves the ref only once the
  * commit is complete, so a failed or killed run leaves the ref where it was.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
+import { inputError, READ_LIMITS, readBoundedText, tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
 import { mutateOsRelease, treeDigest } from './osrelease.js';
 import { Ostree } from './ostree.js';
+import { kindOf, readTreefile, refProblem } from './treefile.js';
 import { nextVersion } from './version.js';
+
+export { TREEFILE_IN_TREE } from './treefile.js';
 
 export const REPO_MODES = ['archive', 'bare-user', 'bare'] as const;
 export type RepoMode = (typeof REPO_MODES)[number];
@@ -43,26 +46,7 @@ export interface CommitResult {
   delta: string | null;
 }
 
-interface TreefileBits {
-  ref?: string;
-  'mutate-os-release'?: string;
-  'automatic-version-prefix'?: string;
-  'add-commit-metadata'?: Record<string, unknown>;
-  release?: string;
-}
-
-export const TREEFILE_IN_TREE = 'usr/share/debian-atomic/treefile.json';
 export const DIGEST_KEY = 'debian-atomic.tree-sha256';
-
-async function readTreefile(tree: string): Promise<TreefileBits> {
-  const text = await readFile(join(tree, TREEFILE_IN_TREE), 'utf8').catch(() => null);
-  if (text === null) return {};
-  try {
-    return JSON.parse(text) as TreefileBits;
-  } catch {
-    throw new ToolError('bad-treefile', `${join(tree, TREEFILE_IN_TREE)}: not valid JSON`);
-  }
-}
 
 function metadataArgs(meta: Record<string, unknown>): string[] {
   return Object.keys(meta)
@@ -83,6 +67,10 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
   if (!(await stat(join(tree, 'usr')).catch(() => null))?.isDirectory()) throw new ToolError('not-a-tree', `${o.tree}: has no /usr: not a root filesystem`);
   if ((await stat(join(tree, 'etc')).catch(() => null))?.isDirectory())
     throw new ToolError('not-unified', `${o.tree}: /etc is a directory: run usr-unify on the tree first (ostree deploys /usr/etc)`);
+  if (o.ref !== undefined) {
+    const problem = refProblem(o.ref);
+    if (problem) throw usageError(`--ref ${JSON.stringify(o.ref.slice(0, 80))}: ${problem}`);
+  }
   const treefile = await readTreefile(tree);
   const ref = o.ref ?? treefile.ref;
   if (!ref) throw usageError('no ref: give --ref or a tree with /usr/share/debian-atomic/treefile.json naming one');
@@ -112,7 +100,7 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     digest = await treeDigest(tree);
     if (parent && (await ostree.metadataString(parent, DIGEST_KEY)) === digest)
       return { repo, ref, commit: parent, parent: await parentOf(ostree, parent), changed: false, version: previousVersion, timestamp: o.epoch, mode, signed: false, delta: null };
-    const osRelease = await readFile(join(tree, 'usr/lib/os-release'), 'utf8').catch(() => null);
+    const osRelease = await readOsRelease(tree);
     if (osRelease !== null) {
       overlay = tempSibling(tree, 'os-release');
       await mkdir(join(overlay, 'usr/lib'), { recursive: true });
@@ -170,6 +158,15 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     signed: Boolean(o.signKey || o.gpgSign) && changed,
     delta,
   };
+}
+
+/** The tree's usr/lib/os-release (a small regular file), or null when it has none. */
+async function readOsRelease(tree: string): Promise<string | null> {
+  const file = join(tree, 'usr/lib/os-release');
+  const st = await lstat(file).catch(() => null);
+  if (!st) return null;
+  if (!st.isFile()) throw inputError(`${file}: cannot read: ${kindOf(st)}, expected a regular file`);
+  return readBoundedText(file, { maxBytes: READ_LIMITS.attribute, what: 'os-release' });
 }
 
 /** ostree --bootable needs a kernel in /usr/lib/modules/$KVER/vmlinuz. */

@@ -3,8 +3,9 @@
  * in os-release's VERSION and PRETTY_NAME, and OSTREE_VERSION is added. The tree
  * is not touched: the changed file is committed from an overlay directory.
  */
-import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export function mutateOsRelease(text: string, from: string, version: string): string {
@@ -30,11 +31,16 @@ export async function treeDigest(root: string): Promise<string> {
       const st = await lstat(join(root, r));
       h.update(`${r}\0${st.mode}\0${st.uid}\0${st.gid}\0`);
       if (st.isSymbolicLink()) h.update(await readlink(join(root, r)));
-      else if (st.isFile()) h.update(await readFile(join(root, r)));
+      else if (st.isFile()) await hashFile(h, join(root, r));
       else if (st.isDirectory()) await walk(r);
       h.update('\0');
     }
   };
   await walk('');
   return h.digest('hex');
+}
+
+/** Feed a file to the hash a chunk at a time: a tree may hold files of gigabytes. */
+async function hashFile(h: Hash, file: string): Promise<void> {
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
 }

@@ -3,11 +3,13 @@
  * Commands run inside the tree through bubblewrap without network, so they see
  * the tree's own systemctl and dpkg, never the host's.
  */
-import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { canonicalJson, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
-import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
+import { canonicalJson, READ_LIMITS, readBoundedFile, readBoundedText, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
+import { LIMITS, type ResolvedTreefile } from '@debian-atomic/treefile-lint';
+import { ADD_FILE_MAX_BYTES } from './inputs.js';
+import { inTreePath, inTreeTarget } from './intree.js';
 import { parseDpkgStatus, type PackageEntry } from './manifest.js';
 import { DRACUT_HOOK, DRACUT_HOOK_DIVERTED } from './mmdebstrap.js';
 
@@ -65,27 +67,34 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
     await inTree(root, 'dpkg-divert', ['--quiet', '--local', '--rename', '--remove', DRACUT_HOOK], 'restore the dracut kernel hook');
   }
 
+  // Destinations are resolved inside the tree: a symlink in it never sends a write or a delete to the host.
   for (const [src, dest] of tf['add-files'] ?? []) {
     const st = await stat(src).catch(() => null);
     if (!st?.isFile()) throw new ToolError('add-files', `add-files: ${src}: not a readable file`);
-    await mkdir(dirname(join(root, dest)), { recursive: true });
-    await copyFile(src, join(root, dest));
-    await chmod(join(root, dest), st.mode & 0o777);
+    const data = await readBoundedFile(src, { maxBytes: ADD_FILE_MAX_BYTES, what: 'add-files source' });
+    const target = await inTreeTarget(root, dest);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, data);
+    await chmod(target, st.mode & 0o777);
   }
-  for (const rel of tf['remove-files'] ?? []) await rm(join(root, rel), { recursive: true, force: true });
+  for (const rel of tf['remove-files'] ?? []) {
+    const target = await inTreePath(root, rel);
+    if (target === root) throw new ToolError('remove-files', `remove-files: ${rel}: names the root of the tree`);
+    await rm(target, { recursive: true, force: true });
+  }
 
   // Image hygiene: per-machine identity is created on first boot, never shipped.
-  await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
-  if (tf['machineid-compat'] === false) await rm(join(root, 'etc/machine-id'), { force: true });
-  else await writeFile(join(root, 'etc/machine-id'), '');
+  await rm(await inTreePath(root, 'var/lib/dbus/machine-id'), { force: true });
+  if (tf['machineid-compat'] === false) await rm(await inTreePath(root, 'etc/machine-id'), { force: true });
+  else await writeFile(await inTreeTarget(root, 'etc/machine-id'), '');
   // Every host key type the package generated (forky adds mldsa44_ed25519), never only the known ones.
-  for (const f of await readdir(join(root, 'etc/ssh')).catch(() => [] as string[]))
-    if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(root, 'etc/ssh', f), { force: true });
-  for (const f of ['hostnqn', 'hostid']) await rm(join(root, 'etc/nvme', f), { force: true });
+  const sshDir = await inTreePath(root, 'etc/ssh');
+  for (const f of await readdir(sshDir).catch(() => [] as string[])) if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(sshDir, f), { force: true });
+  for (const f of ['hostnqn', 'hostid']) await rm(await inTreePath(root, `etc/nvme/${f}`), { force: true });
   const firstBoot: string[] = [];
   for (const u of FIRST_BOOT_UNITS) {
     if (!(await exists(join(root, u.program)))) continue;
-    await writeFile(join(root, 'usr/lib/systemd/system', u.unit), u.text);
+    await writeFile(await inTreeTarget(root, `usr/lib/systemd/system/${u.unit}`), u.text);
     firstBoot.push(u.unit);
   }
 
@@ -98,13 +107,13 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
   if (tf['tmp-is-dir']) await inTree(root, 'systemctl', ['mask', 'tmp.mount'], 'make /tmp a directory');
 
   const scripts: Array<[string, string]> = (tf.postprocess ?? []).map((s, i) => [`postprocess[${i}]`, s]);
-  if (tf['postprocess-script']) scripts.push([tf['postprocess-script'], await readFile(tf['postprocess-script'], 'utf8')]);
+  if (tf['postprocess-script']) scripts.push([tf['postprocess-script'], await readBoundedText(tf['postprocess-script'], { maxBytes: LIMITS.script, what: 'postprocess-script' })]);
   for (const [name, body] of scripts) await runPostprocess(root, name, body, progress);
 
-  const manifest = parseDpkgStatus(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8'));
-  await mkdir(join(root, META_DIR), { recursive: true });
-  await writeFile(join(root, META_DIR, 'treefile.json'), canonicalJson(await treefileForImage(tf)));
-  await writeFile(join(root, META_DIR, 'packages.json'), canonicalJson(manifest));
+  const manifest = parseDpkgStatus(await readBoundedText(await inTreePath(root, 'var/lib/dpkg/status'), { maxBytes: READ_LIMITS.large, what: 'dpkg status' }));
+  await mkdir(await inTreePath(root, META_DIR), { recursive: true });
+  await writeFile(await inTreeTarget(root, `${META_DIR}/treefile.json`), canonicalJson(await treefileForImage(tf)));
+  await writeFile(await inTreeTarget(root, `${META_DIR}/packages.json`), canonicalJson(manifest));
   return manifest;
 }
 
@@ -114,18 +123,20 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
  * does not depend on where the checkout lives.
  */
 export async function treefileForImage(tf: ResolvedTreefile): Promise<ResolvedTreefile> {
-  const digest = async (p: string) => `sha256:${createHash('sha256').update(await readFile(p)).digest('hex')}`;
+  const digest = async (p: string, maxBytes = ADD_FILE_MAX_BYTES) => `sha256:${createHash('sha256').update(await readBoundedFile(p, { maxBytes })).digest('hex')}`;
   const out: Record<string, unknown> = { ...tf };
   if (tf['add-files']) out['add-files'] = await Promise.all(tf['add-files'].map(async ([src, dest]) => [await digest(src), dest]));
   if (tf['postprocess-script']) out['postprocess-script'] = await digest(tf['postprocess-script']);
-  if (tf['hwdetect-policy']) out['hwdetect-policy'] = await digest(tf['hwdetect-policy']).catch(() => basename(tf['hwdetect-policy']!));
+  if (tf['hwdetect-policy']) out['hwdetect-policy'] = await digest(tf['hwdetect-policy'], READ_LIMITS.config).catch(() => basename(tf['hwdetect-policy']!));
   return out as ResolvedTreefile;
 }
 
 /** A postprocess script runs as the tree's root, in the tree, with no network; failure names it and shows its output. */
 async function runPostprocess(root: string, name: string, body: string, progress?: Progress): Promise<void> {
   progress?.step(`postprocess ${name}`);
-  const dir = join(root, 'run/debian-atomic');
+  // An earlier script may have left a symlink here: resolved inside the tree, never on the host.
+  const dir = await inTreePath(root, 'run/debian-atomic');
+  await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const script = join(dir, 'postprocess');
   await writeFile(script, body.startsWith('#!') ? body : `#!/bin/sh\nset -e\n${body}`, { mode: 0o755 });

@@ -30,16 +30,22 @@ export async function lintTreefile(file: string, opts: ResolveOptions = {}): Pro
 
 /**
  * Lint several files. A fragment included by several of them is reported once.
- * Throws the lib's input error (exit 2) if a file cannot be read.
+ * Throws the lib's input error (exit 2) if a file cannot be read; `unreadable` says an include
+ * or tasks file could not be (its diagnostic names the line that includes it).
  */
-export async function lintTreefiles(files: readonly string[], opts: Omit<ResolveOptions, 'tasksFiles'> = {}): Promise<{ reports: LintReport[]; diagnostics: Diagnostic[] }> {
+export async function lintTreefiles(
+  files: readonly string[],
+  opts: Omit<ResolveOptions, 'tasksFiles'> = {},
+): Promise<{ reports: LintReport[]; diagnostics: Diagnostic[]; unreadable: boolean }> {
   const tasksFiles = new TasksFiles();
   const reports: LintReport[] = [];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
+  let unreadable = false;
   for (const file of files) {
     const { report, result } = await lintTreefile(file, { ...opts, tasksFiles });
     reports.push(report);
+    unreadable ||= result.unreadable;
     for (const d of result.diagnostics) {
       const text = formatDiagnostic(d);
       if (!seen.has(text)) {
@@ -48,5 +54,5 @@ export async function lintTreefiles(files: readonly string[], opts: Omit<Resolve
       }
     }
   }
-  return { reports, diagnostics };
+  return { reports, diagnostics, unreadable };
 }

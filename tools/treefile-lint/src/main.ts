@@ -12,7 +12,8 @@ const USAGE = `$0 [--resolve] [--schema] FILE...
 Validate Debian Atomic treefiles (YAML), following their includes and tasks.
 Without flags: prints a JSON summary [{file, ok, ref, errors}] on stdout and every
 problem as file:line:col: message on stderr.
-Exit status: 0 clean, 1 problems found, 2 usage error or unreadable FILE.`;
+Exit status: 0 clean, 1 problems found, 2 usage error, or a FILE, include or tasks
+file that cannot be read (missing, not a regular file, too large).`;
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -58,13 +59,16 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   if (args.resolve) {
     const result = await resolveTreefile(files[0]!, { require: 'always' });
     for (const d of result.diagnostics) io.stderr.write(formatDiagnostic(d) + '\n');
+    if (result.unreadable) return EXIT.usage;
     if (!result.resolved) return EXIT.failure;
     writeJson(result.resolved, io.stdout);
     return EXIT.ok;
   }
 
-  const { reports, diagnostics } = await lintTreefiles(files);
+  const { reports, diagnostics, unreadable } = await lintTreefiles(files);
   for (const d of diagnostics) io.stderr.write(formatDiagnostic(d) + '\n');
+  // An include that cannot be read is unreadable input, as an unreadable FILE is: no summary.
+  if (unreadable) return EXIT.usage;
   writeJson(reports, io.stdout);
   return reports.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }

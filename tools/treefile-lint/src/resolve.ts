@@ -8,7 +8,6 @@ import { dirname, isAbsolute, join, normalize, resolve as resolvePath } from 'no
 import {
   documentValue,
   positionOf,
-  readYamlFile,
   schemaDiagnostics,
   suggest,
   syntaxDiagnostics,
@@ -19,6 +18,7 @@ import {
 import {
   DEFAULTS,
   INCLUDE_MAX_DEPTH,
+  LIMITS,
   MERGE_RULES,
   PACKAGE_KEYS,
   resolvedTreefileSchema,
@@ -29,6 +29,7 @@ import {
   type Treefile,
 } from './schema.js';
 import { expandTasks, TasksFiles } from './tasks.js';
+import { loadYaml } from './yaml.js';
 
 export interface ResolveOptions {
   /**
@@ -51,6 +52,11 @@ export interface ResolveResult {
   diagnostics: Diagnostic[];
   /** Every file read (treefiles, then tasks files), as displayed in diagnostics. */
   files: string[];
+  /**
+   * Some included or tasks file could not be read (missing, a FIFO, a device, too large): the
+   * input is unreadable, not merely wrong (exit 2). Its diagnostic names the include line.
+   */
+  unreadable: boolean;
 }
 
 type Loose = Record<string, unknown>;
@@ -127,6 +133,10 @@ class Resolver {
   readonly invalidKeys = new Set<string>();
   /** Some file could not be read as a mapping at all: what it held is unknown. */
   opaque = false;
+  /** Some included or tasks file could not be read at all. */
+  unreadable = false;
+  /** Bytes of the files read so far, against LIMITS.resolutionBytes. */
+  bytes = 0;
 
   constructor(private readonly tasksFiles: TasksFiles) {}
 
@@ -134,29 +144,37 @@ class Resolver {
     this.diagnostics.push({ file: y.file, ...positionOf(y, path, preferKey), message });
   }
 
+  private add(diagnostics: readonly Diagnostic[]): void {
+    // Not push(...diagnostics): a spread of some 100,000 elements overflows the stack.
+    for (const d of diagnostics) this.diagnostics.push(d);
+  }
+
   /** One file and, recursively, what it includes: its layer merged with theirs. */
   async layer(y: LoadedYaml, chain: readonly Frame[]): Promise<Treefile> {
     this.files.push(y.file);
-    this.diagnostics.push(...syntaxDiagnostics(y));
+    this.bytes += y.text.length;
+    this.add(syntaxDiagnostics(y));
     if (y.doc.errors.length) {
       this.opaque = true;
       return {};
     }
     const { value, diagnostics: valueDiagnostics } = documentValue(y);
     if (valueDiagnostics.length) {
-      this.diagnostics.push(...valueDiagnostics);
+      this.add(valueDiagnostics);
       this.opaque = true;
       return {};
     }
     // Not a mapping (an empty file, a list): the schema reports it; what it meant is unknown.
     if (value === null || typeof value !== 'object' || Array.isArray(value)) this.opaque = true;
     const { data, diagnostics } = schemaDiagnostics(y, treefileSchema, treefileKeys);
-    this.diagnostics.push(...diagnostics);
+    this.add(diagnostics);
     let own = data;
     if (!own) {
       const { valid, invalid } = salvage(value);
       own = valid;
       for (const key of invalid) this.invalidKeys.add(key);
+      // Includes that could not be followed: what they would have merged in is unknown.
+      if (invalid.includes('include')) this.opaque = true;
     }
     await this.checkReferencedFiles(y, own);
     const layer = await this.ownLayer(y, own);
@@ -174,26 +192,36 @@ class Resolver {
       this.report(y, path, `include depth limit (${INCLUDE_MAX_DEPTH}) exceeded: ${chainText(via)}`);
       return undefined;
     }
-    let loaded: LoadedYaml;
-    try {
-      loaded = await readYamlFile(target);
-    } catch (err) {
-      if (!(err instanceof ToolError)) throw err;
-      this.report(y, path, `include ${err.summary}`);
+    if (this.files.length >= LIMITS.files) {
+      this.report(y, path, `include ${target}: more than ${LIMITS.files} files in one treefile, not read`);
+      this.opaque = true;
       return undefined;
     }
-    const real = await realpath(target);
-    if (chain.some((f) => f.real === real)) {
+    // Cycles and repeats are found from the path alone, before the file is read again.
+    const real = await realpath(target).catch(() => undefined);
+    if (real !== undefined && chain.some((f) => f.real === real)) {
       this.report(y, path, `include cycle: ${chainText(via)}`);
       return undefined;
     }
-    const first = this.seen.get(real);
+    const first = real === undefined ? undefined : this.seen.get(real);
     if (first) {
       this.report(y, path, `${target} is included twice: ${chainText(first)} and ${chainText(via)}`);
       return undefined;
     }
-    this.seen.set(real, via);
-    return this.layer(loaded, [...chain, { file: target, real }]);
+    let loaded: LoadedYaml;
+    try {
+      loaded = await loadYaml(target, Math.min(LIMITS.fileBytes, Math.max(0, LIMITS.resolutionBytes - this.bytes)));
+    } catch (err) {
+      if (!(err instanceof ToolError)) throw err;
+      const budget = this.bytes + LIMITS.fileBytes > LIMITS.resolutionBytes && /larger than/.test(err.summary);
+      this.report(y, path, `include ${err.summary}${budget ? ` (a treefile and its includes may hold ${LIMITS.resolutionBytes} bytes in all)` : ''}`);
+      this.unreadable = true;
+      this.opaque = true;
+      return undefined;
+    }
+    const key = real ?? (await realpath(target));
+    this.seen.set(key, via);
+    return this.layer(loaded, [...chain, { file: target, real: key }]);
   }
 
   /** Files the treefile names beside itself must exist (rpm-ostree opens them while parsing). */
@@ -204,11 +232,10 @@ class Resolver {
     own['add-files']?.forEach(([src], i) => refs.push([src, ['add-files', i, 0]]));
     for (const [p, path] of refs) {
       const shown = besides(y.file, p);
-      const exists = await stat(shown).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) this.report(y, path, `${path[0]}: no such file: ${shown}`);
+      const st = await stat(shown).catch(() => null);
+      // rootfs reads these: a FIFO or a device would hang it or feed it without end.
+      if (!st) this.report(y, path, `${path[0]}: no such file: ${shown}`);
+      else if (!st.isFile()) this.report(y, path, `${path[0]}: not a regular file: ${shown}`);
     }
   }
 
@@ -249,11 +276,12 @@ class Resolver {
     if (loaded instanceof ToolError) {
       if (own['tasks-file']) this.report(y, ['tasks-file'], `tasks-file ${loaded.summary}`);
       else this.report(y, ['tasks'], `tasks file ${loaded.summary} (set tasks-file, or put tasks.yaml beside ${y.file})`, true);
+      this.unreadable = true;
       return [];
     }
     if (!this.files.includes(loaded.file)) {
       this.files.push(loaded.file);
-      this.diagnostics.push(...loaded.diagnostics);
+      this.add(loaded.diagnostics);
     }
     const out: Task[] = [];
     own.tasks.forEach((name, i) => {
@@ -307,7 +335,7 @@ function sortDiagnostics(diagnostics: Diagnostic[], files: readonly string[]): D
  * Resolve a treefile. Throws the lib's input error (exit 2) only when `file` itself cannot be read.
  */
 export async function resolveTreefile(file: string, opts: ResolveOptions = {}): Promise<ResolveResult> {
-  const y = await readYamlFile(file);
+  const y = await loadYaml(file, LIMITS.fileBytes);
   const resolver = new Resolver(opts.tasksFiles ?? new TasksFiles());
   const real = await realpath(file);
   resolver.seen.set(real, [file]);
@@ -318,5 +346,5 @@ export async function resolveTreefile(file: string, opts: ResolveOptions = {}): 
   const diagnostics = sortDiagnostics(resolver.diagnostics, resolver.files);
   // Without diagnostics the merge must produce a valid resolved treefile: parse() throwing here is a bug.
   const resolved = complete && diagnostics.length === 0 ? resolvedTreefileSchema.parse(treefile) : undefined;
-  return { file, treefile, complete, resolved, diagnostics, files: resolver.files };
+  return { file, treefile, complete, resolved, diagnostics, files: resolver.files, unreadable: resolver.unreadable };
 }

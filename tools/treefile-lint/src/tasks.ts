@@ -3,8 +3,9 @@
  * tasksel data) that a treefile's `tasks` expands into `packages` / `packages-<arch>`.
  */
 import { resolve } from 'node:path';
-import { documentValue, readYamlFile, schemaDiagnostics, syntaxDiagnostics, ToolError, type Diagnostic } from '@debian-atomic/lib';
-import { DEBIAN_ARCHES, tasksFileKeys, tasksFileSchema, taskSchema, type PackageKey, type Task } from './schema.js';
+import { documentValue, schemaDiagnostics, syntaxDiagnostics, ToolError, type Diagnostic } from '@debian-atomic/lib';
+import { DEBIAN_ARCHES, LIMITS, tasksFileKeys, tasksFileSchema, taskSchema, type PackageKey, type Task } from './schema.js';
+import { loadYaml } from './yaml.js';
 
 export interface TasksFile {
   file: string;
@@ -17,7 +18,7 @@ export interface TasksFile {
 
 /** Read and validate a tasks file. Throws the lib's input error (exit 2) when it cannot be read. */
 export async function loadTasksFile(file: string): Promise<TasksFile> {
-  const y = await readYamlFile(file);
+  const y = await loadYaml(file, LIMITS.fileBytes);
   const syntax = syntaxDiagnostics(y);
   if (y.doc.errors.length) return { file, tasks: new Map(), names: [], diagnostics: syntax };
   const { data, diagnostics } = schemaDiagnostics(y, tasksFileSchema, tasksFileKeys);

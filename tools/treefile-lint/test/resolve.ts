@@ -188,7 +188,7 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
     expect: ['a.yaml:2:19: include nope.yaml: cannot read: no such file'],
   },
   { name: 'missing include (a string)', files: { 'a.yaml': 'include: sub/nope.yaml\n' }, expect: ['a.yaml:1:10: include sub/nope.yaml: cannot read: no such file'] },
-  { name: 'include of a directory', files: { 'a.yaml': 'include: sub\n', 'sub/x': '' }, expect: ['a.yaml:1:10: include sub: cannot read: is a directory'] },
+  { name: 'include of a directory', files: { 'a.yaml': 'include: sub\n', 'sub/x': '' }, expect: ['a.yaml:1:10: include sub: cannot read: is a directory, expected a regular file'] },
   {
     name: 'cycle',
     files: { 'a.yaml': 'include: b.yaml\n', 'b.yaml': 'units: []\ninclude: [a.yaml]\n' },

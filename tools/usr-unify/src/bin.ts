@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { cli, Progress, runTool, usageError, warn, writeJson } from '@debian-atomic/lib';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { applyPlan } from './apply.js';
 import { planUsrUnify, type Check, type Plan } from './plan.js';
+import { initramfsArgs } from './treefile.js';
 
 const TOOL = 'usr-unify';
 
@@ -17,15 +18,6 @@ function summarize(plan: Plan, examples: number) {
     if (entry.examples.length < examples) entry.examples.push(what);
   }
   return byCheck;
-}
-
-/** The treefile rootfs recorded in the tree, for initramfs-args. */
-async function initramfsArgs(root: string): Promise<string[]> {
-  for (const p of ['usr/share/debian-atomic/treefile.json']) {
-    const text = await readFile(resolve(root, p), 'utf8').catch(() => null);
-    if (text) return (JSON.parse(text) as { 'initramfs-args'?: string[] })['initramfs-args'] ?? [];
-  }
-  return [];
 }
 
 await runTool(TOOL, async () => {

@@ -4,10 +4,10 @@
  * conflicts is never applied. Layout follows rpm-ostree's composepost
  * (TOPLEVEL_LINKS) and bootc's expectations.
  */
-import { readFile, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from './accounts.js';
-import { linkTargetWithin, listDir, lstatOrNull, sameContent, walk, type Entry } from './tree.js';
+import { linkTargetWithin, listDir, lstatOrNull, readTreeText, sameContent, walk, type Entry } from './tree.js';
 
 export type Check = 'devices' | 'symlinks' | 'initramfs' | 'usr-merge' | 'kernel' | 'boot' | 'accounts' | 'dpkg-db' | 'var' | 'toplevel' | 'etc' | 'api-dirs';
 
@@ -76,6 +76,10 @@ class Planner {
   }
   stat(rel: string) {
     return lstatOrNull(this.abs(rel));
+  }
+  /** A text file of the tree: bounded, regular, never read through a symlink out of the tree. */
+  read(rel: string): Promise<string> {
+    return readTreeText(this.root, rel);
   }
 
   /** One walk of the original tree: special files to drop, symlinks escaping the root. */
@@ -175,14 +179,14 @@ class Planner {
 
   async accounts(): Promise<void> {
     if (!(await this.stat('etc/passwd')) || !(await this.stat('etc/group'))) return;
-    const passwd = await readFile(this.abs('etc/passwd'), 'utf8');
-    const group = await readFile(this.abs('etc/group'), 'utf8');
+    const passwd = await this.read('etc/passwd');
+    const group = await this.read('etc/group');
     const rehomed = rehome(passwd);
     if (rehomed !== passwd) this.act({ op: 'write', check: 'accounts', path: 'etc/passwd', content: rehomed, mode: 0o644 });
     const conf = sysusersConf(parsePasswd(passwd), parseGroup(group));
-    const existing = (await this.stat(SYSUSERS_CONF)) ? await readFile(this.abs(SYSUSERS_CONF), 'utf8') : null;
+    const existing = (await this.stat(SYSUSERS_CONF)) ? await this.read(SYSUSERS_CONF) : null;
     if (existing !== conf) this.act({ op: 'write', check: 'accounts', path: SYSUSERS_CONF, content: conf, mode: 0o644 });
-    const defaults = (await this.stat('etc/default/useradd')) ? await readFile(this.abs('etc/default/useradd'), 'utf8') : '';
+    const defaults = (await this.stat('etc/default/useradd')) ? await this.read('etc/default/useradd') : '';
     const newDefaults = useraddDefaults(defaults);
     if (newDefaults !== defaults) this.act({ op: 'write', check: 'accounts', path: 'etc/default/useradd', content: newDefaults, mode: 0o644 });
   }
@@ -201,7 +205,8 @@ class Planner {
       if (!(await this.stat(dir))) continue;
       for (const f of await listDir(this.abs(dir))) {
         if (!f.endsWith('.conf') || `${dir}/${f}` === TMPFILES_CONF) continue;
-        const text = await readFile(this.abs(`${dir}/${f}`), 'utf8').catch(() => '');
+        // A conf linked to /dev/null masks the package's: it declares nothing.
+        const text = await this.read(`${dir}/${f}`).catch(() => '');
         for (const line of text.split('\n')) {
           const path = line.trim().split(/\s+/)[1];
           if (path && !line.trim().startsWith('#')) declared.add(path);
@@ -274,7 +279,7 @@ class Planner {
   }
 
   async idNames(): Promise<IdNames> {
-    const read = async (f: string) => ((await this.stat(f)) ? readFile(this.abs(f), 'utf8') : '');
+    const read = async (f: string) => ((await this.stat(f)) ? this.read(f) : '');
     const users = new Map(parsePasswd(await read('etc/passwd')).map((u) => [u.uid, u.name]));
     const groups = new Map(parseGroup(await read('etc/group')).map((g) => [g.gid, g.name]));
     return { user: (id) => users.get(id) ?? String(id), group: (id) => groups.get(id) ?? String(id) };

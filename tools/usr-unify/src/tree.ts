@@ -1,7 +1,8 @@
 /** Reading a rootfs without ever following a symlink out of it. */
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
+import { inputError, READ_LIMITS, readBoundedText } from '@debian-atomic/lib';
 
 export async function lstatOrNull(path: string): Promise<Stats | null> {
   return lstat(path).catch((err: NodeJS.ErrnoException) => {
@@ -51,11 +52,68 @@ export function linkTargetWithin(rel: string, target: string): string | null {
   return norm.replace(/^\/+/, '');
 }
 
+/** Whether two files, links or neither have the same content; files are compared a chunk at a time. */
 export async function sameContent(a: string, sa: Stats, b: string, sb: Stats): Promise<boolean> {
   if (sa.isSymbolicLink() && sb.isSymbolicLink()) return (await readlink(a)) === (await readlink(b));
   if (sa.isFile() && sb.isFile()) {
     if (sa.size !== sb.size || (sa.mode & 0o7777) !== (sb.mode & 0o7777)) return false;
-    return (await readFile(a)).equals(await readFile(b));
+    return sameBytes(a, b);
   }
   return false;
+}
+
+/** Compare two regular files in 64 KiB chunks: never both whole in memory (a tree may hold gigabyte files). */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [fa, fb] = [await open(a, 'r'), await open(b, 'r')];
+  try {
+    const ba = Buffer.alloc(1 << 16);
+    const bb = Buffer.alloc(1 << 16);
+    for (;;) {
+      const [ra, rb] = [await fa.read(ba, 0, ba.length, null), await fb.read(bb, 0, bb.length, null)];
+      if (ra.bytesRead !== rb.bytesRead) return false;
+      if (ra.bytesRead === 0) return true;
+      if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    }
+  } finally {
+    await fa.close();
+    await fb.close();
+  }
+}
+
+const MAX_LINKS = 40; // as the kernel's MAXSYMLINKS
+
+/**
+ * The path of `rel` under `root` with every symlink on the way, the last one too, followed as
+ * the booted system would (absolute targets are inside the tree), so a read never leaves it:
+ * a tree's /etc/passwd linking to /etc/shadow reads the tree's shadow, not the host's.
+ */
+export async function resolveInTree(root: string, rel: string): Promise<string> {
+  const todo = rel.split('/').filter((p) => p && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = posix.join(root, ...done, part);
+    if ((await lstatOrNull(here))?.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw inputError(`${posix.join(root, rel)}: too many levels of symbolic links`);
+      const target = await readlink(here);
+      if (target.startsWith('/')) done.length = 0;
+      todo.unshift(...target.split('/').filter((p) => p && p !== '.'));
+      continue;
+    }
+    done.push(part);
+  }
+  return posix.join(root, ...done);
+}
+
+/**
+ * A text file of the tree: a regular file of at most maxBytes (never a FIFO, a device, or a file
+ * outside the tree). Errors are input errors (exit 2) naming the file; the plan is not applied.
+ */
+export async function readTreeText(root: string, rel: string, maxBytes: number = READ_LIMITS.config): Promise<string> {
+  return readBoundedText(await resolveInTree(root, rel), { maxBytes });
 }
