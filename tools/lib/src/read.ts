@@ -25,7 +25,8 @@ export interface ReadOptions {
   what?: string;
 }
 
-function kindOf(st: Stats): string {
+/** What a non-regular file is, for a message: "a FIFO", "is a directory", "a character device"... */
+export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
@@ -41,7 +42,7 @@ function openError(file: string, err: unknown, what: string | undefined) {
 }
 
 function notRegular(file: string, st: Stats, what: string | undefined) {
-  return inputError(`${file}: cannot read${what ? ` ${what}` : ''}: ${kindOf(st)}, expected a regular file`);
+  return inputError(`${file}: cannot read${what ? ` ${what}` : ''}: ${fileKind(st)}, expected a regular file`);
 }
 
 function tooLarge(file: string, max: number, what: string | undefined) {

@@ -5,10 +5,9 @@
  * it /dev/zero), and the --output and --cache directories. Problems are input errors (exit 2)
  * naming the file, found in seconds instead of after mmdebstrap's minutes.
  */
-import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { inputError, READ_LIMITS, readBoundedFile, readBoundedText, usageError } from '@debian-atomic/lib';
+import { fileKind, inputError, READ_LIMITS, readBoundedFile, readBoundedText, usageError } from '@debian-atomic/lib';
 import { LIMITS, parseResolvedTreefile, type ResolvedTreefile } from '@debian-atomic/treefile-lint';
 
 /** A resolved treefile is a few KB; the same bound as every config file. */
@@ -37,20 +36,11 @@ export async function readTreefileInput(file: string, stdin?: AsyncIterable<Buff
   return parseResolvedTreefile(text, file);
 }
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'is a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
 /** A regular file of at most maxBytes, without reading it (the copy reads it, bounded, later). */
 async function checkRegularFile(file: string, maxBytes: number, what: string): Promise<string | null> {
   const st = await stat(file).catch((err: NodeJS.ErrnoException) => err);
   if (st instanceof Error) return `${file}: cannot read ${what}: ${st.code === 'ENOENT' ? 'no such file' : String(st.code ?? st.message)}`;
-  if (!st.isFile()) return `${file}: cannot read ${what}: ${kindOf(st)}, expected a regular file`;
+  if (!st.isFile()) return `${file}: cannot read ${what}: ${fileKind(st)}, expected a regular file`;
   if (st.size > maxBytes) return `${file}: ${what} larger than ${maxBytes} bytes, refusing to read it`;
   return null;
 }
