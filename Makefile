@@ -4,7 +4,7 @@
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates, hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -14,6 +14,8 @@ VARIANT ?= base
 ALLOW_EXPIRED ?=
 FORMAT ?= qcow2
 CACHE ?= $(HOME)/.cache/debian-atomic
+# The .debs of the tools (make debs); images install some of them (atomic, hwdetect).
+DEBS ?= debs
 BUILD := build/$(VARIANT)
 REPO ?= build/repo
 NODE ?= node
@@ -25,7 +27,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test registry-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -79,20 +81,19 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 	NODE=$(NODE) $(HWDETECT_HOOK) plan $(BUILD)/resolved.json $(BUILD)
 
 # Each stage output also depends on the code of the tools that made it (as osbuild keys stages).
-# An enabled hardware policy puts hwdetect on the target from its .deb, built in the same run
-# (make debs), installed with the tree's own dpkg; then the plan is applied before usr-unify
-# runs dracut (which reads the plan's initramfs drivers).
+# Every image gets `atomic` (tools/atomic, the update client) from its .deb built in the same run
+# (make debs), installed with the tree's own dpkg; an enabled hardware policy adds hwdetect's the
+# same way; then the plan is applied before usr-unify runs dracut (which reads the plan's
+# initramfs drivers).
 LIB_SRC := $(wildcard tools/lib/src/*.ts)
 # Files the treefiles add to the tree (add-files, postprocess scripts): treefile.json names them, not their bytes.
 VARIANT_FILES := $(shell find variants -type f -not -name '*.yaml' 2>/dev/null)
+ON_TARGET_SRC := $(wildcard tools/atomic/src/*.ts tools/atomic/data/* tools/oci-wrap/src/*.ts tools/hwdetect/src/*.ts)
 rootfs: $(BUILD)/rootfs.json
-$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts tools/hwdetect/src/*.ts) $(HWDETECT_HOOK) | build
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) $(HWDETECT_HOOK) | build $(DEBS)/.stamp
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
-	@if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then \
-	  $(MAKE) --no-print-directory debs && \
-	  echo "packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb" && \
-	  packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb; \
-	fi
+	packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb \
+	  $$(if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then echo $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb; fi)
 	NODE=$(NODE) $(HWDETECT_HOOK) apply $(BUILD) $(BUILD)/rootfs
 	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
 	@mv $@.tmp $@
@@ -110,7 +111,7 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/di
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
-	VARIANT=$(VARIANT) E2E_TESTS="test/atomic.ts test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) E2E_TESTS="test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
 
 # hwdetect on the target: the server variant (its policy enables it) built from the treefile, with
 # debian-atomic-hwdetect from this run's .deb, booted with an extra NVMe disk and checked over SSH.
@@ -155,6 +156,13 @@ serve: commit
 # Day 2: upgrade over HTTP (GPG-verified), reboot, rollback, tampered updates, 5 power cuts (8 boots).
 update-test: commit
 	VARIANT=$(VARIANT) DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS=test/update.ts scripts/run-tests.sh tools/e2e
+
+# Day 2 from a registry (tools/atomic): docker-registry on the host, v1 → v2 pulling the changed
+# layers only, rollback, switch to the server variant's image, power cuts, signature policy (6 boots).
+REGISTRY_SWITCH_VARIANT ?= server
+registry-test: commit
+	$(MAKE) --no-print-directory VARIANT=$(REGISTRY_SWITCH_VARIANT) commit
+	VARIANT=$(VARIANT) REGISTRY_SWITCH_VARIANT=$(REGISTRY_SWITCH_VARIANT) DEBIAN_ATOMIC_REGISTRY_TEST=1 E2E_TESTS=test/registry.ts scripts/run-tests.sh tools/e2e
 
 # Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates,
 # hwdetect's report of differing kernel arguments.

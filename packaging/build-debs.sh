@@ -6,6 +6,9 @@
 #   /usr/share/doc/debian-atomic-<tool>/{copyright,changelog.gz}
 #   /usr/lib/systemd/system/hwdetect.service          hwdetect only: its boot-time check, not enabled
 #   /usr/libexec/hwdetect/capture-sysfs              hwdetect only: the sysfs capture script of its test fixtures
+#   /usr/lib/systemd/system/atomic-automatic-update.{timer,service}, /etc/atomic/atomic.conf
+#                                                     atomic only: automatic updates (the timer is on; the
+#                                                     policy in atomic.conf says what it does: none by default)
 # Depends: nodejs (>= 20) and the Debian tools it runs (packaging/tools.mjs). Then lintian on each
 # (needs lintian and help2man: apt-get install lintian help2man).
 # Package names carry the project prefix: the commands (rootfs, hwdetect...) are generic words,
@@ -60,6 +63,13 @@ $pkg: uses-dpkg-database-directly [usr/bin/usr-unify]
 OVR
   fi
 
+  if [ "$tool" = atomic ]; then cat >>"$root/usr/share/lintian/overrides/$pkg" <<OVR
+# atomic db diff/list read the dpkg database that OSTree commits carry (ostree cat COMMIT
+# /usr/lib/sysimage/dpkg/status), to compare deployments; it never reads or writes the running one's.
+$pkg: uses-dpkg-database-directly [usr/bin/atomic]
+OVR
+  fi
+
   if [ "$tool" = hwdetect ]; then
     # The boot-time unit, run from the package. Not enabled here: `hwdetect apply` links it into
     # multi-user.target.wants for images whose policy says `enabled: true` (and it needs the policy file).
@@ -70,6 +80,16 @@ OVR
       { echo "debs: tools/hwdetect/data/hwdetect.service: ExecStart changed: update packaging/build-debs.sh" >&2; exit 1; }
     # The fixture capture script (tools/hwdetect/README.md): snapshot this machine's sysfs for tests.
     install -D -m 0755 tools/hwdetect/scripts/capture-sysfs.sh "$root/usr/libexec/hwdetect/capture-sysfs"
+  fi
+  if [ "$tool" = atomic ]; then
+    units=$root/usr/lib/systemd/system
+    mkdir -p "$units/timers.target.wants" "$root/etc/atomic" "$root/DEBIAN"
+    install -m 0644 tools/atomic/data/atomic-automatic-update.service tools/atomic/data/atomic-automatic-update.timer "$units/"
+    # Statically wanted (no maintainer scripts, images are built without running any): the timer
+    # always runs; AutomaticUpdatePolicy=none (the default) makes each run a no-op, as rpm-ostreed's.
+    ln -s ../atomic-automatic-update.timer "$units/timers.target.wants/atomic-automatic-update.timer"
+    install -m 0644 tools/atomic/data/atomic.conf "$root/etc/atomic/atomic.conf"
+    echo /etc/atomic/atomic.conf >"$root/DEBIAN/conffiles"
   fi
   depends=$(node -e 'import("./packaging/tools.mjs").then((m) => console.log(["nodejs (>= 20)", ...m.TOOLS[process.argv[1]].depends].join(", ")))' "$tool")
   recommends=$(node -e 'import("./packaging/tools.mjs").then((m) => console.log((m.TOOLS[process.argv[1]].recommends ?? []).join(", ")))' "$tool")
@@ -91,7 +111,7 @@ Description: Debian Atomic: $tool
  or a directory, writes JSON on stdout and diagnostics on stderr, and exits 0
  (ok), 1 (failure or findings), 2 (usage) or 130 (interrupted).
 CTL
-  (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
+  (cd "$root" && find usr $([ -d etc ] && echo etc) -type f -print0 | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
   find "$root" -exec touch -h -d "@$epoch" {} +
   find "$root" -type d -exec chmod 0755 {} +
   find "$root/usr/share" -type f -exec chmod 0644 {} +

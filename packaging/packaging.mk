@@ -3,7 +3,7 @@
 DEBS ?= debs
 BUNDLE := build/packaging/bundle
 VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
-PACKAGING_SOURCES := $(wildcard packaging/*.mjs packaging/*.sh) tools/hwdetect/data/hwdetect.service tools/hwdetect/scripts/capture-sysfs.sh
+PACKAGING_SOURCES := $(wildcard packaging/*.mjs packaging/*.sh) tools/hwdetect/data/hwdetect.service tools/hwdetect/scripts/capture-sysfs.sh $(wildcard tools/atomic/data/*)
 .PHONY: bundle debs dist check-packaging
 
 bundle: deps $(BUNDLE)/.stamp

@@ -4,8 +4,9 @@
  * end. A failure leaves --output as it was.
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { onInterrupt, run, tempSibling, ToolError, type Progress } from '@debian-atomic/lib';
+import { CACHE_DIR } from '@debian-atomic/oci-wrap';
 import { parseSize, type DiskConfig } from './config.js';
 import { customize, type UserResult } from './customize.js';
 import { assemble, buildEsp, buildRoot, convert, ESP_TYPE, planLayout, ROOT_TYPE_X86_64, treeBytes, type Format } from './disk.js';
@@ -19,6 +20,8 @@ export interface BuildOptions {
   output: string;
   config: DiskConfig;
   configDir: string;
+  /** The image the installed system updates from (config `image`, else the --oci docker:// source). */
+  image?: { reference: string; digest?: string | undefined; cache?: string | undefined } | undefined;
   progress?: Progress | undefined;
 }
 
@@ -48,7 +51,14 @@ export async function buildDiskImage(o: BuildOptions) {
       ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
       : undefined;
     p?.step(`deploying ${o.ref} (${info.commit.slice(0, 12)})`);
-    const dep = await deploySysroot({ repo, ref: o.ref, sysroot, osname, kernelArgs, remote });
+    const image = o.image ? { reference: o.image.reference, digest: o.image.digest } : undefined;
+    const dep = await deploySysroot({ repo, ref: o.ref, sysroot, osname, kernelArgs, remote, image });
+    if (o.image?.cache) {
+      // The stateroot's /var is the installed system's /var: atomic's layer cache lives there.
+      const cache = join(sysroot, 'ostree/deploy', osname, CACHE_DIR);
+      await mkdir(dirname(cache), { recursive: true });
+      await rename(o.image.cache, cache);
+    }
     const custom = await customize(sysroot, dep.path, osname, o.config);
 
     p?.step('sizing');
@@ -97,6 +107,7 @@ export async function buildDiskImage(o: BuildOptions) {
       kernelArgs,
       bootEntry: dep.bootEntry.split('\n').find((l) => l.startsWith('title '))?.slice(6) ?? null,
       remote: remote ? { name: remote.name, url: remote.url, gpgVerify: remote.gpgVerify } : null,
+      image: image ?? null,
       hostname: custom.hostname,
       users: custom.users satisfies UserResult[],
       partitions: [

@@ -16,6 +16,7 @@ import {
   formatDiagnostic,
   groupName,
   hostname,
+  imageReference,
   inputError,
   kernelArg,
   lineText,
@@ -155,7 +156,10 @@ export const configSchema = z.strictObject({
       'gpg-key': lineText(4096, 'a gpg-key path').pipe(z.string().min(1, { error: 'a gpg-key path must not be empty' })).optional().describe('ASCII-armored public key file (relative to the config file)'),
     })
     .optional(),
-});
+  image: imageReference
+    .optional()
+    .describe("The OCI image the installed system updates from (atomic upgrade): docker://HOST/NAME[:TAG], oci:/DIR[:TAG]; default with --oci docker://…: that reference"),
+}).refine((c) => !(c.remote && c.image), { error: 'give remote (an OSTree remote) or image (an OCI image), not both: the system updates from one origin', path: ['image'] });
 export type DiskConfig = z.infer<typeof configSchema>;
 
 /** A validated size in bytes (the schema has checked it), or the fallback. */

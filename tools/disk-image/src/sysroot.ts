@@ -4,10 +4,10 @@
  * entries (sysroot.bootloader=none) with /boot-prefixed paths, which the GRUB on
  * the ESP reads; upgrades in the booted system swap /boot/loader atomically.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { KARGS_D, kargsFromFiles, kernelArg, toolboxRun, ToolError } from '@debian-atomic/lib';
+import { commitKargs as libCommitKargs, kernelArg, toolboxRun, ToolError } from '@debian-atomic/lib';
 
 const TREEFILE = '/usr/share/debian-atomic/treefile.json';
 
@@ -45,6 +45,13 @@ export interface DeployOptions {
   osname: string;
   kernelArgs: string[];
   remote?: { name: string; url: string; gpgVerify: boolean; gpgKey?: string | undefined } | undefined;
+  /** The OCI image the system updates from (`atomic upgrade`), with the manifest digest it was made from. */
+  image?: { reference: string; digest?: string | undefined } | undefined;
+}
+
+/** A deployment origin naming an image, as tools/atomic reads it (its src/origin.ts). */
+export function imageOrigin(image: { reference: string; digest?: string | undefined }): string {
+  return `[origin]\ncontainer-image-reference=${image.reference}\n${image.digest ? `\n[atomic]\nimage-digest=${image.digest}\n` : ''}`;
 }
 
 export interface Deployment {
@@ -85,23 +92,7 @@ export async function commitInfo(repo: string, ref: string): Promise<{ commit: s
  * (hwdetect writes them), as bootc applies them at install: files sorted by name.
  */
 export async function commitKargs(repo: string, commit: string): Promise<string[]> {
-  const dir = `/${KARGS_D}`;
-  const listing = await ostree([`--repo=${repo}`, 'ls', '--nul-filenames-only', commit, dir], [repo], `list ${dir}`).catch((err: unknown) => {
-    if (err instanceof ToolError && /No such file/.test(`${err.summary}\n${err.detail ?? ''}`)) return null;
-    throw err;
-  });
-  if (!listing) return [];
-  const files = new Map<string, string>();
-  for (const path of listing.stdout.split('\0')) {
-    if (!path.startsWith(`${dir}/`) || !path.endsWith('.toml') || path.slice(dir.length + 1).includes('/')) continue;
-    const text = await ostree([`--repo=${repo}`, 'cat', commit, path], [repo], `read ${path}`);
-    files.set(path.slice(dir.length + 1), text.stdout);
-  }
-  try {
-    return kargsFromFiles(files, 'x86_64', `${commit.slice(0, 12)}:${dir}`);
-  } catch (err) {
-    throw new ToolError('bad-kargs', (err as Error).message, { hint: 'the commit carries a kargs.d file disk-image cannot read (expected kargs = ["..."], match-architectures = [...])' });
-  }
+  return libCommitKargs(repo, commit, { binds: [repo], arch: 'x86_64', tool: 'disk-image' });
 }
 
 export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
@@ -126,7 +117,18 @@ export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
   }
   // --karg would replace an earlier argument of the same name (console=tty0 console=ttyS0): append them all.
   const kargs = o.kernelArgs.map((k) => `--karg-append=${k}`);
-  await ostree(['admin', 'deploy', `--sysroot=${s}`, `--os=${o.osname}`, ...kargs, refspec], binds, `deploy ${o.ref}`);
+  const origin: string[] = [];
+  if (o.image) {
+    // `atomic upgrade` pulls the image named here; the deployment keeps the commit, no ref needed.
+    const file = join(s, '.image.origin');
+    await writeFile(file, imageOrigin(o.image));
+    origin.push(`--origin-file=${file}`);
+  }
+  await ostree(['admin', 'deploy', `--sysroot=${s}`, `--os=${o.osname}`, ...origin, ...kargs, refspec], binds, `deploy ${o.ref}`);
+  if (o.image) {
+    await rm(join(s, '.image.origin'));
+    await ostree([...repo, 'refs', '--delete', o.ref], binds, 'drop the local ref');
+  }
   const deployDir = join(s, 'ostree/deploy', o.osname, 'deploy');
   const entries = (await readdir(deployDir)).filter((d) => /^[0-9a-f]{64}\.\d+$/.test(d));
   if (entries.length !== 1) throw new ToolError('deploy-failed', `expected one deployment in ${deployDir}, found ${entries.length}`);

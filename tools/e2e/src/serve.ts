@@ -74,11 +74,12 @@ export class RepoServer {
     try {
       for await (const buf of stream as AsyncIterable<Buffer>) {
         if (res.destroyed) return;
-        const ok = res.write(buf);
+        res.write(buf);
         entry.bytes += buf.length;
         this.onBytes?.(this.bytes);
         if (this.throttle) await new Promise((r) => setTimeout(r, (buf.length / this.throttle) * 1000));
-        if (!ok && !res.destroyed) await new Promise((r) => res.once('drain', r).once('close', r));
+        // Asked after the pause: a 'drain' during it has already happened and will not come again.
+        if (res.writableNeedDrain && !res.destroyed) await new Promise((r) => res.once('drain', r).once('close', r));
       }
       res.end();
     } catch {

@@ -92,8 +92,8 @@ export class Vm {
   }
 
   /** Exit status and output of a guest command, without throwing. */
-  async sshStatus(cmd: string): Promise<{ code: number; out: string }> {
-    return run('ssh', this.sshArgs(cmd), { timeout: 120_000 }).then(
+  async sshStatus(cmd: string, timeoutMs = 120_000): Promise<{ code: number; out: string }> {
+    return run('ssh', this.sshArgs(cmd), { timeout: timeoutMs }).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: ToolError) => ({ code: Number(/exit (\d+)/.exec(e.summary)?.[1] ?? 255), out: e.output ?? '' }),
     );
@@ -150,6 +150,30 @@ export class Vm {
   async kill(): Promise<void> {
     if (this.running) process.kill(-this.proc!.pid!, 'SIGKILL');
     await this.exited;
+  }
+
+  /**
+   * Run a guest command as root and cut the power when its output matches (or right after it
+   * ends, when it never does or no pattern is given): the host SIGKILLs QEMU.
+   */
+  async cutPowerWhen(cmd: string, pattern: RegExp | null): Promise<{ matched: boolean; out: string }> {
+    const child = spawn('ssh', this.sshArgs(this.sudoCmd(cmd)), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let matched = false;
+    await new Promise<void>((resolve) => {
+      const onData = (c: Buffer) => {
+        out += c.toString();
+        if (!matched && pattern?.test(out)) {
+          matched = true;
+          void this.kill().then(resolve);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', () => void (matched ? undefined : this.kill().then(resolve)));
+    });
+    child.kill();
+    return { matched, out };
   }
 
   /** A command as root in the guest (sudo with the test user's password on stdin). */

@@ -8,6 +8,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, testConfig, VARIANT } from './fixtures/images.js';
+import { HostSchema } from '../../atomic/src/schema.js';
 
 // Generous: TCG on a loaded 2-core machine; an idle one reaches SSH in about 2.5 minutes.
 const BOOT_LIMIT = 900_000;
@@ -34,6 +35,12 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
   const status = await vm.ssh('ostree admin status');
   t.match(status, new RegExp(`^\\* debian ${commit}\\.0`, 'm'), 'ostree admin status shows the booted deployment with the expected commit');
   t.match(status, /origin refspec: /);
+  // The update client every image carries: its status, validated against the schema it publishes.
+  const host = HostSchema.safeParse(JSON.parse(await vm.ssh('atomic status --json')));
+  t.ok(host.success, 'atomic status --json follows its schema', { error: host.success ? undefined : host.error.message });
+  t.equal(host.data?.status.booted?.checksum, commit, 'atomic status --json: the booted commit');
+  t.same(host.data?.status.booted?.origin, { type: 'ostree', refspec: ref }, 'atomic status --json: the origin is the local ref');
+  t.equal((await vm.ssh('systemctl is-active atomic-automatic-update.timer')).trim(), 'active', 'the automatic update timer runs (policy none: nothing happens)');
   t.match((await vm.ssh('findmnt -no OPTIONS /usr')).trim(), /(^|,)ro(,|$)/, '/usr is mounted read-only');
   t.not((await vm.sshStatus(PASSWORD ? vm.sudoCmd('touch /usr/should-fail') : 'false')).code, 0, 'root cannot write /usr');
   await vm.sudo('echo edited > /etc/debian-atomic-test && echo kept > /var/debian-atomic-test');

@@ -8,7 +8,6 @@
  * from inside the guest over SSH.
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
@@ -96,29 +95,6 @@ async function checkIntact(t: Test, v: Vm, expect: 'v1' | 'v2' | 'either'): Prom
   return which ?? 'v1';
 }
 
-/**
- * Run a guest command as root and cut the power when its output matches (or
- * right after it ends when it never does): the host SIGKILLs QEMU.
- */
-async function cutWhen(v: Vm, cmd: string, pattern: RegExp | null): Promise<{ matched: boolean; out: string }> {
-  const child = spawn('ssh', v.sshArgs(v.sudoCmd(cmd)), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let matched = false;
-  await new Promise<void>((resolve) => {
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      if (!matched && pattern?.test(out)) {
-        matched = true;
-        void v.kill().then(resolve);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', () => void (matched ? undefined : v.kill().then(resolve)));
-  });
-  child.kill();
-  return { matched, out };
-}
 
 const other = (w: 'v1' | 'v2') => (w === 'v1' ? pub!.v2 : pub!.v1);
 const deployOther = (w: 'v1' | 'v2', extra = '') => `stdbuf -oL -eL ostree admin upgrade --allow-downgrade ${extra} --override-commit=${other(w)}`;
@@ -246,7 +222,7 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
 
   // Power cut 2: during the deploy of an upgrade (when ostree merges /etc).
   let which: 'v1' | 'v2' = 'v1';
-  let r = await cutWhen(v, deployOther(which), /Copying \/etc changes/);
+  let r = await v.cutPowerWhen(deployOther(which), /Copying \/etc changes/);
   t.ok(r.matched, 'power cut 2: during the deploy (at "Copying /etc changes")', { out: r.out });
   results.cut2 = `during the deploy (${r.matched ? 'at "Copying /etc changes"' : 'after the command: marker not seen'})`;
   v = await boot('after power cut 2 (mid-deploy)');
@@ -254,7 +230,7 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   results.after_cut2 = which;
 
   // Power cut 3: right after a deploy returns (new boot entries written, nothing synced by us).
-  r = await cutWhen(v, deployOther(which), null);
+  r = await v.cutPowerWhen(deployOther(which), null);
   t.match(r.out, /Copying \/etc changes/, 'power cut 3: right after a complete deploy', { out: r.out });
   const deployed3 = other(which) === pub.v2 ? 'v2' : 'v1';
   results.cut3 = 'right after ostree admin upgrade returned';
@@ -288,7 +264,7 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   const depsBefore = parseStatus(await v.ssh('ostree admin status'));
   if (depsBefore.length < 2) await v.sudo(deployOther(which), 600_000);
   const rollbackTo = parseStatus(await v.ssh('ostree admin status'))[1]!.commit === pub.v2 ? 'v2' : 'v1';
-  r = await cutWhen(v, 'atomic rollback', null);
+  r = await v.cutPowerWhen('atomic rollback', null);
   t.match(r.out, /previous deployment is now the default/, 'power cut 5: right after atomic rollback', { out: r.out });
   results.cut5 = 'right after atomic rollback returned';
   v = await boot('after power cut 5 (right after rollback)');

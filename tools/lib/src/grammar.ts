@@ -110,3 +110,31 @@ export const sourcesUrl = (protocols: RegExp, error: string) =>
 
 /** Disk sizes: bytes or a number with a K/M/G/T suffix; the caller bounds the result. */
 export const SIZE = /^\d{1,15}(\.\d{1,6})?\s*([KMGT]i?B?)?$/i;
+
+// Container image references as skopeo takes them, the transports an update origin may name.
+// docker://: distribution's reference grammar (domain[:port]/path[:tag][@digest]), lowercase path.
+const DOCKER_PATH = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*';
+const DOCKER_DOMAIN = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\\d{1,5})?|\\[[0-9A-Fa-f:]+\\](?::\\d{1,5})?)';
+const DOCKER_REFERENCE = new RegExp(`^docker://(?:${DOCKER_DOMAIN}/)?${DOCKER_PATH}(?::[\\w][\\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`);
+// oci: and oci-archive:: an absolute path (no ':' — skopeo would read the rest as the tag), an optional tag.
+const LAYOUT_REFERENCE = /^(oci|oci-archive):(\/[^:\s\u0000-\u001f\u007f]*)(?::([\w][\w.-]{0,127}))?$/;
+
+/** Why a string is not an image reference an origin can name (docker://…, oci:/DIR[:TAG], oci-archive:/FILE[:TAG]), or null. */
+export function imageReferenceProblem(ref: string): string | null {
+  if (ref.length > 1024) return 'an image reference is longer than 1024 characters';
+  if (ref.startsWith('docker://')) {
+    return DOCKER_REFERENCE.test(ref) ? null : `${JSON.stringify(ref.slice(0, 200))} is not a registry image reference: expected docker://HOST[:PORT]/NAME[:TAG][@sha256:DIGEST] (lowercase name)`;
+  }
+  if (/^(oci|oci-archive):/.test(ref)) {
+    const m = LAYOUT_REFERENCE.exec(ref);
+    if (!m) return `${JSON.stringify(ref.slice(0, 200))} is not a layout reference: expected ${ref.startsWith('oci:') ? 'oci:/ABSOLUTE/DIR' : 'oci-archive:/ABSOLUTE/FILE'}[:TAG] (an absolute path without ':' or white space)`;
+    if (m[2]!.split('/').includes('..')) return `${JSON.stringify(ref.slice(0, 200))}: the path must not contain '..'`;
+    return null;
+  }
+  return `${JSON.stringify(ref.slice(0, 200))} is not an image reference: expected docker://…, oci:/DIR[:TAG] or oci-archive:/FILE[:TAG]`;
+}
+
+export const imageReference = z.string().superRefine((s, ctx) => {
+  const problem = imageReferenceProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});

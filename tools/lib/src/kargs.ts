@@ -7,7 +7,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inputError } from './errors.js';
+import { inputError, ToolError } from './errors.js';
+import { toolboxRun } from './toolbox.js';
 import { kernelArgProblem } from './grammar.js';
 import { readBoundedText, READ_LIMITS } from './read.js';
 
@@ -149,4 +150,29 @@ export async function readKargsDir(root: string, arch: string = bootcArch()): Pr
   const files = new Map<string, string>();
   for (const name of names) files.set(name, await readBoundedText(join(dir, name), { maxBytes: READ_LIMITS.attribute, what: 'kargs.d file' }));
   return kargsFromFiles(files, arch, dir);
+}
+
+/**
+ * The kernel arguments of an OSTree commit's kargs.d, read with `ostree ls`/`ostree cat` (the
+ * toolbox's ostree on a build host, the system's on a target): what disk-image applies at install
+ * and atomic diffs on upgrade. `binds` are the paths ostree needs to see (the repository).
+ */
+export async function commitKargs(repo: string, commit: string, o: { binds: readonly string[]; arch?: string; tool: string }): Promise<string[]> {
+  const dir = `/${KARGS_D}`;
+  const ostree = (args: string[], what: string) => toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: o.binds, providedBy: 'ostree', what });
+  const listing = await ostree(['ls', '--nul-filenames-only', commit, dir], `list ${dir}`).catch((err: unknown) => {
+    if (err instanceof ToolError && /No such file/.test(`${err.summary}\n${err.detail ?? ''}`)) return null;
+    throw err;
+  });
+  if (!listing) return [];
+  const files = new Map<string, string>();
+  for (const path of listing.stdout.split('\0')) {
+    if (!path.startsWith(`${dir}/`) || !path.endsWith('.toml') || path.slice(dir.length + 1).includes('/')) continue;
+    files.set(path.slice(dir.length + 1), (await ostree(['cat', commit, path], `read ${path}`)).stdout);
+  }
+  try {
+    return kargsFromFiles(files, o.arch ?? bootcArch(), `${commit.slice(0, 12)}:${dir}`);
+  } catch (err) {
+    throw new ToolError('bad-kargs', err instanceof ToolError ? err.summary : String(err), { hint: `the commit carries a kargs.d file ${o.tool} cannot read (expected kargs = ["..."], match-architectures = [...])` });
+  }
 }

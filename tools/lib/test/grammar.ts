@@ -1,5 +1,5 @@
 import t from 'tap';
-import { controlCharName, cryptHash, hostname, kernelArg, kernelArgProblem, lineText, passwdField, passwdPath, sourcesUrl, sshPublicKey, userName } from '../src/grammar.js';
+import { controlCharName, cryptHash, hostname, imageReferenceProblem, kernelArg, kernelArgProblem, lineText, passwdField, passwdPath, sourcesUrl, sshPublicKey, userName } from '../src/grammar.js';
 
 const ok = (schema: { safeParse(v: unknown): { success: boolean } }, v: unknown) => schema.safeParse(v).success;
 const message = (schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, v: unknown) =>
@@ -34,4 +34,31 @@ t.test('controlCharName and kernelArgProblem name the problem', async (t) => {
   t.equal(controlCharName('plain'), null);
   t.equal(kernelArgProblem('ok=1'), null);
   t.match(kernelArgProblem('a\tb'), /a tab \(U\+0009\)/);
+});
+
+t.test('image references an update origin may name', async (t) => {
+  for (const ok of [
+    'docker://10.0.2.2:5000/debian-atomic/base:latest',
+    'docker://quay.io/fedora/fedora-bootc:42',
+    'docker://registry.example.org/a/b/c@sha256:' + 'a'.repeat(64),
+    'docker://localhost/x',
+    'docker://[::1]:5000/x:v1',
+    'oci:/var/lib/images/base:latest',
+    'oci:/var/lib/images/base',
+    'oci-archive:/srv/base.tar:v2',
+  ]) t.equal(imageReferenceProblem(ok), null, ok);
+  for (const [bad, why] of [
+    ['docker://10.0.2.2:5000/Debian/Base:latest', /lowercase/],
+    ['docker://host/-x', /not a registry image reference/],
+    ['docker://host/x:--tag', /not a registry image reference/],
+    ['docker://host/x y', /not a registry image reference/],
+    ['docker://host/x\n[origin]', /not a registry image reference/],
+    ['oci:relative/dir', /absolute path/],
+    ['oci:/a/../etc:x', /'\.\.'/],
+    ['oci:/a:b:c', /absolute path/],
+    ['oci-archive:/a\u0000b', /absolute path/],
+    ['containers-storage:x', /expected docker:\/\//],
+    ['-docker://x', /expected docker:\/\//],
+    ['docker://' + 'a'.repeat(1100), /longer than 1024/],
+  ] as const) t.match(imageReferenceProblem(bad), why, JSON.stringify(bad.slice(0, 40)));
 });

@@ -5,10 +5,18 @@
  * which change with any update); the kernel and initramfs get a layer; each
  * large package gets its own layer and the small ones share the last.
  * With a previous image, its package → layer assignment is kept, so an update
- * of one package changes that package's layer and the commit layer only.
+ * of one package changes that package's layer and the commit layer only. A first
+ * image leaves an eighth of the package layers free: a package added later takes
+ * one of them instead of changing the shared layer (a one-package update then
+ * changes two layers: the commit layer and the new package's own).
  */
 export const COMMIT_LAYER = 'ostree_commit';
 export const KERNEL_LAYER = 'kernel';
+
+/** Package layers a first image leaves free for packages added by later images. */
+export function reservedLayers(budget: number): number {
+  return Math.floor(budget / 8);
+}
 
 export interface Component {
   name: string;
@@ -59,8 +67,9 @@ export function planLayers(components: readonly Component[], maxLayers: number, 
   } else if (bySize.length <= budget) {
     groups = bySize.map((c) => [c.name]);
   } else {
-    groups = bySize.slice(0, budget - 1).map((c) => [c.name]);
-    groups.push(bySize.slice(budget - 1).map((c) => c.name));
+    const own = budget - reservedLayers(budget) - 1;
+    groups = bySize.slice(0, own).map((c) => [c.name]);
+    groups.push(bySize.slice(own).map((c) => c.name));
   }
   const layers: string[][] = [[], ...(hasKernel ? [[KERNEL_LAYER]] : []), ...groups.map((g) => [...g].sort())];
   const index = new Map<string, number>();

@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { createDeflateRaw, createGunzip, deflateRaw } from 'node:zlib';
 import { onInterrupt, run, tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
 import { encodeFilezHeader, S_IFLNK, S_IFREG } from './filez.js';
-import { GZIP_LAYERS, TAR_LAYERS, type Descriptor, type ImageConfig, type Manifest } from './oci-schema.js';
+import { GZIP_LAYERS, printable, TAR_LAYERS, type Descriptor, type ImageConfig, type Manifest } from './oci-schema.js';
 import { openBlob, parseOciRef, readConfig, readManifest, streamVerifiedBlob } from './oci.js';
 import { MAX_METADATA, readBody, readTarStream, type TarHeader } from './tar.js';
 import { ostree } from './tree.js';
@@ -73,6 +73,8 @@ export interface ImportOptions {
 
 export interface ImportResult {
   commit: string;
+  /** The image manifest's digest (what a registry names the image by). */
+  digest: string;
   ref: string;
   layers: number;
   objects: number;
@@ -195,13 +197,15 @@ export interface OstreeImage {
   config: ImageConfig;
   labels: Record<string, string>;
   commit: string;
+  /** The manifest's digest. */
+  digest: string;
 }
 
 const layerName = (layout: string, i: number, layer: Descriptor) => `${layout}: layer ${i + 1} (${layer.digest.slice(0, 19)}…)`;
 
 /** Read and check everything about an image that is not its layers' contents (cheap; before any work). */
 export async function readImage(layout: string, tag: string): Promise<OstreeImage> {
-  const { manifest } = await readManifest(layout, tag);
+  const { manifest, descriptor } = await readManifest(layout, tag);
   const config = await readConfig(layout, manifest);
   const labels = config.config?.Labels ?? {};
   const commit = labels['ostree.commit'];
@@ -217,7 +221,7 @@ export async function readImage(layout: string, tag: string): Promise<OstreeImag
     // Present, a regular file, of the size the manifest says: before anything is created.
     await (await openBlob(layout, layer, `layer ${i + 1}`)).close();
   }
-  return { layout, tag, manifest, config, labels, commit };
+  return { layout, tag, manifest, config, labels, commit, digest: descriptor.digest };
 }
 
 /** Errors about one layer's contents are prefixed with the layer they come from. */
@@ -241,8 +245,32 @@ async function writeObject(target: string, data: Buffer | { header: Buffer; body
   }
 }
 
+/** The object kinds of the container format (`file` is a content object). */
+export type ObjectKind = 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta' | 'file';
+
+export interface ImportLayersOptions {
+  /**
+   * Objects the repository the import is pulled into already has: they are checked as any
+   * other entry (name, type, their xattrs object) but not written. The commit object is
+   * always written: it is what the pull starts from.
+   */
+  have?: ((checksum: string, kind: ObjectKind) => boolean | Promise<boolean>) | undefined;
+  progress?: Progress | undefined;
+}
+
+export interface LayersImported {
+  commit: string;
+  labels: Record<string, string>;
+  layers: number;
+  /** Objects written into the repository. */
+  objects: number;
+  /** Objects not written because `have` said the target has them. */
+  skipped: number;
+  ignored: number;
+}
+
 /** Write the objects of one image's layers into an archive repository. */
-export async function importLayers(layout: string | OstreeImage, tag: string, repo: string, limitsIn: Partial<ImportLimits> = {}): Promise<{ commit: string; labels: Record<string, string>; layers: number; objects: number; ignored: number }> {
+export async function importLayers(layout: string | OstreeImage, tag: string, repo: string, limitsIn: Partial<ImportLimits> = {}, o: ImportLayersOptions = {}): Promise<LayersImported> {
   const image = typeof layout === 'string' ? await readImage(layout, tag) : layout;
   const { manifest, config, labels } = image;
   const limits = { ...IMPORT_LIMITS, ...limitsIn };
@@ -252,9 +280,12 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
   const commits: string[] = [];
   let held = 0;
   let objects = 0;
+  let skipped = 0;
   let ignored = 0;
+  const have = o.have;
   for (const [i, layer] of manifest.layers.entries()) {
     const what = layerName(image.layout, i, layer);
+    o.progress?.step(`importing layer ${i + 1} of ${manifest.layers.length} (${printable((layer.annotations?.['ostree.components'] ?? layer.digest).slice(0, 60))})`);
     const bound = inflateBound(layer, limits);
     const hash = createHash('sha256');
     const tar = layerTar(image.layout, layer, what, bound, (b) => hash.update(b));
@@ -285,6 +316,10 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
           const xname = xattrsOf.get(checksum);
           const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
           if (!x) throw rejected(name, 'its xattrs object is missing');
+          if (have && (await have(checksum, 'file'))) {
+            skipped++;
+            continue;
+          }
           const symlink = e.header.type === 'symlink';
           const header = encodeFilezHeader({
             size: symlink ? 0 : e.header.size,
@@ -301,8 +336,12 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
           objects++;
         } else {
           if (e.header.type !== 'file') throw rejected(name, `a ${ext} object must be a regular file`);
-          const content = await readBody(e, limits.objectBytes, `${ext} object`);
           if (ext === 'commit') commits.push(checksum);
+          else if (have && (await have(checksum, ext as ObjectKind))) {
+            skipped++;
+            continue;
+          }
+          const content = await readBody(e, limits.objectBytes, `${ext} object`);
           await writeObject(target, content);
           objects++;
         }
@@ -320,7 +359,7 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
   }
   if (commits.length !== 1) throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
   if (commits[0] !== labels['ostree.commit']) throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
-  return { commit: commits[0]!, labels, layers: manifest.layers.length, objects, ignored };
+  return { commit: commits[0]!, labels, layers: manifest.layers.length, objects, skipped, ignored };
 }
 
 /** The import's target: new, or an empty directory (the finished repository is renamed onto it). */
@@ -368,7 +407,7 @@ export async function importImage(o: ImportOptions): Promise<ImportResult> {
     o.progress?.step('verifying every object (ostree fsck)');
     await ostree(staging, ['fsck', '--quiet'], 'verify the imported objects');
     await rename(staging, repo);
-    return { commit: r.commit, ref, layers: r.layers, objects: r.objects, ignored: r.ignored };
+    return { commit: r.commit, digest: image.digest, ref, layers: r.layers, objects: r.objects, ignored: r.ignored };
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;

@@ -17,6 +17,17 @@ t.test('more packages than layers: the largest alone, the rest share the last la
   t.same(plan.layers[5], ['p003', 'p004', 'p005', 'p006', 'p007', 'p008', 'p009']);
 });
 
+t.test('a first image leaves an eighth of the package layers free for packages added later', async (t) => {
+  const first = planLayers([...comps(100), { name: KERNEL_LAYER, size: 5 }], 64);
+  t.equal(first.layers.length, 64 - 7, '62 package layers in the budget, 7 left free');
+  t.same(first.layers[2], ['p000'], 'the largest package alone');
+  t.equal(first.layers.at(-1)!.length, 100 - 54, 'the rest share the last layer');
+  const previous = first.layers.slice(1);
+  const next = planLayers([...comps(100), { name: 'added', size: 1 }, { name: KERNEL_LAYER, size: 5 }], 64, previous);
+  t.same(next.layers.at(-1), ['added'], 'an added package takes a free layer of its own');
+  t.same(next.layers.slice(0, -1), first.layers, 'every other layer keeps its packages');
+});
+
 t.test('with a previous image the assignment is kept, whatever the sizes now', async (t) => {
   const previous = [[KERNEL_LAYER], ['p005'], ['p001', 'p002'], ['p000', 'p003', 'p004']];
   const now = comps(6).map((c) => ({ ...c, size: c.name === 'p004' ? 1e9 : c.size }));

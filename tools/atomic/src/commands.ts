@@ -1,0 +1,322 @@
+/** The subcommands: read the sysroot, call the library, print human text or JSON on stdout. */
+import { resolve } from 'node:path';
+import { Progress, run, ToolError, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { TOOL } from './main.js';
+import { deploy, hasEdits, commitKargs, type DeployResult, type KargsEdits } from './deploy.js';
+import { describeOrigin, isImageReference, type Origin } from './origin.js';
+import { pullRefspec, parseRefspec, type CommitInfo } from './ostree-remote.js';
+import { hostJsonSchema, HostSchema } from './schema.js';
+import { formatStatus, hostDocument } from './status.js';
+import { ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  /** Reboot the machine (`systemctl reboot`, or the automatic timer's command); tests replace it. */
+  reboot: (command: readonly string[]) => Promise<void>;
+}
+
+export function defaultIo(io: Partial<Io> | undefined): Io {
+  return {
+    stdout: io?.stdout ?? process.stdout,
+    reboot:
+      io?.reboot ??
+      (async (command) => {
+        await run(command[0]!, command.slice(1), { what: 'reboot into the new deployment' });
+      }),
+  };
+}
+
+interface Target {
+  sysroot: string;
+  os?: string | undefined;
+  quiet: boolean;
+}
+
+const REBOOT = ['systemctl', 'reboot'] as const;
+
+/** Changing the deployments of the running system is root's; a sysroot in a directory is whoever owns it. */
+function requireRoot(sysroot: string, command: string): void {
+  if (resolve(sysroot) === '/' && process.getuid?.() !== 0) throw new ToolError('not-root', `${command}: must run as root (sudo atomic ${command})`);
+}
+
+/** The deployments, the stateroot to work on, and the ones that matter for it. */
+async function context(a: Target) {
+  const deployments = await readDeployments(a.sysroot);
+  const osnames = [...new Set(deployments.map((d) => d.osname))];
+  const bootedAny = deployments.find((d) => d.booted);
+  const osname = a.os ?? bootedAny?.osname ?? (osnames.length === 1 ? osnames[0] : undefined);
+  if (osname === undefined) {
+    if (osnames.length === 0) throw new ToolError('no-deployments', `${a.sysroot}: no deployments`, { hint: 'is this an OSTree sysroot? (ostree admin status)' });
+    throw usageError(`${a.sysroot} has several stateroots (${osnames.join(', ')}) and none is booted: name one with --os`);
+  }
+  const mine = deployments.filter((d) => d.osname === osname);
+  if (mine.length === 0) throw usageError(`${a.sysroot}: no deployment of the stateroot '${osname}' (there are: ${osnames.join(', ') || 'none'})`);
+  const booted = mine.find((d) => d.booted);
+  return {
+    deployments,
+    osname,
+    mine,
+    booted,
+    /** What boots next: staged or pending if there is one, else the booted (or first) deployment. */
+    next: mine[0]!,
+    /** ostree stages on a booted system (finalized at shutdown) and refuses to elsewhere. */
+    stage: bootedAny !== undefined,
+  };
+}
+
+type Context = Awaited<ReturnType<typeof context>>;
+
+// --- status ---
+
+export async function statusCommand(a: Target & { json: boolean; jsonSchema: boolean; booted: boolean }, io: Io): Promise<number> {
+  if (a.jsonSchema) {
+    writeJson(hostJsonSchema(), io.stdout);
+    return 0;
+  }
+  const deployments = (await readDeployments(a.sysroot)).filter((d) => (a.os === undefined || d.osname === a.os) && (!a.booted || d.booted));
+  if (a.json) writeJson(HostSchema.parse(hostDocument(deployments)), io.stdout);
+  else if (a.booted && deployments.length === 0) io.stdout.write('No booted deployment.\n');
+  else io.stdout.write(formatStatus(deployments));
+  return 0;
+}
+
+// Images (image.ts) are loaded only for image origins: an OSTree-only system never reads it.
+const images = () => import('./image.js');
+
+// --- upgrade, switch ---
+
+interface Fetched {
+  commit: string;
+  version?: string | undefined;
+  origin: Origin;
+  /** A line on what was fetched (image layers and bytes). */
+  note?: string | undefined;
+}
+
+async function fetchOrigin(ctx: Context, sysroot: string, origin: Origin, o: { upgrade: boolean; quiet: boolean }): Promise<Fetched> {
+  if (origin.kind === 'image') {
+    const pulled = await (await images()).pullImage(origin.image, { sysroot, repo: repoOf(sysroot), progress: new Progress(TOOL, { quiet: o.quiet }) });
+    return {
+      commit: pulled.commit,
+      version: pulled.version,
+      origin: { kind: 'image', image: origin.image, digest: pulled.digest },
+      note: `Fetched ${pulled.layersFetched} of ${pulled.layers} layers (${pulled.bytesFetched} bytes).`,
+    };
+  }
+  const info: CommitInfo = await pullRefspec(sysroot, origin.refspec, o.upgrade ? { notOlderThan: ctx.next.checksum } : {});
+  return { commit: info.commit, version: info.version, origin };
+}
+
+const versionText = (version: string | undefined, commit: string) => `${version ? `${version} ` : ''}(${commit.slice(0, 12)})`;
+
+function sameSource(d: Deployment, f: Fetched): boolean {
+  if (d.checksum !== f.commit) return false;
+  if (d.origin === null) return false;
+  if (d.origin.kind === 'ostree') return f.origin.kind === 'ostree' && f.origin.refspec === d.origin.refspec;
+  return f.origin.kind === 'image' && f.origin.image === d.origin.image;
+}
+
+function kargsLine(r: DeployResult): string | null {
+  const opts = [...r.deleted.map((k) => `--karg-delete=${k}`), ...r.appended.map((k) => `--karg-append=${k}`)];
+  return opts.length ? `Kernel arguments from the image's kargs.d: ${opts.join(' ')}` : null;
+}
+
+async function deployAndReport(ctx: Context, a: Target, f: Fetched, io: Io, reboot: readonly string[] | null): Promise<number> {
+  const r = await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: f.commit, origin: f.origin, stage: ctx.stage });
+  const k = kargsLine(r);
+  if (k) io.stdout.write(`${k}\n`);
+  io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}.\n`);
+  if (f.origin.kind === 'image') await trimImageCache(a);
+  return afterChange(io, reboot);
+}
+
+/** The layer cache keeps the layers of the images deployments came from: what the next pull reuses. */
+async function trimImageCache(a: Target): Promise<void> {
+  const keep = (await readDeployments(a.sysroot)).flatMap((d) => (d.origin?.kind === 'image' && d.origin.digest ? [d.origin.digest] : []));
+  try {
+    await (await images()).gcImageCache({ sysroot: a.sysroot, keep });
+  } catch (err) {
+    // The deployment is in place; a cache that could not be trimmed is trimmed next time.
+    warn(TOOL, `could not trim the image layer cache: ${err instanceof ToolError ? err.summary : String(err)}`, a.quiet);
+  }
+}
+
+async function afterChange(io: Io, reboot: readonly string[] | null): Promise<number> {
+  if (reboot) await io.reboot(reboot);
+  else io.stdout.write("Run 'systemctl reboot' to boot into it.\n");
+  return 0;
+}
+
+async function checkOnly(ctx: Context, a: Target, origin: Origin, io: Io): Promise<number> {
+  let available: { version?: string | undefined; what: string } | null;
+  if (origin.kind === 'image') {
+    const c = await (await images()).inspectImage(origin.image, { sysroot: a.sysroot });
+    const current = ctx.next.origin?.kind === 'image' ? ctx.next.origin.digest : undefined;
+    available = c.digest === current ? null : { version: c.version, what: `${origin.image} ${c.digest}` };
+  } else {
+    const info = await pullRefspec(a.sysroot, origin.refspec, { metadataOnly: true, notOlderThan: ctx.next.checksum });
+    available = info.commit === ctx.next.checksum ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };
+  }
+  io.stdout.write(available ? `Update available: ${available.version ? `${available.version}, ` : ''}${available.what}\n` : 'No update available.\n');
+  return 0;
+}
+
+export async function upgradeCommand(a: Target & { check?: boolean | undefined; downloadOnly?: boolean | undefined; reboot?: boolean | undefined; automatic?: boolean | undefined }, io: Io): Promise<number> {
+  requireRoot(a.sysroot, 'upgrade');
+  let check = a.check === true;
+  let reboot: readonly string[] | null = a.reboot ? REBOOT : null;
+  if (a.automatic) {
+    const auto = await import('./auto.js');
+    const action = auto.automaticAction(await auto.readAutoPolicy(a.sysroot));
+    io.stdout.write(`${action.summary}\n`);
+    if (!action.upgrade) return 0;
+    check = action.check;
+    reboot = action.reboot ? auto.AUTOMATIC_REBOOT_COMMAND : null;
+  }
+  const ctx = await context(a);
+  const origin = ctx.next.origin;
+  if (origin === null) {
+    throw new ToolError('no-origin', `deployment ${ctx.next.index} (${ctx.next.checksum.slice(0, 12)}) has no origin atomic can follow${ctx.next.originProblem ? `: ${ctx.next.originProblem}` : ''}`, {
+      hint: 'atomic switch TARGET says where updates come from (docker://…, oci:…, REMOTE:REF)',
+    });
+  }
+  if (check) return checkOnly(ctx, a, origin, io);
+  const f = await fetchOrigin(ctx, a.sysroot, origin, { upgrade: true, quiet: a.quiet });
+  if (f.note) io.stdout.write(`${f.note}\n`);
+  if (sameSource(ctx.next, f)) {
+    io.stdout.write('No update available.\n');
+    return 0;
+  }
+  if (a.downloadOnly) {
+    io.stdout.write(`Downloaded ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}; 'atomic upgrade' deploys it.\n`);
+    return 0;
+  }
+  return deployAndReport(ctx, a, f, io, reboot);
+}
+
+/** What `atomic switch TARGET` follows: an image reference (relative layout paths made absolute) or REMOTE:REF. */
+export async function targetOrigin(target: string, cwd: string = process.cwd()): Promise<Origin> {
+  if (isImageReference(target)) return { kind: 'image', image: (await images()).parseImageRef(target, cwd).reference };
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(target)) throw usageError(`${target}: atomic follows docker://, oci: and oci-archive: images, or an OSTree REMOTE:REF`);
+  parseRefspec(target);
+  return { kind: 'ostree', refspec: target };
+}
+
+export async function switchCommand(a: Target & { target: string; reboot?: boolean | undefined }, io: Io): Promise<number> {
+  const origin = await targetOrigin(a.target);
+  requireRoot(a.sysroot, 'switch');
+  const ctx = await context(a);
+  const f = await fetchOrigin(ctx, a.sysroot, origin, { upgrade: false, quiet: a.quiet });
+  if (f.note) io.stdout.write(`${f.note}\n`);
+  if (sameSource(ctx.next, f)) {
+    io.stdout.write(`Already on ${describeOrigin(f.origin)}: nothing to do.\n`);
+    return 0;
+  }
+  return deployAndReport(ctx, a, f, io, a.reboot ? REBOOT : null);
+}
+
+// --- rollback ---
+
+export async function rollbackCommand(a: Target & { reboot?: boolean | undefined }, io: Io): Promise<number> {
+  requireRoot(a.sysroot, 'rollback');
+  const ctx = await context(a);
+  if (ctx.mine.length < 2) throw new ToolError('no-rollback', 'there is only one deployment, nothing to roll back to');
+  // ostree 2025.2 has no `admin rollback`. The booted deployment first if something else is
+  // (that cancels a staged or pending update), else the one after it.
+  const first = ctx.mine[0]!;
+  const target = first.booted || !ctx.booted ? ctx.mine[1]! : ctx.booted;
+  await ostree(['admin', 'set-default', `--sysroot=${a.sysroot}`, String(target.index)], [a.sysroot], 'make the previous deployment the default');
+  io.stdout.write('The previous deployment is now the default.\n');
+  return afterChange(io, a.reboot ? REBOOT : null);
+}
+
+// --- kargs ---
+
+export async function kargsCommand(
+  a: Target & { append?: string[] | undefined; delete?: string[] | undefined; replace?: string[] | undefined; image?: boolean | undefined; reboot?: boolean | undefined },
+  io: Io,
+): Promise<number> {
+  const edits: KargsEdits = { append: a.append, delete: a.delete, replace: a.replace };
+  if (!hasEdits(edits)) {
+    if (a.reboot) throw usageError('-r: nothing to reboot into without --append, --delete or --replace');
+    const ctx = await context(a);
+    // The arguments of what runs now (or, on a sysroot that is not booted, of what boots next).
+    const d = ctx.booted ?? ctx.next;
+    if (a.image) io.stdout.write(commitKargsLines(await commitKargs(a.sysroot, d.checksum)));
+    else io.stdout.write(`${d.kernelArgs.join(' ')}\n`);
+    return 0;
+  }
+  requireRoot(a.sysroot, 'kargs');
+  const ctx = await context(a);
+  // As rpm-ostree kargs: edit what boots next (a staged update keeps its commit and origin).
+  const base = ctx.next;
+  if (base.origin === null) throw new ToolError('no-origin', `deployment ${base.index} has no origin atomic can keep${base.originProblem ? `: ${base.originProblem}` : ''}`);
+  await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: base.checksum, origin: base.origin, stage: ctx.stage, kargs: edits, fromImageKargs: false, baseKernelArgs: base.kernelArgs });
+  io.stdout.write(`Kernel arguments updated; ${ctx.stage ? 'staged' : 'deployed'} ${versionText(base.version, base.checksum)} with them.\n`);
+  return afterChange(io, a.reboot ? REBOOT : null);
+}
+
+const commitKargsLines = (kargs: string[]) => kargs.map((k) => `${k}\n`).join('');
+
+// --- db (C's module) ---
+
+interface Resolved {
+  commit: string;
+  description: string;
+}
+
+async function resolveRev(sysroot: string, deployments: readonly Deployment[], spec: string): Promise<Resolved> {
+  if (/^\d+$/.test(spec)) {
+    const d = deployments[Number(spec)];
+    if (!d) throw usageError(`there is no deployment ${spec} (ostree admin status numbers them from 0 to ${deployments.length - 1})`);
+    return { commit: d.checksum, description: `deployment ${spec}` };
+  }
+  if (spec.startsWith('-')) throw usageError(`${spec}: not a commit, ref or deployment index`);
+  const r = await ostree([`--repo=${repoOf(sysroot)}`, 'rev-parse', spec], [sysroot], `find ${spec}`).catch(() => {
+    throw usageError(`${spec}: no such commit, ref or deployment index in ${repoOf(sysroot)}`);
+  });
+  const commit = r.stdout.trim();
+  return { commit, description: commit.startsWith(spec) ? 'commit' : `ref ${spec}` };
+}
+
+const label = (d: Deployment, what: string): Resolved => ({ commit: d.checksum, description: `${what} deployment` });
+
+export async function dbDiffCommand(a: Target & { from?: string | undefined; to?: string | undefined; json: boolean }, io: Io): Promise<number> {
+  const deployments = await readDeployments(a.sysroot);
+  const booted = deployments.find((d) => d.booted);
+  const upcoming = deployments.find((d) => d.staged) ?? deployments.find((d) => d.pending);
+  const rollback = deployments.find((d) => d.rollback);
+  let from: Resolved;
+  let to: Resolved;
+  if (a.from !== undefined) {
+    from = await resolveRev(a.sysroot, deployments, a.from);
+    if (a.to !== undefined) to = await resolveRev(a.sysroot, deployments, a.to);
+    else if (booted) to = label(booted, 'booted');
+    else if (deployments[0]) to = { commit: deployments[0].checksum, description: 'deployment 0' };
+    else throw usageError('no deployments: name TO');
+  } else if (booted && upcoming) [from, to] = [label(booted, 'booted'), label(upcoming, upcoming.staged ? 'staged' : 'pending')];
+  else if (booted && rollback) [from, to] = [label(rollback, 'rollback'), label(booted, 'booted')];
+  else if (!booted && deployments.length >= 2) [from, to] = [{ commit: deployments[1]!.checksum, description: 'deployment 1' }, { commit: deployments[0]!.checksum, description: 'deployment 0' }];
+  else throw usageError('there is only one deployment: name FROM and TO (commits, refs or deployment indexes)');
+  const db = await import('./db.js');
+  const repo = repoOf(a.sysroot);
+  const diff = db.diffPackages(await db.packagesOfCommit(repo, from.commit), await db.packagesOfCommit(repo, to.commit));
+  if (a.json) writeJson(db.packageDiffJson(diff, from, to), io.stdout);
+  else io.stdout.write(db.formatPackageDiff(diff, from, to));
+  return 0;
+}
+
+export async function dbListCommand(a: Target & { commit?: string | undefined; json: boolean }, io: Io): Promise<number> {
+  const deployments = await readDeployments(a.sysroot);
+  const booted = deployments.find((d) => d.booted);
+  let of: Resolved;
+  if (a.commit !== undefined) of = await resolveRev(a.sysroot, deployments, a.commit);
+  else if (booted) of = label(booted, 'booted');
+  else if (deployments[0]) of = { commit: deployments[0].checksum, description: 'deployment 0' };
+  else throw usageError('no deployments: name a commit or ref');
+  const db = await import('./db.js');
+  const packages = await db.packagesOfCommit(repoOf(a.sysroot), of.commit);
+  if (a.json) writeJson(db.packageListJson(packages, of), io.stdout);
+  else io.stdout.write(db.formatPackageList(packages, of));
+  return 0;
+}

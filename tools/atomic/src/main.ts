@@ -1,0 +1,127 @@
+/** The command line: subcommands named as bootc and rpm-ostree name them, lazily imported implementations. */
+import { cli } from '@debian-atomic/lib';
+import type { Argv } from 'yargs';
+import type { Io } from './commands.js';
+
+export const TOOL = 'atomic';
+
+const commands = () => import('./commands.js');
+
+/** Every command works on a sysroot (default the running system) and one stateroot in it. */
+function target<T>(y: Argv<T>) {
+  return y
+    .option('sysroot', { type: 'string', default: '/', requiresArg: true, describe: 'The OSTree sysroot to work on' })
+    .option('os', { type: 'string', requiresArg: true, describe: 'The stateroot (osname); default: the booted one, or the only one' });
+}
+
+// No defaults on options in conflicts(): yargs counts a default false as given.
+const reboot = { alias: 'r', type: 'boolean', describe: 'Reboot into the new default deployment once it is in place' } as const;
+
+/** Run the tool on argv; returns the exit code; throws ToolError for failures. */
+export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  let code = 0;
+  const c = async () => {
+    const m = await commands();
+    return { m, io: m.defaultIo(io) };
+  };
+  await cli(TOOL, '$0 <command> [options]', argv)
+    .command(
+      ['status', '$0'],
+      'The deployments: booted, staged, rollback — version, commit, origin, pinned, kernel arguments',
+      (y) =>
+        target(y)
+          .option('json', { type: 'boolean', default: false, describe: "JSON on stdout, as 'atomic status --json-schema' describes" })
+          .option('json-schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of --json and exit' })
+          .option('booted', { type: 'boolean', default: false, describe: 'Only the booted deployment' }),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.statusCommand(a, io);
+      },
+    )
+    .command(
+      'upgrade',
+      "Fetch the newest commit or image of the booted deployment's origin and stage it",
+      (y) =>
+        target(y)
+          .option('check', { type: 'boolean', describe: 'Only say whether an update is available (exit 0 either way)' })
+          .option('download-only', { type: 'boolean', describe: 'Fetch the update without deploying it' })
+          .option('reboot', { ...reboot, alias: ['r', 'apply'] })
+          .option('automatic', { type: 'boolean', describe: 'Follow AutomaticUpdatePolicy in /etc/atomic/atomic.conf (the timer)' })
+          .conflicts('check', 'download-only')
+          .conflicts('check', 'reboot')
+          .conflicts('download-only', 'reboot')
+          .conflicts('automatic', ['check', 'download-only', 'reboot']),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.upgradeCommand(a, io);
+      },
+    )
+    .command(
+      'switch <target>',
+      'Deploy another image or OSTree branch and follow it from now on (bootc switch, rpm-ostree rebase)',
+      (y) =>
+        target(y)
+          .positional('target', { type: 'string', demandOption: true, describe: 'docker://REGISTRY/NAME[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], or REMOTE:REF' })
+          .option('reboot', reboot),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.switchCommand(a, io);
+      },
+    )
+    .command(
+      'rollback',
+      'Make the previous deployment the default (cancels a pending update)',
+      (y) => target(y).option('reboot', reboot),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.rollbackCommand(a, io);
+      },
+    )
+    .command(
+      'kargs',
+      'Print the kernel arguments, or stage a deployment with them edited',
+      (y) =>
+        target(y)
+          .option('append', { type: 'string', array: true, requiresArg: true, describe: 'Add KEY[=VALUE]' })
+          .option('delete', { type: 'string', array: true, requiresArg: true, describe: 'Remove KEY[=VALUE] (KEY alone: if it is the only one of its name)' })
+          .option('replace', { type: 'string', array: true, requiresArg: true, describe: 'Replace KEY=VALUE (or KEY=OLD=NEW)' })
+          .option('image', { type: 'boolean', describe: "Print the arguments the deployment's image brings (usr/lib/bootc/kargs.d), one a line" })
+          .option('reboot', reboot)
+          .conflicts('image', ['append', 'delete', 'replace']),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.kargsCommand(a, io);
+      },
+    )
+    .command('db', 'The Debian packages of deployments and commits', (y) =>
+      y
+        .command(
+          'diff [from] [to]',
+          'Packages added, removed, upgraded and downgraded between two deployments or commits',
+          (y) =>
+            target(y)
+              .positional('from', { type: 'string', describe: 'Commit, ref or deployment index (default: booted, or rollback)' })
+              .positional('to', { type: 'string', describe: 'Commit, ref or deployment index (default: staged/pending, or booted)' })
+              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.dbDiffCommand(a, io);
+          },
+        )
+        .command(
+          'list [commit]',
+          'The installed packages of a deployment or commit',
+          (y) =>
+            target(y)
+              .positional('commit', { type: 'string', describe: 'Commit, ref or deployment index (default: booted)' })
+              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.dbListCommand(a, io);
+          },
+        )
+        .demandCommand(1, 'a db command is needed (diff, list)'),
+    )
+    .parseAsync();
+  return code;
+}

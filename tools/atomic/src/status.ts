@@ -1,0 +1,57 @@
+/** `atomic status`: the deployments as a Host document (--json) or as rpm-ostree prints them. */
+import { API_VERSION, type DeploymentJson, type Host } from './schema.js';
+import type { Deployment } from './sysroot.js';
+
+export function deploymentJson(d: Deployment): DeploymentJson {
+  return {
+    osname: d.osname,
+    checksum: d.checksum,
+    serial: d.serial,
+    index: d.index,
+    version: d.version ?? null,
+    timestamp: d.timestamp === undefined ? null : new Date(d.timestamp * 1000).toISOString().replace(/\.000Z$/, 'Z'),
+    origin: d.origin === null ? null : d.origin.kind === 'ostree' ? { type: 'ostree', refspec: d.origin.refspec } : { type: 'image', image: d.origin.image, digest: d.origin.digest ?? null },
+    pinned: d.pinned,
+    kernelArgs: d.kernelArgs,
+  };
+}
+
+export function hostDocument(deployments: readonly Deployment[]): Host {
+  const find = (f: (d: Deployment) => boolean) => {
+    const d = deployments.find(f);
+    return d ? deploymentJson(d) : null;
+  };
+  const named = (d: Deployment) => d.booted || d.staged || d.pending || d.rollback;
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Host',
+    status: {
+      booted: find((d) => d.booted),
+      staged: find((d) => d.staged),
+      pending: find((d) => d.pending && !d.staged),
+      rollback: find((d) => d.rollback),
+      otherDeployments: deployments.filter((d) => !named(d)).map(deploymentJson),
+    },
+  };
+}
+
+/** rpm-ostree's layout: one block per deployment, "* " marks the booted one, labels right-aligned. */
+export function formatStatus(deployments: readonly Deployment[]): string {
+  if (deployments.length === 0) return 'No deployments.\n';
+  const blocks = deployments.map((d) => {
+    const o = d.origin;
+    const title = o === null ? `(no origin${d.originProblem ? `: ${d.originProblem}` : ''})` : o.kind === 'ostree' ? `ostree: ${o.refspec}` : o.image;
+    const state = d.staged ? ' (staged)' : d.pending ? ' (pending)' : d.rollback ? ' (rollback)' : '';
+    const rows: [string, string][] = [];
+    if (o?.kind === 'image' && o.digest) rows.push(['Digest', o.digest]);
+    const when = d.timestamp === undefined ? '' : ` (${new Date(d.timestamp * 1000).toISOString().replace('.000Z', 'Z')})`;
+    if (d.version !== undefined || when) rows.push(['Version', `${d.version ?? '(none)'}${when}`]);
+    rows.push(['Commit', d.checksum]);
+    if (d.serial !== 0) rows.push(['Serial', String(d.serial)]);
+    rows.push(['OS', d.osname]);
+    if (d.pinned) rows.push(['Pinned', 'yes']);
+    rows.push(['KernelArgs', d.kernelArgs.join(' ')]);
+    return [`${d.booted ? '*' : ' '} ${title}${state}`, ...rows.map(([k, v]) => `${k.padStart(16)}: ${v}`)].join('\n');
+  });
+  return `Deployments:\n${blocks.join('\n\n')}\n`;
+}

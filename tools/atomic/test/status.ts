@@ -1,0 +1,76 @@
+import t from 'tap';
+import { HostSchema } from '../src/schema.js';
+import { formatStatus, hostDocument } from '../src/status.js';
+import type { Deployment } from '../src/sysroot.js';
+
+const c = (x: string) => x.repeat(64);
+const d = (over: Partial<Deployment>): Deployment => ({
+  osname: 'debian',
+  checksum: c('a'),
+  serial: 0,
+  booted: false,
+  staged: false,
+  pending: false,
+  rollback: false,
+  pinned: false,
+  origin: { kind: 'ostree', refspec: 'origin:debian/13/x86_64/desktop' },
+  kernelArgs: ['root=UUID=x'],
+  index: 0,
+  ...over,
+});
+
+// A booted system as ostree admin status describes it: staged v3, booted v2 (image), rollback v1.
+const booted = [
+  d({ checksum: c('3'), staged: true, version: '3', index: 0, origin: { kind: 'image', image: 'docker://r:5000/x:latest', digest: `sha256:${c('d')}` } }),
+  d({ checksum: c('2'), booted: true, version: '2', timestamp: 1_800_000_000, index: 1, origin: { kind: 'image', image: 'docker://r:5000/x:latest' } }),
+  d({ checksum: c('1'), rollback: true, pinned: true, serial: 1, index: 2 }),
+  d({ checksum: c('0'), origin: null, originProblem: 'x.origin:2: bad', index: 3 }),
+];
+
+t.test('hostDocument: booted, staged, rollback, the rest', async (t) => {
+  const h = HostSchema.parse(hostDocument(booted));
+  t.same([h.status.staged?.checksum, h.status.booted?.checksum, h.status.rollback?.checksum, h.status.pending], [c('3'), c('2'), c('1'), null]);
+  t.same(h.status.otherDeployments.map((x) => x.checksum), [c('0')]);
+  t.same(h.status.staged?.origin, { type: 'image', image: 'docker://r:5000/x:latest', digest: `sha256:${c('d')}` });
+  t.same(h.status.booted?.origin, { type: 'image', image: 'docker://r:5000/x:latest', digest: null });
+  t.equal(h.status.booted?.timestamp, '2027-01-15T08:00:00Z');
+  t.equal(h.status.otherDeployments[0]!.origin, null);
+  const pending = HostSchema.parse(hostDocument([d({ pending: true, index: 0 }), d({ checksum: c('2'), booted: true, index: 1 })]));
+  t.same([pending.status.pending?.index, pending.status.booted?.index, pending.status.staged], [0, 1, null]);
+});
+
+t.test('formatStatus: rpm-ostree-like blocks, "* " on the booted one', async (t) => {
+  t.equal(
+    formatStatus(booted),
+    [
+      'Deployments:',
+      '  docker://r:5000/x:latest (staged)',
+      `          Digest: sha256:${c('d')}`,
+      '         Version: 3',
+      `          Commit: ${c('3')}`,
+      '              OS: debian',
+      '      KernelArgs: root=UUID=x',
+      '',
+      '* docker://r:5000/x:latest',
+      '         Version: 2 (2027-01-15T08:00:00Z)',
+      `          Commit: ${c('2')}`,
+      '              OS: debian',
+      '      KernelArgs: root=UUID=x',
+      '',
+      '  ostree: origin:debian/13/x86_64/desktop (rollback)',
+      `          Commit: ${c('1')}`,
+      '          Serial: 1',
+      '              OS: debian',
+      '          Pinned: yes',
+      '      KernelArgs: root=UUID=x',
+      '',
+      '  (no origin: x.origin:2: bad)',
+      `          Commit: ${c('0')}`,
+      '              OS: debian',
+      '      KernelArgs: root=UUID=x',
+      '',
+    ].join('\n'),
+  );
+  t.equal(formatStatus([]), 'No deployments.\n');
+  t.match(formatStatus([d({ pending: true })]), /\(pending\)\n/);
+});
