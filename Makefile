@@ -4,7 +4,7 @@
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -27,7 +27,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test registry-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -163,6 +163,13 @@ REGISTRY_SWITCH_VARIANT ?= server
 registry-test: commit
 	$(MAKE) --no-print-directory VARIANT=$(REGISTRY_SWITCH_VARIANT) commit
 	VARIANT=$(VARIANT) REGISTRY_SWITCH_VARIANT=$(REGISTRY_SWITCH_VARIANT) DEBIAN_ATOMIC_REGISTRY_TEST=1 E2E_TESTS=test/registry.ts scripts/run-tests.sh tools/e2e
+
+# Secure Boot as on a PC (OVMF enforcing it, Microsoft's keys): the signed chain from inside the guest,
+# a kernel without its signature refused (GRUB falls back to the previous deployment), a bootloader
+# update cut in the middle (6 boots); then update-test's upgrade, rollback and power cuts with it on (8 boots).
+secureboot-test: commit
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_SECUREBOOT_TEST=1 E2E_TESTS=test/secureboot.ts scripts/run-tests.sh tools/e2e
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_SECURE_BOOT=1 DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS=test/update.ts scripts/run-tests.sh tools/e2e
 
 # Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates,
 # hwdetect's report of differing kernel arguments.

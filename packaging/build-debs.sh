@@ -65,7 +65,8 @@ OVR
 
   if [ "$tool" = atomic ]; then cat >>"$root/usr/share/lintian/overrides/$pkg" <<OVR
 # atomic db diff/list read the dpkg database that OSTree commits carry (ostree cat COMMIT
-# /usr/lib/sysimage/dpkg/status), to compare deployments; it never reads or writes the running one's.
+# /usr/lib/sysimage/dpkg/status), to compare deployments; atomic bootloader reads a deployment's
+# (the versions of shim and GRUB it carries). It never writes one.
 $pkg: uses-dpkg-database-directly [usr/bin/atomic]
 OVR
   fi

@@ -1,23 +1,35 @@
 /** The subcommands: read the sysroot, call the library, print human text or JSON on stdout. */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Progress, run, ToolError, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { TOOL } from './main.js';
 import { deploy, hasEdits, commitKargs, type DeployResult, type KargsEdits } from './deploy.js';
 import { describeOrigin, isImageReference, type Origin } from './origin.js';
 import { pullRefspec, parseRefspec, type CommitInfo } from './ostree-remote.js';
-import { hostJsonSchema, HostSchema } from './schema.js';
+import type { EspSystem, EspWriter } from './esp.js';
+import type { UpdateOutcome } from './bootloader.js';
+import { API_VERSION, bootloaderStatusJsonSchema, BootloaderStatusSchema, BootloaderUpdateSchema, hostJsonSchema, HostSchema, type BootloaderSummary } from './schema.js';
 import { formatStatus, hostDocument } from './status.js';
 import { ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
+  /** Progress and warnings. */
+  stderr: NodeJS.WritableStream;
   /** Reboot the machine (`systemctl reboot`, or the automatic timer's command); tests replace it. */
   reboot: (command: readonly string[]) => Promise<void>;
+  /** findmnt, mount and umount of the ESP, and where (esp.ts's SYSTEM_ESP); tests replace parts. */
+  esp?: Partial<EspSystem> | undefined;
+  /** How ESP files are written (esp.ts's DURABLE); tests replace it. */
+  espWriter?: EspWriter | undefined;
 }
 
 export function defaultIo(io: Partial<Io> | undefined): Io {
   return {
     stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    esp: io?.esp,
+    espWriter: io?.espWriter,
     reboot:
       io?.reboot ??
       (async (command) => {
@@ -73,12 +85,30 @@ export async function statusCommand(a: Target & { json: boolean; jsonSchema: boo
     writeJson(hostJsonSchema(), io.stdout);
     return 0;
   }
-  const deployments = (await readDeployments(a.sysroot)).filter((d) => (a.os === undefined || d.osname === a.os) && (!a.booted || d.booted));
-  if (a.json) writeJson(HostSchema.parse(hostDocument(deployments)), io.stdout);
-  else if (a.booted && deployments.length === 0) io.stdout.write('No booted deployment.\n');
-  else io.stdout.write(formatStatus(deployments));
+  const all = (await readDeployments(a.sysroot)).filter((d) => a.os === undefined || d.osname === a.os);
+  const deployments = all.filter((d) => !a.booted || d.booted);
+  const bootloader = await bootloaderSummary(a, all, io);
+  if (a.json) writeJson(HostSchema.parse(hostDocument(deployments, bootloader)), io.stdout);
+  else {
+    io.stdout.write(a.booted && deployments.length === 0 ? 'No booted deployment.\n' : formatStatus(deployments));
+    const line = (await bootloaderModule()).bootloaderStatusLine(bootloader);
+    if (line) io.stdout.write(`\n${line}\n`);
+  }
   return 0;
 }
+
+/** The boot loader against the booted image, for status; a problem with it is a warning, never a failed status. */
+async function bootloaderSummary(a: Target, deployments: readonly Deployment[], io: Io): Promise<BootloaderSummary | null> {
+  try {
+    return await (await bootloaderModule()).bootloaderSummaryOf(a.sysroot, deployments);
+  } catch (err) {
+    if (!(err instanceof ToolError)) throw err;
+    warn(TOOL, `cannot compare the boot loader on the ESP with the image: ${err.summary}`, a.quiet, io.stderr);
+    return null;
+  }
+}
+
+const bootloaderModule = () => import('./bootloader.js');
 
 // Images (image.ts) are loaded only for image origins: an OSTree-only system never reads it.
 const images = () => import('./image.js');
@@ -318,5 +348,70 @@ export async function dbListCommand(a: Target & { commit?: string | undefined; j
   const packages = await db.packagesOfCommit(repoOf(a.sysroot), of.commit);
   if (a.json) writeJson(db.packageListJson(packages, of), io.stdout);
   else io.stdout.write(db.formatPackageList(packages, of));
+  return 0;
+}
+
+// --- bootloader (bootupd's job) ---
+
+const note = (a: Target, io: Io) => (m: string) => {
+  if (!a.quiet) io.stderr.write(`${TOOL}: ${m}\n`);
+};
+
+async function espDirOption(dir: string): Promise<string> {
+  const st = await stat(dir).catch(() => null);
+  if (!st?.isDirectory()) throw usageError(`--esp ${dir}: not a directory`);
+  return resolve(dir);
+}
+
+/** The state, the deployment compared with the ESP, and what it would put there. */
+async function bootloaderContext(a: Target) {
+  const bl = await bootloaderModule();
+  const ctx = await context(a);
+  const state = await bl.readBootloaderState(a.sysroot);
+  if (!state) throw bl.noStateError(a.sysroot);
+  const d = bl.bootloaderDeployment(ctx.mine)!;
+  return { bl, state, d, image: await bl.readImageBootloader(a.sysroot, d) };
+}
+
+export async function bootloaderStatusCommand(a: Target & { json: boolean; jsonSchema: boolean; esp?: string | undefined }, io: Io): Promise<number> {
+  if (a.jsonSchema) {
+    writeJson(bootloaderStatusJsonSchema(), io.stdout);
+    return 0;
+  }
+  const espDir = a.esp === undefined ? undefined : await espDirOption(a.esp);
+  const { bl, state, d, image } = await bootloaderContext(a);
+  const esp = await import('./esp.js');
+  const dir = espDir ?? (await esp.mountedEsp(state.esp.partuuid, { ...esp.SYSTEM_ESP, ...io.esp }));
+  let check = null;
+  if (dir !== null) {
+    try {
+      check = await esp.checkEsp(dir, state);
+    } catch (err) {
+      if (!(err instanceof ToolError) || espDir !== undefined) throw err;
+      // The mounted ESP of a running system is root's (umask=0077): say so, report the rest.
+      warn(TOOL, `cannot check the files on the ESP at ${dir}: ${err.summary}`, a.quiet, io.stderr);
+    }
+  }
+  const s = BootloaderStatusSchema.parse(bl.bootloaderStatus(state, image, d, check));
+  if (a.json) writeJson(s, io.stdout);
+  else io.stdout.write(bl.formatBootloaderStatus(s));
+  return 0;
+}
+
+export async function bootloaderUpdateCommand(a: Target & { json: boolean; esp?: string | undefined; allowDowngrade?: boolean | undefined }, io: Io): Promise<number> {
+  requireRoot(a.sysroot, 'bootloader update');
+  const espDir = a.esp === undefined ? undefined : await espDirOption(a.esp);
+  const { bl, state, d, image } = await bootloaderContext(a);
+  const esp = await import('./esp.js');
+  const say = note(a, io);
+  const summary = bl.compareBootloader(state, image);
+  let out: UpdateOutcome;
+  if (summary.status === 'esp-newer' && !a.allowDowngrade) out = { result: 'esp-newer', written: [], removed: [], state };
+  else {
+    const o = { sysroot: a.sysroot, state, image, deployment: d, writer: io.espWriter ?? esp.DURABLE, note: say };
+    out = espDir !== undefined ? await esp.updateEsp({ dir: espDir, writable: async () => undefined }, o) : await esp.withEsp(state.esp.partuuid, { ...esp.SYSTEM_ESP, ...io.esp }, say, (m) => esp.updateEsp(m, o));
+  }
+  if (a.json) writeJson(BootloaderUpdateSchema.parse({ apiVersion: API_VERSION, kind: 'BootloaderUpdate', ...out }), io.stdout);
+  else io.stdout.write(bl.formatBootloaderUpdate(out, state, summary));
   return 0;
 }

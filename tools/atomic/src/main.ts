@@ -14,6 +14,8 @@ function target<T>(y: Argv<T>) {
     .option('os', { type: 'string', requiresArg: true, describe: 'The stateroot (osname); default: the booted one, or the only one' });
 }
 
+const espOption = (describe: string) => ({ type: 'string', requiresArg: true, describe }) as const;
+
 // No defaults on options in conflicts(): yargs counts a default false as given.
 const reboot = { alias: 'r', type: 'boolean', describe: 'Reboot into the new default deployment once it is in place' } as const;
 
@@ -121,6 +123,36 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           },
         )
         .demandCommand(1, 'a db command is needed (diff, list)'),
+    )
+    .command('bootloader', "The boot loader on the ESP (shim, GRUB, MokManager) against the booted image's: bootupd's job", (y) =>
+      y
+        .command(
+          'status',
+          "Compare the ESP's shim, GRUB and MokManager (the state file on /boot) with the booted image's",
+          (y) =>
+            target(y)
+              .option('esp', espOption("Check the files on this mounted ESP too (default: where the ESP is mounted, if it is)"))
+              .option('json', { type: 'boolean', default: false, describe: "JSON on stdout, as 'atomic bootloader status --json-schema' describes" })
+              .option('json-schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of --json and exit' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.bootloaderStatusCommand(a, io);
+          },
+        )
+        .command(
+          'update',
+          "Copy the booted image's shim, GRUB and MokManager to the ESP: new files beside the old, then renamed in a safe order",
+          (y) =>
+            target(y)
+              .option('esp', espOption('The mounted ESP to update (default: the partition the state file names, mounted on /run/atomic if it is not)'))
+              .option('allow-downgrade', { type: 'boolean', describe: "Replace the ESP's boot loader even when its packages are newer than the image's" })
+              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: what was written' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.bootloaderUpdateCommand(a, io);
+          },
+        )
+        .demandCommand(1, 'a bootloader command is needed (status, update)'),
     )
     .parseAsync();
   return code;

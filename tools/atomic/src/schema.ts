@@ -3,6 +3,7 @@
  * apiVersion, kind, status {booted, staged, pending, rollback, otherDeployments}.
  * One zod schema gives the type, the check tests run on real output, and the published JSON Schema.
  */
+import { BOOT_COMPONENTS, BootloaderStateSchema } from '@debian-atomic/lib';
 import { z } from 'zod';
 
 export const API_VERSION = 'org.debian-atomic/v1';
@@ -36,6 +37,29 @@ export const DeploymentSchema = z
   })
   .describe('One deployment');
 
+/** Where one program of the boot chain on the ESP stands against the image. */
+export const BOOTLOADER_VERDICTS = ['up-to-date', 'update-available', 'esp-newer'] as const;
+
+export const BootComponentSchema = z
+  .strictObject({
+    name: z.enum(BOOT_COMPONENTS),
+    package: z.string().min(1).describe('The Debian package the files come from'),
+    espVersion: z.string().nullable().describe('Its version on the ESP (the state file); null: not recorded'),
+    imageVersion: z.string().nullable().describe("Its version in the image (the deployment's dpkg database); null: not installed"),
+    status: z
+      .enum(BOOTLOADER_VERDICTS)
+      .describe("up-to-date: the ESP's files are the image's (by digest); update-available: they differ; esp-newer: they differ and the ESP's version is the newer one"),
+  })
+  .describe('One program of the boot chain: shim, GRUB or MokManager');
+
+export const BootloaderSummarySchema = z
+  .strictObject({
+    status: z.enum(BOOTLOADER_VERDICTS).describe('esp-newer if any component is; else update-available if any is; else up-to-date'),
+    commit: sha256.describe('The commit the files on the ESP were copied from'),
+    components: z.array(BootComponentSchema),
+  })
+  .describe('The boot loader on the ESP against the booted (or default) deployment, from the state file');
+
 export const HostSchema = z
   .strictObject({
     apiVersion: z.literal(API_VERSION),
@@ -46,13 +70,70 @@ export const HostSchema = z
       pending: DeploymentSchema.nullable().describe('Deployed (not staged) ahead of the booted one: boots next'),
       rollback: DeploymentSchema.nullable().describe('The deployment after the booted one: what rollback returns to'),
       otherDeployments: z.array(DeploymentSchema).describe('The rest, in boot order (all of them on a sysroot that is not booted)'),
+      bootloader: BootloaderSummarySchema.nullable().describe('null: no bootloader state (an ESP not installed by disk-image or atomic)'),
     }),
   })
   .describe('The deployments of a Debian Atomic system (atomic status --json)');
 
+const EspFileCheckSchema = z.strictObject({
+  path: z.string().describe('Path on the ESP'),
+  problem: z.enum(['differs', 'missing']).describe('differs: not the bytes the state records; missing: not on the ESP'),
+});
+
+export const BootloaderStatusSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('BootloaderStatus'),
+    ...BootloaderSummarySchema.shape,
+    deployment: z
+      .strictObject({ checksum: sha256, index: z.int().min(0), booted: z.boolean() })
+      .describe('The deployment whose files the ESP is compared with: the booted one, else the default (index 0)'),
+    esp: z.strictObject({
+      partuuid: z.string().describe('From the state file'),
+      mountpoint: z.string().nullable().describe('Where the files on the ESP were checked (--esp, or where it is mounted); null: not checked'),
+      files: z.array(EspFileCheckSchema).nullable().describe('Files on the ESP that are not as the state records them; null: not checked'),
+      leftovers: z.array(z.string()).nullable().describe('*.new files an interrupted update left; null: not checked'),
+    }),
+    files: z
+      .array(
+        z.strictObject({
+          path: z.string().describe('Path on the ESP'),
+          source: z.string().describe('Path in the deployment'),
+          component: z.enum(BOOT_COMPONENTS),
+          stateSha256: sha256.nullable().describe('What the state file records; null: not recorded'),
+          imageSha256: sha256.describe('The deployment file'),
+        }),
+      )
+      .describe('Every file of the boot chain, in the order an update renames them'),
+  })
+  .describe('atomic bootloader status --json');
+
+export const BootloaderUpdateSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('BootloaderUpdate'),
+    result: z
+      .enum(['updated', 'recorded', 'nothing-to-do', 'esp-newer'])
+      .describe('updated: files written; recorded: the ESP already held them, the state file was brought up to date; esp-newer: kept (no --allow-downgrade)'),
+    written: z.array(z.string()).describe('ESP paths renamed into place, in that order'),
+    removed: z.array(z.string()).describe('Leftover *.new files of an interrupted update that were removed'),
+    state: BootloaderStateSchema.describe('The state file as it is now'),
+  })
+  .describe('atomic bootloader update --json');
+
 export type Host = z.infer<typeof HostSchema>;
 export type DeploymentJson = z.infer<typeof DeploymentSchema>;
+export type BootComponentJson = z.infer<typeof BootComponentSchema>;
+export type BootloaderSummary = z.infer<typeof BootloaderSummarySchema>;
+export type BootloaderStatus = z.infer<typeof BootloaderStatusSchema>;
+export type BootloaderUpdate = z.infer<typeof BootloaderUpdateSchema>;
+
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' });
 
 export function hostJsonSchema(): unknown {
-  return z.toJSONSchema(HostSchema, { io: 'output', unrepresentable: 'any' });
+  return jsonSchema(HostSchema);
+}
+
+export function bootloaderStatusJsonSchema(): unknown {
+  return jsonSchema(BootloaderStatusSchema);
 }

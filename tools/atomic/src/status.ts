@@ -1,5 +1,5 @@
 /** `atomic status`: the deployments as a Host document (--json) or as rpm-ostree prints them. */
-import { API_VERSION, type DeploymentJson, type Host } from './schema.js';
+import { API_VERSION, type BootloaderSummary, type DeploymentJson, type Host } from './schema.js';
 import type { Deployment } from './sysroot.js';
 
 export function deploymentJson(d: Deployment): DeploymentJson {
@@ -16,7 +16,8 @@ export function deploymentJson(d: Deployment): DeploymentJson {
   };
 }
 
-export function hostDocument(deployments: readonly Deployment[]): Host {
+/** `bootloader`: the ESP against the booted image (bootloader.ts); null without a state file. */
+export function hostDocument(deployments: readonly Deployment[], bootloader: BootloaderSummary | null = null): Host {
   const find = (f: (d: Deployment) => boolean) => {
     const d = deployments.find(f);
     return d ? deploymentJson(d) : null;
@@ -31,6 +32,7 @@ export function hostDocument(deployments: readonly Deployment[]): Host {
       pending: find((d) => d.pending && !d.staged),
       rollback: find((d) => d.rollback),
       otherDeployments: deployments.filter((d) => !named(d)).map(deploymentJson),
+      bootloader,
     },
   };
 }

@@ -26,7 +26,7 @@ t.test('status --json-schema: the published schema', async (t) => {
   const schema = JSON.parse(r.out);
   t.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
   t.same(Object.keys(schema.properties).sort(), ['apiVersion', 'kind', 'status']);
-  t.same(Object.keys(schema.properties.status.properties).sort(), ['booted', 'otherDeployments', 'pending', 'rollback', 'staged']);
+  t.same(Object.keys(schema.properties.status.properties).sort(), ['booted', 'bootloader', 'otherDeployments', 'pending', 'rollback', 'staged']);
 });
 
 t.test('the update lifecycle on a real sysroot with an OSTree remote', async (t) => {

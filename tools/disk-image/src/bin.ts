@@ -10,7 +10,8 @@ import { FORMATS, type Format } from './disk.js';
 const TOOL = 'disk-image';
 
 await runTool(TOOL, async () => {
-  const argv = await cli(TOOL, `$0 (--repo REPO --ref REF | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding a standalone GRUB that boots ostree's BLS entries.`)
+  const argv = await cli(TOOL, `$0 (--repo REPO --ref REF | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding the commit's Debian-signed shim and GRUB (Secure Boot),
+which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`)
     .option('repo', { type: 'string', describe: 'OSTree repository holding the commit' })
     .option('ref', { type: 'string', describe: 'Ref (or commit) to deploy (with --oci: the ref to give the imported commit)' })
     .option('oci', { type: 'string', describe: 'Deploy the commit of an ostree container image (oci-wrap): oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]' })

@@ -3,14 +3,15 @@
  * format, all in a work directory beside --output, renamed into place at the
  * end. A failure leaves --output as it was.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { onInterrupt, run, tempSibling, ToolError, type Progress } from '@debian-atomic/lib';
+import { ESP_GRUB_CFG, espGrubConfig, onInterrupt, run, tempSibling, ToolError, type Progress } from '@debian-atomic/lib';
 import { CACHE_DIR } from '@debian-atomic/oci-wrap';
 import { parseSize, type DiskConfig } from './config.js';
 import { customize, type UserResult } from './customize.js';
 import { assemble, buildEsp, buildRoot, convert, ESP_TYPE, planLayout, ROOT_TYPE_X86_64, treeBytes, type Format } from './disk.js';
-import { buildGrubEfi } from './grub.js';
+import { espPayload, writeBootloaderState, writeMenu } from './grub.js';
 import { commitInfo, deploySysroot } from './sysroot.js';
 
 export interface BuildOptions {
@@ -26,6 +27,8 @@ export interface BuildOptions {
 }
 
 export const ROOT_LABEL = 'debian-root';
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export async function buildDiskImage(o: BuildOptions) {
   const started = Date.now();
@@ -60,6 +63,10 @@ export async function buildDiskImage(o: BuildOptions) {
       await rename(o.image.cache, cache);
     }
     const custom = await customize(sysroot, dep.path, osname, o.config);
+    p?.step('boot chain (shim, GRUB, menu)');
+    const secureBoot = tf['secure-boot'] ?? true;
+    const payload = await espPayload(join(sysroot, dep.path), info.commit, secureBoot);
+    await writeMenu(sysroot, rootFsUuid);
 
     p?.step('sizing');
     const content = await treeBytes(sysroot);
@@ -78,10 +85,17 @@ export async function buildDiskImage(o: BuildOptions) {
       if ((err as { code?: string }).code === 'too-large') throw new ToolError('too-large', (err as Error).message, { hint: 'lower disk.free-space or disk.size in the config' });
       throw new ToolError('not-enough-space', (err as Error).message, { hint: 'raise disk.size in the config, or leave it out to size the disk to fit' });
     }
-    p?.step('GRUB EFI');
-    const efi = await buildGrubEfi(work, layout.rootFsUuid);
+    const grubCfg = espGrubConfig(layout.rootFsUuid);
+    await writeBootloaderState(sysroot, {
+      apiVersion: 'org.debian-atomic/v1',
+      kind: 'BootloaderState',
+      esp: { partuuid: layout.espGuid, volumeId: `${layout.espVolumeId.slice(0, 4)}-${layout.espVolumeId.slice(4)}` },
+      commit: info.commit,
+      packages: payload.packages,
+      files: [...payload.files.map((f) => ({ path: f.esp, sha256: f.sha256, size: f.size })), { path: ESP_GRUB_CFG, sha256: sha256Hex(grubCfg), size: Buffer.byteLength(grubCfg) }],
+    });
     p?.step('ESP image');
-    const esp = await buildEsp(work, layout, efi);
+    const esp = await buildEsp(work, layout, payload.files, { esp: ESP_GRUB_CFG, text: grubCfg });
     p?.step(`root file system (${Math.round(layout.rootBytes / 1024 / 1024)} MiB)`);
     const root = await buildRoot(work, layout, sysroot, ROOT_LABEL);
     await removeSysroot(sysroot);
@@ -105,6 +119,8 @@ export async function buildDiskImage(o: BuildOptions) {
       fileBytes,
       contentBytes: content.bytes,
       kernelArgs,
+      secureBoot,
+      bootloader: payload.packages,
       bootEntry: dep.bootEntry.split('\n').find((l) => l.startsWith('title '))?.slice(6) ?? null,
       remote: remote ? { name: remote.name, url: remote.url, gpgVerify: remote.gpgVerify } : null,
       image: image ?? null,

@@ -5,8 +5,8 @@
  * from the Discoverable Partitions Specification.
  */
 import { createHash } from 'node:crypto';
-import { lstat, readdir, rename, truncate, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, rename, truncate, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { run, toolboxRun, ToolError } from '@debian-atomic/lib';
 
 export const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
@@ -101,12 +101,21 @@ export function sfdiskScript(l: Layout): string {
   ].join('\n');
 }
 
-export async function buildEsp(work: string, l: Layout, efi: string): Promise<string> {
+/** The ESP: FAT32 with the boot chain's files (ESP path → host file) and GRUB's hand-over config. */
+export async function buildEsp(work: string, l: Layout, files: ReadonlyArray<{ esp: string; host: string }>, grubCfg: { esp: string; text: string }): Promise<string> {
   const img = join(work, 'esp.img');
-  const binds = [work];
+  const binds = [work, ...new Set(files.map((f) => dirname(f.host)))];
   await toolboxRun('mkfs.vfat', ['-C', '-F', '32', '-n', 'ESP', '-i', l.espVolumeId, img, String(l.espBytes / 1024)], { binds, providedBy: 'dosfstools', what: 'make the ESP' });
-  await toolboxRun('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
-  await toolboxRun('mcopy', ['-i', img, efi, '::/EFI/BOOT/BOOTX64.EFI'], { binds, providedBy: 'mtools', what: 'copy GRUB to the ESP' });
+  const cfg = join(work, 'esp-grub.cfg');
+  await writeFile(cfg, grubCfg.text);
+  // mcopy -m keeps the modification time: the deployment's files have ostree's (the epoch), this one SOURCE_DATE_EPOCH's.
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? 315532800);
+  await utimes(cfg, epoch, epoch);
+  const all = [...files, { esp: grubCfg.esp, host: cfg }];
+  const dirs = new Set<string>();
+  for (const f of all) for (let d = dirname(f.esp); d !== '.' && d !== '/'; d = dirname(d)) dirs.add(d);
+  await toolboxRun('mmd', ['-i', img, ...[...dirs].sort().map((d) => `::/${d}`)], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
+  for (const f of all) await toolboxRun('mcopy', ['-m', '-i', img, f.host, `::/${f.esp}`], { binds, providedBy: 'mtools', what: `copy ${f.esp} to the ESP` });
   return img;
 }
 

@@ -1,8 +1,8 @@
 /**
  * A deployed OSTree sysroot in a plain directory, made with the real ostree:
  * init-fs, os-init, pull-local, admin deploy. ostree is told to write only BLS
- * entries (sysroot.bootloader=none) with /boot-prefixed paths, which the GRUB on
- * the ESP reads; upgrades in the booted system swap /boot/loader atomically.
+ * entries (sysroot.bootloader=none: no block device for grub-mkconfig here) with /boot-prefixed
+ * paths; grub.ts then writes the first GRUB menu and turns ostree's grub2 integration on.
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ const TREEFILE = '/usr/share/debian-atomic/treefile.json';
 export const commitTreefileSchema = z.looseObject({
   osname: z.string().max(64, { error: 'longer than 64 characters' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'not a valid OSTree stateroot name' }).optional(),
   'kernel-args': z.array(kernelArg).max(256, { error: 'more than 256 kernel arguments' }).optional(),
+  'secure-boot': z.boolean().optional(),
 });
 export type CommitTreefile = z.infer<typeof commitTreefileSchema>;
 

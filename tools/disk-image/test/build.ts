@@ -2,7 +2,9 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diskImage, REF, tinyRepo } from './fixtures/commit.js';
+import { createHash } from 'node:crypto';
+import { BootloaderStateSchema, ESP_FILES, ESP_GRUB_CFG, espGrubConfig } from '@debian-atomic/lib';
+import { diskImage, fakePe, REF, tinyRepo } from './fixtures/commit.js';
 
 t.test('every format converts and qemu-img accepts it; the layout is what the JSON says', async (t) => {
   const dir = t.testdir({ 'config.yaml': 'hostname: tiny\nusers:\n  - name: alice\n    groups: [sudo]\n    ssh-keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB alice@example"]\nkernel-args: [quiet]\ndisk:\n  free-space: 64M\n' });
@@ -44,7 +46,28 @@ t.test('every format converts and qemu-img accepts it; the layout is what the JS
       t.match(keys, /alice@example/);
       const esp = join(dir, 'esp-part.img');
       execFileSync('dd', [`if=${out}`, `of=${esp}`, 'bs=1M', `skip=1`, `count=${s.partitions[0].size / 1048576}`, 'status=none']);
-      t.match(execFileSync('mdir', ['-i', esp, '::/EFI/BOOT'], { encoding: 'utf8' }), /BOOTX64\s+EFI/);
+      const bootDir = execFileSync('mdir', ['-i', esp, '::/EFI/BOOT'], { encoding: 'utf8' });
+      for (const f of [/BOOTX64\s+EFI/, /grubx64\s+efi/, /mmx64\s+efi/]) t.match(bootDir, f, 'shim, GRUB and MokManager on the removable-media path');
+      const shim = execFileSync('mtype', ['-i', esp, '::/EFI/BOOT/BOOTX64.EFI']);
+      t.ok(shim.equals(fakePe(['Microsoft Corporation UEFI CA 2011'])), 'BOOTX64.EFI is the commit\'s shim, byte for byte');
+      const espCfg = execFileSync('mtype', ['-i', esp, '::/EFI/debian/grub.cfg'], { encoding: 'utf8' });
+      t.equal(espCfg, espGrubConfig(s.partitions[1].uuid), 'the ESP\'s grub.cfg hands over to the root file system');
+      const link = execFileSync('debugfs', ['-R', 'stat /boot/grub/grub.cfg', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(link, /Fast link dest: "\.\.\/loader\/grub\.cfg"/, '/boot/grub/grub.cfg links to the menu ostree swaps');
+      const menu = execFileSync('debugfs', ['-R', 'cat /boot/loader.1/grub.cfg', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(menu, new RegExp(`^menuentry 'Debian GNU/Linux 13 \\(trixie\\)[^']*\\(ostree:0\\)'`, 'm'), 'a menu entry per deployment, from ostree\'s generator');
+      t.match(menu, new RegExp(`^search --no-floppy --fs-uuid --set=root ${s.partitions[1].uuid}$`, 'm'));
+      t.match(menu, new RegExp(`^linux /boot/ostree/debian-[0-9a-f]{64}/vmlinuz-6\\.12\\.0-1-amd64 root=UUID=${s.partitions[1].uuid} rw console=ttyS0,115200 quiet ostree=/ostree/boot\\.1/debian/`, 'm'));
+      const config = execFileSync('debugfs', ['-R', 'cat /ostree/repo/config', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      t.match(config, /^bootloader=grub2$/m, 'the booted system\'s ostree keeps the menu (grub-mkconfig)');
+      const state = BootloaderStateSchema.parse(JSON.parse(execFileSync('debugfs', ['-R', 'cat /boot/atomic/bootloader.json', rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })));
+      t.equal(state.commit, commit);
+      t.equal(state.esp.partuuid, s.partitions[0].partuuid);
+      t.equal(state.esp.volumeId.replace('-', ''), s.partitions[0].uuid);
+      t.same(state.files.map((f) => f.path), [...ESP_FILES.map((f) => f.esp), ESP_GRUB_CFG], 'every ESP file recorded, grub.cfg too');
+      t.equal(state.files.at(-1)?.sha256, createHash('sha256').update(espCfg).digest('hex'));
+      t.equal(state.files.find((f) => f.path === 'EFI/BOOT/BOOTX64.EFI')?.sha256, createHash('sha256').update(shim).digest('hex'));
+      t.same(s.bootloader, { 'grub-efi-amd64-signed': '1+2.12+9+deb13u4', 'shim-helpers-amd64-signed': '1+16.1+2~deb13u1', 'shim-signed': '1.51~1+deb13u1+16.1-2~deb13u1' });
     }
   }
   t.same((await readdir(dir)).filter((f) => f.startsWith('.')), [], 'no work directories left behind');
@@ -116,4 +139,37 @@ t.test('an unreadable kargs.d file in the commit: a positioned error, no image',
   t.match(r.stderr, /usr\/lib\/bootc\/kargs\.d\/10-bad\.toml:1:9: /);
   t.equal(r.stdout, '');
   await t.rejects(stat(out), { code: 'ENOENT' }, 'nothing written');
+});
+
+t.test('Secure Boot: a kernel not signed by Debian is refused unless the treefile says secure-boot: false', async (t) => {
+  const dir = t.testdir({});
+  const out = join(dir, 'disk.raw');
+  await writeFile(out, 'previous image');
+  const tf = (extra: object) => JSON.stringify({ ref: REF, osname: 'debian', ...extra });
+  for (const [name, kernel, want] of [
+    ['unsigned', fakePe([]), /vmlinuz is not signed by Debian \(no signature\): shim refuses it under Secure Boot/],
+    ['self-signed', fakePe(['My Own Kernel Key']), /not signed by Debian \(signed by: My Own Kernel Key\)/],
+    ['not PE', 'not a kernel', /vmlinuz: not a PE\/COFF binary/],
+  ] as const) {
+    const sub = join(dir, name);
+    const { repo } = await tinyRepo(sub, { 'usr/lib/modules/6.12.0-1-amd64/vmlinuz': kernel, 'usr/share/debian-atomic/treefile.json': tf({}) });
+    const r = diskImage(['--repo', repo, '--ref', REF, '--format', 'raw', '--output', out]);
+    t.equal(r.status, 1, name);
+    t.match(r.stderr, want, name);
+    t.match(r.stderr, /secure-boot: false/, 'the hint names the way out');
+    t.equal(await readFile(out, 'utf8'), 'previous image', 'the previous image stays');
+  }
+  const { repo } = await tinyRepo(join(dir, 'off'), { 'usr/lib/modules/6.12.0-1-amd64/vmlinuz': fakePe([]), 'usr/share/debian-atomic/treefile.json': tf({ 'secure-boot': false }) });
+  const off = diskImage(['--repo', repo, '--ref', REF, '--format', 'raw', '--output', out]);
+  t.equal(off.status, 0, off.stderr);
+  t.equal(off.json().secureBoot, false);
+});
+
+t.test('a commit without the signed shim or GRUB: a clear error naming the packages', async (t) => {
+  const dir = t.testdir({});
+  const { repo } = await tinyRepo(dir, { 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed': null });
+  const r = diskImage(['--repo', repo, '--ref', REF, '--format', 'raw', '--output', join(dir, 'disk.raw')]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /: no \/usr\/lib\/grub\/x86_64-efi-signed\/grubx64\.efi\.signed in the commit \(package grub-efi-amd64-signed\)/);
+  t.match(r.stderr, /add shim-signed and grub-efi-amd64-signed to the treefile's packages/);
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { MAX_DISK_BYTES, planLayout, seededUuid, sfdiskScript, MiB } from '../src/disk.js';
 import { parseSize } from '../src/config.js';
-import { embeddedConfig } from '../src/grub.js';
+import { espGrubConfig } from '@debian-atomic/lib';
+import { menuHeader } from '../src/grub.js';
 
 t.test('sizes', async (t) => {
   t.equal(parseSize('512M', 0), 512 * MiB);
@@ -39,8 +40,8 @@ t.test('sfdisk script and GRUB config', async (t) => {
   t.match(s, /^label: gpt$/m);
   t.match(s, /start=2048, size=131072, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B/);
   t.match(s, /type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=[0-9a-f-]{36}, name="root"/);
-  const g = embeddedConfig('abcd-ef');
-  t.match(g, /search --no-floppy --fs-uuid --set=root abcd-ef/);
-  t.match(g, /^blscfg --path \/boot\/loader\/entries$/m);
-  t.match(g, /insmod blsuki/);
+  const g = espGrubConfig('abcd-ef');
+  t.match(g, /^search --no-floppy --fs-uuid --set=root abcd-ef$/m);
+  t.match(g, /^configfile \$prefix\/grub\.cfg$/m, 'hands over to /boot/grub/grub.cfg on the root');
+  t.match(menuHeader(), /^set default=0$/m);
 });

@@ -11,6 +11,14 @@ import { run, ToolError } from '@debian-atomic/lib';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** Secure Boot as on a PC: firmware that enforces it (needs SMM) and variables with Microsoft's keys enrolled. */
+export const OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+export const OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
+
+/** DEBIAN_ATOMIC_SECURE_BOOT=1 boots every test VM with Secure Boot on (make secureboot-test runs the update test so). */
+export function secureBootFromEnv(): boolean {
+  return process.env.DEBIAN_ATOMIC_SECURE_BOOT === '1';
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,6 +46,8 @@ export interface VmOptions {
   snapshot?: boolean;
   /** More qemu arguments (extra devices). */
   extraArgs?: string[];
+  /** Secure Boot on (Microsoft keys); default: DEBIAN_ATOMIC_SECURE_BOOT=1. */
+  secureBoot?: boolean;
 }
 
 export class Vm {
@@ -51,13 +61,15 @@ export class Vm {
   async start(): Promise<void> {
     this.port = await freePort();
     this.vars = `${this.o.serialLog}.vars.fd`;
-    await copyFile(OVMF_VARS, this.vars);
+    const sb = this.secureBoot;
+    await copyFile(sb ? OVMF_VARS_MS : OVMF_VARS, this.vars);
     await rm(this.o.serialLog, { force: true });
     const args = [
       '--foreground', '-k', '5', String(this.o.timeout),
-      'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(this.o.memoryMiB ?? 2048), '-smp', '2', '-machine', 'q35',
+      'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(this.o.memoryMiB ?? 2048), '-smp', '2',
+      ...(sb ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on'] : ['-machine', 'q35']),
       '-nographic', '-monitor', 'none', '-serial', `file:${this.o.serialLog}`,
-      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,readonly=on,file=${sb ? OVMF_CODE_SECBOOT : OVMF_CODE}`,
       '-drive', `if=pflash,format=raw,file=${this.vars}`,
       '-drive', `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
@@ -72,6 +84,10 @@ export class Vm {
     void this.exited.then((code) => {
       if (code !== 0 && code !== null && stderr) process.stderr.write(`qemu exited ${code}: ${stderr}\n`);
     });
+  }
+
+  get secureBoot(): boolean {
+    return this.o.secureBoot ?? secureBootFromEnv();
   }
 
   get running(): boolean {

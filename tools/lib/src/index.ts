@@ -11,3 +11,4 @@ export * from './toolbox.js';
 export * from './kargs.js';
 export * from './read.js';
 export * from './grammar.js';
+export * from './bootloader.js';

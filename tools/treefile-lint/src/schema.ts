@@ -179,6 +179,10 @@ export const treefileSchema = z
     tasks: list(name(TASK_NAME, 'task name')).optional().describe('Tasks of the tasks file to install (expanded into packages on resolve)'),
     'tasks-file': path.optional().describe('Tasks file for the tasks of this file (relative to it); default tasks.yaml beside it'),
     'hwdetect-policy': path.optional().describe('Hardware detection policy (relative to the declaring file; absolute on resolve)'),
+    'secure-boot': z
+      .boolean()
+      .optional()
+      .describe("Default true: disk-image refuses a kernel without Debian's Secure Boot signature; false: the same shim and GRUB boot any kernel, with Secure Boot off"),
   })
   .meta({ title: 'Debian Atomic treefile', description: 'A treefile or a fragment of one; see tools/treefile-lint/README.md' });
 
@@ -226,6 +230,7 @@ export const MERGE_RULES: { readonly [K in TreefileKey]-?: MergeRule } = {
   tasks: 'set',
   'tasks-file': 'file',
   'hwdetect-policy': 'scalar',
+  'secure-boot': 'scalar',
 };
 
 /** A resolved treefile (`--resolve` output): what later stages read. */

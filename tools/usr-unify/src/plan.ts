@@ -55,6 +55,21 @@ export const TOPLEVEL_LINKS: ReadonlyArray<[string, string]> = [
 export const DPKG_DB = 'usr/lib/sysimage/dpkg';
 export const TMPFILES_CONF = 'usr/lib/tmpfiles.d/debian-atomic-var.conf';
 export const SYSUSERS_CONF = 'usr/lib/sysusers.d/debian-atomic.conf';
+/**
+ * systemd-sysusers runs only when /usr is newer than /etc/.updated (ConditionNeedsUpdate=/etc),
+ * and ostree gives every deployment's /usr the mtime 0: after the first boot it never ran again,
+ * so a system user that an upgrade or a switch brings (the server image's _chrony) was never
+ * created and its service failed. sysusers only adds what is missing: run it on every boot.
+ */
+export const SYSUSERS_DROPIN = 'usr/lib/systemd/system/systemd-sysusers.service.d/50-debian-atomic.conf';
+export const SYSUSERS_DROPIN_CONTENT = [
+  '# Debian Atomic (usr-unify): ostree gives /usr the mtime 0, so ConditionNeedsUpdate=/etc never',
+  '# fires after the first boot; run on every boot so the system users a new deployment brings exist.',
+  '# An empty assignment resets the unit\'s conditions.',
+  '[Unit]',
+  'ConditionNeedsUpdate=',
+  '',
+].join('\n');
 /** Regenerable content under /var that is not worth copying back at boot. */
 const VAR_DROP = [/^var\/log\/./, /^var\/cache\/./, /^var\/tmp\/./, /^var\/lib\/apt\/lists\/./, /^var\/lib\/dpkg\//];
 
@@ -186,6 +201,8 @@ class Planner {
     const conf = sysusersConf(parsePasswd(passwd), parseGroup(group));
     const existing = (await this.stat(SYSUSERS_CONF)) ? await this.read(SYSUSERS_CONF) : null;
     if (existing !== conf) this.act({ op: 'write', check: 'accounts', path: SYSUSERS_CONF, content: conf, mode: 0o644 });
+    const dropin = (await this.stat(SYSUSERS_DROPIN)) ? await this.read(SYSUSERS_DROPIN) : null;
+    if (dropin !== SYSUSERS_DROPIN_CONTENT) this.act({ op: 'write', check: 'accounts', path: SYSUSERS_DROPIN, content: SYSUSERS_DROPIN_CONTENT, mode: 0o644 });
     const defaults = (await this.stat('etc/default/useradd')) ? await this.read('etc/default/useradd') : '';
     const newDefaults = useraddDefaults(defaults);
     if (newDefaults !== defaults) this.act({ op: 'write', check: 'accounts', path: 'etc/default/useradd', content: newDefaults, mode: 0o644 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyPlan } from '../src/apply.js';
-import { DPKG_DB, planUsrUnify, SYSUSERS_CONF, TMPFILES_CONF } from '../src/plan.js';
+import { DPKG_DB, planUsrUnify, SYSUSERS_CONF, SYSUSERS_DROPIN, SYSUSERS_DROPIN_CONTENT, TMPFILES_CONF } from '../src/plan.js';
 import { DEBIAN_TREE, makeTree } from './fixtures/tree.js';
 
 async function tree(t: Tap.Test, extra: Parameters<typeof makeTree>[1] = {}): Promise<string> {
@@ -32,6 +32,8 @@ t.test('a Debian tree becomes an ostree-ready tree', async (t) => {
   t.match(await readFile(join(root, 'usr/etc/passwd'), 'utf8'), /debian:x:1000:1000:Debian User,,,:\/var\/home\/debian:\/bin\/bash/);
   t.match(await readFile(join(root, 'usr/etc/default/useradd'), 'utf8'), /^HOME=\/var\/home$/m);
   t.match(await readFile(join(root, SYSUSERS_CONF), 'utf8'), /^u _apt 42:nogroup/m);
+  t.equal(await readFile(join(root, SYSUSERS_DROPIN), 'utf8'), SYSUSERS_DROPIN_CONTENT, 'systemd-sysusers runs on every boot (ostree: /usr has mtime 0)');
+  t.match(SYSUSERS_DROPIN_CONTENT, /^\[Unit\]\nConditionNeedsUpdate=\n$/m);
 
   t.equal(await readFile(join(root, DPKG_DB, 'status'), 'utf8'), 'Package: base-files\nStatus: install ok installed\n');
   t.same(await readdir(join(root, 'var')), [], '/var is empty');
