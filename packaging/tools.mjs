@@ -14,8 +14,9 @@ export const TOOLS = {
   'comps-sync': { depends: ['xz-utils', 'gpgv', 'debian-archive-keyring'] },
   hwdetect: { depends: [] },
   // On every image: the update client (status, upgrade and switch from OSTree remotes and registries).
-  // mount: `atomic bootloader update` mounts the ESP when it is not (findmnt is util-linux, essential).
-  atomic: { depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount'] },
+  // mount: `atomic bootloader update` mounts the ESP when it is not (findmnt is util-linux, essential);
+  // dosfstools: it repairs the ESP (fsck.fat -a) before mounting it, as a cut can leave the FAT dirty.
+  atomic: { depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount', 'dosfstools'] },
 };
 export const TOOL_NAMES = Object.keys(TOOLS);
 /** The multi-call SEA binary's own name: `debian-atomic TOOL ARGS...` or a link named TOOL. */

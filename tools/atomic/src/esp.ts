@@ -18,6 +18,8 @@ import type { Deployment } from './sysroot.js';
 export interface EspSystem {
   /** Where the partition is mounted (findmnt), or null. */
   findMount(partuuid: string): Promise<string | null>;
+  /** Repair the FAT before mounting it (fsck.fat -a): a power cut leaves it dirty; returns what fsck said. */
+  repair(device: string): Promise<string>;
   mount(device: string, dir: string, o: { readOnly: boolean }): Promise<void>;
   remountWritable(dir: string): Promise<void>;
   umount(dir: string): Promise<void>;
@@ -31,6 +33,11 @@ export const SYSTEM_ESP: EspSystem = {
   async findMount(partuuid) {
     const r = await run('findmnt', ['--noheadings', '--first-only', '--output', 'TARGET', '--source', `PARTUUID=${partuuid}`], { allowExitCodes: [1], providedBy: 'util-linux', what: 'find the mounted ESP' });
     return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+  },
+  async repair(device) {
+    // 0: clean; 1: errors found and fixed. -w: write at once.
+    const r = await run('fsck.fat', ['-a', '-w', device], { allowExitCodes: [1], providedBy: 'dosfstools', what: 'check the ESP' });
+    return r.exitCode === 1 ? r.stdout.trim() : '';
   },
   async mount(device, dir, o) {
     await run('mount', ['-t', 'vfat', '-o', `${o.readOnly ? 'ro' : 'rw'},nodev,nosuid,noexec`, device, dir], { providedBy: 'mount', what: 'mount the ESP' });
@@ -79,6 +86,10 @@ export async function withEsp<T>(partuuid: string, sys: EspSystem, note: (m: str
   };
   const unregister = onInterrupt(cleanup);
   try {
+    // A cut during an earlier update (or any write) can leave the FAT dirty, a file's entry pointing
+    // at clusters the FAT calls free: reads of it fail with EIO. fsck.fat repairs that first.
+    const fixed = await sys.repair(device);
+    if (fixed) note(`repaired the ESP's file system (fsck.fat -a): ${fixed.split('\n').join(' | ')}`);
     note(`mounting ${device} on ${dir}`);
     await sys.mount(device, dir, { readOnly: true });
     isMounted = true;
@@ -103,7 +114,14 @@ async function readEspFile(dir: string, path: string): Promise<Buffer | null> {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
     throw err;
   });
-  return st === null ? null : readBoundedFile(file, { maxBytes: MAX_EFI_BYTES, what: 'file on the ESP' });
+  if (st === null) return null;
+  return readBoundedFile(file, { maxBytes: MAX_EFI_BYTES, what: 'file on the ESP' }).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
+    if (code !== 'EIO') throw err;
+    throw new ToolError('esp-damaged', `${file}: cannot be read (EIO): the ESP's file system is damaged`, {
+      hint: "unmount the ESP, run 'fsck.fat -a' on it, then run 'atomic bootloader update' again (atomic does that itself when the ESP is not mounted)",
+    });
+  });
 }
 
 const exists = async (file: string) => (await lstat(file).catch(() => null)) !== null;
@@ -141,6 +159,7 @@ export interface EspWriter {
   syncDir(dir: string): Promise<void>;
 }
 
+/** fsync a directory or a file, opened read-only. */
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
@@ -162,6 +181,10 @@ export const DURABLE: EspWriter = {
   },
   async renameDurably(from, to) {
     await rename(from, to);
+    // On FAT the renamed file's directory entry (start cluster, size) is written with its inode,
+    // not with the directory: without this fsync a cut left the old entry pointing at the old,
+    // already freed clusters (found by make secureboot-test: EFI/debian/grubx64.efi unreadable).
+    await fsyncDir(to);
     await fsyncDir(dirname(to));
   },
   syncDir: fsyncDir,

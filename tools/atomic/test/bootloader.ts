@@ -364,10 +364,14 @@ t.test('the ESP the state names: used where it is mounted, else mounted read-onl
   const dev = join(w.dir, 'by-partuuid');
   const calls: string[] = [];
   // A stand-in for mount(8): the "partition" is the esp directory, copied in and back out.
-  const fake = (o: { failMount?: boolean } = {}): Partial<EspSystem> => ({
+  const fake = (o: { failMount?: boolean; repaired?: string } = {}): Partial<EspSystem> => ({
     findMount: async () => null,
     byPartuuid: dev,
     runDir: run,
+    repair: async (device) => {
+      calls.push(`fsck ${relative(w.dir, device)}`);
+      return o.repaired ?? '';
+    },
     mount: async (device, dir, m) => {
       calls.push(`mount ${relative(w.dir, device)} ${m.readOnly ? 'ro' : 'rw'}`);
       if (o.failMount) throw new Error('mount: wrong fs type');
@@ -388,12 +392,15 @@ t.test('the ESP the state names: used where it is mounted, else mounted read-onl
 
   const r = await cli(['bootloader', 'update', ...S], { esp: fake() });
   t.equal(r.code, 0);
-  t.same(calls.splice(0), [`mount by-partuuid/${PARTUUID} ro`, 'remount rw', 'umount']);
+  t.same(calls.splice(0), [`fsck by-partuuid/${PARTUUID}`, `mount by-partuuid/${PARTUUID} ro`, 'remount rw', 'umount'], 'fsck.fat before the mount');
   t.match(r.err, new RegExp(`^atomic: mounting .*by-partuuid/${PARTUUID} on ${run}/esp-`));
   t.same(await readdir(run), [], 'the mount point is removed');
   t.equal(await readFile(join(esp, 'EFI/BOOT/grubx64.efi'), 'utf8'), content(V2, ESP_FILES[3]!));
   t.equal((await cli(['bootloader', 'update', ...S], { esp: fake() })).out, "The boot loader on the ESP is the image's: nothing to do.\n");
-  t.same(calls.splice(0), [`mount by-partuuid/${PARTUUID} ro`, 'umount'], 'nothing to do: never writable');
+  t.same(calls.splice(0), [`fsck by-partuuid/${PARTUUID}`, `mount by-partuuid/${PARTUUID} ro`, 'umount'], 'nothing to do: never writable');
+  const repaired = await cli(['bootloader', 'update', ...S], { esp: fake({ repaired: '/EFI/DEBIAN/GRUBX64.EFI\n  Contains a free cluster (6). Assuming EOF.' }) });
+  t.match(repaired.err, /repaired the ESP's file system \(fsck\.fat -a\): \/EFI\/DEBIAN\/GRUBX64\.EFI \|   Contains a free cluster/, 'what fsck fixed is said');
+  calls.splice(0);
 
   await t.rejects(cli(['bootloader', 'update', ...S, '-q'], { esp: fake({ failMount: true }) }), /wrong fs type/);
   t.same(await readdir(run), [], 'a failed mount leaves no mount point');

@@ -44,7 +44,7 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
   // The boot chain: Debian's signed shim and GRUB, the menu kept by ostree (make secureboot-test: the same with Secure Boot on).
   t.match(await vm.ssh('mokutil --sb-state'), vm.secureBoot ? /^SecureBoot enabled$/m : /^SecureBoot disabled$/m, `mokutil --sb-state: Secure Boot ${vm.secureBoot ? 'on' : 'off'}`);
   t.equal((await vm.ssh('ostree config --repo=/ostree/repo get sysroot.bootloader')).trim(), 'grub2', "ostree's grub2 integration keeps the GRUB menu");
-  t.match(await vm.ssh('cat /boot/grub/grub.cfg'), /^menuentry '[^']*\(ostree:0\)'/m, '/boot/grub/grub.cfg (→ /boot/loader/grub.cfg) lists the deployment');
+  t.match(await vm.sudo('cat /boot/grub/grub.cfg'), /^menuentry '[^']*\(ostree:0\)'/m, '/boot/grub/grub.cfg (→ /boot/loader/grub.cfg) lists the deployment');
   t.match((await vm.ssh('findmnt -no OPTIONS /usr')).trim(), /(^|,)ro(,|$)/, '/usr is mounted read-only');
   t.not((await vm.sshStatus(PASSWORD ? vm.sudoCmd('touch /usr/should-fail') : 'false')).code, 0, 'root cannot write /usr');
   await vm.sudo('echo edited > /etc/debian-atomic-test && echo kept > /var/debian-atomic-test');
