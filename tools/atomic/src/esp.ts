@@ -160,8 +160,8 @@ export interface EspWriter {
 }
 
 /** fsync a directory or a file, opened read-only. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
   try {
     await fh.sync();
   } finally {
@@ -184,10 +184,10 @@ export const DURABLE: EspWriter = {
     // On FAT the renamed file's directory entry (start cluster, size) is written with its inode,
     // not with the directory: without this fsync a cut left the old entry pointing at the old,
     // already freed clusters (found by make secureboot-test: EFI/debian/grubx64.efi unreadable).
-    await fsyncDir(to);
-    await fsyncDir(dirname(to));
+    await fsyncPath(to);
+    await fsyncPath(dirname(to));
   },
-  syncDir: fsyncDir,
+  syncDir: fsyncPath,
 };
 
 export interface UpdatePlan {
