@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) the trixie "toolbox" tree the stages run newer Debian tools from
-# through bubblewrap: ostree 2025.x, mtools, mkfs.*, sfdisk, qemu-img, gpg...
+# through bubblewrap: ostree 2025.x, mtools, mkfs.*, sfdisk, qemu-img, gpg, xorriso, mksquashfs...
 # Rebuilt only when this script's package list changes. On a trixie (or newer)
 # host with these tools installed, set DEBIAN_ATOMIC_TOOLBOX=none to use the host's.
 set -eu
@@ -8,7 +8,7 @@ cache=${DEBIAN_ATOMIC_CACHE:-$HOME/.cache/debian-atomic}
 dir=${DEBIAN_ATOMIC_TOOLBOX:-$cache/toolbox}
 [ "$dir" != none ] || exit 0
 mirror=${MIRROR:-http://deb.debian.org/debian}
-packages=ostree,mtools,dosfstools,e2fsprogs,fdisk,qemu-utils,ca-certificates,gpg,gpg-agent,gpgv,debian-archive-keyring,zstd,xz-utils
+packages=ostree,mtools,dosfstools,e2fsprogs,fdisk,qemu-utils,ca-certificates,gpg,gpg-agent,gpgv,debian-archive-keyring,zstd,xz-utils,xorriso,squashfs-tools
 # Bump when the way the toolbox is built changes.
 layout=1
 key=$(printf '%s %s %s' "$packages" "$mirror" "$layout" | sha256sum | cut -d' ' -f1)

@@ -101,6 +101,16 @@ function size(what: string, min: number, max: number, why = '') {
   });
 }
 
+/**
+ * A disk to install to: a path under /dev (/dev/vda, /dev/nvme0n1, /dev/disk/by-id/…), one token
+ * of udev's name characters, no "..": it is opened as a block device, and checked so at install.
+ */
+export const blockDevice = z
+  .string()
+  .max(512, { error: 'a device path is longer than 512 characters' })
+  .regex(/^\/dev\/[A-Za-z0-9._:+@=,\/-]+$/, { error: 'expected a disk under /dev, like /dev/vda, /dev/nvme0n1 or /dev/disk/by-id/…' })
+  .refine((s) => !s.split('/').includes('..'), { error: 'a device path must not contain ".."' });
+
 const list = <T extends z.ZodType>(item: T, max: number, what: string) => z.array(item).max(max, { error: `more than ${max} ${what}` });
 
 export const userSchema = z.strictObject({
@@ -156,6 +166,14 @@ export const configSchema = z.strictObject({
       'gpg-key': lineText(4096, 'a gpg-key path').pipe(z.string().min(1, { error: 'a gpg-key path must not be empty' })).optional().describe('ASCII-armored public key file (relative to the config file)'),
     })
     .optional(),
+  install: z
+    .strictObject({
+      device: blockDevice.optional().describe('The disk to install to (atomic install to-disk, the installer ISO): unattended when given'),
+      wipe: z.boolean().optional().describe('Erase the disk even if it holds partitions or file systems (default: refuse and name them)'),
+      finish: z.enum(['poweroff', 'reboot'], { error: 'expected poweroff or reboot' }).optional().describe('What the installer ISO does once installed (default: poweroff)'),
+    })
+    .optional()
+    .describe('Installs (atomic install to-disk, make iso): the target disk and whether it may be erased'),
   image: imageReference
     .optional()
     .describe("The OCI image the installed system updates from (atomic upgrade): docker://HOST/NAME[:TAG], oci:/DIR[:TAG]; default with --oci docker://…: that reference"),
