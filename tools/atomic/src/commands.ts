@@ -22,6 +22,8 @@ export interface Io {
   esp?: Partial<EspSystem> | undefined;
   /** How ESP files are written (esp.ts's DURABLE); tests replace it. */
   espWriter?: EspWriter | undefined;
+  /** Questions on the terminal (install to-disk); null: none; default: the terminal if stdin is one. */
+  ask?: ((question: string) => Promise<string>) | null | undefined;
 }
 
 export function defaultIo(io: Partial<Io> | undefined): Io {
@@ -30,6 +32,7 @@ export function defaultIo(io: Partial<Io> | undefined): Io {
     stderr: io?.stderr ?? process.stderr,
     esp: io?.esp,
     espWriter: io?.espWriter,
+    ask: io?.ask,
     reboot:
       io?.reboot ??
       (async (command) => {
@@ -413,5 +416,43 @@ export async function bootloaderUpdateCommand(a: Target & { json: boolean; esp?:
   }
   if (a.json) writeJson(BootloaderUpdateSchema.parse({ apiVersion: API_VERSION, kind: 'BootloaderUpdate', ...out }), io.stdout);
   else io.stdout.write(bl.formatBootloaderUpdate(out, state, summary));
+  return 0;
+}
+
+/** Ask on the terminal (prompts on stderr: stdout carries data only); null without a terminal. */
+function terminalAsk(): ((q: string) => Promise<string>) | null {
+  if (!process.stdin.isTTY) return null;
+  return async (q) => {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    try {
+      return await rl.question(q);
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+export async function installToDiskCommand(
+  a: { device?: string | undefined; source?: string | undefined; config?: string | undefined; wipe?: boolean | undefined; targetImgref?: string | undefined; tlsVerify: boolean; sysroot: string; json: boolean; quiet: boolean },
+  io: Io,
+): Promise<number> {
+  const { installToDisk } = await import('./install.js');
+  const r = await installToDisk(
+    { device: a.device, source: a.source, config: a.config, wipe: a.wipe, targetImgref: a.targetImgref, tlsVerify: a.tlsVerify, sysroot: a.sysroot, progress: new Progress(TOOL, { quiet: a.quiet }) },
+    { stderr: io.stderr, ask: io.ask === undefined ? terminalAsk() : io.ask },
+  );
+  if (a.json) writeJson(r, io.stdout);
+  else
+    io.stdout.write(
+      [
+        `Installed ${r.commit.slice(0, 12)}${r.version ? ` (${r.version})` : ''} on ${r.device} in ${r.seconds} s`,
+        `  ESP  ${r.partitions[0]!.path}    root ${r.partitions[1]!.path} (ext4, UUID ${r.partitions[1]!.uuid})`,
+        `  updates from: ${r.origin ? (r.origin.type === 'image' ? r.origin.image : r.origin.refspec) : 'nowhere (no origin: give --target-imgref, or remote or image in the config)'}`,
+        ...(r.users.length ? [`  users: ${r.users.map((u) => u.name).join(', ')}`] : []),
+        `  boot entry: ${r.bootEntry ?? 'none written (the firmware finds EFI/BOOT/BOOTX64.EFI)'}`,
+        '',
+      ].join('\n'),
+    );
   return 0;
 }

@@ -124,6 +124,28 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         )
         .demandCommand(1, 'a db command is needed (diff, list)'),
     )
+    .command('install', 'Install this system, or an image, onto a disk (bootc install)', (y) =>
+      y
+        .command(
+          'to-disk [device]',
+          "Partition a whole disk (GPT: ESP + root, as disk-image makes them) and install a commit or image on it, with Debian's signed shim and GRUB",
+          (y) =>
+            y
+              .positional('device', { type: 'string', describe: 'The disk (/dev/vda, /dev/nvme0n1, /dev/disk/by-id/…); default: the config\'s install.device, else asked on the terminal' })
+              .option('source', { type: 'string', requiresArg: true, describe: 'What to install: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker://REGISTRY/NAME[:TAG] or REMOTE:REF (default: the booted deployment)' })
+              .option('config', { type: 'string', requiresArg: true, describe: "disk-image's config (YAML): users, SSH keys, hostname, kernel-args, disk.esp-size, remote or image (the update origin), install.device, install.wipe" })
+              .option('wipe', { type: 'boolean', describe: 'Erase the disk even if it holds partitions or file systems' })
+              .option('target-imgref', { type: 'string', requiresArg: true, describe: 'The image the installed system updates from (default: the config\'s image, or a docker:// source)' })
+              .option('tls-verify', { type: 'boolean', default: true, describe: "With docker:// sources: verify the registry's TLS (--no-tls-verify for a local HTTP registry)" })
+              .option('sysroot', { type: 'string', default: '/', requiresArg: true, describe: 'The running system (default source, REMOTE:REF)' })
+              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: the disk, the partitions, the commit, the origin' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.installToDiskCommand(a, io);
+          },
+        )
+        .demandCommand(1, 'an install command is needed (to-disk)'),
+    )
     .command('bootloader', "The boot loader on the ESP (shim, GRUB, MokManager) against the booted image's: bootupd's job", (y) =>
       y
         .command(

@@ -28,6 +28,64 @@ export interface BuildOptions {
 
 export const ROOT_LABEL = 'debian-root';
 
+export interface PrepareOptions {
+  /** The repository holding the commit, and its ref. */
+  repo: string;
+  ref: string;
+  info: Awaited<ReturnType<typeof commitInfo>>;
+  /** An empty directory: a work directory (disk images) or the mounted root file system (atomic install to-disk). */
+  sysroot: string;
+  /** The root file system's UUID: root= on the kernel command line, and the menu's search. */
+  rootFsUuid: string;
+  config: DiskConfig;
+  configDir: string;
+  image?: BuildOptions['image'];
+  progress?: Progress | undefined;
+}
+
+/**
+ * The installed system in `sysroot`, as disk-image and atomic install to-disk make it: the commit
+ * deployed with its origin (remote or image, with the image's layer cache moved into /var), the
+ * config's users and hostname, the boot chain checked and read, the first GRUB menu written.
+ * The ESP's files are returned, not written: the caller puts them on an image or a partition.
+ */
+export async function prepareSysroot(o: PrepareOptions) {
+  const tf = o.info.treefile;
+  const osname = tf.osname ?? 'debian';
+  const p = o.progress;
+  const kernelArgs = [...new Set([`root=UUID=${o.rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...o.info.kargsD, ...(o.config['kernel-args'] ?? [])])];
+  const remote = o.config.remote
+    ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
+    : undefined;
+  p?.step(`deploying ${o.ref} (${o.info.commit.slice(0, 12)})`);
+  const image = o.image ? { reference: o.image.reference, digest: o.image.digest } : undefined;
+  const dep = await deploySysroot({ repo: o.repo, ref: o.ref, sysroot: o.sysroot, osname, kernelArgs, remote, image });
+  if (o.image?.cache) {
+    // The stateroot's /var is the installed system's /var: atomic's layer cache lives there.
+    const cache = join(o.sysroot, 'ostree/deploy', osname, CACHE_DIR);
+    await mkdir(dirname(cache), { recursive: true });
+    await rename(o.image.cache, cache);
+  }
+  const custom = await customize(o.sysroot, dep.path, osname, o.config);
+  p?.step('boot chain (shim, GRUB, menu)');
+  const secureBoot = tf['secure-boot'] ?? true;
+  const payload = await espPayload(join(o.sysroot, dep.path), o.info.commit, secureBoot);
+  await writeMenu(o.sysroot, o.rootFsUuid);
+  return { osname, dep, custom, payload, kernelArgs, remote, image, secureBoot };
+}
+
+/** The state file atomic bootloader status reads: what the ESP holds, with the menu stub. */
+export function bootloaderState(o: { espGuid: string; espVolumeId: string; commit: string; payload: Awaited<ReturnType<typeof prepareSysroot>>['payload']; grubCfg: string }) {
+  return {
+    apiVersion: 'org.debian-atomic/v1' as const,
+    kind: 'BootloaderState' as const,
+    esp: { partuuid: o.espGuid, volumeId: `${o.espVolumeId.slice(0, 4)}-${o.espVolumeId.slice(4)}` },
+    commit: o.commit,
+    packages: o.payload.packages,
+    files: [...o.payload.files.map((f) => ({ path: f.esp, sha256: f.sha256, size: f.size })), { path: ESP_GRUB_CFG, sha256: sha256Hex(o.grubCfg), size: Buffer.byteLength(o.grubCfg) }],
+  };
+}
+
 const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export async function buildDiskImage(o: BuildOptions) {
@@ -49,24 +107,8 @@ export async function buildDiskImage(o: BuildOptions) {
     await mkdir(sysroot);
     // The root file system UUID goes on the kernel command line before mkfs: plan it from the seed now.
     const rootFsUuid = planLayout({ contentBytes: 0, inodes: 0, seed }).rootFsUuid;
-    const kernelArgs = [...new Set([`root=UUID=${rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...info.kargsD, ...(o.config['kernel-args'] ?? [])])];
-    const remote = o.config.remote
-      ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
-      : undefined;
-    p?.step(`deploying ${o.ref} (${info.commit.slice(0, 12)})`);
-    const image = o.image ? { reference: o.image.reference, digest: o.image.digest } : undefined;
-    const dep = await deploySysroot({ repo, ref: o.ref, sysroot, osname, kernelArgs, remote, image });
-    if (o.image?.cache) {
-      // The stateroot's /var is the installed system's /var: atomic's layer cache lives there.
-      const cache = join(sysroot, 'ostree/deploy', osname, CACHE_DIR);
-      await mkdir(dirname(cache), { recursive: true });
-      await rename(o.image.cache, cache);
-    }
-    const custom = await customize(sysroot, dep.path, osname, o.config);
-    p?.step('boot chain (shim, GRUB, menu)');
-    const secureBoot = tf['secure-boot'] ?? true;
-    const payload = await espPayload(join(sysroot, dep.path), info.commit, secureBoot);
-    await writeMenu(sysroot, rootFsUuid);
+    const prepared = await prepareSysroot({ repo, ref: o.ref, info, sysroot, rootFsUuid, config: o.config, configDir: o.configDir, image: o.image, progress: p });
+    const { dep, custom, payload, kernelArgs, remote, image, secureBoot } = prepared;
 
     p?.step('sizing');
     const content = await treeBytes(sysroot);
@@ -86,14 +128,7 @@ export async function buildDiskImage(o: BuildOptions) {
       throw new ToolError('not-enough-space', (err as Error).message, { hint: 'raise disk.size in the config, or leave it out to size the disk to fit' });
     }
     const grubCfg = espGrubConfig(layout.rootFsUuid);
-    await writeBootloaderState(sysroot, {
-      apiVersion: 'org.debian-atomic/v1',
-      kind: 'BootloaderState',
-      esp: { partuuid: layout.espGuid, volumeId: `${layout.espVolumeId.slice(0, 4)}-${layout.espVolumeId.slice(4)}` },
-      commit: info.commit,
-      packages: payload.packages,
-      files: [...payload.files.map((f) => ({ path: f.esp, sha256: f.sha256, size: f.size })), { path: ESP_GRUB_CFG, sha256: sha256Hex(grubCfg), size: Buffer.byteLength(grubCfg) }],
-    });
+    await writeBootloaderState(sysroot, bootloaderState({ espGuid: layout.espGuid, espVolumeId: layout.espVolumeId, commit: info.commit, payload, grubCfg }));
     p?.step('ESP image');
     const esp = await buildEsp(work, layout, payload.files, { esp: ESP_GRUB_CFG, text: grubCfg });
     p?.step(`root file system (${Math.round(layout.rootBytes / 1024 / 1024)} MiB)`);

@@ -104,8 +104,23 @@ export function sfdiskScript(l: Layout): string {
 /** The ESP: FAT32 with the boot chain's files (ESP path → host file) and GRUB's hand-over config. */
 export async function buildEsp(work: string, l: Layout, files: ReadonlyArray<{ esp: string; host: string }>, grubCfg: { esp: string; text: string }): Promise<string> {
   const img = join(work, 'esp.img');
-  const binds = [work, ...new Set(files.map((f) => dirname(f.host)))];
-  await toolboxRun('mkfs.vfat', ['-C', '-F', '32', '-n', 'ESP', '-i', l.espVolumeId, img, String(l.espBytes / 1024)], { binds, providedBy: 'dosfstools', what: 'make the ESP' });
+  await makeEspFs(img, l, { create: true, binds: [work] });
+  await fillEsp(img, work, files, grubCfg);
+  return img;
+}
+
+/** mkfs.vfat: FAT32 labelled ESP with the layout's volume id, in a new image file (create) or on a partition. */
+export async function makeEspFs(target: string, l: Pick<Layout, 'espBytes' | 'espVolumeId'>, o: { create: boolean; binds: string[] }): Promise<void> {
+  const args = ['-F', '32', '-n', 'ESP', '-i', l.espVolumeId];
+  await toolboxRun('mkfs.vfat', o.create ? ['-C', ...args, target, String(l.espBytes / 1024)] : [...args, target], { binds: o.binds, providedBy: 'dosfstools', what: 'make the ESP' });
+}
+
+/**
+ * Copy the boot chain and GRUB's hand-over config onto a FAT file system (an image file or a
+ * partition) with mtools: no mount. `work` holds the config file while it is copied.
+ */
+export async function fillEsp(target: string, work: string, files: ReadonlyArray<{ esp: string; host: string }>, grubCfg: { esp: string; text: string }): Promise<void> {
+  const binds = [work, target, ...new Set(files.map((f) => dirname(f.host)))];
   const cfg = join(work, 'esp-grub.cfg');
   await writeFile(cfg, grubCfg.text);
   // mcopy -m keeps the modification time: the deployment's files have ostree's (the epoch), this one SOURCE_DATE_EPOCH's.
@@ -114,9 +129,8 @@ export async function buildEsp(work: string, l: Layout, files: ReadonlyArray<{ e
   const all = [...files, { esp: grubCfg.esp, host: cfg }];
   const dirs = new Set<string>();
   for (const f of all) for (let d = dirname(f.esp); d !== '.' && d !== '/'; d = dirname(d)) dirs.add(d);
-  await toolboxRun('mmd', ['-i', img, ...[...dirs].sort().map((d) => `::/${d}`)], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
-  for (const f of all) await toolboxRun('mcopy', ['-m', '-i', img, f.host, `::/${f.esp}`], { binds, providedBy: 'mtools', what: `copy ${f.esp} to the ESP` });
-  return img;
+  await toolboxRun('mmd', ['-i', target, ...[...dirs].sort().map((d) => `::/${d}`)], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
+  for (const f of all) await toolboxRun('mcopy', ['-m', '-i', target, f.host, `::/${f.esp}`], { binds, providedBy: 'mtools', what: `copy ${f.esp} to the ESP` });
 }
 
 /** An empty sparse file of `bytes` (the work directory's file system must allow a file that large). */

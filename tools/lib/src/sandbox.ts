@@ -47,7 +47,8 @@ export function bwrapArgs(opts: SandboxOptions): string[] {
   if (!opts.network) args.push('--unshare-net');
   else args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf', '--ro-bind', '/etc/hosts', '/etc/hosts');
   args.push('--unshare-ipc', '--unshare-uts', '--unshare-pid');
-  for (const b of opts.binds ?? []) args.push('--bind', b, b);
+  // A device node (a disk's partition for mkfs or mtools) keeps working only through --dev-bind.
+  for (const b of opts.binds ?? []) args.push(b.startsWith('/dev/') ? '--dev-bind' : '--bind', b, b);
   for (const b of opts.roBinds ?? []) args.push('--ro-bind', b, b);
   args.push('--clearenv', '--setenv', 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   args.push('--setenv', 'LC_ALL', 'C.UTF-8', '--setenv', 'HOME', '/root');
