@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { run, ToolError } from '@debian-atomic/lib';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -48,6 +48,10 @@ export interface VmOptions {
   extraArgs?: string[];
   /** Secure Boot on (Microsoft keys); default: DEBIAN_ATOMIC_SECURE_BOOT=1. */
   secureBoot?: boolean;
+  /** An ISO in a CD-ROM drive (AHCI), booted first. */
+  cdrom?: string;
+  /** The serial console on a Unix socket too (the log still gets everything): typeOnSerial() answers prompts. */
+  serialInput?: boolean;
 }
 
 export class Vm {
@@ -64,16 +68,21 @@ export class Vm {
     const sb = this.secureBoot;
     await copyFile(sb ? OVMF_VARS_MS : OVMF_VARS, this.vars);
     await rm(this.o.serialLog, { force: true });
+    await rm(this.serialSocket, { force: true });
     const args = [
       '--foreground', '-k', '5', String(this.o.timeout),
       'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(this.o.memoryMiB ?? 2048), '-smp', '2',
       ...(sb ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on'] : ['-machine', 'q35']),
-      '-nographic', '-monitor', 'none', '-serial', `file:${this.o.serialLog}`,
+      '-nographic', '-monitor', 'none',
+      ...(this.o.serialInput
+        ? ['-chardev', `socket,id=ser0,path=${this.serialSocket},server=on,wait=off,logfile=${this.o.serialLog}`, '-serial', 'chardev:ser0']
+        : ['-serial', `file:${this.o.serialLog}`]),
       '-drive', `if=pflash,format=raw,readonly=on,file=${sb ? OVMF_CODE_SECBOOT : OVMF_CODE}`,
       '-drive', `if=pflash,format=raw,file=${this.vars}`,
       '-drive', `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
       '-device', 'virtio-rng-pci',
+      ...(this.o.cdrom ? ['-drive', `if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=${this.o.cdrom}`, '-device', 'ide-cd,drive=cd0,bootindex=0'] : []),
       ...(this.o.extraArgs ?? []),
     ];
     // Its own process group, so that a power cut kills timeout and qemu together.
@@ -83,6 +92,48 @@ export class Vm {
     this.exited = new Promise((resolve) => this.proc!.once('exit', (code) => resolve(code)));
     void this.exited.then((code) => {
       if (code !== 0 && code !== null && stderr) process.stderr.write(`qemu exited ${code}: ${stderr}\n`);
+    });
+  }
+
+  get serialSocket(): string {
+    return `${this.o.serialLog}.sock`;
+  }
+
+  /** Wait until QEMU exits (the guest powered off); its exit code, or a timeout error. */
+  async waitForExit(limitMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => void this.serialTail().then((tail) => reject(new ToolError('vm-timeout', `the VM did not power off within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: tail }))), limitMs);
+    });
+    try {
+      return await Promise.race([this.exited, limit]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Wait until the serial console has printed a match of `pattern` (counting from `from` characters in). */
+  async waitForSerial(pattern: RegExp, limitMs: number, from = 0): Promise<{ match: RegExpExecArray; end: number }> {
+    const start = Date.now();
+    while (Date.now() - start < limitMs) {
+      // eslint-disable-next-line no-control-regex
+      const text = (await readFile(this.o.serialLog, 'utf8').catch(() => '')).slice(from).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+      const match = pattern.exec(text);
+      if (match) return { match, end: from + match.index + match[0].length };
+      if (!this.running) throw new ToolError('vm-exited', `the VM exited before the console showed ${pattern}; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    throw new ToolError('vm-timeout', `the console did not show ${pattern} within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+  }
+
+  /** Type on the serial console (serialInput: true), as a person at a terminal would; Enter is "\r". */
+  async typeOnSerial(text: string): Promise<void> {
+    if (!this.o.serialInput) throw new Error('typeOnSerial needs a VM started with serialInput: true');
+    await new Promise<void>((resolve, reject) => {
+      const c = createConnection(this.serialSocket, () => {
+        c.end(text, () => resolve());
+      });
+      c.once('error', reject);
     });
   }
 
