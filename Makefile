@@ -88,7 +88,7 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 LIB_SRC := $(wildcard tools/lib/src/*.ts)
 # Files the treefiles add to the tree (add-files, postprocess scripts): treefile.json names them, not their bytes.
 VARIANT_FILES := $(shell find variants -type f -not -name '*.yaml' 2>/dev/null)
-ON_TARGET_SRC := $(wildcard tools/atomic/src/*.ts tools/atomic/data/* tools/oci-wrap/src/*.ts tools/hwdetect/src/*.ts)
+ON_TARGET_SRC := $(wildcard tools/atomic/src/*.ts tools/atomic/data/* tools/oci-wrap/src/*.ts tools/disk-image/src/*.ts tools/hwdetect/src/*.ts)
 rootfs: $(BUILD)/rootfs.json
 $(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) $(HWDETECT_HOOK) | build $(DEBS)/.stamp
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
