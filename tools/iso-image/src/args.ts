@@ -5,9 +5,20 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { usageError } from '@debian-atomic/lib';
+import { ToolError, usageError } from '@debian-atomic/lib';
 
-export { checkOutput, checkRef, checkRepo } from '@debian-atomic/disk-image/dist/args.js';
+import { checkRef } from '@debian-atomic/disk-image/dist/args.js';
+export { checkOutput, checkRepo } from '@debian-atomic/disk-image/dist/args.js';
+
+/** disk-image's check of an ostree ref, its message naming this tool's option. */
+export function checkLiveRef(ref: string): void {
+  try {
+    checkRef(ref);
+  } catch (err) {
+    if (err instanceof ToolError) throw usageError(err.summary.replace(/^--ref /, '--live-ref '), err.hint);
+    throw err;
+  }
+}
 
 /** ISO 9660 allows 32 characters; the label goes on the kernel command line (root=live:CDLABEL=…) and into /dev/disk/by-label. */
 const LABEL = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;

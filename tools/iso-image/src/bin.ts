@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { cli, Progress, runTool, usageError, writeJson } from '@debian-atomic/lib';
-import { checkLabel, checkLayout, checkOutput, checkRef, checkRepo, DEFAULT_LABEL } from './args.js';
+import { checkLabel, checkLayout, checkLiveRef, checkOutput, checkRepo, DEFAULT_LABEL } from './args.js';
 
 const TOOL = 'iso-image';
 
@@ -17,7 +17,7 @@ await runTool(TOOL, async () => {
     .parseAsync();
   // Everything the user gave is checked before any work: the command line, the config (with its
   // gpg-key file), the repo and the layout directory. Only then is anything read or written.
-  checkRef(argv['live-ref']);
+  checkLiveRef(argv['live-ref']);
   checkLabel(argv.label);
   const { parseOciRef } = await import('@debian-atomic/oci-wrap');
   if (!argv.oci.startsWith('oci:')) throw usageError(`--oci ${argv.oci}: expected oci:DIR[:TAG]`, 'a registry image: skopeo copy it to an oci: directory first');

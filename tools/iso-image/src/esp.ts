@@ -4,7 +4,7 @@
  * (gcdx64: its built-in config finds the ISO by /.disk/info and reads /boot/grub/grub.cfg there).
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { toolboxRun, ToolError } from '@debian-atomic/lib';
 
@@ -28,22 +28,28 @@ export function volumeId(seed: string): string {
   return createHash('sha256').update(`${seed}:efiboot`).digest('hex').slice(0, 8).toUpperCase();
 }
 
+/**
+ * The files are staged in a directory beside the image, every file and directory dated
+ * SOURCE_DATE_EPOCH, and copied in one `mcopy -s -m`: mmd would date the directories it makes
+ * with the clock (mtools does not read SOURCE_DATE_EPOCH), -m keeps the staged dates.
+ */
 export async function buildBootImage(liveRoot: string, img: string, seed: string, epoch: string): Promise<void> {
-  const files: Array<{ esp: string; host: string }> = [];
+  const stage = `${img}.d`;
   let bytes = 0;
   for (const f of BOOT_FILES) {
     const host = join(liveRoot, f.source);
     const st = await stat(host).catch(() => null);
     if (!st?.isFile())
       throw new ToolError('missing-bootloader', `the live commit has no /${f.source} (package ${f.package})`, { hint: 'the ISO boots through Debian\'s signed shim and GRUB: variants/base.yaml installs them' });
-    files.push({ esp: f.esp, host });
+    await mkdir(join(stage, dirname(f.esp)), { recursive: true });
+    await copyFile(host, join(stage, f.esp));
     bytes += st.size;
   }
-  const binds = [dirname(img), ...new Set(files.map((f) => dirname(f.host)))];
-  // mkfs.vfat and mtools date what they create (the volume label, directories) with SOURCE_DATE_EPOCH.
-  const env = { SOURCE_DATE_EPOCH: epoch };
-  await toolboxRun('mkfs.vfat', ['-C', '-n', 'EFIBOOT', '-i', volumeId(seed), img, String(bootImageKiB(bytes))], { binds, env, providedBy: 'dosfstools', what: 'make the EFI boot image' });
-  await toolboxRun('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], { binds, env, providedBy: 'mtools', what: 'make the EFI boot image\'s directories' });
-  // -m keeps the modification times: ostree's (the epoch), so the image does not change with the clock.
-  for (const f of files) await toolboxRun('mcopy', ['-m', '-i', img, f.host, `::/${f.esp}`], { binds, env, providedBy: 'mtools', what: `copy ${f.esp} to the EFI boot image` });
+  const time = Number(epoch);
+  for (const f of BOOT_FILES) await utimes(join(stage, f.esp), time, time);
+  for (const d of ['EFI/BOOT', 'EFI']) await utimes(join(stage, d), time, time);
+  const opts = { binds: [dirname(img)], env: { SOURCE_DATE_EPOCH: epoch } };
+  await toolboxRun('mkfs.vfat', ['-C', '-n', 'EFIBOOT', '-i', volumeId(seed), img, String(bootImageKiB(bytes))], { ...opts, providedBy: 'dosfstools', what: 'make the EFI boot image' });
+  await toolboxRun('mcopy', ['-s', '-m', '-i', img, join(stage, 'EFI'), '::/'], { ...opts, providedBy: 'mtools', what: 'copy the boot files to the EFI boot image' });
+  await rm(stage, { recursive: true, force: true });
 }

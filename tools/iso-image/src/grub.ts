@@ -30,6 +30,8 @@ export function liveKernelArgs(o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>)
     // The serial console last: /dev/console (the installer's terminal) is the last console= given.
     'console=tty0',
     'console=ttyS0,115200',
+    // Kernel messages and systemd's status lines would break into the installer's questions.
+    'quiet',
   ];
 }
 

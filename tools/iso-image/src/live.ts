@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toolboxRun, ToolError } from '@debian-atomic/lib';
+import { toolboxRun, ToolError, usageError } from '@debian-atomic/lib';
 
 export interface LiveTree {
   commit: string;
@@ -15,8 +15,10 @@ export interface LiveTree {
   initrd: string;
 }
 
+/** --live-ref's commit; a ref the repo does not hold is a usage error (exit 2), like every input. */
 export async function resolveCommit(repo: string, ref: string): Promise<string> {
-  const r = await toolboxRun('ostree', ['rev-parse', `--repo=${repo}`, ref], { binds: [repo], providedBy: 'ostree', what: `find ${ref} in ${repo}` });
+  const r = await toolboxRun('ostree', ['rev-parse', `--repo=${repo}`, ref], { binds: [repo], providedBy: 'ostree', what: `find ${ref} in ${repo}`, allowExitCodes: [1] });
+  if (r.exitCode !== 0) throw usageError(`--live-ref ${ref}: ${r.stderr.trim().replace(/^error: /, '') || 'not found'} in ${repo}`, 'make VARIANT=installer commit builds the live system (ref debian/13/x86_64/installer)');
   return r.stdout.trim();
 }
 

@@ -15,6 +15,7 @@ t.test('the menu: one entry, the live kernel command line, the serial console, b
 t.test('the serial console is the last console=, so /dev/console (the installer) is on it', async (t) => {
   const args = liveKernelArgs({ label: 'X', tag: 't', finish: 'poweroff' });
   t.equal(args.filter((a) => a.startsWith('console=')).at(-1), 'console=ttyS0,115200');
+  t.ok(args.includes('quiet'), 'no kernel messages in the middle of the questions');
 });
 
 t.test('a title with a quote stays one GRUB word', async (t) => {
