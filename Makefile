@@ -3,6 +3,7 @@
 #
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
+#   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
 #   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
@@ -27,7 +28,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -108,6 +109,20 @@ DISK_CONFIG ?=
 image: $(BUILD)/disk.$(FORMAT)
 $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/disk-image/src/*.ts) | toolbox
 	$(call TOOL,disk-image) --repo $(REPO) --ref $$(jq -r .ref $<) --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
+
+# The installer ISO (tools/iso-image): the variant's OCI image to install, the live system of
+# variants/installer.yaml that installs it with `atomic install to-disk`, and ISO_CONFIG (a
+# disk-image config; its install.device makes the install unattended) as /install.yaml.
+ISO_CONFIG ?=
+INSTALLER_COMMIT := build/installer/commit.json
+iso: $(BUILD)/installer.iso
+$(BUILD)/installer.iso: $(BUILD)/oci.json $(INSTALLER_COMMIT) $(ISO_CONFIG) $(wildcard tools/iso-image/src/*.ts) | toolbox
+	$(call TOOL,iso-image) --live-repo $(REPO) --live-ref $$(jq -r .ref $(INSTALLER_COMMIT)) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ > $(BUILD)/iso.json
+# The live system's commit, by its own make run (it rewrites commit.json only when the commit changes).
+ifneq ($(VARIANT),installer)
+$(INSTALLER_COMMIT): FORCE
+	$(MAKE) --no-print-directory VARIANT=installer commit
+endif
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit

@@ -10,6 +10,9 @@ export const TOOLS = {
   'ostree-commit': { depends: ['ostree (>= 2025)'] },
   // skopeo: only for --oci docker://... (an image in a registry).
   'disk-image': { depends: ['ostree (>= 2025)', 'dosfstools', 'mtools', 'e2fsprogs', 'fdisk', 'qemu-utils'], recommends: ['skopeo'] },
+  // The installer ISO: ostree checkout, mksquashfs, mkfs.vfat + mtools (the El Torito EFI image), xorriso.
+  // skopeo: to copy a registry image into an oci: directory first (iso-image reads oci: layouts only).
+  'iso-image': { depends: ['ostree (>= 2025)', 'xorriso', 'squashfs-tools', 'mtools', 'dosfstools'], recommends: ['skopeo'] },
   'oci-wrap': { depends: ['ostree (>= 2025)', 'skopeo'] },
   'comps-sync': { depends: ['xz-utils', 'gpgv', 'debian-archive-keyring'] },
   hwdetect: { depends: [] },
