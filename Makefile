@@ -5,7 +5,7 @@
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, installer ISO, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -28,7 +28,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -123,6 +123,11 @@ ifneq ($(VARIANT),installer)
 $(INSTALLER_COMMIT): FORCE
 	$(MAKE) --no-print-directory VARIANT=installer commit
 endif
+
+# Day 1 from the ISO (check-slow): QEMU with UEFI and Secure Boot, the ISO as a CD-ROM and a blank
+# 8 GB disk; an unattended install, then one answered on the serial console; each disk booted alone.
+iso-test: oci $(INSTALLER_COMMIT)
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_ISO_TEST=1 E2E_TESTS=test/iso.ts scripts/run-tests.sh tools/e2e
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit

@@ -9,3 +9,4 @@ export { writeBootloaderState } from './grub.js';
 export type { UserResult } from './customize.js';
 export { commitInfo } from './sysroot.js';
 export { annotateImageCache, seedImageCache } from './cache.js';
+export { checkOutput, checkRef, checkRepo } from './args.js';

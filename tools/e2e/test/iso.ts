@@ -67,6 +67,13 @@ async function install(t: Test, v: Vm, what: string): Promise<void> {
   t.equal(code, 0, `${what}: the installer powered the machine off`);
 }
 
+/** On the ISO's GRUB menu (shim and GRUB under Secure Boot), pick the serial console entry with its hotkey. */
+async function serialEntry(t: Test, v: Vm): Promise<void> {
+  await v.waitForSerial(/Install Debian Atomic [^\n]*serial console ttyS0, press s/, BOOT_LIMIT);
+  await v.typeOnSerial('s');
+  t.pass('the ISO boots to its menu under Secure Boot; the serial console entry is chosen');
+}
+
 /** Boot the installed disk alone and check it from inside. */
 async function bootInstalled(t: Test, disk: string, what: string, commit: string, refspec: string): Promise<void> {
   const { key } = testConfig();
@@ -114,9 +121,10 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   const disk = join(DIR, 'unattended.qcow2');
   blankDisk(disk);
   const { key } = testConfig();
-  vm = new Vm({ disk, format: 'qcow2', cdrom: iso, serialLog: join(DIR, 'unattended-install.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 3600, secureBoot: true, memoryMiB: 3072 });
+  vm = new Vm({ disk, format: 'qcow2', cdrom: iso, serialLog: join(DIR, 'unattended-install.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 3600, secureBoot: true, memoryMiB: 3072, serialInput: true });
   await vm.start();
-  await vm.waitForSerial(/Debian Atomic installer/, BOOT_LIMIT);
+  await serialEntry(t, vm);
+  await vm.waitForSerial(/Debian Atomic installer: installing/, BOOT_LIMIT);
   results.unattended_installer_start_seconds_host = Math.round((Date.now() - started) / 1000);
   await install(t, vm, 'unattended');
   vm = undefined;
@@ -131,6 +139,7 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   blankDisk(disk2);
   vm = new Vm({ disk: disk2, format: 'qcow2', cdrom: iso2, serialLog: join(DIR, 'interactive-install.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 3600, secureBoot: true, memoryMiB: 3072, serialInput: true });
   await vm.start();
+  await serialEntry(t, vm);
   const which = await vm.waitForSerial(/1\) \/dev\/vda\s+8\.0 GiB[^\n]*\n[\s\S]*Install to which disk\? \[1-(\d+), or q to quit\]: $/m, BOOT_LIMIT);
   t.pass('the installer lists the blank disk and asks which');
   t.notMatch(which.match[0], /\/dev\/sr0/, 'the CD-ROM is not offered');

@@ -7,8 +7,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ToolError, usageError } from '@debian-atomic/lib';
 
-import { checkRef } from '@debian-atomic/disk-image/dist/args.js';
-export { checkOutput, checkRepo } from '@debian-atomic/disk-image/dist/args.js';
+import { checkRef } from '@debian-atomic/disk-image';
+export { checkOutput, checkRepo } from '@debian-atomic/disk-image';
 
 /** disk-image's check of an ostree ref, its message naming this tool's option. */
 export function checkLiveRef(ref: string): void {

@@ -23,7 +23,7 @@ await runTool(TOOL, async () => {
   if (!argv.oci.startsWith('oci:')) throw usageError(`--oci ${argv.oci}: expected oci:DIR[:TAG]`, 'a registry image: skopeo copy it to an oci: directory first');
   const { dir, tag } = parseOciRef(argv.oci);
   const output = await checkOutput(argv.output);
-  const { loadConfig } = await import('@debian-atomic/disk-image/dist/config.js');
+  const { loadConfig } = await import('@debian-atomic/disk-image');
   const config = await loadConfig(argv.config);
   await checkRepo(argv['live-repo']);
   await checkLayout(dir, argv.oci);

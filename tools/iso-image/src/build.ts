@@ -10,7 +10,7 @@ import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onInterrupt, tempSibling, type Progress } from '@debian-atomic/lib';
 import { REF_LABEL } from '@debian-atomic/oci-wrap';
-import type { DiskConfig } from '@debian-atomic/disk-image/dist/config.js';
+import type { DiskConfig } from '@debian-atomic/disk-image';
 import { buildBootImage } from './esp.js';
 import { isoGrubConfig, menuTitle } from './grub.js';
 import { copyImage } from './image.js';

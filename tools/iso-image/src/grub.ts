@@ -18,8 +18,11 @@ export interface MenuOptions {
   timeout?: number;
 }
 
+/** Where the installer talks: the screen (a PC), or the first serial port (a server's console, a VM). */
+export type Console = 'screen' | 'serial';
+
 /** The kernel command line of the live system; the installer unit reads atomic.installer.*. */
-export function liveKernelArgs(o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>): string[] {
+export function liveKernelArgs(o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>, console: Console = 'screen'): string[] {
   return [
     `root=live:CDLABEL=${o.label}`,
     'rd.live.image',
@@ -27,9 +30,8 @@ export function liveKernelArgs(o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>)
     'rd.live.overlay.overlayfs=1',
     `atomic.installer.tag=${o.tag}`,
     `atomic.installer.finish=${o.finish}`,
-    // The serial console last: /dev/console (the installer's terminal) is the last console= given.
-    'console=tty0',
-    'console=ttyS0,115200',
+    // Kernel messages go to both; /dev/console (the installer's terminal) is the last console= given.
+    ...(console === 'serial' ? ['console=tty0', 'console=ttyS0,115200'] : ['console=ttyS0,115200', 'console=tty0']),
     // Kernel messages and systemd's status lines would break into the installer's questions.
     'quiet',
   ];
@@ -44,12 +46,17 @@ export function isoGrubConfig(o: MenuOptions): string {
   return [
     '# The installer ISO\'s menu, written by iso-image.',
     'set default=0',
-    `set timeout=${o.timeout ?? 5}`,
+    `set timeout=${o.timeout ?? 10}`,
     'serial --unit=0 --speed=115200',
     'terminal_input console serial',
     'terminal_output console serial',
     `menuentry ${quote(o.title)} {`,
-    `  linux /boot/vmlinuz ${liveKernelArgs(o).join(' ')}`,
+    `  linux /boot/vmlinuz ${liveKernelArgs(o, 'screen').join(' ')}`,
+    '  initrd /boot/initrd.img',
+    '}',
+    // "s" on the menu (on the screen or the serial line) picks it at once.
+    `menuentry ${quote(`${o.title} (serial console ttyS0, press s)`)} --hotkey=s {`,
+    `  linux /boot/vmlinuz ${liveKernelArgs(o, 'serial').join(' ')}`,
     '  initrd /boot/initrd.img',
     '}',
     '',

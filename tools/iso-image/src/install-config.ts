@@ -6,7 +6,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { DiskConfig } from '@debian-atomic/disk-image/dist/config.js';
+import type { DiskConfig } from '@debian-atomic/disk-image';
 
 export const CONFIG_NAME = 'install.yaml';
 export const GPG_KEY_NAME = 'install-gpg-key.asc';

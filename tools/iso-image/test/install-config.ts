@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadConfig } from '@debian-atomic/disk-image/dist/config.js';
+import { loadConfig } from '@debian-atomic/disk-image';
 import { GPG_KEY_NAME, installPlan, rewriteGpgKey, writeInstallConfig } from '../src/install-config.js';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n-----END PGP PUBLIC KEY BLOCK-----\n';
