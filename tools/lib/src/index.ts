@@ -12,3 +12,4 @@ export * from './kargs.js';
 export * from './read.js';
 export * from './grammar.js';
 export * from './bootloader.js';
+export * from './accounts.js';

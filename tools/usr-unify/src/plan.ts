@@ -6,7 +6,7 @@
  */
 import { readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from './accounts.js';
+import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from '@debian-atomic/lib';
 import { linkTargetWithin, listDir, lstatOrNull, readTreeText, sameContent, walk, type Entry } from './tree.js';
 
 export type Check = 'devices' | 'symlinks' | 'initramfs' | 'usr-merge' | 'kernel' | 'boot' | 'accounts' | 'dpkg-db' | 'var' | 'toplevel' | 'etc' | 'api-dirs';

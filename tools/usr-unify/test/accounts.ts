@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from '../src/accounts.js';
+import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from '@debian-atomic/lib';
 import { GROUP, PASSWD } from './fixtures/tree.js';
 
 t.test('sysusers.d entries for system accounts only', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * System accounts: the tree's passwd/group become sysusers.d entries so a later
+ * System accounts (usr-unify for a built tree, oci-wrap for a derived image's layers): the tree's passwd/group become sysusers.d entries so a later
  * update that adds a user still works after the admin edited /etc/passwd
  * (Debian has no nss-altfiles); homes move to /var/home as on Fedora Atomic.
  */
