@@ -13,3 +13,4 @@ export * from './read.js';
 export * from './grammar.js';
 export * from './bootloader.js';
 export * from './accounts.js';
+export * from './layout.js';

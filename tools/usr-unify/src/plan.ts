@@ -6,7 +6,7 @@
  */
 import { readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { parseGroup, parsePasswd, rehome, sysusersConf, useraddDefaults } from '@debian-atomic/lib';
+import { DPKG_DB, parseGroup, parsePasswd, rehome, SYSUSERS_CONF, sysusersConf, TMPFILES_CONF, useraddDefaults, VAR_DROP } from '@debian-atomic/lib';
 import { linkTargetWithin, listDir, lstatOrNull, readTreeText, sameContent, walk, type Entry } from './tree.js';
 
 export type Check = 'devices' | 'symlinks' | 'initramfs' | 'usr-merge' | 'kernel' | 'boot' | 'accounts' | 'dpkg-db' | 'var' | 'toplevel' | 'etc' | 'api-dirs';
@@ -52,9 +52,7 @@ export const TOPLEVEL_LINKS: ReadonlyArray<[string, string]> = [
   ['ostree', 'sysroot/ostree'],
   ['usr/local', 'var/usrlocal'],
 ];
-export const DPKG_DB = 'usr/lib/sysimage/dpkg';
-export const TMPFILES_CONF = 'usr/lib/tmpfiles.d/debian-atomic-var.conf';
-export const SYSUSERS_CONF = 'usr/lib/sysusers.d/debian-atomic.conf';
+export { DPKG_DB, SYSUSERS_CONF, TMPFILES_CONF };
 /**
  * systemd-sysusers runs only when /usr is newer than /etc/.updated (ConditionNeedsUpdate=/etc),
  * and ostree gives every deployment's /usr the mtime 0: after the first boot it never ran again,
@@ -70,8 +68,6 @@ export const SYSUSERS_DROPIN_CONTENT = [
   'ConditionNeedsUpdate=',
   '',
 ].join('\n');
-/** Regenerable content under /var that is not worth copying back at boot. */
-const VAR_DROP = [/^var\/log\/./, /^var\/cache\/./, /^var\/tmp\/./, /^var\/lib\/apt\/lists\/./, /^var\/lib\/dpkg\//];
 
 class Planner {
   readonly plan: Plan = { kernel: null, actions: [], conflicts: [], warnings: [], tmpfiles: [] };
