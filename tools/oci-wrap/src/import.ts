@@ -21,8 +21,9 @@ import { onInterrupt, run, tempSibling, ToolError, usageError, type Progress } f
 import { encodeFilezHeader, S_IFLNK, S_IFREG } from './filez.js';
 import { GZIP_LAYERS, printable, TAR_LAYERS, type Descriptor, type ImageConfig, type Manifest } from './oci-schema.js';
 import { openBlob, parseOciRef, readConfig, readManifest, streamVerifiedBlob } from './oci.js';
-import { MAX_METADATA, readBody, readTarStream, type TarHeader } from './tar.js';
-import { ostree } from './tree.js';
+import { MAX_METADATA, readBody, readTarStream, type TarHeader, type TarStreamEntry } from './tar.js';
+import { commitDetails, ostree } from './tree.js';
+import { commitDerived, filterLayer } from './derived.js';
 import { REF_LABEL } from './wrap.js';
 
 const deflateRawAsync = promisify(deflateRaw);
@@ -79,6 +80,10 @@ export interface ImportResult {
   layers: number;
   objects: number;
   ignored: number;
+  /** The commit the image's ostree layers carry; `commit` is made from it and the derived layers. */
+  base: string;
+  derived: number;
+  filtered: Record<string, number>;
 }
 
 /** An image's errors are the input's: exit 2. */
@@ -134,6 +139,13 @@ export class EntryChecker {
     }
     this.seen.set(name, e.header.type);
     return name;
+  }
+
+  /** A whiteout removed name (and what is below it), or an opaque whiteout emptied it (below only). */
+  forget(name: string, belowOnly = false): void {
+    if (!belowOnly) this.seen.delete(name);
+    const prefix = name ? `${name}/` : '';
+    for (const k of this.seen.keys()) if (k.startsWith(prefix)) this.seen.delete(k);
   }
 }
 
@@ -199,6 +211,8 @@ export interface OstreeImage {
   commit: string;
   /** The manifest's digest. */
   digest: string;
+  /** How many layers, at the end, are derived (filesystem layers after the one ostree.final-diffid names). */
+  derived: number;
 }
 
 const layerName = (layout: string, i: number, layer: Descriptor) => `${layout}: layer ${i + 1} (${layer.digest.slice(0, 19)}…)`;
@@ -221,7 +235,12 @@ export async function readImage(layout: string, tag: string): Promise<OstreeImag
     // Present, a regular file, of the size the manifest says: before anything is created.
     await (await openBlob(layout, layer, `layer ${i + 1}`)).close();
   }
-  return { layout, tag, manifest, config, labels, commit, digest: descriptor.digest };
+  // As ostree-ext: the layers up to the one ostree.final-diffid names carry the commit; the
+  // rest are derived. Without the label (an older image), every layer is an ostree layer.
+  const final = labels['ostree.final-diffid'];
+  const last = final === undefined ? manifest.layers.length - 1 : config.rootfs.diff_ids.indexOf(final);
+  if (last === -1) throw invalid('bad-image', `${layout}:${tag}: label ostree.final-diffid ${JSON.stringify(final!.slice(0, 80))} names none of the image's layers`);
+  return { layout, tag, manifest, config, labels, commit, digest: descriptor.digest, derived: manifest.layers.length - 1 - last };
 }
 
 /** Errors about one layer's contents are prefixed with the layer they come from. */
@@ -267,9 +286,18 @@ export interface LayersImported {
   /** Objects not written because `have` said the target has them. */
   skipped: number;
   ignored: number;
+  /** The commit the image's ostree layers carry (`commit` when there are no derived layers). */
+  base: string;
+  /** Derived layers applied on top of it. */
+  derived: number;
+  /** Derived layers' entries dropped, by top-level directory (as ostree-ext's filtered counts). */
+  filtered: Record<string, number>;
 }
 
-/** Write the objects of one image's layers into an archive repository. */
+/**
+ * Write the objects of one image's layers into an archive repository; with derived layers, the
+ * commit they make on top of the base commit (see derived.ts).
+ */
 export async function importLayers(layout: string | OstreeImage, tag: string, repo: string, limitsIn: Partial<ImportLimits> = {}, o: ImportLayersOptions = {}): Promise<LayersImported> {
   const image = typeof layout === 'string' ? await readImage(layout, tag) : layout;
   const { manifest, config, labels } = image;
@@ -282,84 +310,131 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
   let objects = 0;
   let skipped = 0;
   let ignored = 0;
-  const have = o.have;
-  for (const [i, layer] of manifest.layers.entries()) {
-    const what = layerName(image.layout, i, layer);
-    o.progress?.step(`importing layer ${i + 1} of ${manifest.layers.length} (${printable((layer.annotations?.['ostree.components'] ?? layer.digest).slice(0, 60))})`);
-    const bound = inflateBound(layer, limits);
-    const hash = createHash('sha256');
-    const tar = layerTar(image.layout, layer, what, bound, (b) => hash.update(b));
-    try {
-      for await (const e of readTarStream(tar, { metadataBytes: limits.metadataBytes })) {
-        const name = checker.check(e);
-        if (e.header.size > bound) throw invalid('entry-too-large', `entry ${JSON.stringify(e.header.name)} declares ${e.header.size} bytes, more than the layer can hold (${bound} bytes)`);
-        const m = OBJECT.exec(name);
-        if (!m) {
-          if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link') ignored++;
-          continue;
-        }
-        const [, dir, rest, ext] = m;
-        const checksum = `${dir}${rest}`;
-        const target = join(repo, 'objects', dir!, `${rest}.${ext === 'file' ? 'filez' : ext}`);
-        if (ext === 'file-xattrs') {
-          if (e.header.type !== 'file') throw rejected(name, 'xattrs object does not match its name');
-          const content = await readBody(e, limits.objectBytes, 'xattrs object');
-          if (createHash('sha256').update(content).digest('hex') !== checksum) throw rejected(name, 'xattrs object does not match its name');
-          if (!xattrs.has(name)) held += content.length;
-          if (held > limits.heldBytes) throw rejected(name, `the image's xattrs objects take more than ${limits.heldBytes} bytes`);
-          xattrs.set(name, content);
-        } else if (ext === 'file-xattrs-link') {
-          if (e.header.type !== 'link') throw rejected(name, 'expected a hardlink');
-          xattrsOf.set(checksum, safeName(e.header.linkname!));
-        } else if (ext === 'file') {
-          if (e.header.type !== 'file' && e.header.type !== 'symlink') throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
-          const xname = xattrsOf.get(checksum);
-          const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
-          if (!x) throw rejected(name, 'its xattrs object is missing');
-          if (have && (await have(checksum, 'file'))) {
-            skipped++;
-            continue;
-          }
-          const symlink = e.header.type === 'symlink';
-          const header = encodeFilezHeader({
-            size: symlink ? 0 : e.header.size,
-            uid: e.header.uid,
-            gid: e.header.gid,
-            mode: (symlink ? S_IFLNK : S_IFREG) | (e.header.mode & 0o7777),
-            rdev: 0,
-            symlinkTarget: symlink ? e.header.linkname! : '',
-            xattrs: x,
-          });
-          if (symlink) await writeObject(target, header);
-          else if (e.header.size <= WHOLE_OBJECT) await writeObject(target, Buffer.concat([header, await deflateRawAsync(await readBody(e, WHOLE_OBJECT, 'content object'), { level: 1 })]));
-          else await writeObject(target, { header, body: e.body });
-          objects++;
+  const firstDerived = manifest.layers.length - image.derived;
+  // The base is checked out from this repository to apply derived layers: it needs every object.
+  const have = image.derived ? undefined : o.have;
+  const work = image.derived ? await mkdtemp(join(repo, 'tmp', 'derived-')) : undefined;
+  const derivedTars: string[] = [];
+  const filtered = new Map<string, number>();
+  try {
+    for (const [i, layer] of manifest.layers.entries()) {
+      const what = layerName(image.layout, i, layer);
+      const derived = i >= firstDerived;
+      o.progress?.step(`importing ${derived ? 'derived ' : ''}layer ${i + 1} of ${manifest.layers.length} (${printable((layer.annotations?.['ostree.components'] ?? layer.digest).slice(0, 60))})`);
+      const bound = inflateBound(layer, limits);
+      const hash = createHash('sha256');
+      const tar = layerTar(image.layout, layer, what, bound, (b) => hash.update(b));
+      try {
+        const entries = bounded(readTarStream(tar, { metadataBytes: limits.metadataBytes }), bound);
+        if (derived) {
+          const file = join(work!, `layer-${i}.tar`);
+          await pipeline(Readable.from(filterLayer(entries, checker, filtered, safeName)), createWriteStream(file));
+          derivedTars.push(file);
         } else {
-          if (e.header.type !== 'file') throw rejected(name, `a ${ext} object must be a regular file`);
-          if (ext === 'commit') commits.push(checksum);
-          else if (have && (await have(checksum, ext as ObjectKind))) {
-            skipped++;
-            continue;
+          for await (const e of entries) {
+            const name = checker.check(e);
+            const m = OBJECT.exec(name);
+            if (!m) {
+              if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link') ignored++;
+              continue;
+            }
+            const [, dir, rest, ext] = m;
+            const checksum = `${dir}${rest}`;
+            const target = join(repo, 'objects', dir!, `${rest}.${ext === 'file' ? 'filez' : ext}`);
+            if (ext === 'file-xattrs') {
+              if (e.header.type !== 'file') throw rejected(name, 'xattrs object does not match its name');
+              const content = await readBody(e, limits.objectBytes, 'xattrs object');
+              if (createHash('sha256').update(content).digest('hex') !== checksum) throw rejected(name, 'xattrs object does not match its name');
+              if (!xattrs.has(name)) held += content.length;
+              if (held > limits.heldBytes) throw rejected(name, `the image's xattrs objects take more than ${limits.heldBytes} bytes`);
+              xattrs.set(name, content);
+            } else if (ext === 'file-xattrs-link') {
+              if (e.header.type !== 'link') throw rejected(name, 'expected a hardlink');
+              xattrsOf.set(checksum, safeName(e.header.linkname!));
+            } else if (ext === 'file') {
+              if (e.header.type !== 'file' && e.header.type !== 'symlink') throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
+              const xname = xattrsOf.get(checksum);
+              const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
+              if (!x) throw rejected(name, 'its xattrs object is missing');
+              if (have && (await have(checksum, 'file'))) {
+                skipped++;
+                continue;
+              }
+              const symlink = e.header.type === 'symlink';
+              const header = encodeFilezHeader({
+                size: symlink ? 0 : e.header.size,
+                uid: e.header.uid,
+                gid: e.header.gid,
+                mode: (symlink ? S_IFLNK : S_IFREG) | (e.header.mode & 0o7777),
+                rdev: 0,
+                symlinkTarget: symlink ? e.header.linkname! : '',
+                xattrs: x,
+              });
+              if (symlink) await writeObject(target, header);
+              else if (e.header.size <= WHOLE_OBJECT) await writeObject(target, Buffer.concat([header, await deflateRawAsync(await readBody(e, WHOLE_OBJECT, 'content object'), { level: 1 })]));
+              else await writeObject(target, { header, body: e.body });
+              objects++;
+            } else {
+              if (e.header.type !== 'file') throw rejected(name, `a ${ext} object must be a regular file`);
+              if (ext === 'commit') commits.push(checksum);
+              else if (have && (await have(checksum, ext as ObjectKind))) {
+                skipped++;
+                continue;
+              }
+              const content = await readBody(e, limits.objectBytes, `${ext} object`);
+              await writeObject(target, content);
+              objects++;
+            }
           }
-          const content = await readBody(e, limits.objectBytes, `${ext} object`);
-          await writeObject(target, content);
-          objects++;
         }
+        // Whatever follows the end-of-archive blocks is part of the layer's digest too.
+        for await (const rest of tar) void rest;
+      } catch (err) {
+        if (err instanceof ToolError && ENTRY_ERRORS.has(err.code)) throw new ToolError(err.code, `${what}: ${err.summary}`, { exitCode: err.exitCode, hint: err.hint, detail: err.detail, cause: err });
+        throw err;
+      } finally {
+        await tar.return(undefined);
       }
-      // Whatever follows the end-of-archive blocks is part of the layer's digest too.
-      for await (const rest of tar) void rest;
-    } catch (err) {
-      if (err instanceof ToolError && ENTRY_ERRORS.has(err.code)) throw new ToolError(err.code, `${what}: ${err.summary}`, { exitCode: err.exitCode, hint: err.hint, detail: err.detail, cause: err });
-      throw err;
-    } finally {
-      await tar.return(undefined);
+      const diffId = `sha256:${hash.digest('hex')}`;
+      if (diffId !== config.rootfs.diff_ids[i]) throw invalid('digest-mismatch', `${what}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`);
     }
-    const diffId = `sha256:${hash.digest('hex')}`;
-    if (diffId !== config.rootfs.diff_ids[i]) throw invalid('digest-mismatch', `${what}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`);
+    if (commits.length !== 1) throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
+    if (commits[0] !== labels['ostree.commit']) throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
+    const base = commits[0]!;
+    let commit = base;
+    if (image.derived) {
+      o.progress?.step(`applying ${image.derived} derived layer(s) to ${base.slice(0, 12)}`);
+      commit = await commitDerived({
+        repo,
+        base,
+        layers: derivedTars,
+        diffIds: config.rootfs.diff_ids.slice(firstDerived),
+        work: join(work!, 'merge'),
+        timestamp: await derivedTimestamp(repo, base, config.created),
+        version: labels['org.opencontainers.image.version'],
+      });
+    }
+    return { commit, base, labels, layers: manifest.layers.length, derived: image.derived, objects, skipped, ignored, filtered: Object.fromEntries([...filtered].sort()) };
+  } finally {
+    if (work) await rm(work, { recursive: true, force: true });
   }
-  if (commits.length !== 1) throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
-  if (commits[0] !== labels['ostree.commit']) throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
-  return { commit: commits[0]!, labels, layers: manifest.layers.length, objects, skipped, ignored };
+}
+
+/** Entries whose declared size the layer can hold. */
+async function* bounded(entries: AsyncIterable<TarStreamEntry>, bound: number): AsyncGenerator<TarStreamEntry> {
+  for await (const e of entries) {
+    if (e.header.size > bound) throw invalid('entry-too-large', `entry ${JSON.stringify(e.header.name)} declares ${e.header.size} bytes, more than the layer can hold (${bound} bytes)`);
+    yield e;
+  }
+}
+
+/** A derived commit's date: the image config's `created` (as ostree-ext), else SOURCE_DATE_EPOCH, else the base commit's. */
+async function derivedTimestamp(repo: string, base: string, created: string | undefined): Promise<number> {
+  const t = created === undefined ? NaN : Date.parse(created);
+  if (Number.isFinite(t) && t >= 0) return Math.floor(t / 1000);
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  if (process.env.SOURCE_DATE_EPOCH && Number.isInteger(epoch) && epoch >= 0) return epoch;
+  return (await commitDetails(repo, base)).timestamp;
 }
 
 /** The import's target: new, or an empty directory (the finished repository is renamed onto it). */
@@ -404,10 +479,12 @@ export async function importImage(o: ImportOptions): Promise<ImportResult> {
     const r = await importLayers(image, tag!, staging, o.limits);
     const ref = o.ref ?? r.labels[REF_LABEL] ?? 'ostree/container/image';
     await ostree(staging, ['refs', `--create=${ref}`, r.commit], 'set the ref');
+    // The derived layers' own commits were steps of the merge: only the ref's history is kept.
+    if (r.derived) await ostree(staging, ['prune', '--refs-only'], 'drop the derived layers\' commits');
     o.progress?.step('verifying every object (ostree fsck)');
     await ostree(staging, ['fsck', '--quiet'], 'verify the imported objects');
     await rename(staging, repo);
-    return { commit: r.commit, digest: image.digest, ref, layers: r.layers, objects: r.objects, ignored: r.ignored };
+    return { commit: r.commit, digest: image.digest, ref, layers: r.layers, objects: r.objects, ignored: r.ignored, base: r.base, derived: r.derived, filtered: r.filtered };
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;

@@ -48,7 +48,8 @@ function ustarBlock(name: string, typeflag: string, h: { mode: number; uid: numb
   return b;
 }
 
-function padding(size: number): Buffer {
+/** The zero bytes that fill an entry's content to a whole block. */
+export function padding(size: number): Buffer {
   const rest = size % BLOCK;
   return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rest);
 }

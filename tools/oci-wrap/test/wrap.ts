@@ -50,7 +50,7 @@ t.test('wrap, inspect, unpack, re-import', async (t) => {
   t.equal(again.json().manifest, out.manifest, 'same commit, same manifest digest');
 
   const imported = await importImage({ source: `oci:${dir}/image:v1`, repo: join(dir, 'imported') });
-  t.same(imported, { commit, digest: out.manifest, ref: REF, layers: 6, objects: imported.objects, ignored: 0 });
+  t.same(imported, { commit, digest: out.manifest, ref: REF, layers: 6, objects: imported.objects, ignored: 0, base: commit, derived: 0, filtered: {} });
   t.equal((await ostreeIn(join(dir, 'imported'), 'rev-parse', REF)).trim(), commit, 'the imported commit has the same checksum');
   t.equal(await ostreeIn(join(dir, 'imported'), 'cat', commit, '/usr/bin/chage'), await ostreeIn(repo, 'cat', commit, '/usr/bin/chage'));
 });
