@@ -211,6 +211,8 @@ export interface DerivedCommit {
   work: string;
   timestamp: number;
   version: string | undefined;
+  /** The image's manifest digest (ostree-ext's ostree.manifest-digest): what a puller compares to skip a second import. */
+  manifestDigest?: string | undefined;
 }
 
 /** The new commit: base + layers, as ostree-ext's merge commit (parent: the base commit). */
@@ -239,6 +241,7 @@ export async function commitDerived(o: DerivedCommit): Promise<string> {
     ...(o.version ? [`--add-metadata-string=version=${o.version}`] : []),
     `--add-metadata-string=${BASE_KEY}=${o.base}`,
     `--add-metadata-string=${LAYERS_KEY}=${o.diffIds.join(',')}`,
+    ...(o.manifestDigest ? [`--add-metadata-string=${MANIFEST_DIGEST_KEY}=${o.manifestDigest}`] : []),
   ];
   return (await ostree(o.repo, args, 'commit the derived tree')).trim();
 }
@@ -246,3 +249,7 @@ export async function commitDerived(o: DerivedCommit): Promise<string> {
 /** Commit metadata of a derived commit: its base commit, its layers' diff IDs. */
 export const BASE_KEY = 'debian-atomic.derived.base';
 export const LAYERS_KEY = 'debian-atomic.derived.layers';
+/** The manifest digest of the image a derived commit was made from (ostree-ext's key). */
+export const MANIFEST_DIGEST_KEY = 'ostree.manifest-digest';
+/** A derived commit's subject names its base: `derived from <checksum>`. */
+export const DERIVED_SUBJECT = /^derived from ([0-9a-f]{64})$/;

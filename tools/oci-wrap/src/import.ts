@@ -412,6 +412,7 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
         work: join(work!, 'merge'),
         timestamp: await derivedTimestamp(repo, base, config.created),
         version: labels['org.opencontainers.image.version'],
+        manifestDigest: image.digest,
       });
     }
     return { commit, base, labels, layers: manifest.layers.length, derived: image.derived, objects, skipped, ignored, filtered: Object.fromEntries([...filtered].sort()) };

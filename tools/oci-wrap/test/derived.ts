@@ -5,7 +5,7 @@
 import t from 'tap';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BASE_KEY, derivedPath, DERIVED_TMPFILES, LAYERS_KEY } from '../src/derived.js';
+import { BASE_KEY, derivedPath, DERIVED_TMPFILES, LAYERS_KEY, MANIFEST_DIGEST_KEY } from '../src/derived.js';
 import { importImage } from '../src/import.js';
 import { deriveImage, tarOf, type Item } from './fixtures/layout.js';
 import { ociWrap, ostreeIn, REF, tinyCommit } from './fixtures/tiny.js';
@@ -101,6 +101,7 @@ t.test('derived layers become a commit on top of the base commit', async (t) => 
   t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${BASE_KEY}`, commit), base);
   t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${LAYERS_KEY}`, commit), /^'sha256:[0-9a-f]{64},sha256:[0-9a-f]{64}'/);
   t.match(await ostreeIn(repo, 'show', '--print-metadata-key=ostree.bootable', commit), /true/, 'still bootable');
+  t.equal((await ostreeIn(repo, 'show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, commit)).trim(), `'${r.digest}'`, 'the manifest digest, as ostree-ext records it');
 
   const ls = await listing(repo, commit);
   const cat = (p: string) => ostreeIn(repo, 'cat', commit, p);
