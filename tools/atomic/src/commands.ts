@@ -133,7 +133,7 @@ async function fetchOrigin(ctx: Context, sysroot: string, origin: Origin, o: { u
       commit: pulled.commit,
       version: pulled.version,
       origin: { kind: 'image', image: origin.image, digest: pulled.digest },
-      note: `Fetched ${pulled.layersFetched} of ${pulled.layers} layers (${pulled.bytesFetched} bytes).`,
+      note: `Fetched ${pulled.layersFetched} of ${pulled.layers} layers (${pulled.bytesFetched} bytes).${pulled.base ? ` A derived image: ${pulled.derived} layer(s) on base ${pulled.base.slice(0, 12)}.` : ''}`,
     };
   }
   const info: CommitInfo = await pullRefspec(sysroot, origin.refspec, o.upgrade ? { notOlderThan: ctx.next.checksum } : {});
@@ -185,7 +185,7 @@ async function checkOnly(ctx: Context, a: Target, origin: Origin, io: Io): Promi
   if (origin.kind === 'image') {
     const c = await (await images()).inspectImage(origin.image, { sysroot: a.sysroot });
     const current = ctx.next.origin?.kind === 'image' ? ctx.next.origin.digest : undefined;
-    available = c.digest === current ? null : { version: c.version, what: `${origin.image} ${c.digest}` };
+    available = c.digest === current ? null : { version: c.version, what: `${origin.image} ${c.digest}${c.base ? ` (derived image: ${c.derived} layer(s) on base ${c.base.slice(0, 12)})` : ''}` };
   } else {
     const info = await pullRefspec(a.sysroot, origin.refspec, { metadataOnly: true, notOlderThan: ctx.next.checksum });
     available = info.commit === ctx.next.checksum ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };

@@ -2,13 +2,18 @@
  * Updates from container images, as ostree-ext does them on top of Debian's skopeo and ostree:
  *
  *   inspectImage  skopeo inspect: the manifest digest and the labels (version, ostree.commit);
- *                 no layer is downloaded (`atomic upgrade --check`).
+ *                 for an image whose labels name its last ostree layer (ostree.final-diffid),
+ *                 its config too: how many derived layers (a Containerfile's) follow the
+ *                 base commit's. No layer is downloaded (`atomic upgrade --check`).
  *   pullImage     skopeo copy, pinned to the inspected digest, into the layer cache (one OCI
  *                 layout: blobs already there are not downloaded); the ostree objects of the
  *                 layers imported with oci-wrap's importer into a temporary archive repository
  *                 inside the system repository's tmp/, leaving out the objects the system
  *                 repository has; `ostree pull-local --untrusted` (every object checked against
  *                 its checksum) into the system repository; a ref atomic/image/<escaped reference>.
+ *                 A derived image's commit is the one the importer merges from its base commit
+ *                 and its derived layers; it records the manifest digest (ostree.manifest-digest),
+ *                 so that pulling the same image again imports nothing.
  *   gcImageCache  drop what the images to keep do not use.
  *
  * Where ostree-ext keeps each layer as an ostree commit (refs ostree/container/blob/…), the
@@ -23,7 +28,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { controlCharName, imageReferenceProblem, onInterrupt, readBoundedText, READ_LIMITS, run, tailLines, tempSibling, toolboxRun, ToolError, usageError, type Progress } from '@debian-atomic/lib';
-import { importLayers, readImage, type ObjectKind, type OstreeImage } from '@debian-atomic/oci-wrap';
+import { importLayers, MANIFEST_DIGEST_KEY, readImage, type ObjectKind, type OstreeImage } from '@debian-atomic/oci-wrap';
 import { blobSizes, cacheDir, cacheTag, DIGEST_ANNOTATION, gcCache, IMAGE_ANNOTATION, lockCache, moveTag, PULLING, removeCorruptBlobs, removeStaleTags, removeTags, repairCacheIndex, taggedManifest } from './layers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +189,11 @@ export interface ImageCheck {
   image: string;
   digest: string;
   version?: string;
+  /** The commit the image deploys, when its label names it (not a derived image). */
   commit?: string;
+  /** A derived image: the base commit its ostree layers carry (the label's), and how many layers follow them. */
+  base?: string;
+  derived?: number;
   created?: string;
 }
 
@@ -194,6 +203,8 @@ const inspectSchema = z.looseObject({
   Created: z.string().nullish(),
   Labels: z.record(z.string(), z.string()).nullish(),
 });
+const configSchema = z.looseObject({ rootfs: z.looseObject({ diff_ids: z.array(z.string()) }) });
+const FINAL_DIFFID = 'ostree.final-diffid';
 
 const VERSION_LABELS = ['org.opencontainers.image.version', 'version'];
 const CHECKSUM = /^[0-9a-f]{64}$/;
@@ -224,19 +235,41 @@ export async function inspectImage(image: string, o: { sysroot: string } & Skope
     throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect gave an answer without a manifest digest`, { detail: out.slice(0, 400), cause: err });
   }
   const labels = parsed.Labels ?? {};
+  const { commit, ...rest } = checkLabels(ref.reference, labels);
+  const derived = labels[FINAL_DIFFID] === undefined ? 0 : await derivedLayers(ref, parsed.Digest, labels[FINAL_DIFFID], o);
   return {
     image: ref.reference,
     digest: parsed.Digest,
-    ...checkLabels(ref.reference, labels),
+    ...rest,
+    ...(commit === undefined ? {} : derived > 0 ? { base: commit, derived } : { commit }),
     ...(parsed.Created ? { created: parsed.Created } : {}),
   };
+}
+
+/** How many layers of the image's config follow the one ostree.final-diffid names (as ostree-ext counts them). */
+async function derivedLayers(ref: ImageRef, digest: string, final: string, o: SkopeoOptions): Promise<number> {
+  // The manifest just inspected, not whatever the tag names a moment later.
+  const pinned = ref.transport === 'docker' && !ref.digest ? `docker://${ref.name}@${digest}` : ref.reference;
+  const out = await skopeo(['inspect', '--config', ...(ref.transport === 'docker' ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])] : []), pinned], ref.reference, 'read the image configuration', o);
+  let diffIds: string[];
+  try {
+    diffIds = configSchema.parse(JSON.parse(out)).rootfs.diff_ids;
+  } catch (err) {
+    throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect --config gave no rootfs.diff_ids`, { detail: out.slice(0, 400), cause: err });
+  }
+  const last = diffIds.indexOf(final);
+  if (last === -1) throw new ToolError('bad-image', `${ref.reference}: label ${FINAL_DIFFID} names none of the image's layers`, { exitCode: 2 });
+  return diffIds.length - 1 - last;
 }
 
 // ---------------------------------------------------------------------------------------------
 // pull
 
 export interface PulledImage extends ImageCheck {
+  /** The commit to deploy: the label's, or for a derived image the one merged from it. */
   commit: string;
+  /** Layers after the base commit's (0: not a derived image). */
+  derived: number;
   /** The system repository's ref now on the commit. */
   ref: string;
   layers: number;
@@ -297,6 +330,18 @@ function hasCompleteCommit(repo: string, commit: string): boolean {
 }
 
 /**
+ * A derived image's commit the repository already has: the one the image's ref is on, when it
+ * records this manifest digest and is complete. Anything else (no ref, another image, an
+ * unreadable commit) means importing, which makes the same commit again.
+ */
+async function importedDerived(repo: string, refName: string, digest: string): Promise<string | null> {
+  const current = (await readBoundedText(join(repo, 'refs/heads', refName), { maxBytes: 100, what: 'ref' }).catch(() => '')).trim();
+  if (!CHECKSUM.test(current) || !hasCompleteCommit(repo, current)) return null;
+  const recorded = await ostree(repo, ['show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, current], 'read the commit\'s manifest digest').catch(() => '');
+  return recorded.trim() === `'${digest}'` ? current : null;
+}
+
+/**
  * Pull an image into the system repository: only the layers not in the cache are downloaded,
  * only the objects the repository lacks are written. The repository's refs change only at the
  * end (one ref, atomic/image/<escaped reference>); a failure or SIGINT leaves them as they were
@@ -343,8 +388,11 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
       layersFetched += image.manifest.layers.filter((l) => !before.has(l.digest)).length;
       return image;
     };
-    const importInto = async (image: OstreeImage): Promise<number> => {
-      if (hasCompleteCommit(repo, image.commit)) return 0;
+    const refName = imageRefName(ref.reference);
+    const importInto = async (image: OstreeImage): Promise<{ commit: string; objects: number }> => {
+      if (!image.derived && hasCompleteCommit(repo, image.commit)) return { commit: image.commit, objects: 0 };
+      const done = image.derived ? await importedDerived(repo, refName, image.digest) : null;
+      if (done) return { commit: done, objects: 0 };
       await rm(importRepo, { recursive: true, force: true });
       await mkdir(importRepo, { recursive: true });
       await ostree(importRepo, ['init', '--mode=archive'], 'create the import repository');
@@ -356,18 +404,19 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
       });
       o.progress?.step(`pulling ${r.objects} new objects into ${repo} (${r.skipped} already there)`);
       await ostree(repo, ['pull-local', '--untrusted', importRepo, r.commit], 'pull the imported commit into the system repository');
-      return r.objects;
+      return { commit: r.commit, objects: r.objects };
     };
 
     let pulled: OstreeImage;
-    let objects: number;
+    let imported: { commit: string; objects: number };
     for (let attempt = 1; ; attempt++) {
       try {
         pulled = await copy();
-        if (check.commit && check.commit !== pulled.commit) {
-          throw new ToolError('bad-image', `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${check.commit}`, { exitCode: 2 });
+        const inspected = check.commit ?? check.base;
+        if (inspected && inspected !== pulled.commit) {
+          throw new ToolError('bad-image', `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${inspected}`, { exitCode: 2 });
         }
-        objects = await importInto(pulled);
+        imported = await importInto(pulled);
         break;
       } catch (err) {
         // containers/image reuses a blob file without reading it: one corrupted in the cache (a
@@ -381,8 +430,7 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
         await removeTags(cache, [pullingTag]);
       }
     }
-    const refName = imageRefName(ref.reference);
-    await ostree(repo, ['refs', '--force', `--create=${refName}`, pulled.commit], 'set the image ref');
+    await ostree(repo, ['refs', '--force', `--create=${refName}`, imported.commit], 'set the image ref');
     await moveTag(cache, pullingTag, tag, { [IMAGE_ANNOTATION]: ref.reference, [DIGEST_ANNOTATION]: check.digest });
     await rm(importRepo, { recursive: true, force: true });
     const labels = checkLabels(ref.reference, pulled.labels);
@@ -391,12 +439,14 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
       digest: check.digest,
       ...labels,
       ...(check.created ? { created: check.created } : {}),
-      commit: pulled.commit,
+      commit: imported.commit,
+      derived: pulled.derived,
+      ...(pulled.derived ? { base: pulled.commit } : {}),
       ref: refName,
       layers: pulled.manifest.layers.length,
       layersFetched,
       bytesFetched,
-      objects,
+      objects: imported.objects,
     };
   } catch (err) {
     await rm(importRepo, { recursive: true, force: true });

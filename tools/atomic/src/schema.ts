@@ -31,6 +31,7 @@ export const DeploymentSchema = z
     index: z.int().min(0).describe("Position in 'ostree admin status': 0 boots next"),
     version: z.string().nullable().describe("The commit's version metadata"),
     timestamp: z.iso.datetime().nullable().describe('Commit time, RFC 3339 UTC'),
+    base: sha256.nullable().optional().describe("A commit merged from a derived image (a Containerfile FROM one of ours): the base image's commit; null: not derived"),
     origin: OriginSchema.nullable().describe('Where updates come from; null: no origin atomic can follow'),
     pinned: z.boolean().describe('Kept by ostree cleanup (ostree admin pin)'),
     kernelArgs: z.array(z.string()).describe('Kernel command line of the deployment, without ostree='),

@@ -10,6 +10,7 @@ export function deploymentJson(d: Deployment): DeploymentJson {
     index: d.index,
     version: d.version ?? null,
     timestamp: d.timestamp === undefined ? null : new Date(d.timestamp * 1000).toISOString().replace(/\.000Z$/, 'Z'),
+    base: d.base ?? null,
     origin: d.origin === null ? null : d.origin.kind === 'ostree' ? { type: 'ostree', refspec: d.origin.refspec } : { type: 'image', image: d.origin.image, digest: d.origin.digest ?? null },
     pinned: d.pinned,
     kernelArgs: d.kernelArgs,
@@ -49,6 +50,7 @@ export function formatStatus(deployments: readonly Deployment[]): string {
     const when = d.timestamp === undefined ? '' : ` (${new Date(d.timestamp * 1000).toISOString().replace('.000Z', 'Z')})`;
     if (d.version !== undefined || when) rows.push(['Version', `${d.version ?? '(none)'}${when}`]);
     rows.push(['Commit', d.checksum]);
+    if (d.base) rows.push(['Base', `${d.base} (derived image)`]);
     if (d.serial !== 0) rows.push(['Serial', String(d.serial)]);
     rows.push(['OS', d.osname]);
     if (d.pinned) rows.push(['Pinned', 'yes']);

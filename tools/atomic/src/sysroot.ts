@@ -14,6 +14,8 @@ import { parseOrigin, type Origin } from './origin.js';
 export interface Deployment extends StatusEntry {
   /** Commit time, seconds since the epoch. */
   timestamp?: number | undefined;
+  /** A commit merged from a derived image: its base commit (oci-wrap's subject `derived from <base>`). */
+  base?: string | undefined;
   origin: Origin | null;
   /** Why the origin file could not be read (then origin is null). */
   originProblem?: string | undefined;
@@ -159,6 +161,11 @@ export async function stagedKernelArgs(file: string): Promise<string[] | null> {
 }
 
 /** "Date:  2026-12-02 16:35:31 +0000" of `ostree show`, as seconds since the epoch. */
+/** The base commit `ostree show` names in a derived commit's subject (oci-wrap's `derived from <base>`). */
+export function parseShowBase(text: string): string | undefined {
+  return /^\s+derived from ([0-9a-f]{64})$/m.exec(text)?.[1];
+}
+
 export function parseShowDate(text: string): number | undefined {
   const m = /^Date:\s+(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)$/m.exec(text);
   if (!m) return undefined;
@@ -177,17 +184,17 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
   const entries = parseAdminStatus(status.stdout);
   const boot = await bootEntryArgs(sysroot);
   const stagedFile = o.stagedFile === undefined ? (sysroot === '/' ? STAGED_DEPLOYMENT : null) : o.stagedFile;
-  const dates = new Map<string, Promise<number | undefined>>();
-  const dateOf = (c: string) => {
-    if (!dates.has(c))
-      dates.set(
+  const shown = new Map<string, Promise<{ timestamp?: number | undefined; base?: string | undefined }>>();
+  const showOf = (c: string) => {
+    if (!shown.has(c))
+      shown.set(
         c,
         ostree([`--repo=${repoOf(sysroot)}`, 'show', c], [sysroot], 'read the commit').then(
-          (r) => parseShowDate(r.stdout),
-          () => undefined,
+          (r) => ({ timestamp: parseShowDate(r.stdout), base: parseShowBase(r.stdout) }),
+          () => ({}),
         ),
       );
-    return dates.get(c)!;
+    return shown.get(c)!;
   };
   const out: Deployment[] = [];
   for (const [index, e] of entries.entries()) {
@@ -206,7 +213,8 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
     let kernelArgs = boot.get(real)?.filter((a) => !a.startsWith('ostree=')) ?? null;
     // The staged file's kargs carry the merge deployment's ostree= (ostree replaces it at finalize).
     if (kernelArgs === null && e.staged && stagedFile) kernelArgs = (await stagedKernelArgs(stagedFile))?.filter((a) => !a.startsWith('ostree=')) ?? null;
-    out.push({ ...e, timestamp: await dateOf(e.checksum), origin, ...(originProblem ? { originProblem } : {}), kernelArgs: kernelArgs ?? [], index });
+    const { timestamp, base } = await showOf(e.checksum);
+    out.push({ ...e, timestamp, ...(base ? { base } : {}), origin, ...(originProblem ? { originProblem } : {}), kernelArgs: kernelArgs ?? [], index });
   }
   // A staged deployment without recorded arguments boots with its merge deployment's: the booted one's.
   for (const d of out)

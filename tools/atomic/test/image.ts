@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { toolboxRun } from '@debian-atomic/lib';
 import { escapeForRef, gcImageCache, imageRefName, inspectImage, isImageReference, parseImageRef, pullImage, unescapeRef } from '../src/image.js';
 import { CACHE_DIR, cacheTag } from '../src/layers.js';
-import { bareSysroot, blobsOf, corrupt, manifestOf, objectsOf, ostreeIn, refsOf, RegistryProxy, skopeo, startRegistry, tagsOf, twoVersions, type TwoVersions } from './fixtures/images.js';
+import { bareSysroot, blobsOf, corrupt, manifestOf, objectsOf, ostreeIn, refsOf, proxiedRegistry, skopeo, tagsOf, twoVersions, type TwoVersions } from './fixtures/images.js';
 
 const OSTREE_REF = /^[\w\d][-._\w\d]*(\/[\w\d][-._\w\d]*)*$/;
 const driver = resolve(import.meta.dirname, 'fixtures/pull-driver.mjs');
@@ -170,12 +170,7 @@ t.test('into a real sysroot: the pulled commit deploys', async (t) => {
 });
 
 t.test('a registry: only the changed layers cross the wire; signature policy', async (t) => {
-  const dir = t.testdir({ storage: {} });
-  const registry = await startRegistry(join(dir, 'storage'));
-  t.teardown(registry.stop);
-  const proxy = new RegistryProxy(registry.host);
-  const port = await proxy.listen();
-  t.teardown(() => proxy.close());
+  const { dir, registry, proxy, port } = await proxiedRegistry(t);
   const proxied = `127.0.0.1:${port}`;
   // Plain HTTP (a system marks such a registry insecure in /etc/containers/registries.conf).
   const http = { tlsVerify: false };
@@ -384,12 +379,7 @@ async function diskFull(t: Test, a: { sysroot: string; repo: string }, tmpfs: (a
 }
 
 t.test('SIGINT mid-download: exit 130, temp repository and tag gone, refs unchanged', async (t) => {
-  const dir = t.testdir({ storage: {} });
-  const registry = await startRegistry(join(dir, 'storage'));
-  t.teardown(registry.stop);
-  const proxy = new RegistryProxy(registry.host);
-  const port = await proxy.listen();
-  t.teardown(() => proxy.close());
+  const { dir, registry, proxy, port } = await proxiedRegistry(t);
   skopeo('copy', '--quiet', '--dest-tls-verify=false', `oci:${fx.layout}:v1`, `docker://${registry.host}/tiny:latest`);
   const { sysroot, repo } = await bareSysroot(join(dir, 'sysroot'));
   proxy.throttle = 50_000;
