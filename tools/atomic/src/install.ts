@@ -45,7 +45,7 @@ import {
 import { importImage } from '@debian-atomic/oci-wrap';
 import { candidates, checkTarget, contents, describeDisk, installedPartitions, lsblk, sizeText, type BlockDevice } from './disks.js';
 import { inspectImage, isImageReference, parseImageRef } from './image.js';
-import { pullRefspec } from './ostree-remote.js';
+import { parseRefspec, pullRefspec } from './ostree-remote.js';
 import { formatOrigin, type Origin } from './origin.js';
 import { ostree, readDeployments, repoOf } from './sysroot.js';
 
@@ -77,8 +77,8 @@ interface Source {
   describe: string;
   /** An image to import into the new root file system. */
   image?: { source: string; digest: string; version?: string | undefined } | undefined;
-  /** A commit already in a local repository, and the origin the installed system follows. */
-  local?: { repo: string; ref: string; origin: Origin | null } | undefined;
+  /** A commit already in a local repository, the name the installed system gives it, and the origin it follows. */
+  local?: { repo: string; commit: string; ref: string; origin: Origin | null } | undefined;
 }
 
 /** Lines of the origin: an image (`atomic upgrade` pulls it) or an OSTree remote (from the config). */
@@ -109,12 +109,14 @@ async function resolveSource(o: InstallOptions): Promise<Source> {
   if (o.source !== undefined) {
     o.progress?.step(`fetching ${o.source}`);
     const c = await pullRefspec(o.sysroot, o.source);
-    return { describe: `${o.source} (${c.commit.slice(0, 12)})`, local: { repo: repoOf(o.sysroot), ref: c.commit, origin: { kind: 'ostree', refspec: o.source } } };
+    return { describe: `${o.source} (${c.commit.slice(0, 12)})`, local: { repo: repoOf(o.sysroot), commit: c.commit, ref: parseRefspec(o.source).ref, origin: { kind: 'ostree', refspec: o.source } } };
   }
   const deployments = await readDeployments(o.sysroot).catch(() => []);
   const booted = deployments.find((d) => d.booted);
   if (!booted) throw usageError('no --source, and this is not a booted Debian Atomic system to install a copy of', 'give --source oci:DIR, docker://REGISTRY/NAME[:TAG] or REMOTE:REF');
-  return { describe: `the booted deployment (${booted.checksum.slice(0, 12)})`, local: { repo: repoOf(o.sysroot), ref: booted.checksum, origin: booted.origin } };
+  // The installed system names the commit as this one's origin does (its ref), else by the image.
+  const ref = booted.origin?.kind === 'ostree' ? parseRefspec(booted.origin.refspec).ref : booted.osname === 'debian' ? 'debian/installed' : `${booted.osname}/installed`;
+  return { describe: `the booted deployment (${booted.checksum.slice(0, 12)})`, local: { repo: repoOf(o.sysroot), commit: booted.checksum, ref, origin: booted.origin } };
 }
 
 /** The disk to install to: the argument, the config's, or one chosen on the terminal. */
@@ -259,6 +261,7 @@ export async function installToDisk(o: InstallOptions, io: InstallIo) {
     // The commit, in a repository on the new disk (never a copy of the image in memory).
     let repo: string;
     let ref: string;
+    let commit: string | undefined;
     const imported = join(mnt, '.atomic-install');
     const origin = originImage(o, config);
     let image: { reference: string; digest?: string | undefined; cache?: string | undefined } | undefined;
@@ -280,12 +283,13 @@ export async function installToDisk(o: InstallOptions, io: InstallIo) {
     } else {
       repo = source.local!.repo;
       ref = source.local!.ref;
+      commit = source.local!.commit;
       const from = source.local!.origin;
       if (origin) image = { reference: origin };
       else if (from?.kind === 'image' && !config.remote) image = { reference: from.image, digest: from.digest };
     }
-    const info = await commitInfo(repo, ref);
-    const prepared = await prepareSysroot({ repo, ref, info, sysroot: mnt, rootFsUuid: layout.rootFsUuid, config, configDir, image, progress: p });
+    const info = await commitInfo(repo, commit ?? ref);
+    const prepared = await prepareSysroot({ repo, ref, commit, info, sysroot: mnt, rootFsUuid: layout.rootFsUuid, config, configDir, image, progress: p });
     await rm(imported, { recursive: true, force: true });
     const followed = source.local?.origin;
     if (!image && !config.remote && followed?.kind === 'ostree') await followRefspec(o.sysroot, mnt, join(mnt, `${prepared.dep.path}.origin`), followed.refspec);

@@ -29,9 +29,11 @@ export interface BuildOptions {
 export const ROOT_LABEL = 'debian-root';
 
 export interface PrepareOptions {
-  /** The repository holding the commit, and its ref. */
+  /** The repository holding the commit, and its ref (the name the installed system gives it, with `commit`). */
   repo: string;
   ref: string;
+  /** The commit, when the repository does not have it under `ref`. */
+  commit?: string | undefined;
   info: Awaited<ReturnType<typeof commitInfo>>;
   /** An empty directory: a work directory (disk images) or the mounted root file system (atomic install to-disk). */
   sysroot: string;
@@ -59,7 +61,7 @@ export async function prepareSysroot(o: PrepareOptions) {
     : undefined;
   p?.step(`deploying ${o.ref} (${o.info.commit.slice(0, 12)})`);
   const image = o.image ? { reference: o.image.reference, digest: o.image.digest } : undefined;
-  const dep = await deploySysroot({ repo: o.repo, ref: o.ref, sysroot: o.sysroot, osname, kernelArgs, remote, image });
+  const dep = await deploySysroot({ repo: o.repo, ref: o.ref, commit: o.commit, sysroot: o.sysroot, osname, kernelArgs, remote, image });
   if (o.image?.cache) {
     // The stateroot's /var is the installed system's /var: atomic's layer cache lives there.
     const cache = join(o.sysroot, 'ostree/deploy', osname, CACHE_DIR);

@@ -48,6 +48,8 @@ export interface DeployOptions {
   remote?: { name: string; url: string; gpgVerify: boolean; gpgKey?: string | undefined } | undefined;
   /** The OCI image the system updates from (`atomic upgrade`), with the manifest digest it was made from. */
   image?: { reference: string; digest?: string | undefined } | undefined;
+  /** The commit to copy when `ref` names it only in the new sysroot (the source repository has it under another name, or none). */
+  commit?: string | undefined;
 }
 
 /** A deployment origin naming an image, as tools/atomic reads it (its src/origin.ts). */
@@ -104,7 +106,10 @@ export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
   const repo = [`--repo=${join(s, 'ostree/repo')}`];
   await ostree([...repo, 'config', 'set', 'sysroot.bootloader', 'none'], binds, 'configure the bootloader');
   await ostree([...repo, 'config', 'set', 'sysroot.bootprefix', 'true'], binds, 'configure the bootloader');
-  await ostree([...repo, 'pull-local', o.repo, o.ref], binds, `copy ${o.ref} into the sysroot`);
+  if (o.commit) {
+    await ostree([...repo, 'pull-local', o.repo, o.commit], binds, `copy ${o.commit.slice(0, 12)} into the sysroot`);
+    await ostree([...repo, 'refs', `--create=${o.ref}`, o.commit], binds, `name it ${o.ref}`);
+  } else await ostree([...repo, 'pull-local', o.repo, o.ref], binds, `copy ${o.ref} into the sysroot`);
   let refspec = o.ref;
   if (o.remote) {
     const r = o.remote;

@@ -74,10 +74,14 @@ async function serialEntry(t: Test, v: Vm): Promise<void> {
   t.pass('the ISO boots to its menu under Secure Boot; the serial console entry is chosen');
 }
 
-/** Boot the installed disk alone and check it from inside. */
-async function bootInstalled(t: Test, disk: string, what: string, commit: string, refspec: string): Promise<void> {
+/**
+ * Boot the installed disk alone and check it from inside; with `then`, a second blank disk is
+ * attached (/dev/vdb) and `then` runs before the power goes off.
+ */
+async function bootInstalled(t: Test, disk: string, what: string, commit: string, refspec: string, then?: (v: Vm) => Promise<void>, second?: string): Promise<void> {
   const { key } = testConfig();
-  vm = new Vm({ disk, format: 'qcow2', serialLog: join(DIR, `${what}-first-boot.log`), sshKey: key, user: 'debian', password: PASSWORD, timeout: 1800, secureBoot: true });
+  const extraArgs = second ? ['-drive', `if=virtio,format=qcow2,file=${second}`] : [];
+  vm = new Vm({ disk, format: 'qcow2', serialLog: join(DIR, `${what}-first-boot.log`), sshKey: key, user: 'debian', password: PASSWORD, timeout: 2400, secureBoot: true, extraArgs });
   await vm.start();
   const ms = await vm.waitForSsh(BOOT_LIMIT);
   results[`${what}_first_boot_ssh_seconds_host`] = Math.round(ms / 1000);
@@ -96,6 +100,7 @@ async function bootInstalled(t: Test, disk: string, what: string, commit: string
   t.match(check.out, /No update available/, `${what}: the installed commit is the newest`);
   t.match(await vm.sudo('atomic bootloader status'), /Up to date\./, `${what}: the ESP's boot loader is the image's`);
   t.match(await vm.sudo('findmnt -n -o SOURCE /sysroot'), /^\/dev\/vda2/, `${what}: the root is the disk's second partition`);
+  if (then) await then(vm);
   await vm.stop();
   vm = undefined;
 }
@@ -128,7 +133,26 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   results.unattended_installer_start_seconds_host = Math.round((Date.now() - started) / 1000);
   await install(t, vm, 'unattended');
   vm = undefined;
-  await bootInstalled(t, disk, 'unattended', info.commit, refspec);
+  // From the installed system, without the ISO: atomic install to-disk onto a second disk, from the
+  // remote it follows (REMOTE:REF), with the same config put in the guest; that disk then boots alone.
+  const third = join(DIR, 'from-remote.qcow2');
+  blankDisk(third);
+  await bootInstalled(t, disk, 'unattended', info.commit, refspec, async (v) => {
+    const cfg = readFileSync(testConfig(remote).config, 'utf8');
+    await v.ssh(`cat > /tmp/install.yaml <<'EOF'\n${cfg}EOF`);
+    const started = Date.now();
+    const r = await v.sshStatus(v.sudoCmd(`atomic install to-disk /dev/vdb --source ${refspec} --config /tmp/install.yaml --json`), INSTALL_LIMIT);
+    t.equal(r.code, 0, 'from the installed system: atomic install to-disk /dev/vdb --source REMOTE:REF', { out: r.out.slice(-2000) });
+    const out = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { commit: string; device: string; origin: unknown; partitions: { path: string }[]; seconds: number };
+    t.match(out, { commit: info.commit, device: '/dev/vdb', origin: { type: 'ostree', refspec }, partitions: [{ path: '/dev/vdb1' }, { path: '/dev/vdb2' }] }, 'the second disk holds the commit, following the remote');
+    results.from_remote_install_seconds_guest = out.seconds;
+    log(`from the installed system: installed /dev/vdb in ${out.seconds} s (guest clock), ${Math.round((Date.now() - started) / 1000)} s on the host`);
+    const again = await v.sshStatus(v.sudoCmd('atomic install to-disk /dev/vdb --source ' + refspec), 300_000);
+    t.equal(again.code, 1, 'a second install onto it without --wipe is refused', { out: again.out });
+    t.match(again.out, /\/dev\/vdb holds data; install to-disk would destroy:\n\s+\/dev\/vdb1: 64 MiB vfat "ESP"/, 'naming what it holds');
+    t.match(await v.sudo('atomic install to-disk /dev/vda --wipe --source ' + refspec + ' 2>&1; echo "exit $?"'), /\/dev\/vda2 is mounted on [\s\S]*\nexit 1\s*$/, 'the disk the system runs from is refused, even with --wipe');
+  }, third);
+  await bootInstalled(t, third, 'from-remote', info.commit, refspec);
 
   // 2. Interactive: no disk in the config; the questions answered on the serial console.
   const interactiveConfig = testConfig(remote).config;
