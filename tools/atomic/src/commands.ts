@@ -456,3 +456,21 @@ export async function installToDiskCommand(
     );
   return 0;
 }
+
+// --- container lint ---
+
+export async function containerLintCommand(a: { rootfs: string; json: boolean; list: boolean; fatalWarnings: boolean; truncate: boolean; skip?: string[] | undefined }, io: Io): Promise<number> {
+  const lint = await import('./lint.js');
+  if (a.list) {
+    io.stdout.write(lint.formatLints());
+    return 0;
+  }
+  const unknown = (a.skip ?? []).filter((s) => !lint.LINTS.some((l) => l.name === s));
+  if (unknown.length) throw usageError(`--skip ${unknown.join(', ')}: no such lint`, `the lints: ${lint.LINTS.map((l) => l.name).join(', ')}`);
+  const st = await stat(a.rootfs).catch(() => null);
+  if (!st?.isDirectory()) throw usageError(`${a.rootfs}: not a directory (--rootfs names the tree to check)`);
+  const findings = await lint.lintRoot(a.rootfs, { skip: a.skip });
+  if (a.json) writeJson(findings, io.stdout);
+  else io.stdout.write(lint.formatFindings(findings, { noTruncate: !a.truncate }));
+  return findings.some((f) => f.level === 'error' || a.fatalWarnings) ? 1 : 0;
+}

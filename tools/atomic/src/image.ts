@@ -224,8 +224,12 @@ function checkLabels(image: string, labels: Record<string, string>): { version?:
   return out;
 }
 
-/** The image's manifest digest and labels, from the source; no layer is downloaded. */
-export async function inspectImage(image: string, o: { sysroot: string } & SkopeoOptions): Promise<ImageCheck> {
+/**
+ * The image's manifest digest and labels, from the source; no layer is downloaded. `layers:
+ * false` leaves out the derived layers' count (a second read of the config): a pull counts them
+ * in the copied image, and `commit` is then the label's even for a derived image.
+ */
+export async function inspectImage(image: string, o: { sysroot: string; layers?: boolean } & SkopeoOptions): Promise<ImageCheck> {
   const ref = parseImageRef(image);
   const out = await skopeo(['inspect', '--no-tags', ...(ref.transport === 'docker' ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])] : []), ref.reference], ref.reference, 'inspect the image', o);
   let parsed;
@@ -236,7 +240,7 @@ export async function inspectImage(image: string, o: { sysroot: string } & Skope
   }
   const labels = parsed.Labels ?? {};
   const { commit, ...rest } = checkLabels(ref.reference, labels);
-  const derived = labels[FINAL_DIFFID] === undefined ? 0 : await derivedLayers(ref, parsed.Digest, labels[FINAL_DIFFID], o);
+  const derived = labels[FINAL_DIFFID] === undefined || o.layers === false ? 0 : await derivedLayers(ref, parsed.Digest, labels[FINAL_DIFFID], o);
   return {
     image: ref.reference,
     digest: parsed.Digest,
@@ -356,7 +360,7 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
   const have = objectTest(repo, mode);
 
   o.progress?.step(`inspecting ${ref.reference}`);
-  const check = await inspectImage(ref.reference, o);
+  const check = await inspectImage(ref.reference, { ...o, layers: false });
   // Copy exactly what was inspected: a tag moved in between cannot slip another image in.
   const source = ref.transport === 'docker' && !ref.digest ? `docker://${ref.name}@${check.digest}` : ref.reference;
 
@@ -412,9 +416,8 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
     for (let attempt = 1; ; attempt++) {
       try {
         pulled = await copy();
-        const inspected = check.commit ?? check.base;
-        if (inspected && inspected !== pulled.commit) {
-          throw new ToolError('bad-image', `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${inspected}`, { exitCode: 2 });
+        if (check.commit && check.commit !== pulled.commit) {
+          throw new ToolError('bad-image', `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${check.commit}`, { exitCode: 2 });
         }
         imported = await importInto(pulled);
         break;

@@ -176,6 +176,26 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         )
         .demandCommand(1, 'a bootloader command is needed (status, update)'),
     )
+    .command('container', 'Commands run inside a container build (a Containerfile FROM a Debian Atomic image)', (y) =>
+      y
+        .command(
+          'lint',
+          "What in the image's tree would break or be lost once it is imported and booted (run it as the Containerfile's last RUN)",
+          (y) =>
+            y
+              .option('rootfs', { type: 'string', default: '/', requiresArg: true, describe: 'The tree to check (default: the container\'s own root)' })
+              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: [{lint, level, message, paths}]' })
+              .option('list', { type: 'boolean', default: false, describe: 'Print the lints and exit' })
+              .option('fatal-warnings', { type: 'boolean', default: false, describe: 'Fail on warnings too' })
+              .option('truncate', { type: 'boolean', default: true, describe: 'At most five paths a finding (--no-truncate: every path)' })
+              .option('skip', { type: 'string', array: true, requiresArg: true, describe: 'A lint not to run (repeatable)' }),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.containerLintCommand(a, io);
+          },
+        )
+        .demandCommand(1, 'a container command is needed (lint)'),
+    )
     .parseAsync();
   return code;
 }

@@ -5,12 +5,13 @@
  * a new base under the same Containerfile is imported again.
  */
 import t from 'tap';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { imageRefName, inspectImage, pullImage } from '../src/image.js';
 import { parseShowBase, parseShowDate } from '../src/sysroot.js';
 import { deploymentJson, formatStatus, hostDocument } from '../src/status.js';
 import { HostSchema } from '../src/schema.js';
-import { bareSysroot, deriveImage, manifestOf, ostreeIn, proxiedRegistry, skopeo, tarOf, twoVersions, type Item, type TwoVersions } from './fixtures/images.js';
+import { adminSysroot, bareSysroot, deriveImage, manifestOf, ostreeIn, proxiedRegistry, skopeo, tarOf, twoVersions, type Item, type TwoVersions } from './fixtures/images.js';
 
 const root = t.testdir();
 let fx: TwoVersions;
@@ -123,4 +124,16 @@ t.test('pulls of derived images through a registry', async (t) => {
     t.ok(HostSchema.parse(hostDocument([d])), 'the JSON document is valid');
     t.notMatch(formatStatus([{ ...d, base: undefined }]), /Base:/, 'no Base row for a commit that is not derived');
   });
+});
+
+t.test('into a real sysroot: the merged commit deploys, /etc and /var as the import made them', async (t) => {
+  const { sysroot, repo, admin } = await adminSysroot(t);
+  const p = await pullImage(`oci:${layout}:d1`, { sysroot, repo });
+  t.match(p, { base: fx.c1, derived: 1 });
+  await admin('deploy', '--os=debian', '--karg=root=LABEL=root', p.commit);
+  t.match(await admin('status'), new RegExp(`debian ${p.commit}\\.0`), 'deployed');
+  const deployed = join(sysroot, `ostree/deploy/debian/deploy/${p.commit}.0`);
+  t.equal(await readFile(join(deployed, 'usr/bin/added'), 'utf8'), '#!/bin/sh\necho added\n');
+  t.equal(await readFile(join(deployed, 'etc/added.conf'), 'utf8'), 'key=value\n', 'the layer\'s /etc is the deployment\'s /etc');
+  t.match(await readFile(join(deployed, 'usr/lib/tmpfiles.d/debian-atomic-derived.conf'), 'utf8'), /^d \/var\/lib\/added 0755 root (root|0) -$/m, '/var made at boot (the tiny fixture\'s group file has no gid 0)');
 });

@@ -11,10 +11,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { toolboxRun } from '@debian-atomic/lib';
 import { escapeForRef, gcImageCache, imageRefName, inspectImage, isImageReference, parseImageRef, pullImage, unescapeRef } from '../src/image.js';
 import { CACHE_DIR, cacheTag } from '../src/layers.js';
-import { bareSysroot, blobsOf, corrupt, manifestOf, objectsOf, ostreeIn, refsOf, proxiedRegistry, skopeo, tagsOf, twoVersions, type TwoVersions } from './fixtures/images.js';
+import { adminSysroot, bareSysroot, blobsOf, corrupt, manifestOf, objectsOf, ostreeIn, refsOf, proxiedRegistry, skopeo, tagsOf, twoVersions, type TwoVersions } from './fixtures/images.js';
 
 const OSTREE_REF = /^[\w\d][-._\w\d]*(\/[\w\d][-._\w\d]*)*$/;
 const driver = resolve(import.meta.dirname, 'fixtures/pull-driver.mjs');
@@ -148,19 +147,7 @@ t.test('oci: pulls: all layers, then only the changed ones; objects the reposito
 });
 
 t.test('into a real sysroot: the pulled commit deploys', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-image-'));
-  const sysroot = join(dir, 'sysroot');
-  t.teardown(async () => {
-    // ostree makes a deployment root immutable.
-    const deploy = join(sysroot, 'ostree/deploy/debian/deploy');
-    for (const d of await readdir(deploy).catch(() => [] as string[])) if (/\.\d+$/.test(d)) spawnSync('chattr', ['-i', join(deploy, d)]);
-    await rm(dir, { recursive: true, force: true });
-  });
-  const admin = async (...args: string[]) => (await toolboxRun('ostree', ['admin', ...args, `--sysroot=${sysroot}`], { binds: [dir] })).stdout;
-  await mkdir(sysroot);
-  await admin('init-fs', '--modern', sysroot);
-  await admin('os-init', 'debian');
-  const repo = join(sysroot, 'ostree/repo');
+  const { sysroot, repo, admin } = await adminSysroot(t);
   t.match(await readFile(join(repo, 'config'), 'utf8'), /mode=bare/);
   const p = await pullImage(`oci:${fx.layout}:v1`, { sysroot, repo });
   await admin('deploy', '--os=debian', '--karg=root=LABEL=root', p.commit);

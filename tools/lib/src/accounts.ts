@@ -38,7 +38,7 @@ export function parseGroup(text: string): GroupEntry[] {
 }
 
 /** Debian policy: 0-999 are system ids (65534 nobody too). */
-const isSystemId = (id: number): boolean => id < 1000 || id === 65534;
+export const isSystemId = (id: number): boolean => id < 1000 || id === 65534;
 
 function quote(s: string): string {
   return s === '' ? '-' : /[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s;
