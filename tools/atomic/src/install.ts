@@ -43,7 +43,7 @@ import {
   type DiskConfig,
 } from '@debian-atomic/disk-image';
 import { importImage } from '@debian-atomic/oci-wrap';
-import { candidates, checkTarget, contents, describeDisk, installedPartitions, lsblk, sizeText, type BlockDevice } from './disks.js';
+import { candidates, checkTarget, contents, describeDisk, installedPartitions, lsblk, MIN_DISK_BYTES, sizeText, type BlockDevice } from './disks.js';
 import { inspectImage, isImageReference, parseImageRef } from './image.js';
 import { parseRefspec, pullRefspec } from './ostree-remote.js';
 import { formatOrigin, type Origin } from './origin.js';
@@ -125,7 +125,7 @@ async function chooseDisk(o: InstallOptions, config: DiskConfig, io: InstallIo, 
   if (given !== undefined) return { path: given, asked: false };
   if (!io.ask) throw usageError('no disk given: name it (atomic install to-disk DEVICE) or in the config (install.device), or run on a terminal to choose one');
   const disks = candidates(await list());
-  if (disks.length === 0) throw new ToolError('no-disk', `no disk to install to: none is whole, writable, unused and at least ${sizeText(4 * 1024 ** 3)}`, { hint: 'lsblk lists the disks' });
+  if (disks.length === 0) throw new ToolError('no-disk', `no disk to install to: none is whole, writable, unused and at least ${sizeText(MIN_DISK_BYTES)}`, { hint: 'lsblk lists the disks' });
   io.stderr.write(`Disks this system can be installed to:\n${disks.map((d, i) => `  ${i + 1}) ${describeDisk(d)}${d.children.length ? `  (${d.children.length} partition${d.children.length > 1 ? 's' : ''})` : '  (empty)'}`).join('\n')}\n`);
   for (;;) {
     const answer = (await io.ask(`Install to which disk? [1-${disks.length}, or q to quit]: `)).trim();
