@@ -335,7 +335,7 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
             const name = checker.check(e);
             const m = OBJECT.exec(name);
             if (!m) {
-              if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link') ignored++;
+              if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link' && e.header.type !== 'symlink') ignored++;
               continue;
             }
             const [, dir, rest, ext] = m;

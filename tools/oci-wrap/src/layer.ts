@@ -12,6 +12,7 @@ import { createGzip } from 'node:zlib';
 import { S_IFLNK, S_IFMT } from './filez.js';
 import { adoptBlob, blobTemp, MEDIA, type Descriptor } from './oci.js';
 import { encodeEntry, END_OF_ARCHIVE, type TarHeader } from './tar.js';
+import type { VarEntry } from './var.js';
 import { readContentObjectSync, readMetaObject, type CommitTree, type TreeFile } from './tree.js';
 
 const OSTREEDIR = 'sysroot/ostree';
@@ -27,8 +28,8 @@ export interface LayerContent {
 export interface LayerJob {
   repo: string;
   dir: string;
-  /** The commit and its directories: only the first layer needs them. */
-  tree: Pick<CommitTree, 'commit' | 'dirs'>;
+  /** The commit and its directories, and the /var a first boot makes (var.ts): only the first layer needs them. */
+  tree: Pick<CommitTree, 'commit' | 'dirs'> & { var?: VarEntry[] };
   layer: LayerContent;
   first: boolean;
   level: number;
@@ -62,6 +63,7 @@ async function* layerEntries(o: { repo: string }, tree: LayerJob['tree'], l: Lay
     for (let i = 0; i < 256; i++) skeleton.push(`${OBJECTS}/${i.toString(16).padStart(2, '0')}`);
     for (const d of ['extensions', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp', 'tmp/cache']) skeleton.push(`${OSTREEDIR}/repo/${d}`);
     for (const d of skeleton) if (!treeDirs.has(d)) yield* encodeEntry(DIR(d));
+    for (const v of tree.var ?? []) if (!treeDirs.has(v.name)) yield* encodeEntry({ ...v, size: 0, mtime: 0 });
     const config = Buffer.from(REPO_CONFIG);
     yield* encodeEntry(DATA(`${OSTREEDIR}/repo/config`, config.length), config);
     const commit = (await readMetaObject(o.repo, tree.commit, 'commit'))!;

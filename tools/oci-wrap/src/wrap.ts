@@ -9,10 +9,11 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ToolError, type Progress } from '@debian-atomic/lib';
+import { parseGroup, parsePasswd, ToolError, type Progress } from '@debian-atomic/lib';
 import { COMMIT_LAYER, componentOf, KERNEL_LAYER, planLayers, type Component } from './chunk.js';
 import { presentedPath, type LayerContent, type LayerJob, type LayerResult } from './layer.js';
 import { checkOutputLayout, MEDIA, readConfig, readManifest, sha256, tagManifest, writeBlob, type ImageConfig, type Manifest } from './oci.js';
+import { presentVar, TMPFILES_DIR, type VarPresentation } from './var.js';
 import { DPKG_INFO, listPackage, ownersFromLists } from './packages.js';
 import { commitDetails, readCommitTree, readContentObject, requireArchiveRepo, resolveRef, type CommitTree, type TreeFile } from './tree.js';
 
@@ -50,6 +51,30 @@ async function treeOwners(repo: string, tree: CommitTree): Promise<Map<string, s
     lists.set(pkg, (lists.get(pkg) ?? '') + contents[i]!.content.toString('utf8'));
   });
   return ownersFromLists(lists);
+}
+
+/** The tmpfiles.d files of the commit (an /etc one overrides /usr/lib's of its name) and its accounts → var.ts. */
+async function imageVar(repo: string, tree: CommitTree): Promise<VarPresentation> {
+  const text = async (f: TreeFile) => (await readContentObject(repo, f.checksum)).content.toString('utf8');
+  const confs = new Map<string, TreeFile>();
+  for (const dir of [TMPFILES_DIR, 'usr/etc/tmpfiles.d/']) {
+    for (const f of tree.files) {
+      const name = f.path.slice(dir.length);
+      if (f.path.startsWith(dir) && !name.includes('/') && name.endsWith('.conf')) {
+        if (f.symlink) confs.delete(name); // masked (a link to /dev/null)
+        else confs.set(name, f);
+      }
+    }
+  }
+  const files = new Map<string, string>();
+  for (const [name, f] of confs) files.set(name, await text(f));
+  const table = async (path: string, parse: (t: string) => { name: string; id: number }[]) => {
+    const f = tree.files.find((x) => x.path === path && !x.symlink);
+    return new Map(f ? parse(await text(f)).map((e) => [e.name, e.id]) : []);
+  };
+  const users = await table('usr/etc/passwd', (t) => parsePasswd(t).map((u) => ({ name: u.name, id: u.uid })));
+  const groups = await table('usr/etc/group', (t) => parseGroup(t).map((g) => ({ name: g.name, id: g.gid })));
+  return presentVar(files, { users, groups }, tree.files);
 }
 
 async function previousLayers(prev: { dir: string; tag: string }): Promise<{ components: string[][]; digests: Set<string> }> {
@@ -92,6 +117,9 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
   const layers: LayerContent[] = plan.layers.map((components) => ({ components, objects: [], paths: [] }));
   for (const [checksum, i] of objectLayer) layers[i]!.objects.push(checksum);
   for (const f of tree.files) layers[objectLayer.get(f.checksum)!]!.paths.push(f);
+  // The /var of a first boot, for containers run from the image: its files beside their factory copies.
+  const varView = await imageVar(o.repo, tree);
+  for (const [path, f] of varView.copies) layers[objectLayer.get(f.checksum)!]!.paths.push({ ...f, path });
   for (const l of layers) {
     l.objects.sort();
     l.paths.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -110,7 +138,7 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
       pool.map(async (w) => {
         while (next < order.length) {
           const i = order[next++]!.i;
-          results[i] = await w.run({ repo: o.repo, dir: o.dir, tree: { commit: tree.commit, dirs: i === 0 ? tree.dirs : [] }, layer: layers[i]!, first: i === 0, level: o.gzipLevel ?? 1 });
+          results[i] = await w.run({ repo: o.repo, dir: o.dir, tree: { commit: tree.commit, dirs: i === 0 ? tree.dirs : [], var: i === 0 ? varView.entries : [] }, layer: layers[i]!, first: i === 0, level: o.gzipLevel ?? 1 });
         }
       }),
     );

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importImage } from '../src/import.js';
 import { readManifest } from '../src/oci.js';
@@ -43,6 +43,16 @@ t.test('wrap, inspect, unpack, re-import', async (t) => {
   t.equal(chage.gid, 42);
   t.equal(chage.nlink, 2, 'real paths are hardlinks to the objects');
   t.equal(await readFile(join(rootfs, LONG), 'utf8'), 'long path\n');
+  // /var as the first boot makes it, so a Containerfile's RUN finds the dpkg database and its directories.
+  const cache = await lstat(join(rootfs, 'var/cache/hello'));
+  t.ok(cache.isDirectory());
+  t.same([cache.mode & 0o7777, cache.uid, cache.gid], [0o750, 0, 42], 'a d line: its mode, and its group by name');
+  t.equal(await readlink(join(rootfs, 'var/lib/dpkg')), '../../usr/lib/sysimage/dpkg', 'an L line');
+  t.equal(await readFile(join(rootfs, 'var/lib/dpkg/status'), 'utf8'), 'Package: hello\nVersion: 1\n', 'dpkg finds its database through the link');
+  t.equal(await readFile(join(rootfs, 'var/lib/hello/state'), 'utf8'), 'state 1\n', 'a C line: the factory file');
+  t.equal((await stat(join(rootfs, 'var/lib/hello/state'))).nlink, 3, 'a hardlink to the object, beside the factory path');
+  t.equal(await readlink(join(rootfs, 'var/run')), '../run');
+  t.equal((await stat(join(rootfs, 'var/lib'))).mode & 0o7777, 0o755, 'parents are made');
   t.equal(await readFile(join(rootfs, 'sysroot/ostree/repo/config'), 'utf8'), '[core]\nrepo_version=1\nmode=bare-split-xattrs\n');
   t.ok(await stat(join(rootfs, `sysroot/ostree/repo/objects/${commit.slice(0, 2)}/${commit.slice(2)}.commit`)));
 
