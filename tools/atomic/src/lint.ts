@@ -27,6 +27,8 @@ interface Lint {
 /** At most this many paths a finding (a /var of apt lists holds thousands). */
 export const MAX_PATHS = 1000;
 
+/** Where usr-unify keeps /var's files for tmpfiles.d's C lines (the image presents them in /var). */
+const FACTORY = 'usr/share/factory';
 const stat = (p: string) => lstat(p).catch(() => null);
 const list = (p: string) => readdir(p).catch(() => [] as string[]);
 const text = (p: string) => readFile(p, 'utf8').catch(() => null);
@@ -70,6 +72,11 @@ async function etcLint(root: string) {
  * updated) and drops regenerable ones (logs, caches, apt lists) outright.
  */
 async function varLint(root: string) {
+  const sameFile = async (a: string, b: string, size: number) => {
+    const other = await stat(b);
+    if (!other?.isFile() || other.size !== size) return false;
+    return (await readFile(a)).equals(await readFile(b));
+  };
   const dropped: string[] = [];
   const copied: string[] = [];
   const walk = async (rel: string): Promise<void> => {
@@ -80,7 +87,10 @@ async function varLint(root: string) {
       if (!st) continue;
       if (st.isDirectory()) await walk(child);
       else if (st.isFile()) {
-        if (!VAR_DROP.some((re) => re.test(child))) copied.push(`/${child}`);
+        if (!VAR_DROP.some((re) => re.test(child))) {
+          // The base image's own /var (its factory files, presented there): nothing the build added.
+          if (!(await sameFile(join(root, child), join(root, FACTORY, child), st.size))) copied.push(`/${child}`);
+        }
         else if (st.size > 0) dropped.push(`/${child}`);
       }
     }

@@ -96,6 +96,12 @@ t.test('/var content: dropped or copied only where absent; a warning, exit 0 unl
   for (let i = 0; i < 7; i++) await writeFile(join(root, `var/lib/apt/lists/deb.debian.org_${i}_Packages`), 'Package: x\n');
   await writeFile(join(root, 'var/lib/foo/state'), 'state\n');
   await symlink('state', join(root, 'var/lib/foo/current'));
+  // The base image presents its factory files in /var: unchanged, they are not the build's content; changed, they are.
+  await mkdir(join(root, 'usr/share/factory/var/lib/pam'), { recursive: true });
+  await mkdir(join(root, 'var/lib/pam'), { recursive: true });
+  for (const f of ['seen', 'auth']) await writeFile(join(root, 'usr/share/factory/var/lib/pam', f), 'base\n');
+  await writeFile(join(root, 'var/lib/pam/seen'), 'base\n');
+  await writeFile(join(root, 'var/lib/pam/auth'), 'edited\n');
   const r = await lint(['--rootfs', root]);
   t.equal(r.code, 0, 'warnings only');
   t.equal(
@@ -108,8 +114,9 @@ t.test('/var content: dropped or copied only where absent; a warning, exit 0 unl
       '  /var/lib/apt/lists/deb.debian.org_3_Packages',
       '  /var/lib/apt/lists/deb.debian.org_4_Packages',
       '  …and 3 more',
-      'warning: var-tmpfiles: 1 file(s) in /var are copied to a machine only where it has none (/usr/share/factory/var and tmpfiles.d C): an update never changes them; keep such content in /usr, or make it at boot',
+      'warning: var-tmpfiles: 2 file(s) in /var are copied to a machine only where it has none (/usr/share/factory/var and tmpfiles.d C): an update never changes them; keep such content in /usr, or make it at boot',
       '  /var/lib/foo/state',
+      '  /var/lib/pam/auth',
       '',
     ].join('\n'),
   );
@@ -118,7 +125,7 @@ t.test('/var content: dropped or copied only where absent; a warning, exit 0 unl
   t.match(all.out, /\/var\/lib\/apt\/lists\/deb\.debian\.org_6_Packages\n {2}\/var\/log\/apt\/history\.log\n/);
   t.notMatch(all.out, /empty\.log|lock-empty/, 'empty files (locks) are not content');
   const json = JSON.parse((await lint(['--rootfs', root, '--json'])).out) as { lint: string; level: string; message: string; paths: string[] }[];
-  t.same(json.map((f) => [f.lint, f.level, f.paths.length]), [['var-tmpfiles', 'warning', 8], ['var-tmpfiles', 'warning', 1]], 'JSON lists every path');
+  t.same(json.map((f) => [f.lint, f.level, f.paths.length]), [['var-tmpfiles', 'warning', 8], ['var-tmpfiles', 'warning', 2]], 'JSON lists every path');
   t.same((await lint(['--rootfs', root, '--skip', 'var-tmpfiles'])).out, '', '--skip');
 });
 
