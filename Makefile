@@ -5,7 +5,7 @@
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, installer ISO, hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, installer ISO, derived images, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -28,7 +28,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -128,6 +128,15 @@ endif
 # 8 GB disk; an unattended install, then one answered on the serial console; each disk booted alone.
 iso-test: oci $(INSTALLER_COMMIT)
 	VARIANT=$(VARIANT) DEBIAN_ATOMIC_ISO_TEST=1 E2E_TESTS=test/iso.ts scripts/run-tests.sh tools/e2e
+
+# Derived images (check-slow): examples/derived/Containerfile built with podman 5 (scripts/podman.sh:
+# the host's, or trixie's from the cache) FROM the variant's image in a docker-registry on the host;
+# a disk of it boots; a base machine switches to it; a rebuild with one more package is an upgrade.
+PODMAN ?= scripts/podman.sh
+podman: deps
+	@$(PODMAN) --version >/dev/null
+derived-test: oci podman
+	VARIANT=$(VARIANT) PODMAN=$(PODMAN) DEBIAN_ATOMIC_DERIVED_TEST=1 E2E_TESTS=test/derived.ts scripts/run-tests.sh tools/e2e
 
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# podman for derived images (examples/derived, make derived-test): the host's when it is podman 5 or
+# newer (trixie's 5.4), else trixie's podman, buildah and crun in a tree of their own under the cache
+# (built once, like scripts/toolbox.sh), run in a private mount namespace chrooted there. Storage is
+# overlay in $cache/podman-storage, kept between runs (bookworm's podman 4.3 with vfs copies a
+# 64-layer image once per layer). RUN steps use chroot isolation (this host's hybrid cgroups stop
+# crun) and the host's network, so apt reaches the mirror and a push reaches a registry on 127.0.0.1.
+# The current directory and PODMAN_BINDS (colon-separated directories) are visible at their paths.
+set -eu
+cache=${DEBIAN_ATOMIC_CACHE:-$HOME/.cache/debian-atomic}
+if [ "${DEBIAN_ATOMIC_PODMAN:-}" != tree ] && command -v podman >/dev/null; then
+  major=$(podman --version | sed -n 's/^podman version \([0-9]*\)\..*/\1/p')
+  if [ "${major:-0}" -ge 5 ]; then exec podman "$@"; fi
+fi
+[ "$(id -u)" = 0 ] || { echo "podman.sh: podman 5 is not installed, and running trixie's from $cache/podman needs root" >&2; exit 2; }
+dir=$cache/podman
+mirror=${MIRROR:-http://deb.debian.org/debian}
+packages=podman,buildah,crun,netavark,aardvark-dns,passt,catatonit,fuse-overlayfs,uidmap,iptables,ca-certificates
+layout=1
+key=$(printf '%s %s %s' "$packages" "$mirror" "$layout" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$dir/.podman-key" ] || [ "$(cat "$dir/.podman-key")" != "$key" ]; then
+  mkdir -p "$cache/apt"
+  tmp="$dir.new.$$"
+  rm -rf "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "podman.sh: building trixie's podman at $dir" >&2
+  mmdebstrap --quiet --variant=apt --include="$packages" \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
+    --setup-hook="sync-in $cache/apt /var/cache/apt/archives" \
+    --customize-hook="sync-out /var/cache/apt/archives $cache/apt" \
+    --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
+    trixie "$tmp" "$mirror" >&2
+  echo "$key" >"$tmp/.podman-key"
+  rm -rf "$dir.old"
+  [ ! -e "$dir" ] || mv "$dir" "$dir.old"
+  mv "$tmp" "$dir"
+  rm -rf "$dir.old"
+  trap - EXIT
+fi
+# This process's limits are the most a container may have (raising them is not permitted here).
+mkdir -p "$dir/etc/containers"
+cat >"$dir/etc/containers/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(ulimit -Hu)"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+mkdir -p "$cache/podman-storage"
+exec unshare --mount --propagation private -- bash -c '
+set -eu
+t=$1 storage=$2; shift 2
+mount --bind "$t" "$t"
+mount --rbind /proc "$t/proc"; mount --rbind /sys "$t/sys"; mount --rbind /dev "$t/dev"
+mount -t tmpfs tmpfs "$t/run"
+mount -t tmpfs tmpfs "$t/tmp"
+mkdir -p "$t/var/lib/containers/storage"
+mount --bind "$storage" "$t/var/lib/containers/storage"
+cp /etc/resolv.conf "$t/etc/resolv.conf"
+cp /etc/hosts "$t/etc/hosts"
+IFS=: read -r -a binds <<<"$PWD:${PODMAN_BINDS:-}"
+for b in "${binds[@]}"; do
+  [ -n "$b" ] && [ "$b" != / ] && [ -d "$b" ] || continue
+  b=$(realpath "$b")
+  mkdir -p "$t$b"
+  mount --rbind "$b" "$t$b"
+done
+cd "$PWD"
+exec chroot "$t" env -C "$PWD" BUILDAH_ISOLATION=chroot PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman "$@"
+' - "$dir" "$cache/podman-storage" "$@"
