@@ -213,6 +213,8 @@ export interface DerivedCommit {
   version: string | undefined;
   /** The image's manifest digest (ostree-ext's ostree.manifest-digest): what a puller compares to skip a second import. */
   manifestDigest?: string | undefined;
+  /** The ref the commit is bound to (ostree.ref-binding): the base's, from the image's label, so that a pull by that ref accepts it. */
+  bindRef?: string | undefined;
 }
 
 /** The new commit: base + layers, as ostree-ext's merge commit (parent: the base commit). */
@@ -234,6 +236,7 @@ export async function commitDerived(o: DerivedCommit): Promise<string> {
     '--orphan',
     `--tree=dir=${root}`,
     `--parent=${o.base}`,
+    ...(o.bindRef ? [`--bind-ref=${o.bindRef}`] : []),
     `--timestamp=@${o.timestamp}`,
     '--generate-sizes',
     ...(kernel ? ['--bootable'] : []),

@@ -413,6 +413,7 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
         timestamp: await derivedTimestamp(repo, base, config.created),
         version: labels['org.opencontainers.image.version'],
         manifestDigest: image.digest,
+        bindRef: labels[REF_LABEL],
       });
     }
     return { commit, base, labels, layers: manifest.layers.length, derived: image.derived, objects, skipped, ignored, filtered: Object.fromEntries([...filtered].sort()) };

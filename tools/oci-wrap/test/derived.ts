@@ -101,6 +101,7 @@ t.test('derived layers become a commit on top of the base commit', async (t) => 
   t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${BASE_KEY}`, commit), base);
   t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${LAYERS_KEY}`, commit), /^'sha256:[0-9a-f]{64},sha256:[0-9a-f]{64}'/);
   t.match(await ostreeIn(repo, 'show', '--print-metadata-key=ostree.bootable', commit), /true/, 'still bootable');
+  t.equal((await ostreeIn(repo, 'show', '--print-metadata-key=ostree.ref-binding', commit)).trim(), `['${REF}']`, "bound to the base's ref, so a pull by that ref takes it (disk-image --oci)");
   t.equal((await ostreeIn(repo, 'show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, commit)).trim(), `'${r.digest}'`, 'the manifest digest, as ostree-ext records it');
 
   const ls = await listing(repo, commit);
