@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # podman for derived images (examples/derived, make derived-test): the host's when it is podman 5 or
 # newer (trixie's 5.4), else trixie's podman, buildah and crun in a tree of their own under the cache
-# (built once, like scripts/toolbox.sh), run in a private mount namespace chrooted there. Storage is
-# overlay in $cache/podman-storage, kept between runs (bookworm's podman 4.3 with vfs copies a
-# 64-layer image once per layer). RUN steps use chroot isolation (this host's hybrid cgroups stop
+# (built once, like scripts/toolbox.sh), run in a private mount namespace chrooted there. Its
+# /var/lib/containers (overlay storage, and the blob cache that lets a push reuse the registry's
+# compressed base layers) is PODMAN_STATE, default $cache/podman-storage, kept between runs
+# (bookworm's podman 4.3 with vfs copies a 64-layer image once per layer). RUN steps use chroot isolation (this host's hybrid cgroups stop
 # crun) and the host's network, so apt reaches the mirror and a push reaches a registry on 127.0.0.1.
 # The current directory and PODMAN_BINDS (colon-separated directories) are visible at their paths.
 set -eu
@@ -46,7 +47,8 @@ default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(ulimit -Hu):$(
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
-mkdir -p "$cache/podman-storage"
+state=${PODMAN_STATE:-$cache/podman-storage}
+mkdir -p "$state"
 exec unshare --mount --propagation private -- bash -c '
 set -eu
 t=$1 storage=$2; shift 2
@@ -54,8 +56,8 @@ mount --bind "$t" "$t"
 mount --rbind /proc "$t/proc"; mount --rbind /sys "$t/sys"; mount --rbind /dev "$t/dev"
 mount -t tmpfs tmpfs "$t/run"
 mount -t tmpfs tmpfs "$t/tmp"
-mkdir -p "$t/var/lib/containers/storage"
-mount --bind "$storage" "$t/var/lib/containers/storage"
+mkdir -p "$t/var/lib/containers"
+mount --bind "$storage" "$t/var/lib/containers"
 cp /etc/resolv.conf "$t/etc/resolv.conf"
 cp /etc/hosts "$t/etc/hosts"
 IFS=: read -r -a binds <<<"$PWD:${PODMAN_BINDS:-}"
@@ -67,4 +69,4 @@ for b in "${binds[@]}"; do
 done
 cd "$PWD"
 exec chroot "$t" env -C "$PWD" BUILDAH_ISOLATION=chroot PODMAN_IGNORE_CGROUPSV1_WARNING=1 podman "$@"
-' - "$dir" "$cache/podman-storage" "$@"
+' - "$dir" "$state" "$@"

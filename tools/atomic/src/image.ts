@@ -400,14 +400,26 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
       await rm(importRepo, { recursive: true, force: true });
       await mkdir(importRepo, { recursive: true });
       await ostree(importRepo, ['init', '--mode=archive'], 'create the import repository');
-      const r = await importLayers(image, pullingTag, importRepo, {}, { have, progress: o.progress }).catch((err: unknown) => {
+      // Derived layers are merged in the system repository, as ostree-ext does: the base is checked
+      // out there as hardlinks (no copy of the tree, no second import of objects it has).
+      const merge = {
+        repo,
+        bringBase: async (base: string) => {
+          if (hasCompleteCommit(repo, base)) return;
+          o.progress?.step(`pulling the base commit ${base.slice(0, 12)} into ${repo}`);
+          await ostree(repo, ['pull-local', '--untrusted', importRepo, base], 'pull the base commit into the system repository');
+        },
+      };
+      const r = await importLayers(image, pullingTag, importRepo, {}, { have, progress: o.progress, merge }).catch((err: unknown) => {
         if (err instanceof ToolError && err.code === 'write-failed' && /ENOSPC/.test(err.summary)) {
           throw new ToolError('disk-full', `${repo}: no space left on the device while importing ${ref.reference}`, { hint: 'free some space, then run the command again', cause: err });
         }
         throw err;
       });
-      o.progress?.step(`pulling ${r.objects} new objects into ${repo} (${r.skipped} already there)`);
-      await ostree(repo, ['pull-local', '--untrusted', importRepo, r.commit], 'pull the imported commit into the system repository');
+      if (!r.derived) {
+        o.progress?.step(`pulling ${r.objects} new objects into ${repo} (${r.skipped} already there)`);
+        await ostree(repo, ['pull-local', '--untrusted', importRepo, r.commit], 'pull the imported commit into the system repository');
+      }
       return { commit: r.commit, objects: r.objects };
     };
 

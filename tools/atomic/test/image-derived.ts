@@ -100,6 +100,8 @@ t.test('pulls of derived images through a registry', async (t) => {
   t.equal((await ostreeIn(repo, 'rev-parse', `${p1b.commit}^`)).trim(), fx.c1, 'on the same base');
   t.equal(await refCommit(), p1b.commit);
   t.equal(await ostreeIn(repo, 'cat', p1b.commit, '/usr/bin/added'), '#!/bin/sh\necho added, rebuilt\n');
+  t.ok(p1b.objects > 0 && p1b.objects < p1.objects, `the rebuild imports its own objects only, the base's are in the system repository (${p1b.objects} objects, the first pull ${p1.objects})`);
+  t.match(await ostreeIn(repo, 'fsck'), /no errors found/, 'the merge in the system repository (a hardlinked checkout) left every object intact');
 
   push('d2');
   proxy.reset();

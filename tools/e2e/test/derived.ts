@@ -37,7 +37,8 @@ t.setTimeout(3 * 3600 * 1000);
 
 function podman(args: string[]): { out: string; seconds: number } {
   const start = Date.now();
-  const r = spawnSync(PODMAN, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own storage and blob cache (scripts/podman.sh): what a push reuses is what this run's registry has.
+  const r = spawnSync(PODMAN, args, { encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PODMAN_STATE: join(DIR, 'podman') } });
   if (r.status !== 0) throw new Error(`podman ${args[0]} failed (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   return { out: `${r.stdout}${r.stderr}`, seconds: (Date.now() - start) / 1000 };
 }

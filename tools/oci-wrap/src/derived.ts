@@ -131,7 +131,11 @@ async function writeTreeFile(root: string, rel: string, content: string): Promis
   await mkdir(posix.dirname(path), { recursive: true });
   const st = await lstat(path).catch(() => null);
   if (st && !st.isFile()) throw refused(rel, 'is not a regular file in the merged tree');
-  await writeFile(path, content, { mode: st ? st.mode & 0o7777 : 0o644 });
+  // Beside, then renamed over: the tree may be a checkout of hardlinks into a bare repository,
+  // whose objects must never be written in place.
+  const tmp = `${path}.derived-tmp`;
+  await writeFile(tmp, content, { mode: st ? st.mode & 0o7777 : 0o644 });
+  await rename(tmp, path);
 }
 
 /** Paths the tree's tmpfiles.d files declare (a derived line for them would be a duplicate). */
@@ -236,6 +240,8 @@ export async function commitDerived(o: DerivedCommit): Promise<string> {
     '--orphan',
     `--tree=dir=${root}`,
     `--parent=${o.base}`,
+    // The checkout is hardlinks when the repository is bare: their checksums are known.
+    '--link-checkout-speedup',
     ...(o.bindRef ? [`--bind-ref=${o.bindRef}`] : []),
     `--timestamp=@${o.timestamp}`,
     '--generate-sizes',

@@ -275,6 +275,13 @@ export interface ImportLayersOptions {
    */
   have?: ((checksum: string, kind: ObjectKind) => boolean | Promise<boolean>) | undefined;
   progress?: Progress | undefined;
+  /**
+   * Where derived layers are merged (ostree-ext merges in the system repository): `repo`, a
+   * repository on the same file system as its tmp/ (a bare one checks the base out as hardlinks:
+   * no copy of the tree), after `bringBase` put the base commit there. Without it the merge is in
+   * the import repository, which then needs every object (`have` is not used).
+   */
+  merge?: { repo: string; bringBase: (base: string) => Promise<void> } | undefined;
 }
 
 export interface LayersImported {
@@ -311,9 +318,11 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
   let skipped = 0;
   let ignored = 0;
   const firstDerived = manifest.layers.length - image.derived;
-  // The base is checked out from this repository to apply derived layers: it needs every object.
-  const have = image.derived ? undefined : o.have;
-  const work = image.derived ? await mkdtemp(join(repo, 'tmp', 'derived-')) : undefined;
+  // The base is checked out from the merge repository to apply derived layers: when that is this
+  // one, it needs every object.
+  const have = image.derived && !o.merge ? undefined : o.have;
+  const mergeRepo = o.merge?.repo ?? repo;
+  const work = image.derived ? await mkdtemp(join(mergeRepo, 'tmp', 'derived-')) : undefined;
   const derivedTars: string[] = [];
   const filtered = new Map<string, number>();
   try {
@@ -404,8 +413,9 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
     let commit = base;
     if (image.derived) {
       o.progress?.step(`applying ${image.derived} derived layer(s) to ${base.slice(0, 12)}`);
+      await o.merge?.bringBase(base);
       commit = await commitDerived({
-        repo,
+        repo: mergeRepo,
         base,
         layers: derivedTars,
         diffIds: config.rootfs.diff_ids.slice(firstDerived),
