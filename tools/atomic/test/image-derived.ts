@@ -7,6 +7,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { importImage } from '@debian-atomic/oci-wrap';
 import { imageRefName, inspectImage, pullImage } from '../src/image.js';
 import { parseShowBase, parseShowDate } from '../src/sysroot.js';
 import { deploymentJson, formatStatus, hostDocument } from '../src/status.js';
@@ -83,6 +84,8 @@ t.test('pulls of derived images through a registry', async (t) => {
   t.equal(await ostreeIn(repo, 'cat', p1.commit, '/usr/etc/added.conf'), 'key=value\n', '/etc → /usr/etc');
   t.equal(await ostreeIn(repo, 'cat', p1.commit, '/usr/bin/hello'), '#!/bin/sh\necho hello 1\n', 'the base content');
   t.match(await ostreeIn(repo, 'fsck'), /no errors found/);
+  const onHost = await importImage({ source: `oci:${layout}:d1`, repo: join(dir, 'archive') });
+  t.equal(onHost.commit, p1.commit, 'the same commit as disk-image makes of the image on a host (an archive repository, a copied checkout)');
 
   proxy.reset();
   const again = await pullImage(image, { sysroot, repo, ...http });

@@ -244,7 +244,8 @@ export async function commitDerived(o: DerivedCommit): Promise<string> {
     '--link-checkout-speedup',
     ...(o.bindRef ? [`--bind-ref=${o.bindRef}`] : []),
     `--timestamp=@${o.timestamp}`,
-    '--generate-sizes',
+    // No --generate-sizes: an archive repository would record compressed sizes a bare one has not,
+    // and the commit must be the same wherever it is made (disk-image on a host, atomic on a machine).
     ...(kernel ? ['--bootable'] : []),
     `--subject=derived from ${o.base}`,
     ...(o.version ? [`--add-metadata-string=version=${o.version}`] : []),
