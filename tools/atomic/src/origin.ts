@@ -202,3 +202,64 @@ export function describeOrigin(o: Origin | null): string {
   if (o.kind === 'ostree') return o.refspec;
   return o.digest ? `${o.image} (${o.digest})` : o.image;
 }
+
+/**
+ * Client-side package layering (rpm-ostree's groups and keys): what the user asked for on top of
+ * the base image — requests, not history, applied anew to every new base. `[packages]
+ * requested=a;b;` (from the system's apt sources), `requested-local=SHA256:NAME;` (a .deb kept in
+ * LOCAL_DEBS under its digest), `[overrides] remove=c;` (base packages taken out).
+ */
+export interface Requests {
+  packages: string[];
+  local: LocalDeb[];
+  remove: string[];
+}
+
+export interface LocalDeb {
+  sha256: string;
+  name: string;
+}
+
+export const NO_REQUESTS: Requests = { packages: [], local: [], remove: [] };
+
+/** A Debian package name (Policy 5.6.1), with an optional :ARCH. */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$/;
+const LOCAL = /^([0-9a-f]{64}):([a-z0-9][a-z0-9+.-]+)$/;
+
+export const hasRequests = (r: Requests): boolean => r.packages.length + r.local.length + r.remove.length > 0;
+
+/** GKeyFile's string lists: `a;b;` (g_key_file_set_string_list). */
+function getList(kf: KeyFile, group: string, key: string): string[] {
+  return (getKey(kf, group, key) ?? '').split(';').filter((s) => s !== '');
+}
+
+function setList(kf: KeyFile, group: string, key: string, values: readonly string[]): void {
+  setKey(kf, group, key, values.length ? `${[...values].sort().join(';')};` : undefined);
+  if (!kf.lines.some((l, i) => l.type === 'group' && l.name === group && kf.lines[i + 1]?.type === 'entry')) removeGroup(kf, group);
+}
+
+/** The layering requests of an origin file; errors name file:line. */
+export function parseRequests(text: string, file: string): Requests {
+  const kf = parseKeyFile(text, file);
+  const bad = (key: string, v: string, what: string) => inputError(`${file}:${kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1}: '${v}' in ${key} is not ${what}`);
+  const names = (group: string, key: string) =>
+    getList(kf, group, key).map((v) => {
+      if (!PACKAGE_NAME.test(v)) throw bad(key, v, 'a Debian package name');
+      return v;
+    });
+  const local = getList(kf, 'packages', 'requested-local').map((v) => {
+    const m = LOCAL.exec(v);
+    if (!m) throw bad('requested-local', v, 'SHA256:PACKAGE');
+    return { sha256: m[1]!, name: m[2]! };
+  });
+  return { packages: names('packages', 'requested'), local, remove: names('overrides', 'remove') };
+}
+
+/** An origin file with these requests (empty lists drop their keys, empty groups go). */
+export function withRequests(text: string, r: Requests, file = 'origin'): string {
+  const kf = parseKeyFile(text, file);
+  setList(kf, 'packages', 'requested', r.packages);
+  setList(kf, 'packages', 'requested-local', r.local.map((l) => `${l.sha256}:${l.name}`));
+  setList(kf, 'overrides', 'remove', r.remove);
+  return formatKeyFile(kf);
+}
