@@ -15,6 +15,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toolboxRun } from '@debian-atomic/lib';
 import { Vm } from '../src/vm.js';
 import { RepoServer } from '../src/serve.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
@@ -79,7 +80,8 @@ async function publishApt(): Promise<string> {
   const sha = execFileSync('sha256sum', [join(APT, 'Packages')], { encoding: 'utf8' }).split(' ')[0];
   writeFileSync(join(APT, 'Release'), ['Origin: atomic-layering-test', 'Suite: test', 'Codename: test', `Date: ${new Date().toUTCString()}`, 'Architectures: amd64 all', 'SHA256:', ` ${sha} ${Buffer.byteLength(packages)} Packages`, ''].join('\n'));
   const key = await gpgKey('Debian Atomic layering test <layering@example.invalid>');
-  execFileSync('gpg', ['--homedir', key.home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', key.keyId, '--clearsign', '--output', join(APT, 'InRelease'), join(APT, 'Release')]);
+  // The toolbox's gpg made the key: the same one signs (the host's may not read its keyring).
+  await toolboxRun('gpg', ['--homedir', key.home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', key.keyId, '--clearsign', '--output', join(APT, 'InRelease'), join(APT, 'Release')], { binds: [key.home, APT] });
   const pubKey = readFileSync(key.pubKey, 'utf8');
   rmSync(key.home, { recursive: true, force: true });
   return pubKey;
