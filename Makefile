@@ -184,7 +184,7 @@ registry-test: commit
 	$(MAKE) --no-print-directory VARIANT=$(REGISTRY_SWITCH_VARIANT) commit
 	VARIANT=$(VARIANT) REGISTRY_SWITCH_VARIANT=$(REGISTRY_SWITCH_VARIANT) DEBIAN_ATOMIC_REGISTRY_TEST=1 E2E_TESTS=test/registry.ts scripts/run-tests.sh tools/e2e
 
-# Package layering (atomic install, as rpm-ostree install): a signed apt repository on the host (htop and
+# Package layering (atomic install, as rpm-ostree install): a signed apt repository on the host (jq and
 # its dependencies, a failing postinst, a conflict), install → reboot → upgrade → uninstall, overrides,
 # a power cut during install; measures one install's time and the local commit's size (7 boots).
 layering-test: commit

@@ -1,11 +1,11 @@
 /**
  * Package layering (atomic install, as rpm-ostree install) proven in a VM, hermetic: a flat apt
- * repository on the host (real Debian .debs of htop and its dependency chain from the apt cache, plus
+ * repository on the host (real Debian .debs of jq and its dependency chain from the apt cache, plus
  * two tiny packages built here: one whose postinst fails, one that conflicts with a base package),
  * signed with a throwaway key, served over HTTP (the guest reaches it as 10.0.2.2) and the
  * image's only apt source. The base is update-test's v1 → v2 (an OSTree remote, GPG-signed).
  *
- * install htop → reboot → it runs, dpkg and apt know it → upgrade to v2 → still there → uninstall →
+ * install jq → reboot → it runs, dpkg and apt know it → upgrade to v2 → still there → uninstall →
  * gone after reboot → a failing postinst and a conflict: clear errors, no new deployment →
  * override remove of a base package → gone, override reset → back → a power cut during
  * atomic install → the previous deployment boots intact, fsck clean. Measured: the time of one
@@ -25,8 +25,8 @@ const BOOT_LIMIT = 600_000;
 const REMOTE = 'debian-atomic';
 const DIR = join(BUILD, 'layering');
 const APT = join(DIR, 'apt');
-/** htop and the chain it needs beyond the base image (htop → libnl-genl-3-200 → libnl-3-200). */
-const REAL = ['htop', 'libnl-genl-3-200', 'libnl-3-200'];
+/** jq and the chain it needs beyond the base image (jq → libjq1 → libonig5). */
+const REAL = ['jq', 'libjq1', 'libonig5'];
 /** A base package nothing in the image depends on: override remove takes it out. */
 const BASE_PACKAGE = 'less';
 const started = Date.now();
@@ -145,44 +145,44 @@ t.test(`${VARIANT}: atomic install, upgrade, uninstall, refusals, overrides and 
   await v.sudo(`mkdir -p /etc/apt/keyrings && rm -f /etc/apt/sources.list.d/* && printf '%s' ${JSON.stringify(aptKey)} > /etc/apt/keyrings/atomic-test.asc && echo 'deb [signed-by=/etc/apt/keyrings/atomic-test.asc] http://10.0.2.2:${aptPort}/ ./' > /etc/apt/sources.list`);
   t.match(await v.ssh('command -v bwrap'), /bwrap/, 'bubblewrap is in the image');
 
-  // install htop: time (guest clock) and the bytes the local commit adds.
+  // install jq: time (guest clock) and the bytes the local commit adds.
   const repoBytes = async () => Number((await v.sudo('du -sb /ostree/repo/objects | cut -f1')).trim());
   const bytesBefore = await repoBytes();
   const t0 = Number(await v.ssh('date +%s.%N'));
-  const out = await v.sudo('atomic install htop', 900_000);
+  const out = await v.sudo('atomic install jq', 900_000);
   results.install_s = +(Number(await v.ssh('date +%s.%N')) - t0).toFixed(1);
   results.local_commit_bytes = (await repoBytes()) - bytesBefore;
-  log(`atomic install htop: ${results.install_s} s (guest), the local commit adds ${results.local_commit_bytes} bytes: ${out.trim().split('\n').join(' | ')}`);
-  t.match(out, /Staged [0-9a-f]{12} on .*\+htop .*\+libnl-3-200/, 'htop and its dependency chain are staged');
+  log(`atomic install jq: ${results.install_s} s (guest), the local commit adds ${results.local_commit_bytes} bytes: ${out.trim().split('\n').join(' | ')}`);
+  t.match(out, /Staged [0-9a-f]{12} on .*\+jq .*\+libonig5/, 'jq and its dependency chain are staged');
   let deps = await deployments(v);
   t.same(deps.map((d) => [d.commit === v1, d.tag, d.booted]), [[false, 'staged', false], [true, null, true]], 'a staged deployment; the booted one untouched');
-  t.equal((await v.sshStatus('command -v htop')).code, 1, 'the running system is not changed');
+  t.equal((await v.sshStatus('command -v jq')).code, 1, 'the running system is not changed');
 
   await v.reboot(BOOT_LIMIT);
   boots++;
-  t.match(await v.ssh('htop --version'), /htop 3/, 'htop runs after the reboot');
-  t.match(await v.ssh("dpkg-query -W -f='${Status}' htop libnl-3-200"), /^install ok installedinstall ok installed$/, 'dpkg lists htop and libnl-3-200');
-  t.match(await v.ssh('apt list --installed htop 2>/dev/null'), /htop\/.*installed/, 'apt agrees');
+  t.match(await v.ssh('jq --version'), /jq-1\./, 'jq runs after the reboot');
+  t.match(await v.ssh("dpkg-query -W -f='${Status}' jq libonig5"), /^install ok installedinstall ok installed$/, 'dpkg lists jq and libonig5');
+  t.match(await v.ssh('apt list --installed jq 2>/dev/null'), /jq\/.*installed/, 'apt agrees');
   let b = await layering(v);
-  t.match(b?.layering, { baseCommit: v1, requested: ['htop'] }, 'atomic status: the base commit and the request');
-  t.ok(b?.layering?.layeredPackages.some((p) => p.startsWith('libnl-3-200 ')), 'and the resolved packages');
+  t.match(b?.layering, { baseCommit: v1, requested: ['jq'] }, 'atomic status: the base commit and the request');
+  t.ok(b?.layering?.layeredPackages.some((p) => p.startsWith('libonig5 ')), 'and the resolved packages');
 
-  // upgrade the base to v2: htop is applied again.
+  // upgrade the base to v2: jq is applied again.
   const up = await v.sudo('atomic upgrade', 900_000);
-  t.match(up, /with the layered packages \(\+htop/, 'atomic upgrade re-applies htop on v2', { out: up });
+  t.match(up, /with the layered packages \(\+jq/, 'atomic upgrade re-applies jq on v2', { out: up });
   await v.reboot(BOOT_LIMIT);
   boots++;
   t.match(await v.ssh('cat /usr/lib/os-release'), V2_MARK, 'v2 booted');
-  t.match(await v.ssh('htop --version'), /htop 3/, 'htop is still there');
+  t.match(await v.ssh('jq --version'), /jq-1\./, 'jq is still there');
   b = await layering(v);
   t.equal(b?.layering?.baseCommit, pub.v2, 'layered on v2');
 
   // uninstall → gone after the reboot.
-  await v.sudo('atomic uninstall htop', 900_000);
+  await v.sudo('atomic uninstall jq', 900_000);
   await v.reboot(BOOT_LIMIT);
   boots++;
-  t.equal((await v.sshStatus('command -v htop')).code, 1, 'htop is gone');
-  t.notMatch((await v.sshStatus("dpkg-query -W -f='${Status}' htop")).out, /install ok installed/, 'and dpkg knows it');
+  t.equal((await v.sshStatus('command -v jq')).code, 1, 'jq is gone');
+  t.notMatch((await v.sshStatus("dpkg-query -W -f='${Status}' jq")).out, /install ok installed/, 'and dpkg knows it');
   t.equal((await layering(v))?.checksum, pub.v2, 'the plain v2 commit is booted');
 
   // Refusals: nothing deployed.
@@ -202,15 +202,15 @@ t.test(`${VARIANT}: atomic install, upgrade, uninstall, refusals, overrides and 
 
   // A power cut while atomic install runs dpkg: the previous deployment boots intact.
   const booted = (await deployments(v)).find((d) => d.booted)!.commit;
-  const r = await v.cutPowerWhen('atomic install htop', /atomic: installing/);
+  const r = await v.cutPowerWhen('atomic install jq', /atomic: installing/);
   t.ok(r.matched, 'power cut during atomic install (after the plan, while dpkg runs)', { out: r.out });
   v = await boot('after the power cut during atomic install');
   deps = await deployments(v);
   t.equal(deps.find((d) => d.booted)?.commit, booted, 'the previous deployment booted');
   t.notOk(deps.some((d) => d.tag === 'staged'), 'no staged deployment');
   t.equal((await v.sshStatus('timeout 100 systemctl is-system-running --wait')).out.trim(), 'running');
-  const again = await v.sudo('atomic install htop', 900_000);
-  t.match(again, /\+htop/, 'atomic install works again (the stale transaction is cleaned)');
+  const again = await v.sudo('atomic install jq', 900_000);
+  t.match(again, /\+jq/, 'atomic install works again (the stale transaction is cleaned)');
   t.equal((await v.ssh('ls /sysroot/ostree/atomic-layering | wc -l')).trim(), '0');
   const fsck = await v.sudo('ostree fsck 2>&1; echo "fsck exit $?"', 1_200_000);
   t.match(fsck, /fsck exit 0$/m, 'ostree fsck: every object intact', { out: fsck });
