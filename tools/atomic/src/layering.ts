@@ -289,6 +289,10 @@ function aptConfig(o: LayerOptions, w: Work, listsDir: string): string {
   ].join('\n');
 }
 
+/** Where dpkg in the sandbox sees apt's cache and the copied .debs. */
+const SANDBOX_CACHE = '/tmp/atomic-apt-cache';
+const SANDBOX_DEBS = '/tmp/atomic-debs';
+
 /**
  * dpkg as apt calls it, run in bubblewrap with the merged tree as / and no network. apt's
  * --admindir is the same database there; .debs apt names outside its cache (file: sources, local
@@ -296,7 +300,16 @@ function aptConfig(o: LayerOptions, w: Work, listsDir: string): string {
  */
 function dpkgWrapper(w: Work): string {
   const debs = join(w.dir, 'debs');
-  const args = [...bwrapArgs({ root: w.merged, roBinds: [join(w.dir, 'apt-cache'), debs], env: { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true' } }), '--tmpfs', '/run'];
+  const cache = join(w.dir, 'apt-cache');
+  // Seen at fixed places in the sandbox's /tmp: the transaction's own path may go through a link
+  // the new tree has but cannot follow (/ostree → sysroot/ostree on a booted system), and a mount
+  // point made in the tree would be committed with it.
+  const args = [
+    ...bwrapArgs({ root: w.merged, env: { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true' } }),
+    '--ro-bind', cache, SANDBOX_CACHE,
+    '--ro-bind', debs, SANDBOX_DEBS,
+    '--tmpfs', '/run',
+  ];
   return [
     '#!/bin/sh',
     '# atomic: dpkg inside the layering transaction (the new tree as /, no network)',
@@ -304,8 +317,8 @@ function dpkgWrapper(w: Work): string {
     '  shift',
     '  case $a in',
     '    --admindir=*|--root=*) continue ;;',
-    `    ${shellQuote(join(w.dir, 'apt-cache'))}/*) ;;`,
-    `    /*.deb) [ -f "$a" ] && cp "$a" ${shellQuote(debs)}/ && a=${shellQuote(debs)}/"\${a##*/}" ;;`,
+    `    ${shellQuote(cache)}/*) a=${SANDBOX_CACHE}/"\${a#${shellQuote(cache)}/}" ;;`,
+    `    /*.deb) [ -f "$a" ] && cp "$a" ${shellQuote(debs)}/ && a=${SANDBOX_DEBS}/"\${a##*/}" ;;`,
     '  esac',
     '  set -- "$@" "$a"',
     'done',

@@ -142,14 +142,17 @@ t.test(`${VARIANT}: atomic install, upgrade, uninstall, refusals, overrides and 
   let v = await booting;
 
   // The image's only apt source: the host's signed repository.
-  await v.sudo(`mkdir -p /etc/apt/keyrings && rm -f /etc/apt/sources.list.d/* && printf '%s' ${JSON.stringify(aptKey)} > /etc/apt/keyrings/atomic-test.asc && echo 'deb [signed-by=/etc/apt/keyrings/atomic-test.asc] http://10.0.2.2:${aptPort}/ ./' > /etc/apt/sources.list`);
+  await v.sudo(`mkdir -p /etc/apt/keyrings && rm -f /etc/apt/sources.list.d/* && echo ${Buffer.from(aptKey).toString('base64')} | base64 -d > /etc/apt/keyrings/atomic-test.asc && echo 'deb [signed-by=/etc/apt/keyrings/atomic-test.asc] http://10.0.2.2:${aptPort}/ ./' > /etc/apt/sources.list`);
   t.match(await v.ssh('command -v bwrap'), /bwrap/, 'bubblewrap is in the image');
 
   // install jq: time (guest clock) and the bytes the local commit adds.
   const repoBytes = async () => Number((await v.sudo('du -sb /ostree/repo/objects | cut -f1')).trim());
   const bytesBefore = await repoBytes();
   const t0 = Number(await v.ssh('date +%s.%N'));
-  const out = await v.sudo('atomic install jq', 900_000);
+  const inst = await v.sshStatus(v.sudoCmd('atomic install jq 2>&1'), 900_000);
+  t.equal(inst.code, 0, 'atomic install jq succeeds', { out: inst.out });
+  if (inst.code !== 0) throw new Error(`atomic install jq failed:\n${inst.out}`);
+  const out = inst.out;
   results.install_s = +(Number(await v.ssh('date +%s.%N')) - t0).toFixed(1);
   results.local_commit_bytes = (await repoBytes()) - bytesBefore;
   log(`atomic install jq: ${results.install_s} s (guest), the local commit adds ${results.local_commit_bytes} bytes: ${out.trim().split('\n').join(' | ')}`);
