@@ -313,10 +313,15 @@ function dpkgWrapper(w: Work): string {
   return [
     '#!/bin/sh',
     '# atomic: dpkg inside the layering transaction (the new tree as /, no network)',
+    // apt names its database (--admindir DIR or --admindir=DIR) by its path outside: in the
+    // sandbox it is dpkg's own. A value given as the next argument is dropped with its option.
+    'skip=',
     'for a do',
     '  shift',
+    '  if [ -n "$skip" ]; then skip=; continue; fi',
     '  case $a in',
-    '    --admindir=*|--root=*) continue ;;',
+    '    --admindir|--root|--instdir) skip=1; continue ;;',
+    '    --admindir=*|--root=*|--instdir=*) continue ;;',
     `    ${shellQuote(cache)}/*) a=${SANDBOX_CACHE}/"\${a#${shellQuote(cache)}/}" ;;`,
     `    /*.deb) [ -f "$a" ] && cp "$a" ${shellQuote(debs)}/ && a=${SANDBOX_DEBS}/"\${a##*/}" ;;`,
     '  esac',
