@@ -104,7 +104,7 @@ interface Dep {
 }
 
 async function deployments(v: Vm): Promise<Dep[]> {
-  const text = await v.ssh('ostree admin status');
+  const text = await v.sudo('ostree admin status');
   return [...text.matchAll(/^([* ]) \S+ ([0-9a-f]{64})\.\d+(?: \((\w+)\))?$/gm)].map((m) => ({ booted: m[1] === '*', commit: m[2]!, tag: m[3] ?? null }));
 }
 
