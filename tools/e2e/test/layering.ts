@@ -120,7 +120,7 @@ async function refused(t: Test, v: Vm, cmd: string, message: RegExp, what: strin
   t.equal(r.code, 1, `${what}: exit 1`, { out: r.out });
   t.match(r.out, message, `${what}: the error says why`, { out: r.out });
   t.same(await deployments(v), before, `${what}: no new deployment`);
-  t.equal((await v.ssh('ls /sysroot/ostree/atomic-layering 2>/dev/null | wc -l')).trim(), '0', `${what}: no transaction left behind`);
+  t.equal((await v.sudo('ls -A /sysroot/ostree/atomic-layering 2>/dev/null | wc -l')).trim(), '0', `${what}: no transaction left behind`);
   log(`${what}: ${r.out.trim().split('\n').filter((l) => l.startsWith('atomic:')).join(' | ')}`);
 }
 
@@ -214,7 +214,7 @@ t.test(`${VARIANT}: atomic install, upgrade, uninstall, refusals, overrides and 
   t.equal((await v.sshStatus('timeout 100 systemctl is-system-running --wait')).out.trim(), 'running');
   const again = await v.sudo('atomic install jq', 900_000);
   t.match(again, /\+jq/, 'atomic install works again (the stale transaction is cleaned)');
-  t.equal((await v.ssh('ls /sysroot/ostree/atomic-layering | wc -l')).trim(), '0');
+  t.equal((await v.sudo('ls -A /sysroot/ostree/atomic-layering | wc -l')).trim(), '0');
   const fsck = await v.sudo('ostree fsck 2>&1; echo "fsck exit $?"', 1_200_000);
   t.match(fsck, /fsck exit 0$/m, 'ostree fsck: every object intact', { out: fsck });
   await v.stop();
