@@ -104,7 +104,9 @@ interface Dep {
 }
 
 async function deployments(v: Vm): Promise<Dep[]> {
-  const text = await v.sudo('ostree admin status');
+  const r = await v.sshStatus(v.sudoCmd('ostree admin status 2>&1'));
+  if (r.code !== 0) throw new Error(`ostree admin status failed (${r.code}): ${r.out}`);
+  const text = r.out;
   return [...text.matchAll(/^([* ]) \S+ ([0-9a-f]{64})\.\d+(?: \((\w+)\))?$/gm)].map((m) => ({ booted: m[1] === '*', commit: m[2]!, tag: m[3] ?? null }));
 }
 
