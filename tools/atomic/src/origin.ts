@@ -149,7 +149,10 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function originOf(kf: KeyFile, file: string): Origin {
   const image = getKey(kf, 'origin', IMAGE_KEY);
-  const refspec = getKey(kf, 'origin', 'refspec');
+  // A layered deployment's origin names its base as rpm-ostree's does (baserefspec=): ostree would
+  // otherwise take the local commit for the remote's and fail its GPG check (ostree admin status).
+  const refspecKey = getKey(kf, 'origin', 'refspec') !== undefined ? 'refspec' : 'baserefspec';
+  const refspec = getKey(kf, 'origin', refspecKey);
   const line = (key: string) => kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1;
   if (image !== undefined && refspec !== undefined) throw inputError(`${file}:${line(IMAGE_KEY)}: both refspec and ${IMAGE_KEY} in [origin]; which one is followed?`);
   if (image !== undefined) {
@@ -160,7 +163,7 @@ function originOf(kf: KeyFile, file: string): Origin {
     return { kind: 'image', image, digest };
   }
   if (refspec !== undefined) {
-    if (!REFSPEC.test(refspec)) throw inputError(`${file}:${line('refspec')}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
+    if (!REFSPEC.test(refspec)) throw inputError(`${file}:${line(refspecKey)}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
     return { kind: 'ostree', refspec };
   }
   throw inputError(`${file}: no [origin] refspec= or ${IMAGE_KEY}=: atomic does not know where this deployment's updates come from`);
@@ -186,9 +189,11 @@ export function rewriteOrigin(previous: string | null, o: Origin, file = 'origin
   if (o.kind === 'ostree') {
     setKey(kf, 'origin', IMAGE_KEY, undefined);
     removeGroup(kf, DIGEST_GROUP);
+    setKey(kf, 'origin', 'baserefspec', undefined);
     setKey(kf, 'origin', 'refspec', o.refspec);
   } else {
     setKey(kf, 'origin', 'refspec', undefined);
+    setKey(kf, 'origin', 'baserefspec', undefined);
     setKey(kf, 'origin', IMAGE_KEY, o.image);
     setKey(kf, DIGEST_GROUP, DIGEST_KEY, o.digest);
     if (o.digest === undefined) removeGroup(kf, DIGEST_GROUP);
@@ -261,5 +266,12 @@ export function withRequests(text: string, r: Requests, file = 'origin'): string
   setList(kf, 'packages', 'requested', r.packages);
   setList(kf, 'packages', 'requested-local', r.local.map((l) => `${l.sha256}:${l.name}`));
   setList(kf, 'overrides', 'remove', r.remove);
+  // rpm-ostree's keys: a layered commit is not the remote's, so its refspec is the base's.
+  const [from, to] = hasRequests(r) ? ['refspec', 'baserefspec'] : ['baserefspec', 'refspec'];
+  const spec = getKey(kf, 'origin', from);
+  if (spec !== undefined) {
+    setKey(kf, 'origin', from, undefined);
+    setKey(kf, 'origin', to, spec);
+  }
   return formatKeyFile(kf);
 }
