@@ -5,7 +5,7 @@
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), Secure Boot, installer ISO, derived images, hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), package layering, Secure Boot, installer ISO, derived images, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -28,7 +28,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -192,6 +192,12 @@ REGISTRY_SWITCH_VARIANT ?= server
 registry-test: commit
 	$(MAKE) --no-print-directory VARIANT=$(REGISTRY_SWITCH_VARIANT) commit
 	VARIANT=$(VARIANT) REGISTRY_SWITCH_VARIANT=$(REGISTRY_SWITCH_VARIANT) DEBIAN_ATOMIC_REGISTRY_TEST=1 E2E_TESTS=test/registry.ts scripts/run-tests.sh tools/e2e
+
+# Package layering (atomic install, as rpm-ostree install): a signed apt repository on the host (jq and
+# its dependencies, a failing postinst, a conflict), install → reboot → upgrade → uninstall, overrides,
+# a power cut during install; measures one install's time and the local commit's size (7 boots).
+layering-test: commit
+	VARIANT=$(VARIANT) DEBIAN_ATOMIC_LAYERING_TEST=1 E2E_TESTS=test/layering.ts scripts/run-tests.sh tools/e2e
 
 # Secure Boot as on a PC (OVMF enforcing it, Microsoft's keys): the signed chain from inside the guest,
 # a kernel without its signature refused (GRUB falls back to the previous deployment), a bootloader

@@ -19,8 +19,9 @@ export const TOOLS = {
   // On every image: the update client (status, upgrade and switch from OSTree remotes and registries).
   // mount: `atomic bootloader update` mounts the ESP when it is not (findmnt is util-linux, essential);
   // dosfstools: it repairs the ESP (fsck.fat -a) before mounting it, as a cut can leave the FAT dirty.
+  // bubblewrap, apt: `atomic install PKG` (package layering) resolves with apt and runs dpkg and maintainer scripts in bwrap.
   // fdisk, mtools, e2fsprogs, efibootmgr: `atomic install to-disk` (sfdisk, the ESP's files, mkfs.ext4, the firmware boot entry).
-  atomic: { depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount', 'dosfstools'], recommends: ['fdisk', 'mtools', 'e2fsprogs', 'efibootmgr'] },
+  atomic: { depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount', 'dosfstools', 'bubblewrap', 'apt'], recommends: ['fdisk', 'mtools', 'e2fsprogs', 'efibootmgr'] },
 };
 export const TOOL_NAMES = Object.keys(TOOLS);
 /** The multi-call SEA binary's own name: `debian-atomic TOOL ARGS...` or a link named TOOL. */

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Progress, run, ToolError, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { TOOL } from './main.js';
 import { deploy, hasEdits, commitKargs, type DeployResult, type KargsEdits } from './deploy.js';
-import { describeOrigin, isImageReference, type Origin } from './origin.js';
+import { describeOrigin, hasRequests, isImageReference, type Origin } from './origin.js';
 import { pullRefspec, parseRefspec, type CommitInfo } from './ostree-remote.js';
 import type { EspSystem, EspWriter } from './esp.js';
 import type { UpdateOutcome } from './bootloader.js';
@@ -136,14 +136,17 @@ async function fetchOrigin(ctx: Context, sysroot: string, origin: Origin, o: { u
       note: `Fetched ${pulled.layersFetched} of ${pulled.layers} layers (${pulled.bytesFetched} bytes).${pulled.base ? ` A derived image: ${pulled.derived} layer(s) on base ${pulled.base.slice(0, 12)}.` : ''}`,
     };
   }
-  const info: CommitInfo = await pullRefspec(sysroot, origin.refspec, o.upgrade ? { notOlderThan: ctx.next.checksum } : {});
+  const info: CommitInfo = await pullRefspec(sysroot, origin.refspec, o.upgrade ? { notOlderThan: baseCommit(ctx.next) } : {});
   return { commit: info.commit, version: info.version, origin };
 }
 
 const versionText = (version: string | undefined, commit: string) => `${version ? `${version} ` : ''}(${commit.slice(0, 12)})`;
 
+/** What a deployment is built on: a layered one's base commit, or the commit itself. */
+const baseCommit = (d: Deployment) => d.layered?.base ?? d.checksum;
+
 function sameSource(d: Deployment, f: Fetched): boolean {
-  if (d.checksum !== f.commit) return false;
+  if (baseCommit(d) !== f.commit) return false;
   if (d.origin === null) return false;
   if (d.origin.kind === 'ostree') return f.origin.kind === 'ostree' && f.origin.refspec === d.origin.refspec;
   return f.origin.kind === 'image' && f.origin.image === d.origin.image;
@@ -155,7 +158,24 @@ function kargsLine(r: DeployResult): string | null {
 }
 
 async function deployAndReport(ctx: Context, a: Target, f: Fetched, io: Io, reboot: readonly string[] | null): Promise<number> {
-  const r = await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: f.commit, origin: f.origin, stage: ctx.stage });
+  const requests = ctx.next.requests;
+  if (hasRequests(requests)) {
+    // Requests are state: every new base gets them again, or nothing is deployed.
+    const p = await import('./packages.js');
+    const t = { sysroot: a.sysroot, osname: ctx.osname, next: ctx.next, deployments: ctx.deployments, stage: ctx.stage };
+    const d = await p.deployLayered(t, f.commit, f.origin, requests, note(a, io)).catch((err: unknown) => {
+      if (!(err instanceof ToolError)) throw err;
+      throw new ToolError('layering-failed', `the layered packages do not apply to ${versionText(f.version, f.commit)}: ${err.summary}`, {
+        detail: err.detail,
+        hint: `nothing was deployed; the current deployment stays as it is. 'atomic uninstall' or 'atomic override reset' what no longer applies, then upgrade again`,
+        cause: err,
+      });
+    });
+    io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)} with the layered packages (${p.describeLayered(d.layered)}) as ${d.commit.slice(0, 12)}.\n`);
+    if (f.origin.kind === 'image') await trimImageCache(a);
+    return afterChange(io, reboot);
+  }
+  const r = await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: f.commit, origin: f.origin, stage: ctx.stage, requests });
   const k = kargsLine(r);
   if (k) io.stdout.write(`${k}\n`);
   io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}.\n`);
@@ -187,8 +207,8 @@ async function checkOnly(ctx: Context, a: Target, origin: Origin, io: Io): Promi
     const current = ctx.next.origin?.kind === 'image' ? ctx.next.origin.digest : undefined;
     available = c.digest === current ? null : { version: c.version, what: `${origin.image} ${c.digest}${c.base ? ` (derived image: ${c.derived} layer(s) on base ${c.base.slice(0, 12)})` : ''}` };
   } else {
-    const info = await pullRefspec(a.sysroot, origin.refspec, { metadataOnly: true, notOlderThan: ctx.next.checksum });
-    available = info.commit === ctx.next.checksum ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };
+    const info = await pullRefspec(a.sysroot, origin.refspec, { metadataOnly: true, notOlderThan: baseCommit(ctx.next) });
+    available = info.commit === baseCommit(ctx.next) ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };
   }
   io.stdout.write(available ? `Update available: ${available.version ? `${available.version}, ` : ''}${available.what}\n` : 'No update available.\n');
   return 0;
@@ -284,7 +304,7 @@ export async function kargsCommand(
   // As rpm-ostree kargs: edit what boots next (a staged update keeps its commit and origin).
   const base = ctx.next;
   if (base.origin === null) throw new ToolError('no-origin', `deployment ${base.index} has no origin atomic can keep${base.originProblem ? `: ${base.originProblem}` : ''}`);
-  await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: base.checksum, origin: base.origin, stage: ctx.stage, kargs: edits, fromImageKargs: false, baseKernelArgs: base.kernelArgs });
+  await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: base.checksum, origin: base.origin, stage: ctx.stage, kargs: edits, fromImageKargs: false, baseKernelArgs: base.kernelArgs, requests: base.requests });
   io.stdout.write(`Kernel arguments updated; ${ctx.stage ? 'staged' : 'deployed'} ${versionText(base.version, base.checksum)} with them.\n`);
   return afterChange(io, a.reboot ? REBOOT : null);
 }
@@ -454,6 +474,39 @@ export async function installToDiskCommand(
         '',
       ].join('\n'),
     );
+  return 0;
+}
+
+// --- install PKG, uninstall, override (client-side layering) ---
+
+export async function packagesCommand(a: Target & { edit: import('./packages.js').RequestEdit; reboot?: boolean | undefined; json?: boolean | undefined }, io: Io): Promise<number> {
+  const command = a.edit.op === 'install' || a.edit.op === 'uninstall' ? a.edit.op : `override ${a.edit.op.slice('override-'.length)}`;
+  requireRoot(a.sysroot, command);
+  const ctx = await context(a);
+  const next = ctx.next;
+  if (next.origin === null) throw new ToolError('no-origin', `deployment ${next.index} has no origin to record the packages in${next.originProblem ? `: ${next.originProblem}` : ''}`);
+  const p = await import('./packages.js');
+  const t = { sysroot: a.sysroot, osname: ctx.osname, next, deployments: ctx.deployments, stage: ctx.stage };
+  const requests = await p.editRequests(t, next.requests, a.edit);
+  const d = await p.deployLayered(t, p.baseOf(next), next.origin, requests, note(a, io));
+  if (a.json)
+    writeJson(
+      {
+        apiVersion: API_VERSION,
+        kind: 'Layering',
+        commit: d.commit,
+        baseCommit: d.base,
+        staged: ctx.stage,
+        requests: { requested: requests.packages, requestedLocal: requests.local.map((l) => `${l.sha256}:${l.name}`), removed: requests.remove },
+        added: d.layered?.added ?? [],
+        removed: d.layered?.removed ?? [],
+        seconds: d.layered?.seconds ?? 0,
+      },
+      io.stdout,
+    );
+  else io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${d.commit.slice(0, 12)} on ${versionText(next.version, d.base)}: ${p.describeLayered(d.layered)}.\n`);
+  if (a.reboot) await io.reboot(REBOOT);
+  else if (!a.json) io.stdout.write("Run 'systemctl reboot' to boot into it.\n");
   return 0;
 }
 

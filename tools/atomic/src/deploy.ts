@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootcArch, commitKargs as libCommitKargs, kernelArgProblem, onInterrupt, readBoundedText, READ_LIMITS, ToolError } from '@debian-atomic/lib';
-import { rewriteOrigin, type Origin } from './origin.js';
+import { rewriteOrigin, withRequests, type Origin, type Requests } from './origin.js';
 import { deployDir, ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
 
 export interface KargsEdits {
@@ -34,6 +34,8 @@ export interface DeployOptions {
    * is told exactly that (--karg-none, then each argument).
    */
   baseKernelArgs?: readonly string[] | undefined;
+  /** The layering requests the new origin records (default: the merge deployment's, kept as they were). */
+  requests?: Requests | undefined;
 }
 
 export interface DeployResult {
@@ -118,7 +120,8 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     diff = kargsDifference(merge.kernelArgs, await commitKargs(o.sysroot, merge.checksum), await commitKargs(o.sysroot, o.commit));
   }
   const previousOrigin = merge ? await readBoundedText(`${deployDir(o.sysroot, merge)}.origin`, { maxBytes: READ_LIMITS.attribute, what: 'origin file' }).catch(() => null) : null;
-  const originText = rewriteOrigin(previousOrigin, o.origin, merge ? `${deployDir(o.sysroot, merge)}.origin` : 'origin');
+  const rewritten = rewriteOrigin(previousOrigin, o.origin, merge ? `${deployDir(o.sysroot, merge)}.origin` : 'origin');
+  const originText = o.requests ? withRequests(rewritten, o.requests) : rewritten;
 
   const tmp = await mkdtemp(join(tmpdir(), 'atomic-deploy-'));
   const unregister = onInterrupt(() => rm(tmp, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 /** The command line: subcommands named as bootc and rpm-ostree name them, lazily imported implementations. */
-import { cli } from '@debian-atomic/lib';
+import { cli, usageError } from '@debian-atomic/lib';
 import type { Argv } from 'yargs';
 import type { Io } from './commands.js';
 
@@ -12,6 +12,14 @@ function target<T>(y: Argv<T>) {
   return y
     .option('sysroot', { type: 'string', default: '/', requiresArg: true, describe: 'The OSTree sysroot to work on' })
     .option('os', { type: 'string', requiresArg: true, describe: 'The stateroot (osname); default: the booted one, or the only one' });
+}
+
+/** The options of install PKG, uninstall and override: the target, the packages, -r, --json. */
+function layering<T>(y: Argv<T>, packages: string) {
+  return target(y)
+    .positional('packages', { type: 'string', array: true, describe: packages })
+    .option('reboot', reboot)
+    .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: the new commit, its base, the requests and the packages added and removed' });
 }
 
 const espOption = (describe: string) => ({ type: 'string', requiresArg: true, describe }) as const;
@@ -124,7 +132,7 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         )
         .demandCommand(1, 'a db command is needed (diff, list)'),
     )
-    .command('install', 'Install this system, or an image, onto a disk (bootc install)', (y) =>
+    .command('install', 'Layer packages on the image (atomic install PKG…, as rpm-ostree install), or install onto a disk (atomic install to-disk)', (y) =>
       y
         .command(
           'to-disk [device]',
@@ -144,7 +152,48 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
             code = await m.installToDiskCommand(a, io);
           },
         )
-        .demandCommand(1, 'an install command is needed (to-disk)'),
+        .command(
+          '$0 <packages..>',
+          "Layer packages (names from the system's apt sources, or ./FILE.deb) on the base image: a new staged deployment",
+          (y) => layering(y, 'Package names or local .deb files (./FILE.deb)'),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.packagesCommand({ ...a, edit: { op: 'install', args: a.packages ?? [] } }, io);
+          },
+        ),
+    )
+    .command(
+      'uninstall <packages..>',
+      'Take layered packages out again: a new staged deployment without them',
+      (y) => layering(y, 'Layered packages (atomic status lists them)'),
+      async (a) => {
+        const { m, io } = await c();
+        code = await m.packagesCommand({ ...a, edit: { op: 'uninstall', args: a.packages ?? [] } }, io);
+      },
+    )
+    .command('override', 'Take packages of the base image out locally, or put them back (rpm-ostree override)', (y) =>
+      y
+        .command(
+          'remove <packages..>',
+          'A new staged deployment without these base packages',
+          (y) => layering(y, 'Packages of the base image'),
+          async (a) => {
+            const { m, io } = await c();
+            code = await m.packagesCommand({ ...a, edit: { op: 'override-remove', args: a.packages ?? [] } }, io);
+          },
+        )
+        .command(
+          'reset [packages..]',
+          'Put removed base packages back (--all: every one)',
+          (y) => layering(y, 'Base packages removed by an override').option('all', { type: 'boolean', default: false, describe: 'Every override' }),
+          async (a) => {
+            const packages = a.packages ?? [];
+            if (!a.all && packages.length === 0) throw usageError('override reset: name the packages, or --all');
+            const { m, io } = await c();
+            code = await m.packagesCommand({ ...a, edit: { op: 'override-reset', args: packages, all: a.all } }, io);
+          },
+        )
+        .demandCommand(1, 'an override command is needed (remove, reset)'),
     )
     .command('bootloader', "The boot loader on the ESP (shim, GRUB, MokManager) against the booted image's: bootupd's job", (y) =>
       y

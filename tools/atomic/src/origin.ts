@@ -149,7 +149,10 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function originOf(kf: KeyFile, file: string): Origin {
   const image = getKey(kf, 'origin', IMAGE_KEY);
-  const refspec = getKey(kf, 'origin', 'refspec');
+  // A layered deployment's origin names its base as rpm-ostree's does (baserefspec=): ostree would
+  // otherwise take the local commit for the remote's and fail its GPG check (ostree admin status).
+  const refspecKey = getKey(kf, 'origin', 'refspec') !== undefined ? 'refspec' : 'baserefspec';
+  const refspec = getKey(kf, 'origin', refspecKey);
   const line = (key: string) => kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1;
   if (image !== undefined && refspec !== undefined) throw inputError(`${file}:${line(IMAGE_KEY)}: both refspec and ${IMAGE_KEY} in [origin]; which one is followed?`);
   if (image !== undefined) {
@@ -160,7 +163,7 @@ function originOf(kf: KeyFile, file: string): Origin {
     return { kind: 'image', image, digest };
   }
   if (refspec !== undefined) {
-    if (!REFSPEC.test(refspec)) throw inputError(`${file}:${line('refspec')}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
+    if (!REFSPEC.test(refspec)) throw inputError(`${file}:${line(refspecKey)}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
     return { kind: 'ostree', refspec };
   }
   throw inputError(`${file}: no [origin] refspec= or ${IMAGE_KEY}=: atomic does not know where this deployment's updates come from`);
@@ -186,9 +189,11 @@ export function rewriteOrigin(previous: string | null, o: Origin, file = 'origin
   if (o.kind === 'ostree') {
     setKey(kf, 'origin', IMAGE_KEY, undefined);
     removeGroup(kf, DIGEST_GROUP);
+    setKey(kf, 'origin', 'baserefspec', undefined);
     setKey(kf, 'origin', 'refspec', o.refspec);
   } else {
     setKey(kf, 'origin', 'refspec', undefined);
+    setKey(kf, 'origin', 'baserefspec', undefined);
     setKey(kf, 'origin', IMAGE_KEY, o.image);
     setKey(kf, DIGEST_GROUP, DIGEST_KEY, o.digest);
     if (o.digest === undefined) removeGroup(kf, DIGEST_GROUP);
@@ -201,4 +206,72 @@ export function describeOrigin(o: Origin | null): string {
   if (o === null) return 'none';
   if (o.kind === 'ostree') return o.refspec;
   return o.digest ? `${o.image} (${o.digest})` : o.image;
+}
+
+/**
+ * Client-side package layering (rpm-ostree's groups and keys): what the user asked for on top of
+ * the base image — requests, not history, applied anew to every new base. `[packages]
+ * requested=a;b;` (from the system's apt sources), `requested-local=SHA256:NAME;` (a .deb kept in
+ * LOCAL_DEBS under its digest), `[overrides] remove=c;` (base packages taken out).
+ */
+export interface Requests {
+  packages: string[];
+  local: LocalDeb[];
+  remove: string[];
+}
+
+export interface LocalDeb {
+  sha256: string;
+  name: string;
+}
+
+export const NO_REQUESTS: Requests = { packages: [], local: [], remove: [] };
+
+/** A Debian package name (Policy 5.6.1), with an optional :ARCH. */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$/;
+const LOCAL = /^([0-9a-f]{64}):([a-z0-9][a-z0-9+.-]+)$/;
+
+export const hasRequests = (r: Requests): boolean => r.packages.length + r.local.length + r.remove.length > 0;
+
+/** GKeyFile's string lists: `a;b;` (g_key_file_set_string_list). */
+function getList(kf: KeyFile, group: string, key: string): string[] {
+  return (getKey(kf, group, key) ?? '').split(';').filter((s) => s !== '');
+}
+
+function setList(kf: KeyFile, group: string, key: string, values: readonly string[]): void {
+  setKey(kf, group, key, values.length ? `${[...values].sort().join(';')};` : undefined);
+  if (!kf.lines.some((l, i) => l.type === 'group' && l.name === group && kf.lines[i + 1]?.type === 'entry')) removeGroup(kf, group);
+}
+
+/** The layering requests of an origin file; errors name file:line. */
+export function parseRequests(text: string, file: string): Requests {
+  const kf = parseKeyFile(text, file);
+  const bad = (key: string, v: string, what: string) => inputError(`${file}:${kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1}: '${v}' in ${key} is not ${what}`);
+  const names = (group: string, key: string) =>
+    getList(kf, group, key).map((v) => {
+      if (!PACKAGE_NAME.test(v)) throw bad(key, v, 'a Debian package name');
+      return v;
+    });
+  const local = getList(kf, 'packages', 'requested-local').map((v) => {
+    const m = LOCAL.exec(v);
+    if (!m) throw bad('requested-local', v, 'SHA256:PACKAGE');
+    return { sha256: m[1]!, name: m[2]! };
+  });
+  return { packages: names('packages', 'requested'), local, remove: names('overrides', 'remove') };
+}
+
+/** An origin file with these requests (empty lists drop their keys, empty groups go). */
+export function withRequests(text: string, r: Requests, file = 'origin'): string {
+  const kf = parseKeyFile(text, file);
+  setList(kf, 'packages', 'requested', r.packages);
+  setList(kf, 'packages', 'requested-local', r.local.map((l) => `${l.sha256}:${l.name}`));
+  setList(kf, 'overrides', 'remove', r.remove);
+  // rpm-ostree's keys: a layered commit is not the remote's, so its refspec is the base's.
+  const [from, to] = hasRequests(r) ? ['refspec', 'baserefspec'] : ['baserefspec', 'refspec'];
+  const spec = getKey(kf, 'origin', from);
+  if (spec !== undefined) {
+    setKey(kf, 'origin', from, undefined);
+    setKey(kf, 'origin', to, spec);
+  }
+  return formatKeyFile(kf);
 }

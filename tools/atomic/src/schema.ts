@@ -23,6 +23,17 @@ export const OriginSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+export const LayeringSchema = z
+  .strictObject({
+    baseCommit: sha256.describe('The base commit the packages are layered on (what upgrades replace)'),
+    requested: z.array(z.string()).describe('Packages asked for (atomic install NAME), from the system\'s apt sources'),
+    requestedLocal: z.array(z.string()).describe('Local .debs asked for (atomic install ./FILE.deb): SHA256:NAME'),
+    removed: z.array(z.string()).describe('Base packages taken out (atomic override remove)'),
+    layeredPackages: z.array(z.string()).describe('"NAME VERSION" of every package the commit adds: the requested ones and their dependencies'),
+    removedPackages: z.array(z.string()).describe('"NAME VERSION" of every base package the commit does not have'),
+  })
+  .describe('Client-side layering: the requests (kept in the origin file) and what they resolved to');
+
 export const DeploymentSchema = z
   .strictObject({
     osname: z.string().min(1).describe('The stateroot'),
@@ -34,6 +45,7 @@ export const DeploymentSchema = z
     base: sha256.nullable().optional().describe("A commit merged from a derived image (a Containerfile FROM one of ours): the base image's commit; null: not derived"),
     origin: OriginSchema.nullable().describe('Where updates come from; null: no origin atomic can follow'),
     pinned: z.boolean().describe('Kept by ostree cleanup (ostree admin pin)'),
+    layering: LayeringSchema.nullable().optional().describe('Packages layered on the base image (atomic install); null: none'),
     kernelArgs: z.array(z.string()).describe('Kernel command line of the deployment, without ostree='),
   })
   .describe('One deployment');
@@ -123,6 +135,7 @@ export const BootloaderUpdateSchema = z
   .describe('atomic bootloader update --json');
 
 export type Host = z.infer<typeof HostSchema>;
+export type LayeringJson = z.infer<typeof LayeringSchema>;
 export type DeploymentJson = z.infer<typeof DeploymentSchema>;
 export type BootComponentJson = z.infer<typeof BootComponentSchema>;
 export type BootloaderSummary = z.infer<typeof BootloaderSummarySchema>;

@@ -1,5 +1,6 @@
 /** `atomic status`: the deployments as a Host document (--json) or as rpm-ostree prints them. */
-import { API_VERSION, type BootloaderSummary, type DeploymentJson, type Host } from './schema.js';
+import { hasRequests } from './origin.js';
+import { API_VERSION, type BootloaderSummary, type DeploymentJson, type Host, type LayeringJson } from './schema.js';
 import type { Deployment } from './sysroot.js';
 
 export function deploymentJson(d: Deployment): DeploymentJson {
@@ -13,7 +14,20 @@ export function deploymentJson(d: Deployment): DeploymentJson {
     base: d.base ?? null,
     origin: d.origin === null ? null : d.origin.kind === 'ostree' ? { type: 'ostree', refspec: d.origin.refspec } : { type: 'image', image: d.origin.image, digest: d.origin.digest ?? null },
     pinned: d.pinned,
+    layering: layeringJson(d),
     kernelArgs: d.kernelArgs,
+  };
+}
+
+export function layeringJson(d: Deployment): LayeringJson | null {
+  if (!d.layered && !hasRequests(d.requests)) return null;
+  return {
+    baseCommit: d.layered?.base ?? d.checksum,
+    requested: d.requests.packages,
+    requestedLocal: d.requests.local.map((l) => `${l.sha256}:${l.name}`),
+    removed: d.requests.remove,
+    layeredPackages: d.layered?.added ?? [],
+    removedPackages: d.layered?.removed ?? [],
   };
 }
 
@@ -51,6 +65,13 @@ export function formatStatus(deployments: readonly Deployment[]): string {
     if (d.version !== undefined || when) rows.push(['Version', `${d.version ?? '(none)'}${when}`]);
     rows.push(['Commit', d.checksum]);
     if (d.base) rows.push(['Base', `${d.base} (derived image)`]);
+    if (d.layered) rows.push(['BaseCommit', d.layered.base]);
+    const list = (xs: readonly string[]) => xs.join(', ');
+    if (d.requests.packages.length) rows.push(['LayeredPackages', list(d.requests.packages)]);
+    if (d.requests.local.length) rows.push(['LocalPackages', list(d.requests.local.map((l) => l.name))]);
+    if (d.requests.remove.length) rows.push(['RemovedBasePackages', list(d.requests.remove)]);
+    if (d.layered?.added.length) rows.push(['Installed', list(d.layered.added)]);
+    if (d.layered?.removed.length) rows.push(['Removed', list(d.layered.removed)]);
     if (d.serial !== 0) rows.push(['Serial', String(d.serial)]);
     rows.push(['OS', d.osname]);
     if (d.pinned) rows.push(['Pinned', 'yes']);

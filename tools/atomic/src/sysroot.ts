@@ -9,7 +9,7 @@ import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inputError, readBoundedFile, readBoundedText, READ_LIMITS, toolboxRun, ToolError, type RunResult } from '@debian-atomic/lib';
 import { GVariantError, readVardict } from './gvariant.js';
-import { parseOrigin, type Origin } from './origin.js';
+import { NO_REQUESTS, parseOrigin, parseRequests, type Origin, type Requests } from './origin.js';
 
 export interface Deployment extends StatusEntry {
   /** Commit time, seconds since the epoch. */
@@ -20,6 +20,10 @@ export interface Deployment extends StatusEntry {
   /** Why the origin file could not be read (then origin is null). */
   originProblem?: string | undefined;
   kernelArgs: string[];
+  /** The packages layered on the base (the origin's [packages] and [overrides]; none when it has no origin). */
+  requests: Requests;
+  /** A layered commit (atomic install): its base commit and the packages it adds and removes ("NAME VERSION"). */
+  layered?: { base: string; added: string[]; removed: string[] } | undefined;
   /** The position in `ostree admin status` (0 = the default on next boot). */
   index: number;
 }
@@ -160,12 +164,21 @@ export async function stagedKernelArgs(file: string): Promise<string[] | null> {
   return Array.isArray(kargs) ? kargs : null;
 }
 
-/** "Date:  2026-12-02 16:35:31 +0000" of `ostree show`, as seconds since the epoch. */
 /** The base commit `ostree show` names in a derived commit's subject (oci-wrap's `derived from <base>`). */
 export function parseShowBase(text: string): string | undefined {
   return /^\s+derived from ([0-9a-f]{64})$/m.exec(text)?.[1];
 }
 
+/** A layered commit (`layered on <base>`, atomic install's subject) and the packages its body lists. */
+export function parseShowLayered(text: string): Deployment['layered'] {
+  const base = /^ {4}layered on ([0-9a-f]{64})$/m.exec(text)?.[1];
+  if (!base) return undefined;
+  const out = { base, added: [] as string[], removed: [] as string[] };
+  for (const m of text.matchAll(/^ {4}([+-])(\S+) (\S+)$/gm)) (m[1] === '+' ? out.added : out.removed).push(`${m[2]} ${m[3]}`);
+  return out;
+}
+
+/** "Date:  2026-12-02 16:35:31 +0000" of `ostree show`, as seconds since the epoch. */
 export function parseShowDate(text: string): number | undefined {
   const m = /^Date:\s+(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)$/m.exec(text);
   if (!m) return undefined;
@@ -184,13 +197,13 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
   const entries = parseAdminStatus(status.stdout);
   const boot = await bootEntryArgs(sysroot);
   const stagedFile = o.stagedFile === undefined ? (sysroot === '/' ? STAGED_DEPLOYMENT : null) : o.stagedFile;
-  const shown = new Map<string, Promise<{ timestamp?: number | undefined; base?: string | undefined }>>();
+  const shown = new Map<string, Promise<{ timestamp?: number | undefined; base?: string | undefined; layered?: Deployment['layered'] }>>();
   const showOf = (c: string) => {
     if (!shown.has(c))
       shown.set(
         c,
         ostree([`--repo=${repoOf(sysroot)}`, 'show', c], [sysroot], 'read the commit').then(
-          (r) => ({ timestamp: parseShowDate(r.stdout), base: parseShowBase(r.stdout) }),
+          (r) => ({ timestamp: parseShowDate(r.stdout), base: parseShowBase(r.stdout), layered: parseShowLayered(r.stdout) }),
           () => ({}),
         ),
       );
@@ -203,8 +216,10 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
     const originText = await readBoundedText(originFile, { maxBytes: READ_LIMITS.attribute, what: 'origin file' }).catch(() => null);
     let origin: Origin | null = null;
     let originProblem: string | undefined;
+    let requests = NO_REQUESTS;
     try {
       origin = originText === null ? null : parseOrigin(originText, originFile);
+      if (originText !== null) requests = parseRequests(originText, originFile);
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       originProblem = err.summary;
@@ -213,8 +228,8 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
     let kernelArgs = boot.get(real)?.filter((a) => !a.startsWith('ostree=')) ?? null;
     // The staged file's kargs carry the merge deployment's ostree= (ostree replaces it at finalize).
     if (kernelArgs === null && e.staged && stagedFile) kernelArgs = (await stagedKernelArgs(stagedFile))?.filter((a) => !a.startsWith('ostree=')) ?? null;
-    const { timestamp, base } = await showOf(e.checksum);
-    out.push({ ...e, timestamp, ...(base ? { base } : {}), origin, ...(originProblem ? { originProblem } : {}), kernelArgs: kernelArgs ?? [], index });
+    const { timestamp, base, layered } = await showOf(e.checksum);
+    out.push({ ...e, timestamp, ...(base ? { base } : {}), ...(layered ? { layered } : {}), origin, ...(originProblem ? { originProblem } : {}), kernelArgs: kernelArgs ?? [], requests, index });
   }
   // A staged deployment without recorded arguments boots with its merge deployment's: the booted one's.
   for (const d of out)

@@ -4,6 +4,7 @@
  * and recorded as disk-image does it.
  */
 import t, { type Test } from 'tap';
+import { NO_REQUESTS } from '../src/origin.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -452,7 +453,7 @@ t.test('refusals: no state file, a bad one, an image without shim, --esp that is
 t.test('an image without a dpkg database: the digests decide, the versions are unknown', async (t) => {
   const sysroot = await mkdtemp(join(tmpdir(), 'atomic-bootloader-'));
   t.teardown(() => rm(sysroot, { recursive: true, force: true }));
-  const d = { osname: 'debian', checksum: 'c'.repeat(64), serial: 0, booted: true, staged: false, pending: false, rollback: false, pinned: false, origin: null, kernelArgs: [], index: 1 };
+  const d = { osname: 'debian', checksum: 'c'.repeat(64), serial: 0, booted: true, staged: false, pending: false, rollback: false, pinned: false, origin: null, kernelArgs: [], requests: NO_REQUESTS, index: 1 };
   for (const e of ESP_FILES) {
     const file = join(sysroot, 'ostree/deploy/debian/deploy', `${d.checksum}.0`, e.source);
     await mkdir(dirname(file), { recursive: true });

@@ -5,6 +5,7 @@
  * a new base under the same Containerfile is imported again.
  */
 import t from 'tap';
+import { NO_REQUESTS } from '../src/origin.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importImage } from '@debian-atomic/oci-wrap';
@@ -120,7 +121,7 @@ t.test('pulls of derived images through a registry', async (t) => {
   t.comment(`derived: first pull ${p1.objects} objects; rebuild ${p1b.objects} objects, ${p1b.bytesFetched} bytes; new base ${p2.objects} objects`);
 
   t.test('status says what a derived deployment is', async (t) => {
-    const d = { osname: 'debian', checksum: p2.commit, serial: 0, booted: true, staged: false, pending: false, rollback: false, pinned: false, version: '13.derived.3', base: fx.c2, origin: { kind: 'image' as const, image, digest: d2.digest }, kernelArgs: [], index: 0 };
+    const d = { osname: 'debian', checksum: p2.commit, serial: 0, booted: true, staged: false, pending: false, rollback: false, pinned: false, version: '13.derived.3', base: fx.c2, origin: { kind: 'image' as const, image, digest: d2.digest }, kernelArgs: [], requests: NO_REQUESTS, index: 0 };
     const text = formatStatus([d]);
     t.match(text, `Digest: ${d2.digest}`);
     t.match(text, `Version: 13.derived.3`);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { HostSchema } from '../src/schema.js';
 import { formatStatus, hostDocument } from '../src/status.js';
+import { NO_REQUESTS } from '../src/origin.js';
 import type { Deployment } from '../src/sysroot.js';
 
 const c = (x: string) => x.repeat(64);
@@ -15,6 +16,7 @@ const d = (over: Partial<Deployment>): Deployment => ({
   pinned: false,
   origin: { kind: 'ostree', refspec: 'origin:debian/13/x86_64/desktop' },
   kernelArgs: ['root=UUID=x'],
+  requests: NO_REQUESTS,
   index: 0,
   ...over,
 });
@@ -73,4 +75,22 @@ t.test('formatStatus: rpm-ostree-like blocks, "* " on the booted one', async (t)
   );
   t.equal(formatStatus([]), 'No deployments.\n');
   t.match(formatStatus([d({ pending: true })]), /\(pending\)\n/);
+});
+
+t.test('a layered deployment: its base, the requests and what they resolved to', async (t) => {
+  const layered = d({
+    booted: true,
+    checksum: c('b'),
+    requests: { packages: ['htop'], local: [{ sha256: c('e'), name: 'mine' }], remove: ['less'] },
+    layered: { base: c('a'), added: ['htop 3.4.1-5', 'mine 1.0'], removed: ['less 668-1'] },
+  });
+  const text = formatStatus([layered]);
+  t.match(text, new RegExp(`BaseCommit: ${c('a')}\n +LayeredPackages: htop\n +LocalPackages: mine\nRemovedBasePackages: less\n +Installed: htop 3\.4\.1-5, mine 1\.0\n +Removed: less 668-1\n`));
+  const h = HostSchema.parse(hostDocument([layered]));
+  t.same(h.status.booted?.layering, { baseCommit: c('a'), requested: ['htop'], requestedLocal: [`${c('e')}:mine`], removed: ['less'], layeredPackages: ['htop 3.4.1-5', 'mine 1.0'], removedPackages: ['less 668-1'] });
+  t.equal(HostSchema.parse(hostDocument([d({ booted: true })])).status.booted?.layering, null, 'null when nothing is layered');
+  // A document of an older atomic, without the field, is still valid.
+  const old = HostSchema.parse(hostDocument([d({ booted: true })]));
+  delete (old.status.booted as { layering?: unknown }).layering;
+  t.ok(HostSchema.parse(old));
 });

@@ -4,4 +4,4 @@ export * as ociSchema from './oci-schema.js';
 export { parseOciRef, readManifest, readConfig, MEDIA } from './oci.js';
 export { planLayers, componentOf, COMMIT_LAYER, KERNEL_LAYER } from './chunk.js';
 export { CACHE_DIR, IMAGE_ANNOTATION, DIGEST_ANNOTATION, cacheTag } from './cache.js';
-export { derivedPath, DERIVED_TMPFILES, BASE_KEY, LAYERS_KEY, MANIFEST_DIGEST_KEY, DERIVED_SUBJECT } from './derived.js';
+export { derivedPath, finishDerivedTree, DERIVED_TMPFILES, BASE_KEY, LAYERS_KEY, MANIFEST_DIGEST_KEY, DERIVED_SUBJECT, type FinishOptions } from './derived.js';
