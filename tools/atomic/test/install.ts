@@ -210,9 +210,9 @@ t.test('a failure half-way (a config the image cannot take) leaves the disk blan
   const cfg = join(root, 'nogroup.yaml');
   await writeFile(cfg, 'users:\n  - name: alice\n    groups: [no-such-group]\n');
   const err = await installToDisk(opts({ device: loop, wipe: true, config: cfg }), io()).catch((e: unknown) => e as Error & { code: string; summary: string });
-  // The tiny image has no /etc/group at all: found only once the commit is deployed on the disk.
-  t.match(err, { code: 'bad-image' }, 'the user cannot be added: found only after the deployment');
-  t.match((err as { summary: string }).summary, new RegExp(`the image has no /etc/group; ${loop} was erased again: nothing was installed`));
+  // The tiny image's /etc/group has no such group: found only once the commit is deployed on the disk.
+  t.match(err, { code: 'bad-config' }, 'the user cannot be added: found only after the deployment');
+  t.match((err as { summary: string }).summary, new RegExp(`user alice: group no-such-group does not exist in the image; ${loop} was erased again: nothing was installed`));
   t.equal(partitionsOf(loop), '', 'no partition table left');
   const sig = spawnSync('wipefs', ['--no-act', '--noheadings', loop], { encoding: 'utf8' }).stdout.trim();
   t.equal(sig, '', 'no signature left on the disk');
