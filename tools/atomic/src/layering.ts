@@ -25,7 +25,7 @@
  *     a subject that names it (`layered on BASE`); the base stays referenced (BASE_REF_PREFIX).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { bwrapArgs, onInterrupt, run, ToolError, type RunResult } from '@debian-atomic/lib';
@@ -139,18 +139,45 @@ async function unmount(w: Work): Promise<void> {
   w.mounted = false;
 }
 
+/** This boot's id (a transaction's directory names it: a PID alone is reused after a reboot). */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replace(/-/g, '').slice(0, 12);
+  } catch {
+    return 'noboot';
+  }
+}
+
+/** tx-BOOT-PID-RANDOM: the transaction's boot and process. */
+export function transactionName(boot: string, pid: number): string {
+  return `tx-${boot}-${pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether a transaction directory is another live process's: made in this boot by a process that
+ * still runs. One from an earlier boot (a power cut) is stale whatever process has its PID now.
+ */
+export function isLiveTransaction(name: string, boot: string, alive: (pid: number) => boolean): boolean {
+  const m = /^tx-([0-9a-z]+)-(\d+)-/.exec(name);
+  if (!m || m[1] !== boot) return false;
+  const pid = Number(m[2]);
+  return pid !== process.pid && alive(pid);
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** Work directories of transactions whose process is gone (a power cut, a kill): removed. */
 async function removeStale(root: string): Promise<void> {
+  const boot = bootId();
   for (const name of await readdir(root).catch(() => [] as string[])) {
-    const pid = Number(/^tx-(\d+)-/.exec(name)?.[1]);
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        continue;
-      } catch {
-        /* gone */
-      }
-    }
+    if (isLiveTransaction(name, boot, processAlive)) continue;
     await run('umount', [join(root, name, 'merged')]).catch(() => undefined);
     await rm(join(root, name), { recursive: true, force: true });
   }
@@ -340,7 +367,7 @@ export async function buildLayered(o: LayerOptions): Promise<Layered> {
   const root = join(o.sysroot, WORK_DIR);
   await mkdir(root, { recursive: true });
   await removeStale(root);
-  const dir = join(root, `tx-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const dir = join(root, transactionName(bootId(), process.pid));
   const w: Work = { dir, lower: join(dir, 'tree'), upper: join(dir, 'upper'), merged: join(dir, 'merged'), mounted: false };
   const cleanup = async () => {
     await unmount(w).catch(() => undefined);

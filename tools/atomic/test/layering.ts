@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { toolboxRoot } from '@debian-atomic/lib';
 import { main } from '../src/main.js';
-import { checkAptPlan, LAYERED_TMPFILES, parseAptPlan, RELOCATED_TMPFILES, WORK_DIR } from '../src/layering.js';
+import { checkAptPlan, isLiveTransaction, LAYERED_TMPFILES, parseAptPlan, RELOCATED_TMPFILES, transactionName, WORK_DIR } from '../src/layering.js';
 import { NO_REQUESTS, parseOrigin, parseRequests, rewriteOrigin, withRequests } from '../src/origin.js';
 import { HostSchema } from '../src/schema.js';
 import { readDeployments } from '../src/sysroot.js';
@@ -196,4 +196,15 @@ t.test('layering on a real sysroot: install, failures, /opt and /var, uninstall,
     t.equal(j.commit, v2, 'the plain base commit');
     t.equal((await host()).status.otherDeployments[0]!.layering, null);
   });
+});
+
+t.test('a transaction directory is live only when its boot is this one and its process runs', async (t) => {
+  const alive = (pid: number) => pid === 4242;
+  const name = transactionName('abc123def456', 4242);
+  t.match(name, /^tx-abc123def456-4242-[0-9a-f]{8}$/);
+  t.ok(isLiveTransaction(name, 'abc123def456', alive), 'this boot, its process runs: kept');
+  t.notOk(isLiveTransaction(name, 'fff000fff000', alive), 'an earlier boot (a power cut): stale, though a process has that PID now');
+  t.notOk(isLiveTransaction(transactionName('abc123def456', 77), 'abc123def456', alive), 'this boot, its process gone: stale');
+  t.notOk(isLiveTransaction('tx-668-9759b9bc', 'abc123def456', alive), "an older atomic's name: stale");
+  t.notOk(isLiveTransaction(transactionName('abc123def456', process.pid), 'abc123def456', () => true), 'never our own');
 });
