@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RegistryProxy, startRegistry, type Registry } from '../src/registry.js';
 import { BUILD, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
-import { HostSchema } from '../../atomic/src/schema.js';
+import { atomicStatus, runAndReboot } from './fixtures/guest.js';
 
 const BOOT_LIMIT = 600_000;
 const COMMAND_LIMIT = 1_800_000;
@@ -84,29 +84,12 @@ async function boot(disk: string, why: string): Promise<Vm> {
   return vm;
 }
 
-type Host = ReturnType<typeof HostSchema.parse>;
-
-async function status(t: Test, v: Vm, step: string): Promise<Host> {
-  const text = await v.ssh('atomic status --json');
-  const parsed = HostSchema.safeParse(JSON.parse(text));
-  t.ok(parsed.success, `${step}: atomic status --json follows its schema`, { error: parsed.success ? undefined : parsed.error.message, text });
-  return parsed.success ? parsed.data : (JSON.parse(text) as Host);
-}
-
-/** Run a guest command that reboots the guest at its end (-r), and wait for the new boot. */
-async function runAndReboot(v: Vm, cmd: string): Promise<string> {
-  const oldBootId = await v.bootId();
-  const r = await v.sshStatus(v.sudoCmd(cmd), COMMAND_LIMIT);
-  const deadline = Date.now() + BOOT_LIMIT;
-  while (Date.now() < deadline) {
-    await new Promise((res) => setTimeout(res, 5000));
-    const id = await v.ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim(), () => '');
-    if (id && id !== oldBootId) {
-      boots++;
-      return r.out;
-    }
-  }
-  throw new Error(`no new boot after '${cmd}' (exit ${r.code}): ${r.out}\n${await v.serialTail()}`);
+/** Schema-checked status, and a command that reboots (counted in boots). */
+const status = atomicStatus;
+async function reboot(v: Vm, cmd: string): Promise<string> {
+  const out = await runAndReboot(v, cmd, { command: COMMAND_LIMIT, boot: BOOT_LIMIT });
+  boots++;
+  return out;
 }
 
 /** What the Containerfile made, seen from inside the booted guest. */
@@ -170,7 +153,7 @@ t.test(`${VARIANT}: a Containerfile FROM the image, built with podman, booted fr
   await v.sudo('echo kept > /etc/debian-atomic-test');
   t.equal((await v.sshStatus('command -v jq')).code === 0, false, 'the base has no jq');
   counted.reset();
-  const sw = await runAndReboot(v, `atomic switch docker://${guestRegistry}/${derivedName} -r`);
+  const sw = await reboot(v, `atomic switch docker://${guestRegistry}/${derivedName} -r`);
   const switchServed = counted.blobsServed;
   const derivedOnly = new Set(d1Layers.slice(baseLayers.length));
   results.switch = { bytes: counted.bytes, layers_pulled: [...switchServed.keys()].filter((d) => d1Layers.includes(d)).length, derived_layers: derivedOnly.size };
@@ -191,7 +174,7 @@ t.test(`${VARIANT}: a Containerfile FROM the image, built with podman, booted fr
   t.not(d2.digest, d1.digest, 'the rebuild is a new image');
   t.equal(digestOf(`docker://${derived}`), d2.digest);
   counted.reset();
-  const up = await runAndReboot(v, 'atomic upgrade -r');
+  const up = await reboot(v, 'atomic upgrade -r');
   const served = [...counted.blobsServed.keys()].filter((d) => d2Layers.includes(d));
   results.upgrade = { bytes: counted.bytes, layers_pulled: served.length, layers_changed: changed.length, changed_bytes: served.reduce((n, d) => n + (counted.blobsServed.get(d) ?? 0), 0) };
   log(`atomic upgrade: ${JSON.stringify(results.upgrade)}: ${up.trim().split('\n').slice(-3).join(' | ')}`);

@@ -10,7 +10,7 @@
  * signed-only policy is refused and nothing changes. `atomic status --json` is
  * validated against the tool's own schema at every step. One disk, six boots.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { Vm } from '../src/vm.js';
 import { RegistryProxy, startRegistry, type Registry } from '../src/registry.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
 import { fetchDeb, gpgKey, makeV2Tree, ostree, ostreeCommit, PACKAGE, UNOWNED_FILE, V2_KARG, V2_MARK } from './fixtures/update.js';
-import { HostSchema } from '../../atomic/src/schema.js';
+import { atomicStatus, runAndReboot } from './fixtures/guest.js';
 
 const BOOT_LIMIT = 600_000;
 // A pull and import under TCG: minutes (the import reads every layer of the image).
@@ -74,31 +74,12 @@ async function boot(why: string): Promise<Vm> {
   return vm;
 }
 
-type Host = ReturnType<typeof HostSchema.parse>;
-
-/** `atomic status --json`, checked against the schema the tool publishes. */
-async function status(t: Test, v: Vm, step: string): Promise<Host> {
-  const text = await v.ssh('atomic status --json');
-  const parsed = HostSchema.safeParse(JSON.parse(text));
-  t.ok(parsed.success, `${step}: atomic status --json follows its schema`, { error: parsed.success ? undefined : parsed.error.message, text });
-  return parsed.success ? parsed.data : (JSON.parse(text) as Host);
-}
-
-
-/** Run a guest command that reboots the guest at its end (-r), and wait for the new boot. */
-async function runAndReboot(v: Vm, cmd: string): Promise<string> {
-  const oldBootId = await v.bootId();
-  const r = await v.sshStatus(v.sudoCmd(cmd), COMMAND_LIMIT);
-  const deadline = Date.now() + BOOT_LIMIT;
-  while (Date.now() < deadline) {
-    await new Promise((res) => setTimeout(res, 5000));
-    const id = await v.ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim(), () => '');
-    if (id && id !== oldBootId) {
-      boots++;
-      return r.out;
-    }
-  }
-  throw new Error(`no new boot after '${cmd}': ${r.out}\n${await v.serialTail()}`);
+/** Schema-checked status, and a command that reboots (counted in boots). */
+const status = atomicStatus;
+async function reboot(v: Vm, cmd: string): Promise<string> {
+  const out = await runAndReboot(v, cmd, { command: COMMAND_LIMIT, boot: BOOT_LIMIT });
+  boots++;
+  return out;
 }
 
 t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; signature policy`, async (t) => {
@@ -203,7 +184,7 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   // The upgrade: only the changed layers come over the wire.
   counted.reset();
   const guestStart = Number(await v.ssh('date +%s.%N'));
-  const up = await runAndReboot(v, 'atomic upgrade -r');
+  const up = await reboot(v, 'atomic upgrade -r');
   const served = counted.blobsServed;
   const layersPulled = w2.layers.filter((l) => served.has(l.digest));
   const layerBytes = layersPulled.reduce((n, l) => n + (served.get(l.digest) ?? 0), 0);
@@ -234,7 +215,7 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   t.match(await v.sshStatus('dpkg-query -W -f=\'${Status}\' ' + PACKAGE).then((r) => r.out), /install ok installed/, 'dpkg knows it');
 
   // Rollback.
-  const rb = await runAndReboot(v, 'atomic rollback -r');
+  const rb = await reboot(v, 'atomic rollback -r');
   t.match(rb, /previous deployment is now the default/, 'atomic rollback -r');
   s = await status(t, v, 'rolled back');
   t.equal(s.status.booted?.checksum, w1.commit, 'after atomic rollback -r: v1 booted');
@@ -248,7 +229,7 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   const ws = ociWrap(join(ROOT, 'build/repo'), server.ref, `oci:${oci}:server`);
   push(`oci:${oci}:server`, `docker://${registry.host}/${serverImage}`);
   counted.reset();
-  const sw = await runAndReboot(v, `atomic switch docker://${guestRegistry}/${serverImage} -r`);
+  const sw = await reboot(v, `atomic switch docker://${guestRegistry}/${serverImage} -r`);
   results.switch = { bytes: counted.bytes, image_bytes: ws.layers.reduce((n, l) => n + l.size, 0) };
   log(`atomic switch: ${JSON.stringify(results.switch)}: ${sw.trim().split('\n').slice(-3).join(' | ')}`);
   s = await status(t, v, 'switched');
