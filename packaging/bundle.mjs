@@ -17,37 +17,34 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(process.argv[2] ?? join(root, 'build/packaging/bundle'));
 
 /**
- * Each tools/<tool>/src/bin.ts ends in `await runTool(...)`: top-level await, which a CommonJS
- * bundle cannot hold. runTool never returns (it calls process.exit), so nothing waits on it:
- * starting it without `await` behaves the same. The rewrite is checked to hit exactly once,
- * so a bin.ts that changes shape fails the build instead of bundling something else.
- * (A bin.ts that says `void runTool(...)` itself needs no rewrite.)
+ * Every tool's src/main.ts exports TOOL and main(argv, io); its bin.ts runs that main with lib's
+ * runTool behind a top-level await, which a CommonJS bundle cannot hold. The bundles' entries
+ * are written here instead and start the same main: runTool never returns (it calls
+ * process.exit), so nothing needs to wait on it.
  */
-const binWithoutTopLevelAwait = {
-  name: 'bin-without-top-level-await',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]tools[\\/][^\\/]+[\\/]dist[\\/]bin\.js$/ }, async (args) => {
-      const text = (await readFile(args.path, 'utf8')).replace(/^#!.*\n/, '');
-      const hits = text.match(/^await runTool\(/gm)?.length ?? 0;
-      const started = text.match(/^void runTool\(/gm)?.length ?? 0;
-      if (hits + started !== 1) throw new Error(`${relative(root, args.path)}: expected one top-level 'await runTool(' (or 'void runTool('), found ${hits + started}`);
-      return { contents: text.replace(/^await runTool\(/m, 'void runTool('), loader: 'js', resolveDir: dirname(args.path) };
-    });
-  },
-};
+const LIB = join(root, 'tools/lib/dist/index.js');
+const mainOf = (tool) => join(root, 'tools', tool, 'dist/main.js');
+
+/** The entry of one tool's bundle: esbuild refuses it if main.js does not export main and TOOL. */
+function toolSource(tool) {
+  return `import { runTool } from ${JSON.stringify(LIB)};
+import { main, TOOL } from ${JSON.stringify(mainOf(tool))};
+void runTool(TOOL, () => main(process.argv.slice(2)));
+`;
+}
 
 /**
  * A worker thread started from its own file (`new Worker(new URL('./x.js', import.meta.url))`)
  * has no file in a bundle or a single executable: the worker is bundled on its own and started
- * from its source (`eval: true`, a CommonJS script, which is what the bundle is). Checked like
- * the bin rewrite: a Worker started any other way fails the build.
+ * from its source (`eval: true`, a CommonJS script, which is what the bundle is). Checked: a
+ * Worker started any other way fails the build.
  */
 const workersFromSource = {
   name: 'workers-from-source',
   setup(b) {
     b.onLoad({ filter: /[\\/]tools[\\/][^\\/]+[\\/]dist[\\/][^\\/]+\.js$/ }, async (args) => {
       let text = await readFile(args.path, 'utf8');
-      if (args.path.endsWith('/bin.js') || !text.includes('new Worker(')) return undefined;
+      if (!text.includes('new Worker(')) return undefined;
       const pattern = /new Worker\(new URL\((?:[^()]|\([^()]*\))*?'\.\/([\w-]+)\.js', import\.meta\.url\)\)/g;
       const names = [...text.matchAll(pattern)].map((m) => m[1]);
       if (names.length !== text.split('new Worker(').length - 1) throw new Error(`${relative(root, args.path)}: a Worker not started as new Worker(new URL('./NAME.js', import.meta.url))`);
@@ -64,8 +61,9 @@ const workersFromSource = {
 
 /** The multi-call entry: `debian-atomic TOOL ARGS...`, or the binary linked or copied as TOOL. */
 function multicallSource() {
-  const loaders = TOOL_NAMES.map((t) => `  ${JSON.stringify(t)}: () => import(${JSON.stringify(join(root, 'tools', t, 'dist/bin.js'))}),`).join('\n');
+  const loaders = TOOL_NAMES.map((t) => `  ${JSON.stringify(t)}: () => import(${JSON.stringify(mainOf(t))}),`).join('\n');
   return `import { basename } from 'node:path';
+import { runTool } from ${JSON.stringify(LIB)};
 const TOOLS = {
 ${loaders}
 };
@@ -83,7 +81,7 @@ if (!Object.hasOwn(TOOLS, name)) {
   // The tools read process.argv.slice(2): drop the tool name as if it were the program.
   process.argv.splice(2, 1);
 }
-void TOOLS[name]();
+void TOOLS[name]().then((tool) => runTool(tool.TOOL, () => tool.main(process.argv.slice(2))));
 `;
 }
 
@@ -97,7 +95,7 @@ const common = {
   legalComments: 'none',
   // yargs 18 and the tools are ESM and use import.meta.url; in CommonJS it is the script's own URL.
   define: { 'import.meta.url': '__import_meta_url' },
-  plugins: [binWithoutTopLevelAwait, workersFromSource],
+  plugins: [workersFromSource],
 };
 const banner = (shebang) => ({ js: `${shebang}\n"use strict";\nconst __import_meta_url = require("node:url").pathToFileURL(__filename).href;` });
 
@@ -121,8 +119,13 @@ for (const dir of await readdir(join(root, 'tools'))) {
     if (!TOOL_NAMES.includes(name)) throw new Error(`tools/${dir}: command ${name} has no row in packaging/tools.mjs (its Debian Depends)`);
   }
 }
+// The multi-call entry runs a tool's main under the TOOL it exports: it must be the table's name.
+for (const t of TOOL_NAMES) {
+  const { TOOL } = await import(mainOf(t));
+  if (TOOL !== t) throw new Error(`tools/${t}/dist/main.js: exports TOOL ${JSON.stringify(TOOL)}, expected ${JSON.stringify(t)}`);
+}
 await mkdir(out, { recursive: true });
-const jobs = TOOL_NAMES.map((t) => ({ name: t, entryPoints: [join(root, 'tools', t, 'dist/bin.js')], shebang: '#!/usr/bin/node' }));
+const jobs = TOOL_NAMES.map((t) => ({ name: t, stdin: { contents: toolSource(t), resolveDir: root, sourcefile: `${t}.js` }, shebang: '#!/usr/bin/node' }));
 jobs.push({ name: MULTICALL, stdin: { contents: multicallSource(), resolveDir: root, sourcefile: 'multicall.js' }, shebang: '#!/usr/bin/env node' });
 await Promise.all(
   jobs.map(async ({ name, shebang, ...entry }) => {

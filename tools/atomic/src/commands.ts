@@ -1,7 +1,7 @@
 /** The subcommands: read the sysroot, call the library, print human text or JSON on stdout. */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Progress, run, ToolError, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { type Io as StandardIo, Progress, run, ToolError, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { TOOL } from './main.js';
 import { deploy, hasEdits, commitKargs, type DeployResult, type KargsEdits } from './deploy.js';
 import { describeOrigin, hasRequests, isImageReference, type Origin } from './origin.js';
@@ -12,10 +12,8 @@ import { API_VERSION, bootloaderStatusJsonSchema, BootloaderStatusSchema, Bootlo
 import { formatStatus, hostDocument } from './status.js';
 import { ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
 
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  /** Progress and warnings. */
-  stderr: NodeJS.WritableStream;
+/** The standard streams (stderr: progress and warnings), and what tests replace. */
+export interface Io extends StandardIo {
   /** Reboot the machine (`systemctl reboot`, or the automatic timer's command); tests replace it. */
   reboot: (command: readonly string[]) => Promise<void>;
   /** findmnt, mount and umount of the ESP, and where (esp.ts's SYSTEM_ESP); tests replace parts. */
@@ -30,6 +28,7 @@ export function defaultIo(io: Partial<Io> | undefined): Io {
   return {
     stdout: io?.stdout ?? process.stdout,
     stderr: io?.stderr ?? process.stderr,
+    stdin: io?.stdin ?? process.stdin,
     esp: io?.esp,
     espWriter: io?.espWriter,
     ask: io?.ask,

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { hideBin } from 'yargs/helpers';
 import { runTool } from '@debian-atomic/lib';
-import { main } from './main.js';
+import { main, TOOL } from './main.js';
 
-await runTool('comps-sync', () => main(hideBin(process.argv)));
+await runTool(TOOL, () => main(process.argv.slice(2)));

@@ -19,6 +19,7 @@ import {
   warn,
   writeJson,
   type Diagnostic,
+  type Io,
 } from '@debian-atomic/lib';
 import { ShaCache } from './cache.js';
 import { diffStates, formatTaskReport, hasDrift, type TaskReport } from './diff.js';
@@ -30,7 +31,7 @@ import { taskMembers, type TaskMembers } from './tasks.js';
 import { TASK_NAME } from '@debian-atomic/treefile-lint';
 import { ARCHES, entryOfState, KINDS, loadTasksFile, sameEntry, stateOfEntry, type TaskEntry } from './tasksfile.js';
 
-const TOOL = 'comps-sync';
+export const TOOL = 'comps-sync';
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
 const USAGE = `$0 [--save] [--suite SUITE] [--arch amd64,arm64] [--mirror URL | --desc FILE --packages FILE,...] [--exclude FILE] TASKS_YAML
@@ -64,11 +65,6 @@ export function seconds(value: string | string[]): number {
   const n = Number(raw);
   if (raw === '' || !(n > 0 && n <= 86_400)) throw usageError(`--timeout ${raw}: expected a number of seconds greater than 0 (at most 86400)`);
   return n;
-}
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
 }
 
 export async function main(argv: string[], io: Io = process): Promise<number> {

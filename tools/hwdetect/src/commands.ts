@@ -1,6 +1,6 @@
 /** The subcommands: read inputs, call the library, write JSON on stdout, warnings on stderr. */
 import { stat } from 'node:fs/promises';
-import { canonicalJson, inputError, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { canonicalJson, inputError, type Io, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { z } from 'zod';
 import { applyPlan } from './apply.js';
 import { bootCheck } from './check.js';
@@ -11,11 +11,6 @@ import { makePlan, PlanSchema, type Plan } from './plan.js';
 import { checkOutputFile, checkStateDir, writeFailure, writeOutputFile } from './output.js';
 import { loadPolicy, policyJsonSchema } from './policy.js';
 import { probe } from './probe.js';
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stdin: NodeJS.ReadableStream;
-}
 
 interface Common {
   quiet: boolean;

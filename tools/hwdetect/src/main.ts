@@ -1,7 +1,6 @@
 /** The command line: subcommands, their options, and lazily imported implementations. */
-import { cli } from '@debian-atomic/lib';
+import { cli, type Io } from '@debian-atomic/lib';
 import type { Argv } from 'yargs';
-import type { Io } from './commands.js';
 
 export const TOOL = 'hwdetect';
 /** `requiresArg` everywhere: it also lets "-" (stdin) be an option's value. */
@@ -18,7 +17,7 @@ function roots<T>(y: Argv<T>) {
 const output = { alias: 'o', type: 'string', requiresArg: true, describe: 'Write the JSON to FILE (atomically) instead of stdout' } as const;
 
 /** Run the tool on argv; returns the exit code (0 ok, 1 findings); throws ToolError for failures. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stdin: process.stdin }): Promise<number> {
+export async function main(argv: string[], io: Io = process): Promise<number> {
   let code = 0;
   await cli(TOOL, '$0 <command> [options]', argv)
     .command(

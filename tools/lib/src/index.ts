@@ -7,6 +7,7 @@ export * from './progress.js';
 export * from './suggest.js';
 export * from './diagnostics.js';
 export * from './cli.js';
+export * from './io.js';
 export * from './toolbox.js';
 export * from './kargs.js';
 export * from './read.js';

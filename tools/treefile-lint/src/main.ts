@@ -1,6 +1,6 @@
 /** The command line of treefile-lint: parse arguments, run, render. Returns the exit code. */
 import { access, constants } from 'node:fs/promises';
-import { cli, EXIT, formatDiagnostic, inputError, usageError, writeJson } from '@debian-atomic/lib';
+import { cli, EXIT, formatDiagnostic, inputError, type Io, usageError, writeJson } from '@debian-atomic/lib';
 import { lintTreefiles } from './lint.js';
 import { resolveTreefile } from './resolve.js';
 import { treefileJsonSchema } from './schema.js';
@@ -14,11 +14,6 @@ Without flags: prints a JSON summary [{file, ok, ref, errors}] on stdout and eve
 problem as file:line:col: message on stderr.
 Exit status: 0 clean, 1 problems found, 2 usage error, or a FILE, include or tasks
 file that cannot be read (missing, not a regular file, too large).`;
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
 
 /** The problem of the first unreadable file, with the others as detail (exit 2). */
 async function checkReadable(files: readonly string[]): Promise<void> {
