@@ -29,6 +29,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { controlCharName, imageReferenceProblem, onInterrupt, readBoundedText, READ_LIMITS, run, tailLines, tempSibling, toolboxRun, ToolError, usageError, type Progress } from '@debian-atomic/lib';
 import { importLayers, MANIFEST_DIGEST_KEY, readImage, type ObjectKind, type OstreeImage } from '@debian-atomic/oci-wrap';
+import { imageConfigSchema } from '@debian-atomic/lib/contracts/oci';
 import { blobSizes, cacheDir, cacheTag, DIGEST_ANNOTATION, gcCache, IMAGE_ANNOTATION, lockCache, moveTag, PULLING, removeCorruptBlobs, removeStaleTags, removeTags, repairCacheIndex, taggedManifest } from './layers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +204,8 @@ const inspectSchema = z.looseObject({
   Created: z.string().nullish(),
   Labels: z.record(z.string(), z.string()).nullish(),
 });
-const configSchema = z.looseObject({ rootfs: z.looseObject({ diff_ids: z.array(z.string()) }) });
+/** The part of the image config (the OCI contract) a derived image's layers are counted from. */
+const configSchema = imageConfigSchema.pick({ rootfs: true });
 const FINAL_DIFFID = 'ostree.final-diffid';
 
 const VERSION_LABELS = ['org.opencontainers.image.version', 'version'];

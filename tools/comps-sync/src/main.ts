@@ -28,7 +28,7 @@ import { DEFAULT_KEYRING } from './release.js';
 import { renderTasksFile } from './save.js';
 import { loadFromMirror, loadOffline, type Sources } from './sources.js';
 import { taskMembers, type TaskMembers } from './tasks.js';
-import { TASK_NAME } from '@debian-atomic/treefile-lint';
+import { TASK_NAME } from '@debian-atomic/lib/contracts/treefile';
 import { ARCHES, entryOfState, KINDS, loadTasksFile, sameEntry, stateOfEntry, type TaskEntry } from './tasksfile.js';
 
 export const TOOL = 'comps-sync';

@@ -12,7 +12,7 @@
  */
 import { formatDiagnostic, inputError, readYamlFile, schemaDiagnostics, syntaxDiagnostics, type LoadedYaml } from '@debian-atomic/lib';
 // The format is treefile-lint's (it expands `tasks:`): one schema for both tools.
-import { DEBIAN_ARCHES, tasksFileKeys, tasksFileSchema } from '@debian-atomic/treefile-lint';
+import { DEBIAN_ARCHES, tasksFileKeys, tasksFileSchema } from '@debian-atomic/lib/contracts/treefile';
 import { normaliseEntry } from './relations.js';
 
 export const ARCHES = DEBIAN_ARCHES;

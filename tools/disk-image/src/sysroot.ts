@@ -7,19 +7,17 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { commitKargs as libCommitKargs, kernelArg, toolboxRun, ToolError } from '@debian-atomic/lib';
+import { commitKargs as libCommitKargs, toolboxRun, ToolError } from '@debian-atomic/lib';
+import { IMAGE_TREEFILE, imageTreefileProblem, imageTreefileReader } from '@debian-atomic/lib/contracts/image-treefile';
 
-const TREEFILE = '/usr/share/debian-atomic/treefile.json';
+const TREEFILE = `/${IMAGE_TREEFILE}`;
 
 /**
  * What disk-image reads of the treefile recorded in the commit: the stateroot name (a directory
- * of the sysroot) and the kernel arguments (the BLS `options` line). Other keys are not its business.
+ * of the sysroot), the kernel arguments (the BLS `options` line) and secure-boot, checked by the
+ * treefile contract. Other keys are not its business.
  */
-export const commitTreefileSchema = z.looseObject({
-  osname: z.string().max(64, { error: 'longer than 64 characters' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'not a valid OSTree stateroot name' }).optional(),
-  'kernel-args': z.array(kernelArg).max(256, { error: 'more than 256 kernel arguments' }).optional(),
-  'secure-boot': z.boolean().optional(),
-});
+export const commitTreefileSchema = imageTreefileReader(['osname', 'kernel-args', 'secure-boot']);
 export type CommitTreefile = z.infer<typeof commitTreefileSchema>;
 
 /** The treefile's JSON text, checked; a problem names the commit and the file. */
@@ -31,12 +29,9 @@ export function parseCommitTreefile(text: string, where: string): CommitTreefile
   } catch (err) {
     throw fail(`not JSON: ${(err as Error).message}`);
   }
-  const r = commitTreefileSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw fail(`${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
-  }
-  return r.data;
+  const problem = imageTreefileProblem(commitTreefileSchema, json);
+  if (problem) throw fail(problem);
+  return commitTreefileSchema.parse(json);
 }
 
 export interface DeployOptions {

@@ -1,33 +1,28 @@
 /**
  * The treefile rootfs records in the tree (usr/share/debian-atomic/treefile.json): ostree-commit
  * reads its ref, automatic-version-prefix, mutate-os-release and add-commit-metadata. It is part
- * of the tree it is given, so it is read bounded (a regular file, not a symlink) and checked to
- * the same grammar treefile-lint enforces: the version lands in os-release, metadata in ostree's
- * KEY=VALUE arguments. A bad file is an input error (exit 2) before the repository is touched.
+ * of the tree it is given, so it is read bounded (a regular file, not a symlink) and checked by the
+ * treefile contract treefile-lint enforces (its grammar, its limits; the words here are
+ * ostree-commit's): the version lands in os-release, metadata in ostree's KEY=VALUE arguments.
+ * A bad file is an input error (exit 2) before the repository is touched.
  */
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlCharName, inputError, READ_LIMITS, readBoundedText } from '@debian-atomic/lib';
+import { IMAGE_TREEFILE, imageTreefileProblem, imageTreefileReader, type ImageTreefile } from '@debian-atomic/lib/contracts/image-treefile';
+import { LIMITS, METADATA_KEY, OSTREE_REF, VERSION_PREFIX } from '@debian-atomic/lib/contracts/treefile';
 
-export const TREEFILE_IN_TREE = 'usr/share/debian-atomic/treefile.json';
+export const TREEFILE_IN_TREE = IMAGE_TREEFILE;
 
-export interface TreefileBits {
-  ref?: string;
-  'mutate-os-release'?: string;
-  'automatic-version-prefix'?: string;
-  'add-commit-metadata'?: Record<string, unknown>;
-}
+const reader = imageTreefileReader(['ref', 'mutate-os-release', 'automatic-version-prefix', 'add-commit-metadata']);
+export type TreefileBits = Pick<ImageTreefile, 'ref' | 'mutate-os-release' | 'automatic-version-prefix' | 'add-commit-metadata'>;
 
-// The grammars of treefile-lint's schema (ostree-commit does not depend on it).
-/** ostree's OSTREE_REF_REGEXP without the optional "remote:" prefix. */
-export const OSTREE_REF = /^[-._A-Za-z0-9]+(\/[-._A-Za-z0-9]+)*$/;
-export const MAX_REF = 256;
-const VERSION_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._~+-]{0,63}$/;
-const METADATA_KEY = /^[^\s=\u0000-\u001f\u007f-\u009f]{1,256}$/;
-const MAX_METADATA_KEYS = 256;
+export { OSTREE_REF };
+export const MAX_REF = LIMITS.name;
+const MAX_METADATA_KEYS = LIMITS.metadataKeys;
 /** One KEY=VALUE argument must stay well under Linux's 128 KiB limit on a single argument. */
-const MAX_METADATA_VALUE = 65536;
+const MAX_METADATA_VALUE = LIMITS.metadataValue;
 /** JSON.stringify recurses: deeper values overflow the stack before they could be committed. */
 const MAX_DEPTH = 64;
 
@@ -64,11 +59,11 @@ export function treefileProblem(data: unknown): string | null {
     if (p) return `ref: ${p}`;
   }
   const prefix = tf['automatic-version-prefix'];
-  if (prefix !== undefined && (typeof prefix !== 'string' || !VERSION_PREFIX.test(prefix)))
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > LIMITS.versionPrefix || !VERSION_PREFIX.test(prefix)))
     return 'automatic-version-prefix: expected at most 64 letters, digits, ".", "_", "~", "+", "-" (it lands in os-release)';
   const mutate = tf['mutate-os-release'];
   if (mutate !== undefined) {
-    if (typeof mutate !== 'string' || mutate === '' || mutate.length > 256) return 'mutate-os-release: expected a string of 1 to 256 characters';
+    if (typeof mutate !== 'string' || mutate === '' || mutate.length > LIMITS.name) return 'mutate-os-release: expected a string of 1 to 256 characters';
     const c = controlCharName(mutate);
     if (c) return `mutate-os-release: must be one line: it contains ${c}`;
   }
@@ -82,7 +77,8 @@ export function treefileProblem(data: unknown): string | null {
       if (JSON.stringify((meta as Record<string, unknown>)[k]).length > MAX_METADATA_VALUE) return `add-commit-metadata.${k}: larger than ${MAX_METADATA_VALUE} characters as JSON`;
     }
   }
-  return null;
+  // The words above are ostree-commit's; the contract has the last say on what is accepted.
+  return imageTreefileProblem(reader, data);
 }
 
 export function kindOf(st: Stats): string {
@@ -111,5 +107,5 @@ export async function readTreefile(tree: string): Promise<TreefileBits> {
   }
   const problem = treefileProblem(data);
   if (problem) throw inputError(`${file}: ${problem}`);
-  return data as TreefileBits;
+  return reader.parse(data);
 }

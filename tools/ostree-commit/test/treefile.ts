@@ -2,6 +2,7 @@ import t from 'tap';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { jsonTooDeep, readTreefile, refProblem, treefileProblem } from '../src/treefile.js';
+import { casesFor } from '../../lib/test/fixtures/image-treefile-cases.js';
 
 t.test('the grammar of what ostree-commit reads from the treefile', async (t) => {
   t.equal(treefileProblem({ ref: 'debian/13/x86_64/base', 'automatic-version-prefix': '13', 'mutate-os-release': '13', 'add-commit-metadata': { 'debian-atomic.variant': 'base', n: 1, b: true, o: { a: [1] } } }), null);
@@ -35,4 +36,10 @@ t.test('the in-tree treefile: absent, good, or an input error', async (t) => {
   t.same(await readTreefile(join(dir, 'good')), { ref: 'a/b' });
   symlinkSync('/etc/hostname', join(dir, 'linked/usr/share/debian-atomic/treefile.json'));
   await t.rejects(readTreefile(join(dir, 'linked')), { exitCode: 2, message: /cannot read: a symbolic link, expected a regular file/ });
+});
+
+t.test('the in-image treefile table (lib/test/fixtures): ostree-commit agrees with the contract', async (t) => {
+  for (const c of casesFor(['ref', 'automatic-version-prefix', 'mutate-os-release', 'add-commit-metadata'])) {
+    t.equal(treefileProblem({ [c.key]: c.value }) === null, c.ok, `${c.key}: ${JSON.stringify(c.value).slice(0, 40)}`);
+  }
 });

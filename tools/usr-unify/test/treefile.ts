@@ -1,6 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { initramfsArgs, TREEFILE_IN_TREE } from '../src/treefile.js';
+import { casesFor } from '../../lib/test/fixtures/image-treefile-cases.js';
 
 /** A tree holding only the treefile rootfs records. */
 const withTreefile = (t: { testdir(files: object): string }, content: string) => t.testdir({ usr: { share: { 'debian-atomic': { 'treefile.json': content } } } });
@@ -25,5 +26,14 @@ t.test('a bad one is an input error naming the file', async (t) => {
     const dir = withTreefile(t, text);
     await t.rejects(initramfsArgs(dir), { exitCode: 2, message }, text.slice(0, 40));
     t.match(join(dir, TREEFILE_IN_TREE), /treefile\.json$/);
+  }
+});
+
+t.test('the in-image treefile table (lib/test/fixtures): usr-unify agrees with the contract', async (t) => {
+  for (const c of casesFor(['initramfs-args'])) {
+    const read = initramfsArgs(withTreefile(t, JSON.stringify({ [c.key]: c.value })));
+    const what = `${c.key}: ${JSON.stringify(c.value).slice(0, 40)}`;
+    if (c.ok) t.same(await read, c.value, what);
+    else await t.rejects(read, { exitCode: 2 }, what);
   }
 });
