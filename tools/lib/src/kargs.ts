@@ -3,22 +3,18 @@
  *   kargs = ["iommu=pt"]
  *   match-architectures = ["x86_64"]
  * hwdetect writes them; disk-image merges them into the deployment's kernel
- * arguments. Only this TOML subset (two keys, arrays of strings) is accepted.
+ * arguments. Their grammar (TOML, two keys) is the contract in contracts/kargs.ts.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inputError, ToolError } from './errors.js';
 import { toolboxRun } from './toolbox.js';
-import { kernelArgProblem } from './grammar.js';
+import { parseKargsToml, type KargsFile } from './contracts/kargs.js';
 import { readBoundedText, READ_LIMITS } from './read.js';
 
 export const KARGS_D = 'usr/lib/bootc/kargs.d';
 
-export interface KargsFile {
-  kargs: string[];
-  /** bootc architecture names (x86_64, aarch64); absent = every architecture. */
-  architectures?: string[];
-}
+export { parseKargsToml, type KargsFile } from './contracts/kargs.js';
 
 /** bootc's name (Rust's std::env::consts::ARCH) for a Node process.arch. */
 export function bootcArch(nodeArch: string = process.arch): string {
@@ -32,94 +28,6 @@ export function formatKargsToml(file: KargsFile, comment?: string): string {
   lines.push(`kargs = ${list(file.kargs)}`);
   if (file.architectures) lines.push(`match-architectures = ${list(file.architectures)}`);
   return lines.join('\n') + '\n';
-}
-
-const ESCAPES: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', '"': '"', '\\': '\\' };
-
-export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
-  let i = 0;
-  const fail = (message: string): never => {
-    const before = text.slice(0, i).split('\n');
-    throw inputError(`${file}:${before.length}:${before.at(-1)!.length + 1}: ${message}`);
-  };
-  const skip = (newlines: boolean) => {
-    for (;;) {
-      const c = text[i];
-      if (c === ' ' || c === '\t' || (newlines && (c === '\n' || c === '\r'))) i++;
-      else if (c === '#') while (i < text.length && text[i] !== '\n') i++;
-      else return;
-    }
-  };
-  const string = (): string => {
-    const quote = text[i];
-    if (quote !== '"' && quote !== "'") return fail('expected a string');
-    let out = '';
-    for (i++; ; i++) {
-      const c = text[i];
-      if (c === undefined || c === '\n') return fail('unterminated string');
-      if (c === quote) {
-        i++;
-        return out;
-      }
-      if (c === '\\' && quote === '"') {
-        const e = text[++i]!;
-        if (e === 'u' || e === 'U') {
-          const n = e === 'u' ? 4 : 8;
-          const hex = text.slice(i + 1, i + 1 + n);
-          if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== n) return fail('bad unicode escape');
-          out += String.fromCodePoint(parseInt(hex, 16));
-          i += n;
-        } else if (e in ESCAPES) out += ESCAPES[e];
-        else return fail(`bad escape \\${e}`);
-      } else out += c;
-    }
-  };
-  const array = (key: string): string[] => {
-    if (text[i] !== '[') return fail('expected an array of strings');
-    i++;
-    const items: string[] = [];
-    for (;;) {
-      skip(true);
-      if (text[i] === ']') {
-        i++;
-        return items;
-      }
-      const start = i;
-      const item = string();
-      // A karg lands on the kernel command line (BLS `options`): one argument, one line.
-      const problem = key === 'kargs' ? kernelArgProblem(item) : null;
-      if (problem) {
-        i = start;
-        fail(problem);
-      }
-      items.push(item);
-      skip(true);
-      if (text[i] === ',') i++;
-      else if (text[i] !== ']') return fail("expected ',' or ']'");
-    }
-  };
-  const result: KargsFile = { kargs: [] };
-  const seen = new Set<string>();
-  for (;;) {
-    skip(true);
-    if (i >= text.length) break;
-    const key = /^[A-Za-z0-9_-]+/.exec(text.slice(i))?.[0] ?? fail('expected a key');
-    if (key !== 'kargs' && key !== 'match-architectures') fail(`unknown key '${key}' (expected kargs, match-architectures)`);
-    if (seen.has(key)) fail(`duplicate key '${key}'`);
-    seen.add(key);
-    i += key.length;
-    skip(false);
-    if (text[i] !== '=') fail("expected '='");
-    i++;
-    skip(false);
-    const values = array(key);
-    if (key === 'kargs') result.kargs = values;
-    else result.architectures = values;
-    skip(false);
-    if (i < text.length && text[i] !== '\n' && text[i] !== '\r') fail('expected a newline after the value');
-  }
-  if (!seen.has('kargs')) fail("missing key 'kargs'");
-  return result;
 }
 
 /**
