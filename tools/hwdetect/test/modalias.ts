@@ -115,13 +115,15 @@ t.test('the same answers as the RegExp it replaced, for every valid glob', async
 
 t.test('linear time: the globs that made the RegExp backtrack for minutes', async (t) => {
   const modalias = 'pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00';
-  const start = process.hrtime.bigint();
+  // CPU time, not the wall clock: the bound is about backtracking, not about the machine's load.
+  const start = process.cpuUsage();
   t.notOk(globMatch(`pci:${'*?'.repeat(40)}Q`, modalias));
   t.notOk(globMatch(`${'*a'.repeat(100)}b`, 'a'.repeat(5000)));
   t.ok(globMatch(`${'*a'.repeat(100)}`, 'a'.repeat(5000)));
   t.notOk(globMatch(`*${'?'.repeat(50)}*Q`, 'x'.repeat(10000)));
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  t.ok(ms < 1000, `took ${ms.toFixed(1)} ms`);
+  const used = process.cpuUsage(start);
+  const ms = (used.user + used.system) / 1000;
+  t.ok(ms < 1000, `took ${ms.toFixed(1)} ms of CPU`);
   const budget = new GlobBudget(1000);
   t.notOk(budget.exhausted);
   globMatch(`${'*a'.repeat(100)}b`, 'a'.repeat(5000), budget);
