@@ -1,7 +1,7 @@
 # Debian Atomic: the glue. Every stage is a small tool that can also run alone;
 # see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
 #
-#   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
+#   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2, and build/$(VARIANT)/report.html
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
