@@ -8,7 +8,7 @@ export const DOCUMENTS = ['report', 'step', 'packages'] as const;
 const commands = () => import('./commands.js');
 
 /** Run the tool on argv; returns the exit code; throws ToolError for failures. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = process): Promise<number> {
   let code = 0;
   await cli(TOOL, '$0 [options] BUILD_DIR | $0 schema <document>', argv)
     .command(

@@ -47,7 +47,7 @@ t.test('report.html in headless chromium: the DOM and a screenshot that shows th
   for (const f of ['steps.ndjson', 'rootfs.json', 'commit.json', 'oci.json']) cpSync(join(FIXTURES, f), join(dir, f));
   // The first run of the fixture: every step rebuilt, so the timeline has its orange bars.
   const first = JSON.parse(readFileSync(join(dir, 'steps.ndjson'), 'utf8').split('\n')[0]!).run;
-  t.equal(await main(['--quiet', '--top', '8', '--run', first, dir], { stdout: new PassThrough(), env: {} }), 0);
+  t.equal(await main(['--quiet', '--top', '8', '--run', first, dir], { stdout: new PassThrough(), stderr: process.stderr, stdin: new PassThrough(), env: {} }), 0);
   const url = pathToFileURL(join(dir, 'report.html')).href;
 
   const dom = chromium(['--dump-dom', url]);

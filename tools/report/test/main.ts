@@ -8,12 +8,13 @@ import { MANIFEST_IN_TREE } from '../src/commands.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string }> {
-  const stdout = new PassThrough();
-  let text = '';
-  stdout.on('data', (c: Buffer) => (text += c.toString()));
-  const code = await main(argv, { stdout, env });
-  return { code, stdout: text };
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [stdout, stderr] = [new PassThrough(), new PassThrough()];
+  const text = { stdout: '', stderr: '' };
+  stdout.on('data', (c: Buffer) => (text.stdout += c.toString()));
+  stderr.on('data', (c: Buffer) => (text.stderr += c.toString()));
+  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env });
+  return { code, ...text };
 }
 
 async function failure(argv: string[]): Promise<ToolError> {
@@ -78,18 +79,12 @@ t.test('--top, --output-dir, --steps and --packages elsewhere', async (t) => {
 t.test('a build that has just begun: no steps, no tree yet (warnings, an empty report)', async (t) => {
   const dir = join(t.testdir({}), 'fresh');
   mkdirSync(dir);
-  const warnings: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => (warnings.push(s), true)) as typeof process.stderr.write;
-  let r;
-  try {
-    r = JSON.parse((await run([dir])).stdout);
-  } finally {
-    process.stderr.write = write;
-  }
+  const { stdout, stderr } = await run([dir]);
+  const r = JSON.parse(stdout);
   t.same([r.steps, r.packages, r.stages, r.run], [[], null, {}, null]);
-  t.match(warnings.join(''), /steps\.ndjson: no step records yet/);
-  t.match(warnings.join(''), /packages\.json: no package manifest yet/);
+  t.match(stderr, /^report: warning: .*steps\.ndjson: no step records yet$/m);
+  t.match(stderr, /^report: warning: .*packages\.json: no package manifest yet$/m);
+  t.equal((await run(['--quiet', dir])).stderr, '', '--quiet: none');
   t.match(readFileSync(join(dir, 'report.html'), 'utf8'), /No steps recorded yet/);
 });
 
