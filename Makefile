@@ -1,7 +1,7 @@
 # Debian Atomic: the glue. Every stage is a small tool that can also run alone;
 # see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
 #
-#   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2
+#   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2, and build/$(VARIANT)/report.html
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
@@ -20,7 +20,16 @@ DEBS ?= debs
 BUILD := build/$(VARIANT)
 REPO ?= build/repo
 NODE ?= node
-TOOL = $(NODE) tools/$(1)/dist/bin.js
+# Step records (tools/report): each tool call in a recipe of a file in $(BUILD) appends one line to
+# $(BUILD)/steps.ndjson (DEBIAN_ATOMIC_STEPS, set for those recipes only); DEBIAN_ATOMIC_RUN names
+# this make run (a sub-make keeps it), so the report tells what this run rebuilt from what was up to date.
+ifeq ($(origin DEBIAN_ATOMIC_RUN),undefined)
+DEBIAN_ATOMIC_RUN := $(shell echo "$$(date -u +%Y%m%dT%H%M%SZ)-$$PPID")
+endif
+export DEBIAN_ATOMIC_RUN
+$(BUILD)/%: private STEPS_FILE := $(abspath $(BUILD))/steps.ndjson
+STEPS_ENV = $(if $(STEPS_FILE),DEBIAN_ATOMIC_STEPS=$(STEPS_FILE) )
+TOOL = $(STEPS_ENV)$(NODE) tools/$(1)/dist/bin.js
 export DEBIAN_ATOMIC_CACHE := $(CACHE)
 # Reproducible by default: the time of the last commit of this checkout.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
@@ -28,7 +37,7 @@ export SOURCE_DATE_EPOCH
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -69,6 +78,15 @@ check: deps build lint debs dist
 newcomer-test: build
 	E2E_TESTS=test/newcomer.ts scripts/run-tests.sh tools/e2e
 
+# The build report (tools/report): $(BUILD)/report.json and report.html, the steps of this run
+# (rebuilt, or cache hits with their last build) and the image's size by package. make, make commit,
+# make oci and make iso end with it; make report alone reports the last recorded run.
+REPORT_TOOL = $(NODE) tools/report/dist/bin.js --quiet $(BUILD) >/dev/null
+REPORT = @$(REPORT_TOOL)
+report: build
+	@DEBIAN_ATOMIC_RUN= $(REPORT_TOOL)
+	@echo "$(BUILD)/report.html"
+
 # --- stages -------------------------------------------------------------------------------
 # The resolved treefile is rewritten only when its bytes change, so later stages
 # rebuild only when their real input changed. A variant with a hwdetect-policy gets the
@@ -79,7 +97,7 @@ $(BUILD)/treefile.json: build/.tsc-stamp FORCE
 	@mkdir -p $(BUILD)
 	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $(BUILD)/resolved.json.tmp
 	@if cmp -s $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; then rm $(BUILD)/resolved.json.tmp; else mv $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; fi
-	NODE=$(NODE) $(HWDETECT_HOOK) plan $(BUILD)/resolved.json $(BUILD)
+	$(STEPS_ENV)NODE=$(NODE) $(HWDETECT_HOOK) plan $(BUILD)/resolved.json $(BUILD)
 
 # Each stage output also depends on the code of the tools that made it (as osbuild keys stages).
 # Every image gets `atomic` (tools/atomic, the update client) from its .deb built in the same run
@@ -95,11 +113,12 @@ $(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TA
 	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
 	packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb \
 	  $$(if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then echo $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb; fi)
-	NODE=$(NODE) $(HWDETECT_HOOK) apply $(BUILD) $(BUILD)/rootfs
+	$(STEPS_ENV)NODE=$(NODE) $(HWDETECT_HOOK) apply $(BUILD) $(BUILD)/rootfs
 	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
 	@mv $@.tmp $@
 
 commit: $(BUILD)/commit.json
+	$(REPORT)
 $(BUILD)/commit.json: $(BUILD)/rootfs.json $(wildcard tools/ostree-commit/src/*.ts) | toolbox
 	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@.tmp
 	@mv $@.tmp $@
@@ -107,6 +126,7 @@ $(BUILD)/commit.json: $(BUILD)/rootfs.json $(wildcard tools/ostree-commit/src/*.
 # Users, hostname, kernel arguments, disk sizes, update remote: see tools/disk-image/README.md.
 DISK_CONFIG ?=
 image: $(BUILD)/disk.$(FORMAT)
+	$(REPORT)
 $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/disk-image/src/*.ts) | toolbox
 	$(call TOOL,disk-image) --repo $(REPO) --ref $$(jq -r .ref $<) --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
 
@@ -116,6 +136,7 @@ $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/di
 ISO_CONFIG ?=
 INSTALLER_COMMIT := build/installer/commit.json
 iso: $(BUILD)/installer.iso
+	$(REPORT)
 $(BUILD)/installer.iso: $(BUILD)/oci.json $(INSTALLER_COMMIT) $(ISO_CONFIG) $(wildcard tools/iso-image/src/*.ts) | toolbox
 	$(call TOOL,iso-image) --live-repo $(REPO) --live-ref $$(jq -r .ref $(INSTALLER_COMMIT)) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ > $(BUILD)/iso.json
 # The live system's commit, by its own make run (it rewrites commit.json only when the commit changes).
@@ -155,6 +176,7 @@ hwdetect-report-test: build
 
 # The OS as a bootable OCI image (ostree container format); keeps the previous layer assignment.
 oci: $(BUILD)/oci.json
+	$(REPORT)
 $(BUILD)/oci.json: $(BUILD)/commit.json
 	$(call TOOL,oci-wrap) --repo $(REPO) --ref $$(jq -r .ref $<) --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) > $@.tmp
 	@mv $@.tmp $@

@@ -16,6 +16,8 @@ export const TOOLS = {
   'oci-wrap': { depends: ['ostree (>= 2025)', 'skopeo'] },
   'comps-sync': { depends: ['xz-utils', 'gpgv', 'debian-archive-keyring'] },
   hwdetect: { depends: [] },
+  // The build report: reads JSON, writes JSON and a self-contained HTML page (chromium only in its test).
+  report: { depends: [] },
   // On every image: the update client (status, upgrade and switch from OSTree remotes and registries).
   // mount: `atomic bootloader update` mounts the ESP when it is not (findmnt is util-linux, essential);
   // dosfstools: it repairs the ESP (fsck.fat -a) before mounting it, as a cut can leave the FAT dirty.

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 pkgs=(mmdebstrap bubblewrap qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk
       skopeo umoci jq xz-utils zstd uidmap ca-certificates debian-archive-keyring curl openssh-client
       python3 docker-registry lintian help2man sbsigntool
-      dpkg-dev gnupg)  # dpkg-scanpackages and gpg: the signed apt repositories of the layering tests
+      dpkg-dev gnupg  # dpkg-scanpackages and gpg: the signed apt repositories of the layering tests
+      chromium)  # headless: tools/report's test renders report.html and checks its screenshot
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,6 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT, formatError, ToolError, usageError } from './errors.js';
+import { recordStepOnExit } from './steps.js';
 
 const cleanups = new Set<() => void | Promise<void>>();
 
@@ -72,6 +73,7 @@ export function cli(tool: string, usage: string, argv: string[] = hideBin(proces
 export async function runTool(tool: string, main: () => Promise<number>): Promise<never> {
   process.on('SIGINT', () => void handleSignal(tool, 'SIGINT'));
   process.on('SIGTERM', () => void handleSignal(tool, 'SIGTERM'));
+  recordStepOnExit(tool, process.argv.slice(2));
   const debug = process.argv.includes('--debug');
   let code: number;
   try {

@@ -15,3 +15,4 @@ export * from './grammar.js';
 export * from './bootloader.js';
 export * from './accounts.js';
 export * from './layout.js';
+export * from './steps.js';
