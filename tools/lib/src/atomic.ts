@@ -1,6 +1,6 @@
 /** Never leave a half-written output: write beside the target, then rename over it. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A temporary path in the same directory (so rename(2) is atomic), hidden and recognisable. */
@@ -24,6 +24,17 @@ export async function atomicWriteFile(target: string, data: string | Uint8Array,
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * atomicWriteFile, unless the target already holds these bytes: its mtime is kept, so make
+ * rebuilds what depends on it only when its content changed. True when it was written.
+ */
+export async function writeFileIfChanged(target: string, data: string | Uint8Array): Promise<boolean> {
+  const old = await readFile(target).catch(() => null);
+  if (old?.equals(typeof data === 'string' ? Buffer.from(data) : data)) return false;
+  await atomicWriteFile(target, data);
+  return true;
 }
 
 /**

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicReplaceDir, atomicWriteFile, tempSibling } from '../src/atomic.js';
+import { atomicReplaceDir, atomicWriteFile, tempSibling, writeFileIfChanged } from '../src/atomic.js';
+import { utimes } from 'node:fs/promises';
 
 t.test('atomicWriteFile writes complete files and leaves no temp behind', async (t) => {
   const dir = t.testdir({});
@@ -46,4 +47,17 @@ t.test('temp siblings are hidden and unique', async (t) => {
   const a = tempSibling('/x/y/out');
   t.match(a, /^\/x\/y\/\.out\.tmp-\d+-[0-9a-f]{8}$/);
   t.not(a, tempSibling('/x/y/out'));
+});
+
+t.test('writeFileIfChanged keeps a file holding the same bytes (and its mtime)', async (t) => {
+  const dir = t.testdir({ 'out.json': 'same' });
+  const f = join(dir, 'out.json');
+  const old = new Date(2000, 0, 1);
+  await utimes(f, old, old);
+  t.equal(await writeFileIfChanged(f, 'same'), false);
+  t.equal((await stat(f)).mtimeMs, old.getTime(), 'not rewritten');
+  t.equal(await writeFileIfChanged(f, Buffer.from('other')), true);
+  t.equal(await readFile(f, 'utf8'), 'other');
+  t.equal(await writeFileIfChanged(join(dir, 'new', 'file'), 'x'), true, 'a missing file is written');
+  t.same((await readdir(dir)).sort(), ['new', 'out.json']);
 });
