@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { cacheDir, cli, type Io, Progress, writeJson } from '@debian-atomic/lib';
 import { buildRootfs } from './build.js';
 import { checkOutputs, checkTreefileInputs, readTreefileInput } from './inputs.js';
+import { installDebsMain } from './install-debs.js';
 
 export const TOOL = 'rootfs';
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 --treefile resolved.json|- --output DIR [--cache DIR]\n\nBuild a Debian root filesystem from a resolved treefile (treefile-lint --resolve)\nwith mmdebstrap, then apply it: units, default target, add/remove files,\npostprocess scripts (in the tree, without network). Writes the package manifest\nand the treefile to /usr/share/debian-atomic/. The tree is built beside DIR and\nrenamed into place at the end.`, argv)
+  if (argv[0] === 'install-debs') return installDebsMain(argv.slice(1), TOOL, io.stdout);
+  const args = await cli(TOOL, `$0 --treefile resolved.json|- --output DIR [--cache DIR]\n\nBuild a Debian root filesystem from a resolved treefile (treefile-lint --resolve)\nwith mmdebstrap, then apply it: units, default target, add/remove files,\npostprocess scripts (in the tree, without network). Writes the package manifest\nand the treefile to /usr/share/debian-atomic/. The tree is built beside DIR and\nrenamed into place at the end.\n\n$0 install-debs --root DIR DEB...: install this run's .debs into the tree (see --help there).`, argv)
     .option('treefile', { type: 'string', demandOption: true, describe: 'Resolved treefile JSON, or - for stdin' })
     .option('output', { type: 'string', demandOption: true, describe: 'Directory to create (replaced atomically)' })
     .option('cache', { type: 'string', describe: 'apt archive cache kept between builds', default: join(cacheDir(), 'apt') })
