@@ -77,10 +77,10 @@ t.test('real invocations, with the tree\'s own ostree, mkfs, mmdebstrap...', asy
   for (const inv of realInvocations(W)) t.test(`${inv.tool}: ${inv.what}`, async (t) => inv.check(run, t));
 });
 
-t.test('the image side: install-into-rootfs.sh puts the hwdetect .deb into a tree with its dpkg', async (t) => {
+t.test('the image side: rootfs install-debs puts the hwdetect .deb into a tree with its dpkg', async (t) => {
   t.equal(inTree('dpkg', ['--purge', 'debian-atomic-hwdetect']).status, 0);
   t.notOk(existsSync(join(tree, 'usr/bin/hwdetect')), 'gone after purge');
-  const r = spawnSync(join(ROOT, 'packaging/install-into-rootfs.sh'), [tree, debFile('hwdetect')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'tools/rootfs/dist/bin.js'), 'install-debs', '--root', tree, debFile('hwdetect')], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   t.equal(run('hwdetect', ['--help']).status, 0);
   t.match(inTree('dpkg-query', ['-W', '-f', '${Status}', 'debian-atomic-hwdetect']).stdout, 'install ok installed');

@@ -1,5 +1,5 @@
 /**
- * comps-sync: compare the package groups of variants/tasks.yaml with Debian's
+ * comps-sync: compare the package groups of variants/tasks/tasks.yaml with Debian's
  * tasksel tasks and report (or, with --save, write) the difference.
  * Human summary on stderr, the full diff as JSON on stdout.
  * Exit: 0 in sync (or saved), 1 drift, 2 bad usage or input.
@@ -36,7 +36,7 @@ export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
 const USAGE = `$0 [--save] [--suite SUITE] [--arch amd64,arm64] [--mirror URL | --desc FILE --packages FILE,...] [--exclude FILE] TASKS_YAML
 
-Sync the package groups in TASKS_YAML (variants/tasks.yaml) with Debian's tasksel
+Sync the package groups in TASKS_YAML (variants/tasks/tasks.yaml) with Debian's tasksel
 tasks: a task-* metapackage's Depends are the group's 'packages' (mandatory), its
 Recommends its 'recommends' (default). Prints 'Syncing task X: +N, -M' per task on
 stderr and the diff as JSON on stdout. Exit 1 when the file is out of sync.`;
@@ -80,7 +80,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     .option('keyring', { type: 'string', default: DEFAULT_KEYRING, describe: 'Keyring that signs the suite (gpgv)' })
     .option('allow-expired', { type: 'boolean', default: false, describe: "Use a Release past its Valid-Until (stale mirror); signatures are still checked" })
     .option('timeout', { type: 'string', default: '120', describe: 'Seconds per download before giving up' })
-    .demandCommand(1, 1, 'give the tasks file (variants/tasks.yaml)', 'give one tasks file')
+    .demandCommand(1, 1, 'give the tasks file (variants/tasks/tasks.yaml)', 'give one tasks file')
     .parseAsync();
 
   const file = String(args._[0]);

@@ -1,5 +1,5 @@
 /**
- * variants/tasks.yaml: the package groups comps-sync maintains and treefile-lint
+ * variants/tasks/tasks.yaml: the package groups comps-sync maintains and treefile-lint
  * expands (`tasks: [gnome-desktop]` in a treefile).
  *
  *   tasks:

@@ -48,6 +48,6 @@ t.test('the report reads like comps-sync.py', async (t) => {
   t.same(formatTaskReport({ ...base, description: { from: null, to: 'GNOME' } }, arches).slice(1), ['  ~ description: "GNOME"']);
   t.same(formatTaskReport({ ...base, reformat: true }, arches).slice(1), ['  ~ sorted/normalised (same packages)']);
   t.ok(hasDrift({ ...base, reformat: true }));
-  t.same(formatTaskReport({ ...base, status: 'skipped' }, arches, 'variants/tasks-exclude.yaml'), ["Skipping task gnome-desktop (listed under 'tasks' in variants/tasks-exclude.yaml)"]);
+  t.same(formatTaskReport({ ...base, status: 'skipped' }, arches, 'variants/tasks/tasks-exclude.yaml'), ["Skipping task gnome-desktop (listed under 'tasks' in variants/tasks/tasks-exclude.yaml)"]);
   t.same(formatTaskReport({ ...base, status: 'skipped' }, arches), ["Skipping task gnome-desktop (listed under 'tasks' in the exclude file)"]);
 });

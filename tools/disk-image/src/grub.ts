@@ -42,7 +42,7 @@ export async function espPayload(deployRoot: string, commit: string, secureBoot:
     const host = join(deployRoot, f.source);
     const data = await readFile(host).catch(() => {
       throw new ToolError('missing-bootloader', `${commit.slice(0, 12)}: no /${f.source} in the commit (package ${f.package})`, {
-        hint: "the image boots through Debian's signed shim and GRUB: add shim-signed and grub-efi-amd64-signed to the treefile's packages (variants/base.yaml lists them)",
+        hint: "the image boots through Debian's signed shim and GRUB: add shim-signed and grub-efi-amd64-signed to the treefile's packages (variants/treefiles/base.yaml lists them)",
       });
     });
     files.push({ esp: f.esp, host, sha256: createHash('sha256').update(data).digest('hex'), size: data.length });

@@ -1,8 +1,8 @@
 /** The subcommands: read inputs, call the library, write JSON on stdout, warnings on stderr. */
 import { stat } from 'node:fs/promises';
-import { canonicalJson, inputError, type Io, usageError, warn, writeJson } from '@debian-atomic/lib';
+import { canonicalJson, inputError, installDebs, type Io, usageError, warn, writeJson } from '@debian-atomic/lib';
 import { z } from 'zod';
-import { applyPlan } from './apply.js';
+import { applyPlan, type ApplyResult } from './apply.js';
 import { bootCheck } from './check.js';
 import { FactsSchema, type Facts } from './facts.js';
 import { DOCUMENT_LIMITS, loadDocument } from './input.js';
@@ -21,7 +21,7 @@ interface Roots {
 }
 
 /** Write facts or a plan, never one that hwdetect would refuse to read back. */
-async function emit(value: unknown, what: 'facts' | 'plan', output: string | undefined, io: Io): Promise<void> {
+export async function emit(value: unknown, what: 'facts' | 'plan', output: string | undefined, io: Io): Promise<void> {
   const text = canonicalJson(value);
   if (Buffer.byteLength(text) > DOCUMENT_LIMITS[what]) {
     throw inputError(`the ${what} would be larger than ${DOCUMENT_LIMITS[what]} bytes, more than 'hwdetect ${what === 'facts' ? 'plan --facts' : 'apply --plan'}' reads`, {
@@ -60,9 +60,11 @@ export function listPlan(plan: Plan, what: (typeof LIST_CHOICES)[number]): strin
 }
 
 export async function planCommand(
-  a: Common & Roots & { policy: string; facts?: string; anyHardware?: boolean; list?: (typeof LIST_CHOICES)[number]; output?: string },
+  a: Common & Roots & { policy?: string; facts?: string; anyHardware?: boolean; list?: (typeof LIST_CHOICES)[number]; output?: string; treefile?: string; outputTreefile?: string },
   io: Io,
 ): Promise<number> {
+  if (a.treefile !== undefined) return (await import('./build-step.js')).planTreefileCommand({ ...a, treefile: a.treefile }, io);
+  if (a.policy === undefined) throw usageError('Missing required argument: policy (or --treefile)', `see '${TOOL} plan --help'`);
   if (a.policy === '-' && a.facts === '-') throw usageError('--policy and --facts cannot both be read from stdin');
   await checkOutputFile(a.output);
   const loaded = await loadPolicy(a.policy, io.stdin);
@@ -77,17 +79,24 @@ export async function planCommand(
   return 0;
 }
 
-export async function applyCommand(a: Common & { plan: string; root: string; installSelf?: boolean }, io: Io): Promise<number> {
-  const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin, DOCUMENT_LIMITS.plan);
+export async function applyCommand(a: Common & { plan: string; root: string; installSelf?: boolean; installDeb?: string; ifPlanned?: boolean }, io: Io): Promise<number> {
   const isDir = await stat(a.root).then((s) => s.isDirectory(), () => false);
+  if (a.ifPlanned && a.plan !== '-' && !(await stat(a.plan).catch(() => null))) {
+    if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
+    writeJson({ written: [], unchanged: [], removed: [] } satisfies ApplyResult, io.stdout);
+    return 0;
+  }
+  const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin, DOCUMENT_LIMITS.plan);
   if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
+  // The package's files and its dpkg record, before applyPlan checks that they are there.
+  const installed = a.installDeb !== undefined && plan.enabled ? (await installDebs(a.root, [a.installDeb])).installed : undefined;
   let result;
   try {
     result = await applyPlan(plan, a.root, { installSelf: a.installSelf ?? false });
   } catch (err) {
     throw writeFailure(`--root ${a.root}`, err, 1);
   }
-  writeJson(result, io.stdout);
+  writeJson(installed ? { ...result, installed } : result, io.stdout);
   return 0;
 }
 

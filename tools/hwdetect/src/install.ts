@@ -129,7 +129,7 @@ export async function checkInstalled(root: string, plan: Plan): Promise<void> {
   for (const rel of [BIN_LINK, UNIT_FILE]) {
     if (!(await exists(join(root, rel)))) {
       throw new ToolError('not-installed', `${join(root, rel)}: hwdetect is not installed in the root, and policy ${plan.policy.name} enables it`, {
-        hint: 'install the debian-atomic-hwdetect package into the root first (packaging/install-into-rootfs.sh ROOT debs/debian-atomic-hwdetect_*.deb), or pass --install-self',
+        hint: 'install the debian-atomic-hwdetect package into the root first (hwdetect apply --install-deb debs/debian-atomic-hwdetect_*.deb, or rootfs install-debs --root ROOT DEB), or pass --install-self',
       });
     }
   }

@@ -31,7 +31,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       "What to apply for a variant's policy: on this machine, on given facts, or on any hardware (image builds)",
       (y) =>
         roots(y)
-          .option('policy', { type: 'string', requiresArg: true, demandOption: true, describe: 'Policy YAML (variants/hwdetect-<variant>.yaml)' })
+          .option('policy', { type: 'string', requiresArg: true, describe: 'Policy YAML (variants/hardware/hwdetect-<variant>.yaml)' })
+          .option('treefile', {
+            type: 'string',
+            requiresArg: true,
+            describe: "Image build: plan its hwdetect-policy for any hardware (a resolved treefile, treefile-lint --resolve); needs --output-treefile and -o",
+          })
+          .option('output-treefile', { type: 'string', requiresArg: true, describe: "With --treefile: the treefile with the plan's packages and components (rewritten only when it changes)" })
+          .conflicts('treefile', ['policy', 'facts', 'any-hardware', 'list'])
           .option('facts', { type: 'string', requiresArg: true, describe: "Facts JSON from 'hwdetect probe' ('-' for stdin); default: probe this machine" })
           .option('any-hardware', { type: 'boolean', describe: 'Plan an image for any hardware the policy covers' })
           .conflicts('facts', 'any-hardware')
@@ -49,7 +56,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
           .option('install-self', {
             type: 'boolean',
             describe: 'Enabled policy: copy this hwdetect into the root (default: expect the debian-atomic-hwdetect package there)',
-          }),
+          })
+          .option('install-deb', {
+            type: 'string',
+            requiresArg: true,
+            describe: "Enabled policy: install this debian-atomic-hwdetect .deb into the root first, with the root's own dpkg (image builds)",
+          })
+          .conflicts('install-deb', 'install-self')
+          .option('if-planned', { type: 'boolean', describe: 'A missing --plan file (a treefile without hwdetect-policy) applies nothing' }),
       async (a) => void (code = await (await commands()).applyCommand(a, io)),
     )
     .command(

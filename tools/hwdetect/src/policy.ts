@@ -1,5 +1,5 @@
 /**
- * A variant's hardware policy (variants/hwdetect-<variant>.yaml): what to apply
+ * A variant's hardware policy (variants/hardware/hwdetect-<variant>.yaml): what to apply
  * always and on which hardware. One zod schema validates it (unknown keys are
  * errors with "did you mean"), types it, and is its JSON Schema.
  */

@@ -5,12 +5,12 @@ import { bootCheck, checkKargs } from '../src/check.js';
 import { FactsSchema } from '../src/facts.js';
 import { makePlan, PlanSchema } from '../src/plan.js';
 import { loadPolicy, PolicySchema } from '../src/policy.js';
-import { extractCapture, VARIANTS_DIR } from './fixtures/capture.js';
+import { extractCapture, POLICIES_DIR } from './fixtures/capture.js';
 
 t.test('boot check on this machine: reports iommu=pt with the command, writes the state', async (t) => {
   const c = extractCapture(t, 'firecracker-vm');
   const state = join(c.dir, 'run/hwdetect');
-  const res = await bootCheck(await loadPolicy(join(VARIANTS_DIR, 'hwdetect-server.yaml')), state, c);
+  const res = await bootCheck(await loadPolicy(join(POLICIES_DIR, 'hwdetect-server.yaml')), state, c);
   t.same(res.report, {
     policy: 'hwdetect-server',
     wanted: ['iommu=pt'],

@@ -374,7 +374,7 @@ async function idle(pid: number): Promise<void> {
 /** Ctrl-C (130) or SIGTERM while hwdetect waits for its input: it stops at once. */
 t.test('signals: interrupted while reading stdin', async (t) => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const child = spawn(process.execPath, [bin, 'plan', '--policy', fileURLToPath(new URL('../../../variants/hwdetect-server.yaml', import.meta.url)), '--facts', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'plan', '--policy', fileURLToPath(new URL('../../../variants/hardware/hwdetect-server.yaml', import.meta.url)), '--facts', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.write('{"version": 1,');

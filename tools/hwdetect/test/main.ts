@@ -4,9 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../src/main.js';
-import { extractCapture, VARIANTS_DIR } from './fixtures/capture.js';
+import { extractCapture, POLICIES_DIR } from './fixtures/capture.js';
 
-const server = join(VARIANTS_DIR, 'hwdetect-server.yaml');
+const server = join(POLICIES_DIR, 'hwdetect-server.yaml');
 
 /** Run the CLI in-process: exit code, stdout, and what went to stderr. */
 async function cli(t: { capture: (o: object, m: string) => () => { args: unknown[] }[] }, args: string[], stdin = '') {
@@ -70,7 +70,7 @@ t.test('warnings and notes go to stderr; --quiet silences warnings', async (t) =
   t.equal(JSON.parse(probe.out).memory.totalMiB, null);
   t.equal((await cli(t, ['probe', '--quiet', '--sysfs', c.sysfs, '--proc', c.proc])).err, '');
 
-  const ws = await cli(t, ['plan', '--policy', join(VARIANTS_DIR, 'hwdetect-workstation.yaml'), '--any-hardware']);
+  const ws = await cli(t, ['plan', '--policy', join(POLICIES_DIR, 'hwdetect-workstation.yaml'), '--any-hardware']);
   t.match(ws.err, /warning: not installing nvidia-driver: .*component non-free not in allow-components/);
 });
 

@@ -5,9 +5,9 @@ import { GlobBudget } from '../src/modalias.js';
 import { describeMatch, evaluateMatch, GLOB_STEPS, makePlan, MAX_BECAUSE, PlanSchema, type Plan } from '../src/plan.js';
 import { loadPolicy, PolicySchema, type LoadedPolicy } from '../src/policy.js';
 import { probe } from '../src/probe.js';
-import { CAPTURES, extractCapture, golden, POLICIES, VARIANTS_DIR } from './fixtures/capture.js';
+import { CAPTURES, extractCapture, golden, POLICIES, POLICIES_DIR } from './fixtures/capture.js';
 
-const variantPolicy = (name: string) => loadPolicy(join(VARIANTS_DIR, `${name}.yaml`));
+const variantPolicy = (name: string) => loadPolicy(join(POLICIES_DIR, `${name}.yaml`));
 const inline = (spec: unknown, name = 'test'): LoadedPolicy => ({ name, policy: PolicySchema.parse(spec) });
 const names = (entries: { name: string }[]) => entries.map((e) => e.name);
 /** What a plan decides, without the embedded policy. */

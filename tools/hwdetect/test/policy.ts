@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { loadPolicy, policyJsonSchema, PolicySchema } from '../src/policy.js';
-import { POLICIES, VARIANTS_DIR } from './fixtures/capture.js';
+import { POLICIES, POLICIES_DIR } from './fixtures/capture.js';
 
 interface T {
   testdir(fixture?: object): string;
@@ -25,14 +25,14 @@ async function errorsOf(t: T, yaml: string): Promise<string[]> {
 
 t.test("the variants' policies are valid", async (t) => {
   for (const name of POLICIES) {
-    const { name: loadedName, policy } = await loadPolicy(join(VARIANTS_DIR, `${name}.yaml`));
+    const { name: loadedName, policy } = await loadPolicy(join(POLICIES_DIR, `${name}.yaml`));
     t.equal(loadedName, name);
     t.equal(policy.enabled, true);
     t.ok(policy.packages.length > 5);
   }
-  const server = (await loadPolicy(join(VARIANTS_DIR, 'hwdetect-server.yaml'))).policy;
+  const server = (await loadPolicy(join(POLICIES_DIR, 'hwdetect-server.yaml'))).policy;
   t.same(server['kernel-args'].always, ['iommu=pt']);
-  const ws = (await loadPolicy(join(VARIANTS_DIR, 'hwdetect-workstation.yaml'))).policy;
+  const ws = (await loadPolicy(join(POLICIES_DIR, 'hwdetect-workstation.yaml'))).policy;
   t.same(ws['allow-components'], ['main', 'non-free-firmware'], 'nvidia-driver (non-free) stays out unless allowed');
 });
 

@@ -40,7 +40,7 @@ export async function buildBootImage(liveRoot: string, img: string, seed: string
     const host = join(liveRoot, f.source);
     const st = await stat(host).catch(() => null);
     if (!st?.isFile())
-      throw new ToolError('missing-bootloader', `the live commit has no /${f.source} (package ${f.package})`, { hint: 'the ISO boots through Debian\'s signed shim and GRUB: variants/base.yaml installs them' });
+      throw new ToolError('missing-bootloader', `the live commit has no /${f.source} (package ${f.package})`, { hint: 'the ISO boots through Debian\'s signed shim and GRUB: variants/treefiles/base.yaml installs them' });
     await mkdir(join(stage, dirname(f.esp)), { recursive: true });
     await copyFile(host, join(stage, f.esp));
     bytes += st.size;

@@ -30,7 +30,7 @@ export async function findKernel(root: string, what: string): Promise<{ kernel: 
     if ((await stat(join(modules, k, 'vmlinuz')).catch(() => null))?.isFile()) found.push(k);
   if (found.length !== 1)
     throw new ToolError('kernel', `${what}: ${found.length ? `${found.length} kernels (${found.join(', ')})` : 'no kernel'} in /usr/lib/modules, expected exactly one`, {
-      hint: 'the live commit boots one kernel: its treefile installs linux-image-amd64 once (variants/installer.yaml)',
+      hint: 'the live commit boots one kernel: its treefile installs linux-image-amd64 once (variants/treefiles/installer.yaml)',
     });
   const kernel = found[0]!;
   const initrd = join(modules, kernel, 'initramfs.img');

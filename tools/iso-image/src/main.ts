@@ -6,7 +6,7 @@ import { checkLabel, checkLayout, checkLiveRef, checkOutput, checkRepo, DEFAULT_
 export const TOOL = 'iso-image';
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 --live-repo REPO --live-ref REF --oci oci:DIR[:TAG] [--config FILE] [--label LABEL] --output FILE.iso\n\nMake a hybrid UEFI installer ISO (Secure Boot: Debian's signed shim and GRUB) without\nloop devices or mounts: the live system (an OSTree commit of variants/installer.yaml) as\nLiveOS/squashfs.img for dracut's dmsquash-live, the OCI image to install in /image, and\nthe install config in /install.yaml. The live system runs atomic install to-disk.`, argv)
+  const args = await cli(TOOL, `$0 --live-repo REPO --live-ref REF --oci oci:DIR[:TAG] [--config FILE] [--label LABEL] --output FILE.iso\n\nMake a hybrid UEFI installer ISO (Secure Boot: Debian's signed shim and GRUB) without\nloop devices or mounts: the live system (an OSTree commit of variants/treefiles/installer.yaml) as\nLiveOS/squashfs.img for dracut's dmsquash-live, the OCI image to install in /image, and\nthe install config in /install.yaml. The live system runs atomic install to-disk.`, argv)
     .option('live-repo', { type: 'string', demandOption: true, describe: 'OSTree repository holding the live (installer) commit' })
     .option('live-ref', { type: 'string', demandOption: true, describe: 'Ref (or commit) of the live system, e.g. debian/13/x86_64/installer' })
     .option('oci', { type: 'string', demandOption: true, describe: 'The image to install: oci:DIR[:TAG] (an ostree container image, oci-wrap)' })

@@ -14,7 +14,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     .option('output', { type: 'string', demandOption: true, describe: 'Directory to create (replaced atomically)' })
     .option('cache', { type: 'string', describe: 'apt archive cache kept between builds', default: join(cacheDir(), 'apt') })
     .option('allow-expired', { type: 'boolean', default: false, describe: "Accept a Release file past its Valid-Until (a frozen mirror snapshot; testing suites expire within days)" })
-    .example('treefile-lint --resolve variants/base.yaml | $0 --treefile - --output build/base/rootfs', '')
+    .example('treefile-lint --resolve variants/treefiles/base.yaml | $0 --treefile - --output build/base/rootfs', '')
     .parseAsync();
   // Every input is checked before any build work: a bad one is found in seconds, not after mmdebstrap.
   await checkOutputs(args.output, args.cache);

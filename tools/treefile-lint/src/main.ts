@@ -1,6 +1,6 @@
 /** The command line of treefile-lint: parse arguments, run, render. Returns the exit code. */
 import { access, constants } from 'node:fs/promises';
-import { cli, EXIT, formatDiagnostic, inputError, type Io, usageError, writeJson } from '@debian-atomic/lib';
+import { canonicalJson, cli, EXIT, formatDiagnostic, inputError, type Io, usageError, writeFileIfChanged, writeJson } from '@debian-atomic/lib';
 import { lintTreefiles } from './lint.js';
 import { resolveTreefile } from './resolve.js';
 import { treefileJsonSchema } from './schema.js';
@@ -33,6 +33,12 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   const args = await cli(TOOL, USAGE, [...argv])
     .option('resolve', { type: 'boolean', default: false, describe: 'Print the resolved treefile of FILE as canonical JSON (exactly one FILE)' })
     .option('schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of treefiles (no FILE)' })
+    .option('output', {
+      alias: 'o',
+      type: 'string',
+      requiresArg: true,
+      describe: 'With --resolve: write the resolved treefile to FILE (atomically, and only when its bytes change: make rebuilds what depends on it only then)',
+    })
     // FILEs are positional: only options are strict.
     .strict(false)
     .strictOptions(true)
@@ -48,6 +54,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     return EXIT.ok;
   }
   if (files.length === 0) throw usageError('no FILE given', `see '${TOOL} --help'`);
+  if (args.output !== undefined && !args.resolve) throw usageError('--output goes with --resolve', `see '${TOOL} --help'`);
   if (args.resolve && files.length !== 1) throw usageError(`--resolve takes exactly one FILE (got ${files.length})`, `see '${TOOL} --help'`);
   await checkReadable(files);
 
@@ -56,7 +63,8 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     for (const d of result.diagnostics) io.stderr.write(formatDiagnostic(d) + '\n');
     if (result.unreadable) return EXIT.usage;
     if (!result.resolved) return EXIT.failure;
-    writeJson(result.resolved, io.stdout);
+    if (args.output === undefined) writeJson(result.resolved, io.stdout);
+    else await writeFileIfChanged(args.output, canonicalJson(result.resolved));
     return EXIT.ok;
   }
 

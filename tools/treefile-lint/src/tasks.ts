@@ -1,5 +1,5 @@
 /**
- * Tasks: named package groups (variants/tasks.yaml, kept by comps-sync from Debian's
+ * Tasks: named package groups (variants/tasks/tasks.yaml, kept by comps-sync from Debian's
  * tasksel data) that a treefile's `tasks` expands into `packages` / `packages-<arch>`.
  */
 import { resolve } from 'node:path';

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/main.js';
@@ -48,6 +49,25 @@ t.test('--resolve: canonical JSON of exactly one FILE', async (t) => {
   t.equal(await main(['--resolve', join(dir, 'frag.yaml')], frag.io), 1);
   t.equal(frag.text.stdout, '');
   t.match(frag.text.stderr, /frag\.yaml:1:1: missing required key 'ref'/);
+});
+
+t.test('--resolve --output: the same bytes, written only when they change', async (t) => {
+  const dir = t.testdir({ 'a.yaml': `ref: a/b\npackages: [zsh]\n${REQUIRED}` });
+  const out = join(dir, 'build', 'resolved.json');
+  const c = capture();
+  t.equal(await main(['--resolve', '--output', out, join(dir, 'a.yaml')], c.io), 0);
+  t.equal(c.text.stdout, '', 'nothing on stdout');
+  const printed = capture();
+  await main(['--resolve', join(dir, 'a.yaml')], printed.io);
+  t.equal(readFileSync(out, 'utf8'), printed.text.stdout);
+  const old = new Date(2000, 0, 1);
+  utimesSync(out, old, old);
+  t.equal(await main(['--resolve', '-o', out, join(dir, 'a.yaml')], capture().io), 0);
+  t.equal(statSync(out).mtimeMs, old.getTime(), 'unchanged: not rewritten (make rebuilds nothing)');
+  writeFileSync(join(dir, 'a.yaml'), `ref: a/b\npackages: [bash]\n${REQUIRED}`);
+  t.equal(await main(['--resolve', '-o', out, join(dir, 'a.yaml')], capture().io), 0);
+  t.same(JSON.parse(readFileSync(out, 'utf8')).packages, ['bash']);
+  await t.rejects(main(['--output', out, join(dir, 'a.yaml')], capture().io), { exitCode: 2, message: /--output goes with --resolve/ });
 });
 
 t.test('--schema prints the JSON Schema', async (t) => {

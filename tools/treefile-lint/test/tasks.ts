@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { ToolError } from '@debian-atomic/lib';
 import { expandTasks, firstAlternative, loadTasksFile, TasksFiles } from '../src/tasks.js';
 
-const variants = resolve(import.meta.dirname, '../../../variants');
+const variants = resolve(import.meta.dirname, '../../../variants/tasks');
 
 t.test('the first alternative is what gets installed', async (t) => {
   t.equal(firstAlternative('network-manager-gnome | network-manager'), 'network-manager-gnome');
@@ -21,7 +21,7 @@ t.test('expandTasks: mandatory + default, per architecture, sorted and unique', 
   t.same(expandTasks([{ description: 'empty', packages: [] }]), {});
 });
 
-t.test('the seeded variants/tasks.yaml is valid and has the four tasks', async (t) => {
+t.test('the seeded variants/tasks/tasks.yaml is valid and has the four tasks', async (t) => {
   const tf = await loadTasksFile(join(variants, 'tasks.yaml'));
   t.same(tf.diagnostics, []);
   t.same([...tf.tasks.keys()].sort(), ['gnome-desktop', 'kde-desktop', 'ssh-server', 'standard']);

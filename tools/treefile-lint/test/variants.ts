@@ -7,10 +7,8 @@ import { resolvedTreefileSchema, type ResolvedTreefile } from '../src/schema.js'
 
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'tools/treefile-lint/dist/bin.js');
-// Treefiles: every YAML file but the tasks file and hwdetect's policies (variants/hwdetect-<variant>.yaml).
-const variants = readdirSync(join(root, 'variants'))
-  .filter((f) => f.endsWith('.yaml') && f !== 'tasks.yaml' && f !== 'tasks-exclude.yaml' && !f.startsWith('hwdetect-'))
-  .sort();
+// Treefiles: every file of variants/treefiles (tasks, hardware policies and files have their own directories).
+const variants = readdirSync(join(root, 'variants/treefiles')).sort();
 
 interface Run {
   status: number;
@@ -27,9 +25,9 @@ const cli = (args: string[]) =>
 // Spawning node costs ~1 s on a loaded machine: run each command once, in parallel.
 const buildable = variants.filter((v) => v !== 'common.yaml');
 const [lintAll, again, ...resolvedRuns] = await Promise.all([
-  cli(variants.map((v) => `variants/${v}`)),
-  cli(['--resolve', 'variants/server.yaml']),
-  ...buildable.map((v) => cli(['--resolve', `variants/${v}`])),
+  cli(variants.map((v) => `variants/treefiles/${v}`)),
+  cli(['--resolve', 'variants/treefiles/server.yaml']),
+  ...buildable.map((v) => cli(['--resolve', `variants/treefiles/${v}`])),
 ]);
 const runs = new Map(buildable.map((v, i) => [v.replace(/\.yaml$/, ''), resolvedRuns[i]!]));
 
@@ -51,7 +49,7 @@ t.test('all variants lint clean in one run', async (t) => {
   for (const rep of reports) t.ok(rep.ok, rep.file);
   t.same(
     reports.filter((r) => r.fragment).map((r) => r.file),
-    ['variants/common.yaml'],
+    ['variants/treefiles/common.yaml'],
   );
 });
 
@@ -92,7 +90,7 @@ t.test('server: base packages + its own, its scalars override base', async (t) =
   t.same(server['exclude-packages'], ['systemd-timesyncd']);
   t.same(server.tasks, ['ssh-server']);
   t.same(server.packages, [...server.packages].sort(), 'sorted');
-  t.equal(server['hwdetect-policy'], join(root, 'variants/hwdetect-server.yaml'), 'policy path made absolute');
+  t.equal(server['hwdetect-policy'], join(root, 'variants/hardware/hwdetect-server.yaml'), 'policy path made absolute');
   t.notOk(base['hwdetect-policy']);
 });
 

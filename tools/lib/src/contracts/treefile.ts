@@ -229,7 +229,7 @@ export const taskSchema = z.strictObject({
 });
 export type Task = z.infer<typeof taskSchema>;
 
-/** variants/tasks.yaml: package groups maintained by comps-sync from Debian's tasksel data. */
+/** variants/tasks/tasks.yaml: package groups maintained by comps-sync from Debian's tasksel data. */
 export const tasksFileSchema = z.strictObject({
   tasks: z.record(name(TASK_NAME, 'task name'), taskSchema).refine((m) => Object.keys(m).length <= 1000, { error: 'more than 1000 tasks' }),
 });
