@@ -1,7 +1,7 @@
 /** The command line of disk-image: everything given checked first, the image imported if --oci, then one disk. Returns the exit code. */
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { cli, type Io, onInterrupt, Progress, tempSibling, usageError, writeJson } from '@debian-atomic/lib';
+import { cli, type Io, onInterrupt, Progress, refOrCommitRecord, tempSibling, usageError, writeJson } from '@debian-atomic/lib';
 import { checkOutput, checkRef, checkRepo } from './args.js';
 import { annotateImageCache, seedImageCache } from './cache.js';
 import { loadConfig } from './config.js';
@@ -10,10 +10,11 @@ import { FORMATS, type Format } from './disk.js';
 export const TOOL = 'disk-image';
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 (--repo REPO --ref REF | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding the commit's Debian-signed shim and GRUB (Secure Boot),
+  const args = await cli(TOOL, `$0 (--repo REPO --ref REF|--commit FILE | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding the commit's Debian-signed shim and GRUB (Secure Boot),
 which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`, argv)
     .option('repo', { type: 'string', describe: 'OSTree repository holding the commit' })
     .option('ref', { type: 'string', describe: 'Ref (or commit) to deploy (with --oci: the ref to give the imported commit)' })
+    .option('commit', { type: 'string', requiresArg: true, describe: "Instead of --ref: the ref of ostree-commit's record (build/<variant>/commit.json)" })
     .option('oci', { type: 'string', describe: 'Deploy the commit of an ostree container image (oci-wrap): oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]' })
     .option('tls-verify', { type: 'boolean', default: true, describe: 'With --oci docker://: verify the registry\'s TLS (--no-tls-verify for a local HTTP registry)' })
     .option('config', { type: 'string', describe: 'YAML: users, hostname, kernel-args, disk sizes, remote or image (the update origin)' })
@@ -21,7 +22,8 @@ which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`, 
     .option('output', { type: 'string', demandOption: true, describe: 'Image file to write (replaced atomically)' })
     .example('$0 --repo build/repo --ref debian/13/x86_64/base --output build/base/disk.qcow2', '')
     .parseAsync();
-  if (args.oci ? args.repo !== undefined : args.repo === undefined || args.ref === undefined) throw usageError('give either --repo and --ref, or --oci', `see '${TOOL} --help'`);
+  args.ref = await refOrCommitRecord(args.ref, args.commit);
+  if (args.oci ? args.repo !== undefined : args.repo === undefined || args.ref === undefined) throw usageError('give either --repo and --ref (or --commit), or --oci', `see '${TOOL} --help'`);
   // Everything the user gave is checked before any work: the command line, then the config
   // (with its gpg-key file), then that --repo is a directory. Only then is the repo read.
   if (args.ref !== undefined) checkRef(args.ref);
