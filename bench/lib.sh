@@ -76,34 +76,23 @@ make_work_copy() {
   fi
   say "compiling the TypeScript in $dest (not timed)"
   make -C "$dest" --no-print-directory build/.tsc-stamp >"$BENCH_LOGS/tsc.log" 2>&1 || die "tsc failed (log: $BENCH_LOGS/tsc.log)"
+  BENCH_SRC=$dest
 }
 
-# tree_root_args TREE: sets the array tree_root to bwrap arguments for a root made of TREE's
-# system directories (usr, etc, opt read-only) and its top-level links (bin -> usr/bin...),
-# as tools/lib/src/sandbox.ts assembles it.
-tree_root_args() {
-  local e n
-  tree_root=(--tmpfs /)
-  for e in "$1"/*; do
-    n=${e##*/}
-    if [ -L "$e" ]; then tree_root+=(--symlink "$(readlink "$e")" "/$n")
-    elif [ -d "$e" ] && { [ "$n" = usr ] || [ "$n" = etc ] || [ "$n" = opt ]; }; then tree_root+=(--ro-bind "$e" "/$n"); fi
-  done
-}
+# sandbox OPTION... -- CMD...: tools/lib's debian-atomic-sandbox, the bubblewrap recipe of
+# tools/lib/src/sandbox.ts (--read-only-root: a tree's usr, etc and opt read-only, its top-level
+# links), from the work copy once make_work_copy compiled it.
+sandbox() { node "${BENCH_SRC:-$bench_main}/tools/lib/dist/sandbox-bin.js" "$@"; }
 
 # toolbox_run [--bind DIR]... CMD...: a command from the trixie toolbox with the toolbox's
 # system directories as a read-only root.
 toolbox_run() {
-  tree_root_args "${DEBIAN_ATOMIC_TOOLBOX:-$DEBIAN_ATOMIC_CACHE/toolbox}"
-  local args=("${tree_root[@]}")
-  args+=(--dir /var/tmp --dir /run --dev /dev --proc /proc --tmpfs /tmp --die-with-parent --unshare-net
-    --unshare-ipc --unshare-uts --unshare-pid)
+  local args=(--root "${DEBIAN_ATOMIC_TOOLBOX:-$DEBIAN_ATOMIC_CACHE/toolbox}" --read-only-root)
   while [ "${1:-}" = --bind ]; do
-    args+=(--bind "$2" "$2")
+    args+=(--bind "$2")
     shift 2
   done
-  bwrap "${args[@]}" --clearenv --setenv PATH /usr/sbin:/usr/bin:/sbin:/bin --setenv LC_ALL C.UTF-8 \
-    --setenv HOME /root -- "$@"
+  sandbox "${args[@]}" -- "$@"
 }
 
 # An empty directory for one bench run, removed on exit unless KEEP=1.

@@ -85,12 +85,8 @@ jq -r '.repos[] | "Types: deb\nURIs: \(.mirror)\nSuites: \(.suite)\nComponents: 
 # mkosi from the trixie tree: its system directories read-only, the work directory and the package
 # cache bound in, the host's network and devices (mkosi sets up its own sandbox inside).
 mkosi_run() {
-  tree_root_args "$mkosi_tree"
-  bwrap "${tree_root[@]}" --dir /var/tmp --dir /run --dev-bind /dev /dev --proc /proc --ro-bind /sys /sys --tmpfs /tmp \
-    --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/hosts /etc/hosts \
-    --bind "$work" "$work" --bind "$mkosi_packages" "$mkosi_packages" --cap-add ALL --die-with-parent \
-    --clearenv --setenv PATH /usr/sbin:/usr/bin:/sbin:/bin --setenv LC_ALL C.UTF-8 --setenv HOME /root \
-    --setenv SOURCE_DATE_EPOCH "$SOURCE_DATE_EPOCH" --chdir "$project" -- mkosi "$@"
+  sandbox --root "$mkosi_tree" --read-only-root --host-devices --network --all-caps \
+    --bind "$work" --bind "$mkosi_packages" --setenv SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" --chdir "$project" -- mkosi "$@"
 }
 
 if [ -z "$(find "$mkosi_packages" -name '*.deb' -print -quit)" ]; then

@@ -3,20 +3,14 @@
 # nodejs and every Depends from deb.debian.org. Downloaded .debs are cached in $CACHE/apt (shared
 # with the toolbox and rootfs). Usage: packaging/install-test-tree.sh TREE DEB...
 set -eu
+. "$(dirname "$0")/../scripts/helper-tree.sh"
 [ $# -ge 2 ] || { echo "usage: $0 TREE DEB..." >&2; exit 2; }
 tree=$1; shift
-cache=${DEBIAN_ATOMIC_CACHE:-$HOME/.cache/debian-atomic}
-mirror=${MIRROR:-http://deb.debian.org/debian}
-mkdir -p "$cache/apt"
 rm -rf "$tree"
 debs=()
 for d in "$@"; do debs+=("$(readlink -f "$d")"); done
-mmdebstrap --quiet --variant=minbase --mode=root \
-  --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
-  --setup-hook="sync-in $cache/apt /var/cache/apt/archives" \
+mmdebstrap_cached trixie "$tree" --variant=minbase --mode=root \
   --customize-hook='mkdir -p "$1"/tmp/debs' \
   --customize-hook="copy-in ${debs[*]} /tmp/debs" \
   --customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Options::=--force-unsafe-io /tmp/debs/*.deb"' \
-  --customize-hook="sync-out /var/cache/apt/archives $cache/apt" \
-  --customize-hook='rm -rf "$1"/tmp/debs "$1"/var/cache/apt/archives/*.deb' \
-  trixie "$tree" "$mirror"
+  --customize-hook='rm -rf "$1"/tmp/debs'

@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 src=$PWD
-mirror=${MIRROR:-http://deb.debian.org/debian}
+. scripts/helper-tree.sh
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/fresh-machine.XXXXXX")
 logs=$src/build/test-logs
 mkdir -p "$logs"
@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all run-test)
 echo "fresh-machine: trixie tree with git make nodejs npm at $work/root" >&2
-mmdebstrap --quiet --variant=apt --include=git,make,nodejs,npm,ca-certificates trixie "$work/root" "$mirror" \
+mmdebstrap_cached trixie "$work/root" --variant=apt --include=git,make,nodejs,npm,ca-certificates \
   >"$logs/fresh-machine-tree.log" 2>&1 || { tail -n 20 "$logs/fresh-machine-tree.log" >&2; exit 1; }
 git clone -q "$src" "$work/root/root/debian-atomic"
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"

@@ -8,36 +8,15 @@
 # crun) and the host's network, so apt reaches the mirror and a push reaches a registry on 127.0.0.1.
 # The current directory and PODMAN_BINDS (colon-separated directories) are visible at their paths.
 set -eu
-cache=${DEBIAN_ATOMIC_CACHE:-$HOME/.cache/debian-atomic}
+. "$(dirname "$0")/helper-tree.sh"
+cache=$DEBIAN_ATOMIC_CACHE
 if [ "${DEBIAN_ATOMIC_PODMAN:-}" != tree ] && command -v podman >/dev/null; then
   major=$(podman --version | sed -n 's/^podman version \([0-9]*\)\..*/\1/p')
   if [ "${major:-0}" -ge 5 ]; then exec podman "$@"; fi
 fi
 [ "$(id -u)" = 0 ] || { echo "podman.sh: podman 5 is not installed, and running trixie's from $cache/podman needs root" >&2; exit 2; }
 dir=$cache/podman
-mirror=${MIRROR:-http://deb.debian.org/debian}
-packages=podman,buildah,crun,netavark,aardvark-dns,passt,catatonit,fuse-overlayfs,uidmap,iptables,ca-certificates
-layout=1
-key=$(printf '%s %s %s' "$packages" "$mirror" "$layout" | sha256sum | cut -d' ' -f1)
-if [ ! -f "$dir/.podman-key" ] || [ "$(cat "$dir/.podman-key")" != "$key" ]; then
-  mkdir -p "$cache/apt"
-  tmp="$dir.new.$$"
-  rm -rf "$tmp"
-  trap 'rm -rf "$tmp"' EXIT
-  echo "podman.sh: building trixie's podman at $dir" >&2
-  mmdebstrap --quiet --variant=apt --include="$packages" \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
-    --setup-hook="sync-in $cache/apt /var/cache/apt/archives" \
-    --customize-hook="sync-out /var/cache/apt/archives $cache/apt" \
-    --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-    trixie "$tmp" "$mirror" >&2
-  echo "$key" >"$tmp/.podman-key"
-  rm -rf "$dir.old"
-  [ ! -e "$dir" ] || mv "$dir" "$dir.old"
-  mv "$tmp" "$dir"
-  rm -rf "$dir.old"
-  trap - EXIT
-fi
+helper_tree "$dir" podman podman,buildah,crun,netavark,aardvark-dns,passt,catatonit,fuse-overlayfs,uidmap,iptables,ca-certificates 1
 # This process's limits are the most a container may have (raising them is not permitted here).
 mkdir -p "$dir/etc/containers"
 cat >"$dir/etc/containers/containers.conf" <<CONF

@@ -18,6 +18,10 @@ export interface SandboxOptions {
   network?: boolean;
   /** Bind the root read-only. */
   readOnlyRoot?: boolean;
+  /** The host's /dev and a read-only /sys instead of a minimal /dev (a tool that makes its own sandbox or loop devices: mkosi). */
+  hostDevices?: boolean;
+  /** Keep every capability (bwrap drops them for a non-root sandbox user; a nested sandbox needs them). */
+  allCaps?: boolean;
   cwd?: string;
   env?: Record<string, string>;
 }
@@ -43,13 +47,15 @@ function readOnlyRootArgs(root: string): string[] {
 
 export function bwrapArgs(opts: SandboxOptions): string[] {
   const rootArgs = opts.readOnlyRoot ? readOnlyRootArgs(opts.root) : ['--bind', opts.root, '/'];
-  const args = [...rootArgs, '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--die-with-parent'];
+  const devices = opts.hostDevices ? ['--dev-bind', '/dev', '/dev', '--ro-bind', '/sys', '/sys'] : ['--dev', '/dev'];
+  const args = [...rootArgs, ...devices, '--proc', '/proc', '--tmpfs', '/tmp', '--die-with-parent'];
   if (!opts.network) args.push('--unshare-net');
   else args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf', '--ro-bind', '/etc/hosts', '/etc/hosts');
   args.push('--unshare-ipc', '--unshare-uts', '--unshare-pid');
   // A device node (a disk's partition for mkfs or mtools) keeps working only through --dev-bind.
   for (const b of opts.binds ?? []) args.push(b.startsWith('/dev/') ? '--dev-bind' : '--bind', b, b);
   for (const b of opts.roBinds ?? []) args.push('--ro-bind', b, b);
+  if (opts.allCaps) args.push('--cap-add', 'ALL');
   args.push('--clearenv', '--setenv', 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   args.push('--setenv', 'LC_ALL', 'C.UTF-8', '--setenv', 'HOME', '/root');
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
