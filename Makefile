@@ -1,5 +1,5 @@
 # Debian Atomic: the glue. Every stage is a small tool that can also run alone;
-# see README.md. Parameters: VARIANT (a file in variants/), FORMAT, CACHE.
+# see README.md. Parameters: VARIANT (a treefile in variants/treefiles/), FORMAT, CACHE.
 #
 #   make                 deps, then the default variant's bootable image build/$(VARIANT)/disk.qcow2, and build/$(VARIANT)/report.html
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
@@ -35,9 +35,14 @@ export DEBIAN_ATOMIC_CACHE := $(CACHE)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 
+# variants/: treefiles (one per variant, and the fragments they include), hardware policies
+# (hwdetect), tasks (comps-sync's package groups), files (what treefiles add to the tree).
+TREEFILES := $(wildcard variants/treefiles/*.yaml)
+POLICIES := $(wildcard variants/hardware/*.yaml)
+
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve rootfs commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -61,8 +66,8 @@ build/.tsc-stamp: $(TS_SOURCES) package-lock.json | deps
 	@mkdir -p build && touch $@
 
 lint: build
-	$(call TOOL,treefile-lint) --quiet $(filter-out variants/tasks.yaml variants/tasks-exclude.yaml variants/hwdetect-%.yaml,$(wildcard variants/*.yaml)) >/dev/null
-	for p in variants/hwdetect-*.yaml; do $(call TOOL,hwdetect) plan --quiet --any-hardware --policy $$p >/dev/null || exit 1; done
+	$(call TOOL,treefile-lint) --quiet $(TREEFILES) >/dev/null
+	for p in $(POLICIES); do $(call TOOL,hwdetect) plan --quiet --any-hardware --policy $$p >/dev/null || exit 1; done
 
 test: build
 	scripts/run-tests.sh $(UNIT_DIRS)
@@ -88,57 +93,72 @@ report: build
 	@echo "$(BUILD)/report.html"
 
 # --- stages -------------------------------------------------------------------------------
-# The resolved treefile is rewritten only when its bytes change, so later stages
-# rebuild only when their real input changed. A variant with a hwdetect-policy gets the
-# packages its hardware policy plans for any hardware (tools/hwdetect/data/build-hook.sh).
-HWDETECT_HOOK := tools/hwdetect/data/build-hook.sh
-resolve: $(BUILD)/treefile.json
-$(BUILD)/treefile.json: build/.tsc-stamp FORCE
-	@mkdir -p $(BUILD)
-	$(call TOOL,treefile-lint) --resolve variants/$(VARIANT).yaml > $(BUILD)/resolved.json.tmp
-	@if cmp -s $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; then rm $(BUILD)/resolved.json.tmp; else mv $(BUILD)/resolved.json.tmp $(BUILD)/resolved.json; fi
-	$(STEPS_ENV)NODE=$(NODE) $(HWDETECT_HOOK) plan $(BUILD)/resolved.json $(BUILD)
+# One tool call per step, each with its own output file: any step runs alone (make plan, make
+# usr-unify...), or is swapped for another program writing the same file.
+#   resolve → plan → rootfs → install-debs → hwdetect-apply → usr-unify → commit → image | oci → iso
+# resolved.json and treefile.json are rewritten only when their bytes change (their steps run
+# every time, in well under a second), so later steps rebuild only when their real input changed.
+resolve: $(BUILD)/resolved.json
+$(BUILD)/resolved.json: build/.tsc-stamp FORCE
+	$(call TOOL,treefile-lint) --resolve --output $@ variants/treefiles/$(VARIANT).yaml
 
-# Each stage output also depends on the code of the tools that made it (as osbuild keys stages).
+# A variant with a hwdetect-policy gets the packages its hardware policy plans for any hardware,
+# and the plan (hwdetect-plan.json) that hwdetect-apply writes into the tree; a changed plan
+# dates treefile.json too. Without a policy, treefile.json is resolved.json.
+plan: $(BUILD)/treefile.json
+$(BUILD)/treefile.json: $(BUILD)/resolved.json FORCE
+	$(call TOOL,hwdetect) plan --quiet --treefile $< --output-treefile $@ --output $(BUILD)/hwdetect-plan.json
+
+# rootfs, install-debs, hwdetect-apply and usr-unify change one tree in place: any change to what
+# any of them reads starts again from a fresh mmdebstrap, so the tree's prerequisites are all of
+# it (each output also depends on the code of the tools that made it, as osbuild keys stages).
 # Every image gets `atomic` (tools/atomic, the update client) from its .deb built in the same run
 # (make debs), installed with the tree's own dpkg; an enabled hardware policy adds hwdetect's the
 # same way; then the plan is applied before usr-unify runs dracut (which reads the plan's
 # initramfs drivers).
 LIB_SRC := $(wildcard tools/lib/src/*.ts)
 # Files the treefiles add to the tree (add-files, postprocess scripts): treefile.json names them, not their bytes.
-VARIANT_FILES := $(shell find variants -type f -not -name '*.yaml' 2>/dev/null)
+VARIANT_FILES := $(shell find variants/files -type f 2>/dev/null)
 ON_TARGET_SRC := $(wildcard tools/atomic/src/*.ts tools/atomic/data/* tools/oci-wrap/src/*.ts tools/disk-image/src/*.ts tools/hwdetect/src/*.ts)
+ATOMIC_DEB = $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb
+HWDETECT_DEB = $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb
 rootfs: $(BUILD)/rootfs.json
-$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) $(HWDETECT_HOOK) | build $(DEBS)/.stamp
-	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@.tmp
-	packaging/install-into-rootfs.sh $(BUILD)/rootfs $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb \
-	  $$(if [ "$$(jq -r .enabled $(BUILD)/hwdetect-plan.json 2>/dev/null)" = true ]; then echo $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb; fi)
-	$(STEPS_ENV)NODE=$(NODE) $(HWDETECT_HOOK) apply $(BUILD) $(BUILD)/rootfs
-	$(call TOOL,usr-unify) $(BUILD)/rootfs > $(BUILD)/usr-unify.json
-	@mv $@.tmp $@
+$(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) | build $(DEBS)/.stamp
+	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@
+
+install-debs: $(BUILD)/install-debs.json
+$(BUILD)/install-debs.json: $(BUILD)/rootfs.json
+	$(call TOOL,rootfs) install-debs --root $(BUILD)/rootfs $(ATOMIC_DEB) > $@
+
+hwdetect-apply: $(BUILD)/hwdetect-apply.json
+$(BUILD)/hwdetect-apply.json: $(BUILD)/install-debs.json
+	$(call TOOL,hwdetect) apply --quiet --if-planned --plan $(BUILD)/hwdetect-plan.json --install-deb $(HWDETECT_DEB) --root $(BUILD)/rootfs > $@
+
+usr-unify: $(BUILD)/usr-unify.json
+$(BUILD)/usr-unify.json: $(BUILD)/hwdetect-apply.json
+	$(call TOOL,usr-unify) $(BUILD)/rootfs > $@
 
 commit: $(BUILD)/commit.json
 	$(REPORT)
-$(BUILD)/commit.json: $(BUILD)/rootfs.json $(wildcard tools/ostree-commit/src/*.ts) | toolbox
-	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@.tmp
-	@mv $@.tmp $@
+$(BUILD)/commit.json: $(BUILD)/usr-unify.json $(wildcard tools/ostree-commit/src/*.ts) | toolbox
+	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@
 
 # Users, hostname, kernel arguments, disk sizes, update remote: see tools/disk-image/README.md.
 DISK_CONFIG ?=
 image: $(BUILD)/disk.$(FORMAT)
 	$(REPORT)
 $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/disk-image/src/*.ts) | toolbox
-	$(call TOOL,disk-image) --repo $(REPO) --ref $$(jq -r .ref $<) --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
+	$(call TOOL,disk-image) --repo $(REPO) --commit $< --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
 
 # The installer ISO (tools/iso-image): the variant's OCI image to install, the live system of
-# variants/installer.yaml that installs it with `atomic install to-disk`, and ISO_CONFIG (a
+# variants/treefiles/installer.yaml that installs it with `atomic install to-disk`, and ISO_CONFIG (a
 # disk-image config; its install.device makes the install unattended) as /install.yaml.
 ISO_CONFIG ?=
 INSTALLER_COMMIT := build/installer/commit.json
 iso: $(BUILD)/installer.iso
 	$(REPORT)
 $(BUILD)/installer.iso: $(BUILD)/oci.json $(INSTALLER_COMMIT) $(ISO_CONFIG) $(wildcard tools/iso-image/src/*.ts) | toolbox
-	$(call TOOL,iso-image) --live-repo $(REPO) --live-ref $$(jq -r .ref $(INSTALLER_COMMIT)) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ > $(BUILD)/iso.json
+	$(call TOOL,iso-image) --live-repo $(REPO) --live-commit $(INSTALLER_COMMIT) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ > $(BUILD)/iso.json
 # The live system's commit, by its own make run (it rewrites commit.json only when the commit changes).
 ifneq ($(VARIANT),installer)
 $(INSTALLER_COMMIT): FORCE
@@ -178,8 +198,7 @@ hwdetect-report-test: build
 oci: $(BUILD)/oci.json
 	$(REPORT)
 $(BUILD)/oci.json: $(BUILD)/commit.json
-	$(call TOOL,oci-wrap) --repo $(REPO) --ref $$(jq -r .ref $<) --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) > $@.tmp
-	@mv $@.tmp $@
+	$(call TOOL,oci-wrap) --repo $(REPO) --commit $< --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) > $@
 
 # oci-wrap -> local docker-registry -> disk-image --oci docker://... -> boots in QEMU.
 oci-boot-test: commit
@@ -234,10 +253,10 @@ SLOW_TESTS ?= test/update.ts
 check-slow: commit
 	@VARIANT=$(VARIANT) SLOW_TESTS="$(SLOW_TESTS)" scripts/check.sh slow
 
-# Keep variants/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
+# Keep variants/tasks/tasks.yaml in step with Debian's tasks (exit 1 = drift, without SAVE=1 nothing is written).
 SAVE ?=
 comps-sync: build
-	$(call TOOL,comps-sync) $(if $(SAVE),--save) --suite trixie --arch amd64 --exclude variants/tasks-exclude.yaml variants/tasks.yaml
+	$(call TOOL,comps-sync) $(if $(SAVE),--save) --suite trixie --arch amd64 --exclude variants/tasks/tasks-exclude.yaml variants/tasks/tasks.yaml
 
 clean:
 	rm -rf build dist debs
