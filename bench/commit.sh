@@ -21,7 +21,7 @@ bench_dir=$(cd "$(dirname "$0")" && pwd)
 . "$bench_dir/lib.sh"
 
 variant=${1:-base}
-[ -f "$bench_main/variants/$variant.yaml" ] || die "no variant $variant in $bench_main/variants"
+[ -f "$bench_main/variants/treefiles/$variant.yaml" ] || die "no variant $variant in $bench_main/variants/treefiles"
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap --mode=root, bubblewrap binds)"
 bench_workdir commit
 work=$BENCH_WORK
@@ -31,8 +31,10 @@ make_work_copy "$work/src"
 # (make still runs their up-to-date checks inside the timed build, as a user's build does).
 make -C "$work/src" --no-print-directory toolbox >"$BENCH_LOGS/toolbox.log" 2>&1 || die "make toolbox failed (log: $BENCH_LOGS/toolbox.log)"
 
-treefile=$work/treefile.json
-node "$work/src/tools/treefile-lint/dist/bin.js" --resolve "$work/src/variants/$variant.yaml" >"$treefile"
+# The treefile the Makefile's rootfs step builds (resolved, with the hardware policy's packages),
+# made by the Makefile's own steps: the bare side builds the same package set as ours.
+make -C "$work/src" --no-print-directory VARIANT="$variant" BUILD="$work/bare-build" plan >"$BENCH_LOGS/plan.log" 2>&1 || die "make plan failed (log: $BENCH_LOGS/plan.log)"
+treefile=$work/bare-build/treefile.json
 
 # --- the bare steps -----------------------------------------------------------------------
 bare_mmdebstrap() {

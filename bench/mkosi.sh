@@ -25,7 +25,7 @@ bench_dir=$(cd "$(dirname "$0")" && pwd)
 . "$bench_dir/lib.sh"
 
 variant=${1:-base}
-[ -f "$bench_main/variants/$variant.yaml" ] || die "no variant $variant in $bench_main/variants"
+[ -f "$bench_main/variants/treefiles/$variant.yaml" ] || die "no variant $variant in $bench_main/variants/treefiles"
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap --mode=root, mkosi, bubblewrap)"
 mkosi_tree=${MKOSI_TREE:-$DEBIAN_ATOMIC_CACHE/mkosi-tree}
 mkosi_packages=$DEBIAN_ATOMIC_CACHE/mkosi-packages
@@ -36,8 +36,9 @@ work=$BENCH_WORK
 say "work directory $work, logs $BENCH_LOGS"
 make_work_copy "$work/src"
 make -C "$work/src" --no-print-directory toolbox >"$BENCH_LOGS/toolbox.log" 2>&1 || die "make toolbox failed (log: $BENCH_LOGS/toolbox.log)"
-treefile=$work/treefile.json
-node "$work/src/tools/treefile-lint/dist/bin.js" --resolve "$work/src/variants/$variant.yaml" >"$treefile"
+# The treefile of the Makefile's rootfs step (with the hardware policy's packages), by its own steps.
+make -C "$work/src" --no-print-directory VARIANT="$variant" BUILD="$work/mkosi-build" plan >"$BENCH_LOGS/plan.log" 2>&1 || die "make plan failed (log: $BENCH_LOGS/plan.log)"
+treefile=$work/mkosi-build/treefile.json
 
 # --- the mkosi project: generated from the resolved treefile ------------------------------
 project=$work/mkosi
