@@ -38,7 +38,7 @@ export function dryRun(dir: string, args: string[]): { lines: string[]; status: 
   return { lines: r.stdout.split('\n'), status: r.status, stderr: r.stderr };
 }
 
-const TARGETS: string[][] = [[], ['check'], ['VARIANT=server'], ['image', 'FORMAT=raw'], ['oci'], ['debs'], ['dist'], ['run'], ['serve'], ['lint'], ['test'], ['commit'], ['report'], ['boot-test'], ['update-test'], ['registry-test'], ['layering-test'], ['iso'], ['iso-test'], ['derived-test'], ['check-slow']];
+const TARGETS: string[][] = [[], ['check'], ['VARIANT=server'], ['image', 'FORMAT=raw'], ['oci'], ['debs'], ['dist'], ['run'], ['serve'], ['lint'], ['test'], ['resolve'], ['plan', 'VARIANT=server'], ['rootfs'], ['install-debs'], ['hwdetect-apply'], ['usr-unify'], ['commit'], ['report'], ['boot-test'], ['update-test'], ['registry-test'], ['layering-test'], ['iso'], ['iso-test'], ['derived-test'], ['check-slow']];
 
 t.test('every public target installs its dependencies before any work, in a fresh clone', async (t) => {
   const dir = freshCopy();
