@@ -96,17 +96,19 @@ report: build
 # One tool call per step, each with its own output file: any step runs alone (make plan, make
 # usr-unify...), or is swapped for another program writing the same file.
 #   resolve → plan → rootfs → install-debs → hwdetect-apply → usr-unify → commit → image | oci → iso
-# resolved.json and treefile.json are rewritten only when their bytes change (their steps run
-# every time, in well under a second), so later steps rebuild only when their real input changed.
+# resolved.json and treefile.json are rewritten only when their bytes change (resolve runs every
+# time, in well under a second: it follows includes), so later steps rebuild only when their
+# real input changed.
 resolve: $(BUILD)/resolved.json
 $(BUILD)/resolved.json: build/.tsc-stamp FORCE
 	$(call TOOL,treefile-lint) --resolve --output $@ variants/treefiles/$(VARIANT).yaml
 
 # A variant with a hwdetect-policy gets the packages its hardware policy plans for any hardware,
 # and the plan (hwdetect-plan.json) that hwdetect-apply writes into the tree; a changed plan
-# dates treefile.json too. Without a policy, treefile.json is resolved.json.
+# dates treefile.json too. Without a policy, treefile.json is resolved.json. What the plan reads
+# beyond resolved.json (which names its policy): the policy and hwdetect's code.
 plan: $(BUILD)/treefile.json
-$(BUILD)/treefile.json: $(BUILD)/resolved.json FORCE
+$(BUILD)/treefile.json: $(BUILD)/resolved.json $(POLICIES) $(wildcard tools/hwdetect/src/*.ts) | build
 	$(call TOOL,hwdetect) plan --quiet --treefile $< --output-treefile $@ --output $(BUILD)/hwdetect-plan.json
 
 # rootfs, install-debs, hwdetect-apply and usr-unify change one tree in place: any change to what
