@@ -16,5 +16,5 @@ export * from './bootloader.js';
 export * from './accounts.js';
 export * from './layout.js';
 export * from './steps.js';
-export * from './commit-record.js';
+export * from './contracts/commit-record.js';
 export * from './install-debs.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { ToolError } from '../src/errors.js';
-import { readCommitRecord, refOrCommitRecord } from '../src/commit-record.js';
+import { readCommitRecord, refOrCommitRecord } from '../src/contracts/commit-record.js';
 
 const COMMIT = '9e25aaefdfb817f2a8ebba8ce1d8dd7e579c82d71801d41c22df5159c4c09e72';
 // ostree-commit's output as make commit writes it (build/base/commit.json).

@@ -3,8 +3,8 @@
  * commit from it (`--commit FILE`) instead of a ref copied out of it in shell.
  */
 import { z } from 'zod';
-import { inputError, usageError } from './errors.js';
-import { readBoundedText } from './read.js';
+import { inputError, usageError } from '../errors.js';
+import { readBoundedText } from '../read.js';
 
 /** What later stages read; ostree-commit's other fields (version, parent, delta...) pass through. */
 export const CommitRecordSchema = z.looseObject({
