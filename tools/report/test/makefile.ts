@@ -25,9 +25,9 @@ t.test('make commit: the stage tools record into build/server/steps.ndjson, the 
     const line = lines.find((l) => l.includes(`tools/${tool}/dist/bin.js`));
     t.ok(line?.startsWith(steps), `${tool} records its step: ${line}`);
   }
-  const hook = lines.filter((l) => l.includes('hwdetect/data/build-hook.sh'));
-  t.equal(hook.length, 2, 'plan and apply');
-  t.ok(hook.every((l) => l.startsWith(steps)), 'the hwdetect hook passes it on to hwdetect');
+  const hwdetect = lines.filter((l) => l.includes('tools/hwdetect/dist/bin.js'));
+  t.equal(hwdetect.length, 2, 'plan and apply');
+  t.ok(hwdetect.every((l) => l.startsWith(steps)), 'the hwdetect steps record theirs');
   const unrecorded = lines.filter((l) => /packaging\/|scripts\/|node_modules\/\.bin\/tsc/.test(l));
   t.ok(unrecorded.length > 0);
   t.notOk(unrecorded.some((l) => l.includes('DEBIAN_ATOMIC_STEPS')), 'not the packaging (its --help runs), the compiler, the toolbox');
