@@ -30,6 +30,10 @@ export DEBIAN_ATOMIC_RUN
 $(BUILD)/%: private STEPS_FILE := $(abspath $(BUILD))/steps.ndjson
 STEPS_ENV = $(if $(STEPS_FILE),DEBIAN_ATOMIC_STEPS=$(STEPS_FILE) )
 TOOL = $(STEPS_ENV)$(NODE) tools/$(1)/dist/bin.js
+# A step's record (the tool's JSON on stdout) replaces the previous one only when the step succeeded:
+# a failed run leaves the prior outputs as they were.
+RECORD = > $@.tmp && mv -f $@.tmp $@
+RECORD_TO = > $(1).tmp && mv -f $(1).tmp $(1)
 export DEBIAN_ATOMIC_CACHE := $(CACHE)
 # Reproducible by default: the time of the last commit of this checkout.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
@@ -42,7 +46,7 @@ POLICIES := $(wildcard variants/hardware/*.yaml)
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -68,6 +72,12 @@ build/.tsc-stamp: $(TS_SOURCES) package-lock.json | deps
 lint: build
 	$(call TOOL,treefile-lint) --quiet $(TREEFILES) >/dev/null
 	for p in $(POLICIES); do $(call TOOL,hwdetect) plan --quiet --any-hardware --policy $$p >/dev/null || exit 1; done
+	node_modules/.bin/prettier --check --log-level warn $(FORMATTED)
+
+# The sources prettier keeps in one shape (.prettierrc.json); `make format` rewrites them.
+FORMATTED := tools packaging scripts bench examples
+format: deps
+	node_modules/.bin/prettier --write --log-level warn $(FORMATTED)
 
 test: build
 	scripts/run-tests.sh $(UNIT_DIRS)
@@ -126,31 +136,31 @@ ATOMIC_DEB = $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb
 HWDETECT_DEB = $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb
 rootfs: $(BUILD)/rootfs.json
 $(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) | build $(DEBS)/.stamp
-	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) > $@
+	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) $(RECORD)
 
 install-debs: $(BUILD)/install-debs.json
 $(BUILD)/install-debs.json: $(BUILD)/rootfs.json
-	$(call TOOL,rootfs) install-debs --root $(BUILD)/rootfs $(ATOMIC_DEB) > $@
+	$(call TOOL,rootfs) install-debs --root $(BUILD)/rootfs $(ATOMIC_DEB) $(RECORD)
 
 hwdetect-apply: $(BUILD)/hwdetect-apply.json
 $(BUILD)/hwdetect-apply.json: $(BUILD)/install-debs.json
-	$(call TOOL,hwdetect) apply --quiet --if-planned --plan $(BUILD)/hwdetect-plan.json --install-deb $(HWDETECT_DEB) --root $(BUILD)/rootfs > $@
+	$(call TOOL,hwdetect) apply --quiet --if-planned --plan $(BUILD)/hwdetect-plan.json --install-deb $(HWDETECT_DEB) --root $(BUILD)/rootfs $(RECORD)
 
 usr-unify: $(BUILD)/usr-unify.json
 $(BUILD)/usr-unify.json: $(BUILD)/hwdetect-apply.json
-	$(call TOOL,usr-unify) $(BUILD)/rootfs > $@
+	$(call TOOL,usr-unify) $(BUILD)/rootfs $(RECORD)
 
 commit: $(BUILD)/commit.json
 	$(REPORT)
 $(BUILD)/commit.json: $(BUILD)/usr-unify.json $(wildcard tools/ostree-commit/src/*.ts) | toolbox
-	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs > $@
+	$(call TOOL,ostree-commit) --repo $(REPO) $(BUILD)/rootfs $(RECORD)
 
 # Users, hostname, kernel arguments, disk sizes, update remote: see tools/disk-image/README.md.
 DISK_CONFIG ?=
 image: $(BUILD)/disk.$(FORMAT)
 	$(REPORT)
 $(BUILD)/disk.$(FORMAT): $(BUILD)/commit.json $(DISK_CONFIG) $(wildcard tools/disk-image/src/*.ts) | toolbox
-	$(call TOOL,disk-image) --repo $(REPO) --commit $< --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ > $(BUILD)/disk.json
+	$(call TOOL,disk-image) --repo $(REPO) --commit $< --format $(FORMAT) $(if $(DISK_CONFIG),--config $(DISK_CONFIG)) --output $@ $(call RECORD_TO,$(BUILD)/disk.json)
 
 # The installer ISO (tools/iso-image): the variant's OCI image to install, the live system of
 # variants/treefiles/installer.yaml that installs it with `atomic install to-disk`, and ISO_CONFIG (a
@@ -160,7 +170,7 @@ INSTALLER_COMMIT := build/installer/commit.json
 iso: $(BUILD)/installer.iso
 	$(REPORT)
 $(BUILD)/installer.iso: $(BUILD)/oci.json $(INSTALLER_COMMIT) $(ISO_CONFIG) $(wildcard tools/iso-image/src/*.ts) | toolbox
-	$(call TOOL,iso-image) --live-repo $(REPO) --live-commit $(INSTALLER_COMMIT) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ > $(BUILD)/iso.json
+	$(call TOOL,iso-image) --live-repo $(REPO) --live-commit $(INSTALLER_COMMIT) --oci oci:$(BUILD)/oci:latest $(if $(ISO_CONFIG),--config $(ISO_CONFIG)) --output $@ $(call RECORD_TO,$(BUILD)/iso.json)
 # The live system's commit, by its own make run (it rewrites commit.json only when the commit changes).
 ifneq ($(VARIANT),installer)
 $(INSTALLER_COMMIT): FORCE
@@ -200,7 +210,7 @@ hwdetect-report-test: build
 oci: $(BUILD)/oci.json
 	$(REPORT)
 $(BUILD)/oci.json: $(BUILD)/commit.json
-	$(call TOOL,oci-wrap) --repo $(REPO) --commit $< --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) > $@
+	$(call TOOL,oci-wrap) --repo $(REPO) --commit $< --output oci:$(BUILD)/oci:latest $(if $(wildcard $(BUILD)/oci/index.json),--previous oci:$(BUILD)/oci:latest) $(RECORD)
 
 # oci-wrap -> local docker-registry -> disk-image --oci docker://... -> boots in QEMU.
 oci-boot-test: commit
