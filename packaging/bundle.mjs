@@ -47,10 +47,20 @@ const workersFromSource = {
       if (!text.includes('new Worker(')) return undefined;
       const pattern = /new Worker\(new URL\((?:[^()]|\([^()]*\))*?'\.\/([\w-]+)\.js', import\.meta\.url\)\)/g;
       const names = [...text.matchAll(pattern)].map((m) => m[1]);
-      if (names.length !== text.split('new Worker(').length - 1) throw new Error(`${relative(root, args.path)}: a Worker not started as new Worker(new URL('./NAME.js', import.meta.url))`);
+      if (names.length !== text.split('new Worker(').length - 1)
+        throw new Error(
+          `${relative(root, args.path)}: a Worker not started as new Worker(new URL('./NAME.js', import.meta.url))`,
+        );
       const sources = {};
       for (const name of new Set(names)) {
-        const r = await build({ ...common, plugins: [], metafile: false, write: false, entryPoints: [join(dirname(args.path), `${name}.js`)], banner: banner('') });
+        const r = await build({
+          ...common,
+          plugins: [],
+          metafile: false,
+          write: false,
+          entryPoints: [join(dirname(args.path), `${name}.js`)],
+          banner: banner(''),
+        });
         sources[name] = r.outputFiles[0].text;
       }
       text = text.replace(pattern, (_, name) => `new Worker(${JSON.stringify(sources[name])}, { eval: true })`);
@@ -61,7 +71,9 @@ const workersFromSource = {
 
 /** The multi-call entry: `debian-atomic TOOL ARGS...`, or the binary linked or copied as TOOL. */
 function multicallSource() {
-  const loaders = TOOL_NAMES.map((t) => `  ${JSON.stringify(t)}: () => import(${JSON.stringify(mainOf(t))}),`).join('\n');
+  const loaders = TOOL_NAMES.map((t) => `  ${JSON.stringify(t)}: () => import(${JSON.stringify(mainOf(t))}),`).join(
+    '\n',
+  );
   return `import { basename } from 'node:path';
 import { runTool } from ${JSON.stringify(LIB)};
 const TOOLS = {
@@ -97,14 +109,18 @@ const common = {
   define: { 'import.meta.url': '__import_meta_url' },
   plugins: [workersFromSource],
 };
-const banner = (shebang) => ({ js: `${shebang}\n"use strict";\nconst __import_meta_url = require("node:url").pathToFileURL(__filename).href;` });
+const banner = (shebang) => ({
+  js: `${shebang}\n"use strict";\nconst __import_meta_url = require("node:url").pathToFileURL(__filename).href;`,
+});
 
 /** npm packages (name, version, license) whose files ended up in a bundle. */
 async function bundledPackages(metafile) {
   const found = new Map();
   for (const input of Object.keys(metafile.inputs)) {
     const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    const dir = m ? input.slice(0, m.index + m[0].length) : /^tools\/[^/]+\//.exec(relative(root, resolve(root, input)))?.[0];
+    const dir = m
+      ? input.slice(0, m.index + m[0].length)
+      : /^tools\/[^/]+\//.exec(relative(root, resolve(root, input)))?.[0];
     if (!dir || found.has(dir)) continue;
     const pkg = JSON.parse(await readFile(resolve(root, dir, 'package.json'), 'utf8'));
     found.set(dir, { name: pkg.name, version: pkg.version, license: pkg.license ?? 'UNKNOWN' });
@@ -116,21 +132,34 @@ async function bundledPackages(metafile) {
 for (const dir of await readdir(join(root, 'tools'))) {
   const pkg = JSON.parse(await readFile(join(root, 'tools', dir, 'package.json'), 'utf8').catch(() => '{}'));
   for (const name of Object.keys(pkg.bin ?? {})) {
-    if (!TOOL_NAMES.includes(name)) throw new Error(`tools/${dir}: command ${name} has no row in packaging/tools.mjs (its Debian Depends)`);
+    if (!TOOL_NAMES.includes(name))
+      throw new Error(`tools/${dir}: command ${name} has no row in packaging/tools.mjs (its Debian Depends)`);
   }
 }
 // The multi-call entry runs a tool's main under the TOOL it exports: it must be the table's name.
 for (const t of TOOL_NAMES) {
   const { TOOL } = await import(mainOf(t));
-  if (TOOL !== t) throw new Error(`tools/${t}/dist/main.js: exports TOOL ${JSON.stringify(TOOL)}, expected ${JSON.stringify(t)}`);
+  if (TOOL !== t)
+    throw new Error(`tools/${t}/dist/main.js: exports TOOL ${JSON.stringify(TOOL)}, expected ${JSON.stringify(t)}`);
 }
 await mkdir(out, { recursive: true });
-const jobs = TOOL_NAMES.map((t) => ({ name: t, stdin: { contents: toolSource(t), resolveDir: root, sourcefile: `${t}.js` }, shebang: '#!/usr/bin/node' }));
-jobs.push({ name: MULTICALL, stdin: { contents: multicallSource(), resolveDir: root, sourcefile: 'multicall.js' }, shebang: '#!/usr/bin/env node' });
+const jobs = TOOL_NAMES.map((t) => ({
+  name: t,
+  stdin: { contents: toolSource(t), resolveDir: root, sourcefile: `${t}.js` },
+  shebang: '#!/usr/bin/node',
+}));
+jobs.push({
+  name: MULTICALL,
+  stdin: { contents: multicallSource(), resolveDir: root, sourcefile: 'multicall.js' },
+  shebang: '#!/usr/bin/env node',
+});
 await Promise.all(
   jobs.map(async ({ name, shebang, ...entry }) => {
     const result = await build({ ...common, ...entry, banner: banner(shebang), outfile: join(out, `${name}.cjs`) });
-    await writeFile(join(out, `${name}.licenses.json`), JSON.stringify(await bundledPackages(result.metafile), null, 2) + '\n');
+    await writeFile(
+      join(out, `${name}.licenses.json`),
+      JSON.stringify(await bundledPackages(result.metafile), null, 2) + '\n',
+    );
   }),
 );
 process.stderr.write(`bundle: ${jobs.length} bundles in ${relative(process.cwd(), out) || '.'}\n`);

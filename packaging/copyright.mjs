@@ -41,7 +41,11 @@ if (missing.length) {
 }
 // The year of the sources (lintian wants one in the notice); SOURCE_DATE_EPOCH keeps it reproducible.
 const year = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Date.now() / 1000) * 1000).getUTCFullYear();
-const para = (text) => text.split('\n').map((l) => ` ${l}`).join('\n');
+const para = (text) =>
+  text
+    .split('\n')
+    .map((l) => ` ${l}`)
+    .join('\n');
 let out = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: debian-atomic
 Comment: /usr/bin/* is an esbuild bundle of ${own.map((p) => p.name).join(', ')} and the npm packages listed below.

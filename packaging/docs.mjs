@@ -11,7 +11,11 @@ if (!what || !tool || !bundle) {
   process.stderr.write('usage: docs.mjs completion|man-include TOOL BUNDLE.cjs\n');
   process.exit(2);
 }
-const help = (...args) => execFileSync(process.execPath, [bundle, ...args, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } });
+const help = (...args) =>
+  execFileSync(process.execPath, [bundle, ...args, '--help'], {
+    encoding: 'utf8',
+    env: { ...process.env, COLUMNS: '100' },
+  });
 
 /** `tool sub ...` lines of a "Commands:" section → the subcommand names. */
 function subcommands(text) {
@@ -19,7 +23,8 @@ function subcommands(text) {
   return [...section.matchAll(new RegExp(`^  ${tool.replace(/[-]/g, '\\-')} ([a-z][\\w-]*)`, 'gm'))].map((m) => m[1]);
 }
 /** Option names from the lines that start with one ("  -q, --quiet  ..."), not from descriptions. */
-const options = (text) => [...text.matchAll(/^ {2,}(?:(-[a-zA-Z]), )?(--[\w-]+)/gm)].flatMap((m) => (m[1] ? [m[1], m[2]] : [m[2]]));
+const options = (text) =>
+  [...text.matchAll(/^ {2,}(?:(-[a-zA-Z]), )?(--[\w-]+)/gm)].flatMap((m) => (m[1] ? [m[1], m[2]] : [m[2]]));
 
 const top = help();
 const subs = subcommands(top);
@@ -31,14 +36,18 @@ if (what === 'completion') {
   process.stdout.write(`# bash completion for ${tool} (generated from '${tool} --help' by packaging/docs.mjs)
 ${fn}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} sub= opts=${JSON.stringify(options(top).join(' '))} i
-${subs.length ? `  for ((i = 1; i < COMP_CWORD; i++)); do
+${
+  subs.length
+    ? `  for ((i = 1; i < COMP_CWORD; i++)); do
     case \${COMP_WORDS[i]} in ${subs.join('|')}) sub=\${COMP_WORDS[i]}; break ;; esac
   done
   case $sub in
 ${cases}
     '') if [[ $cur != -* ]]; then COMPREPLY=($(compgen -W ${JSON.stringify(subs.join(' '))} -- "$cur")); return; fi ;;
   esac
-` : ''}  if [[ $cur == -* ]]; then
+`
+    : ''
+}  if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
@@ -67,7 +76,8 @@ Cache directory (default: ~/.cache/debian-atomic).
 `;
   if (subs.length) {
     out += '\n[COMMANDS]\n';
-    for (const s of subs) out += `.SS "${tool} ${s}"\n.nf\n${perSub[s].replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1')}.fi\n`;
+    for (const s of subs)
+      out += `.SS "${tool} ${s}"\n.nf\n${perSub[s].replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1')}.fi\n`;
   }
   out += `\n[SEE ALSO]\nREADME.md of the Debian Atomic sources: the pipeline and every tool.\n`;
   process.stdout.write(out);

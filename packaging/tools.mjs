@@ -9,10 +9,16 @@ export const TOOLS = {
   'usr-unify': { depends: ['bubblewrap'] },
   'ostree-commit': { depends: ['ostree (>= 2025)'] },
   // skopeo: only for --oci docker://... (an image in a registry).
-  'disk-image': { depends: ['ostree (>= 2025)', 'dosfstools', 'mtools', 'e2fsprogs', 'fdisk', 'qemu-utils'], recommends: ['skopeo'] },
+  'disk-image': {
+    depends: ['ostree (>= 2025)', 'dosfstools', 'mtools', 'e2fsprogs', 'fdisk', 'qemu-utils'],
+    recommends: ['skopeo'],
+  },
   // The installer ISO: ostree checkout, mksquashfs, mkfs.vfat + mtools (the El Torito EFI image), xorriso.
   // skopeo: to copy a registry image into an oci: directory first (iso-image reads oci: layouts only).
-  'iso-image': { depends: ['ostree (>= 2025)', 'xorriso', 'squashfs-tools', 'mtools', 'dosfstools'], recommends: ['skopeo'] },
+  'iso-image': {
+    depends: ['ostree (>= 2025)', 'xorriso', 'squashfs-tools', 'mtools', 'dosfstools'],
+    recommends: ['skopeo'],
+  },
   'oci-wrap': { depends: ['ostree (>= 2025)', 'skopeo'] },
   'comps-sync': { depends: ['xz-utils', 'gpgv', 'debian-archive-keyring'] },
   hwdetect: { depends: [] },
@@ -23,7 +29,10 @@ export const TOOLS = {
   // dosfstools: it repairs the ESP (fsck.fat -a) before mounting it, as a cut can leave the FAT dirty.
   // bubblewrap, apt: `atomic install PKG` (package layering) resolves with apt and runs dpkg and maintainer scripts in bwrap.
   // fdisk, mtools, e2fsprogs, efibootmgr: `atomic install to-disk` (sfdisk, the ESP's files, mkfs.ext4, the firmware boot entry).
-  atomic: { depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount', 'dosfstools', 'bubblewrap', 'apt'], recommends: ['fdisk', 'mtools', 'e2fsprogs', 'efibootmgr'] },
+  atomic: {
+    depends: ['ostree (>= 2025)', 'skopeo', 'systemd', 'mount', 'dosfstools', 'bubblewrap', 'apt'],
+    recommends: ['fdisk', 'mtools', 'e2fsprogs', 'efibootmgr'],
+  },
 };
 export const TOOL_NAMES = Object.keys(TOOLS);
 /** The multi-call SEA binary's own name: `debian-atomic TOOL ARGS...` or a link named TOOL. */

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { prepareWork, realInvocations, ROOT, TOOLS, type Runner, type Tool } from './fixtures/shipped.js';
 
 const debs = process.env.DEBIAN_ATOMIC_DEBS ?? join(ROOT, 'debs');
-const version = JSON.parse(spawnSync('cat', [join(ROOT, 'package.json')], { encoding: 'utf8' }).stdout).version as string;
+const version = JSON.parse(spawnSync('cat', [join(ROOT, 'package.json')], { encoding: 'utf8' }).stdout)
+  .version as string;
 const debFile = (tool: Tool) => join(debs, `debian-atomic-${tool}_${version}_all.deb`);
 const missing = TOOLS.filter((tool) => !existsSync(debFile(tool)));
 if (missing.length) throw new Error(`${debs}: no .deb for ${missing.join(', ')}: run 'make debs' first`);
@@ -27,11 +28,38 @@ const W = '/srv/work';
  * make, no NODE_OPTIONS that tap adds to every child process).
  */
 function inTree(cmd: string, args: string[], env: Record<string, string> = {}, binds: string[] = []) {
-  const vars = Object.entries({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env }).flatMap(([k, v]) => ['--setenv', k, v]);
-  const r = spawnSync('bwrap', ['--bind', tree, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', ...binds, '--cap-add', 'ALL', '--clearenv', ...vars, '--', cmd, ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+  const vars = Object.entries({
+    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    ...env,
+  }).flatMap(([k, v]) => ['--setenv', k, v]);
+  const r = spawnSync(
+    'bwrap',
+    [
+      '--bind',
+      tree,
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--tmpfs',
+      '/tmp',
+      ...binds,
+      '--cap-add',
+      'ALL',
+      '--clearenv',
+      ...vars,
+      '--',
+      cmd,
+      ...args,
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const run: Runner = (tool, args, env) => inTree(tool, args, env);
@@ -39,19 +67,33 @@ const run: Runner = (tool, args, env) => inTree(tool, args, env);
 t.test('lintian: no error or warning (make debs ran it: debs/lintian.txt)', async (t) => {
   const report = readFileSync(join(debs, 'lintian.txt'), 'utf8');
   t.notMatch(report, /^[EW]: /m, report);
-  t.ok(TOOLS.every((tool) => statSync(debFile(tool)).mtimeMs <= statSync(join(debs, 'lintian.txt')).mtimeMs), 'the report is newer than every .deb');
+  t.ok(
+    TOOLS.every((tool) => statSync(debFile(tool)).mtimeMs <= statSync(join(debs, 'lintian.txt')).mtimeMs),
+    'the report is newer than every .deb',
+  );
 });
 
 t.test('apt installs every .deb into a fresh trixie tree', { timeout: 600_000 }, async (t) => {
   if (!reuse) {
-    const r = spawnSync(join(ROOT, 'packaging/install-test-tree.sh'), [tree, ...TOOLS.map(debFile)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(join(ROOT, 'packaging/install-test-tree.sh'), [tree, ...TOOLS.map(debFile)], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     t.equal(r.status, 0, r.stderr.slice(-4000));
   }
   await rm(join(tree, W), { recursive: true, force: true });
   await prepareWork(join(tree, W));
-  const q = inTree('dpkg-query', ['-W', '-f', '${Package} ${Version} ${Status}\n', ...TOOLS.map((x) => `debian-atomic-${x}`)]);
+  const q = inTree('dpkg-query', [
+    '-W',
+    '-f',
+    '${Package} ${Version} ${Status}\n',
+    ...TOOLS.map((x) => `debian-atomic-${x}`),
+  ]);
   t.equal(q.status, 0, q.stderr);
-  t.same(q.stdout.trim().split('\n').sort(), TOOLS.map((x) => `debian-atomic-${x} ${version} install ok installed`).sort());
+  t.same(
+    q.stdout.trim().split('\n').sort(),
+    TOOLS.map((x) => `debian-atomic-${x} ${version} install ok installed`).sort(),
+  );
   t.match(inTree('node', ['--version']).stdout, /^v(2\d|[3-9]\d)\./, "trixie's nodejs (>= 20)");
 });
 
@@ -67,12 +109,15 @@ for (const tool of TOOLS) {
     // The completion completes: an option everywhere, and hwdetect's subcommands.
     const [word, want] = tool === 'hwdetect' ? ['pr', 'probe'] : ['--he', '--help'];
     const fn = `_${tool.replace(/-/g, '_')}`;
-    const c = inTree('bash', ['-c', `. /usr/share/bash-completion/completions/${tool}; COMP_WORDS=(${tool} ${word}); COMP_CWORD=1; ${fn}; echo "\${COMPREPLY[*]}"`]);
+    const c = inTree('bash', [
+      '-c',
+      `. /usr/share/bash-completion/completions/${tool}; COMP_WORDS=(${tool} ${word}); COMP_CWORD=1; ${fn}; echo "\${COMPREPLY[*]}"`,
+    ]);
     t.equal(c.stdout.trim(), want, c.stderr);
   });
 }
 
-t.test('real invocations, with the tree\'s own ostree, mkfs, mmdebstrap...', async (t) => {
+t.test("real invocations, with the tree's own ostree, mkfs, mmdebstrap...", async (t) => {
   t.notOk(existsSync(join(tree, 'root/.cache/debian-atomic/toolbox')), 'no toolbox: host tools');
   for (const inv of realInvocations(W)) t.test(`${inv.tool}: ${inv.what}`, async (t) => inv.check(run, t));
 });
@@ -80,15 +125,30 @@ t.test('real invocations, with the tree\'s own ostree, mkfs, mmdebstrap...', asy
 t.test('the image side: rootfs install-debs puts the hwdetect .deb into a tree with its dpkg', async (t) => {
   t.equal(inTree('dpkg', ['--purge', 'debian-atomic-hwdetect']).status, 0);
   t.notOk(existsSync(join(tree, 'usr/bin/hwdetect')), 'gone after purge');
-  const r = spawnSync(process.execPath, [join(ROOT, 'tools/rootfs/dist/bin.js'), 'install-debs', '--root', tree, debFile('hwdetect')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'tools/rootfs/dist/bin.js'), 'install-debs', '--root', tree, debFile('hwdetect')],
+    { encoding: 'utf8' },
+  );
   t.equal(r.status, 0, r.stderr);
   t.equal(run('hwdetect', ['--help']).status, 0);
   t.match(inTree('dpkg-query', ['-W', '-f', '${Status}', 'debian-atomic-hwdetect']).stdout, 'install ok installed');
-  t.match(readFileSync(join(tree, 'usr/lib/systemd/system/hwdetect.service'), 'utf8'), /^ExecStart=\/usr\/bin\/hwdetect check /m);
+  t.match(
+    readFileSync(join(tree, 'usr/lib/systemd/system/hwdetect.service'), 'utf8'),
+    /^ExecStart=\/usr\/bin\/hwdetect check /m,
+  );
   t.notOk(existsSync(join(tree, 'var/tmp/debian-atomic-debs')), 'nothing left behind');
   // The fixture capture script: run in the tree on the host's sysfs, its tarball probes like the host.
   const sys = ['--ro-bind', '/sys', '/sys'];
-  const cap = inTree('sh', ['-c', '/usr/libexec/hwdetect/capture-sysfs /tmp/c.tar.gz && mkdir -p /tmp/c && tar -xzf /tmp/c.tar.gz -C /tmp/c && hwdetect probe --sysfs /tmp/c/sys --proc /tmp/c/proc'], {}, sys);
+  const cap = inTree(
+    'sh',
+    [
+      '-c',
+      '/usr/libexec/hwdetect/capture-sysfs /tmp/c.tar.gz && mkdir -p /tmp/c && tar -xzf /tmp/c.tar.gz -C /tmp/c && hwdetect probe --sysfs /tmp/c/sys --proc /tmp/c/proc',
+    ],
+    {},
+    sys,
+  );
   t.equal(cap.status, 0, cap.stderr);
   const live = JSON.parse(inTree('hwdetect', ['probe'], {}, sys).stdout);
   t.ok(live.pci.storage.length + live.pci.network.length > 0, 'the host has PCI devices to see');

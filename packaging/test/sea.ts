@@ -14,7 +14,11 @@ const multi = join(dist, 'debian-atomic');
 if (!existsSync(multi)) throw new Error(`${multi}: missing: run 'make dist' first`);
 
 const run: Runner = (tool, args, env = {}) => {
-  const r = spawnSync(join(dist, tool), args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const r = spawnSync(join(dist, tool), args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 

@@ -26,7 +26,8 @@ export async function resolve(specifier, context, next) {
 /** .ts and .mts outside node_modules: ES modules (every package here is "type": "module"). */
 export async function load(url, context, next) {
   const u = new URL(url);
-  if (u.protocol !== 'file:' || !/\.m?ts$/.test(u.pathname) || u.pathname.includes('/node_modules/')) return next(url, context);
+  if (u.protocol !== 'file:' || !/\.m?ts$/.test(u.pathname) || u.pathname.includes('/node_modules/'))
+    return next(url, context);
   const file = fileURLToPath(u);
   const { code } = await transform(await readFile(file, 'utf8'), {
     loader: 'ts',

@@ -70,7 +70,11 @@ export async function readAutoPolicy(sysroot: string, o: ReadAutoPolicyOptions =
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
     // Anything else (EACCES, ENOTDIR) is said by the read below, with the file's name.
   }
-  return parseAutoPolicy(await readBoundedText(file, { maxBytes: READ_LIMITS.config, what: 'atomic configuration' }), file, o);
+  return parseAutoPolicy(
+    await readBoundedText(file, { maxBytes: READ_LIMITS.config, what: 'atomic configuration' }),
+    file,
+    o,
+  );
 }
 
 /** What `atomic upgrade --automatic` does under a policy: the options of a plain `atomic upgrade`. */
@@ -99,12 +103,30 @@ export function automaticAction(policy: AutoPolicy): AutomaticAction {
   const why = `AutomaticUpdatePolicy=${policy}`;
   switch (policy) {
     case 'none':
-      return { policy, upgrade: false, check: false, reboot: false, summary: `${why}: automatic updates are off (/${ATOMIC_CONF})` };
+      return {
+        policy,
+        upgrade: false,
+        check: false,
+        reboot: false,
+        summary: `${why}: automatic updates are off (/${ATOMIC_CONF})`,
+      };
     case 'check':
       return { policy, upgrade: true, check: true, reboot: false, summary: `${why}: checking for an update` };
     case 'stage':
-      return { policy, upgrade: true, check: false, reboot: false, summary: `${why}: staging the update for the next boot` };
+      return {
+        policy,
+        upgrade: true,
+        check: false,
+        reboot: false,
+        summary: `${why}: staging the update for the next boot`,
+      };
     case 'apply':
-      return { policy, upgrade: true, check: false, reboot: true, summary: `${why}: staging the update and rebooting into it` };
+      return {
+        policy,
+        upgrade: true,
+        check: false,
+        reboot: true,
+        summary: `${why}: staging the update and rebooting into it`,
+      };
   }
 }

@@ -26,7 +26,13 @@ import {
   type EspFile,
 } from '@debian-atomic/lib';
 import { compareDebianVersions, DPKG_STATUS_PATHS, MAX_STATUS_BYTES, parseDpkgStatus } from './db.js';
-import { API_VERSION, type BootComponentJson, type BootloaderStatus, type BootloaderSummary, type BootloaderUpdate } from './schema.js';
+import {
+  API_VERSION,
+  type BootComponentJson,
+  type BootloaderStatus,
+  type BootloaderSummary,
+  type BootloaderUpdate,
+} from './schema.js';
 import { deployDir, type Deployment } from './sysroot.js';
 
 export const statePath = (sysroot: string) => join(sysroot, BOOTLOADER_STATE);
@@ -51,19 +57,27 @@ export async function readBootloaderState(sysroot: string): Promise<BootloaderSt
   // JSON is YAML: one parser gives file:line:col for both a syntax error and a schema problem.
   const y = parseYamlText(file, text);
   const syntax = syntaxDiagnostics(y);
-  const checked = syntax.length ? { data: undefined, diagnostics: syntax } : schemaDiagnostics(y, BootloaderStateSchema, (p) => zodObjectKeys(BootloaderStateSchema, p));
+  const checked = syntax.length
+    ? { data: undefined, diagnostics: syntax }
+    : schemaDiagnostics(y, BootloaderStateSchema, (p) => zodObjectKeys(BootloaderStateSchema, p));
   if (checked.data === undefined) {
     const [first, ...rest] = checked.diagnostics.map(formatDiagnostic);
-    throw inputError(`invalid bootloader state: ${first ?? `${file}: empty`}`, { detail: rest.length ? rest.join('\n') : undefined });
+    throw inputError(`invalid bootloader state: ${first ?? `${file}: empty`}`, {
+      detail: rest.length ? rest.join('\n') : undefined,
+    });
   }
   return checked.data;
 }
 
 /** The error when there is no state file: nothing says which partition is the ESP or what it holds. */
 export function noStateError(sysroot: string): ToolError {
-  return new ToolError('no-bootloader-state', `${statePath(sysroot)}: no bootloader state: the ESP was not installed by disk-image or atomic`, {
-    hint: 'disk-image records what it puts on the ESP there; without it atomic does not know which partition is the ESP or what it holds',
-  });
+  return new ToolError(
+    'no-bootloader-state',
+    `${statePath(sysroot)}: no bootloader state: the ESP was not installed by disk-image or atomic`,
+    {
+      hint: 'disk-image records what it puts on the ESP there; without it atomic does not know which partition is the ESP or what it holds',
+    },
+  );
 }
 
 export interface ImageFile extends EspFile {
@@ -95,9 +109,13 @@ async function readSource(root: string, e: EspFile): Promise<Buffer> {
     return await readBoundedFile(file, { maxBytes: MAX_EFI_BYTES, what: `${e.package} file` });
   } catch (err) {
     if (!isMissing(err)) throw err;
-    throw new ToolError('no-bootloader-in-image', `${file}: missing: the deployment has no ${e.component} (${e.package})`, {
-      hint: `an image that boots with Secure Boot installs ${[...new Set(ESP_FILES.map((f) => f.package))].join(', ')}`,
-    });
+    throw new ToolError(
+      'no-bootloader-in-image',
+      `${file}: missing: the deployment has no ${e.component} (${e.package})`,
+      {
+        hint: `an image that boots with Secure Boot installs ${[...new Set(ESP_FILES.map((f) => f.package))].join(', ')}`,
+      },
+    );
   }
 }
 
@@ -110,7 +128,10 @@ async function imagePackages(root: string): Promise<Record<string, string>> {
   for (const p of DPKG_STATUS_PATHS) {
     const file = join(root, p);
     if (!existsSync(file)) continue;
-    const installed = parseDpkgStatus(await readBoundedText(file, { maxBytes: MAX_STATUS_BYTES, what: 'dpkg database' }), file);
+    const installed = parseDpkgStatus(
+      await readBoundedText(file, { maxBytes: MAX_STATUS_BYTES, what: 'dpkg database' }),
+      file,
+    );
     return Object.fromEntries(installed.filter((pkg) => wanted.has(pkg.name)).map((pkg) => [pkg.name, pkg.version]));
   }
   return {};
@@ -137,11 +158,22 @@ export function compareBootloader(state: BootloaderState, image: ImageBootloader
     const imageVersion = image.packages[pkg] ?? null;
     // The bytes decide: a rebuild at the same version is an update, a version bump with the same binary is not.
     const same = files.every((f) => recorded.get(f.esp) === f.sha256);
-    const newerOnEsp = espVersion !== null && imageVersion !== null && compareDebianVersions(espVersion, imageVersion) > 0;
-    return { name, package: pkg, espVersion, imageVersion, status: same ? 'up-to-date' : newerOnEsp ? 'esp-newer' : 'update-available' };
+    const newerOnEsp =
+      espVersion !== null && imageVersion !== null && compareDebianVersions(espVersion, imageVersion) > 0;
+    return {
+      name,
+      package: pkg,
+      espVersion,
+      imageVersion,
+      status: same ? 'up-to-date' : newerOnEsp ? 'esp-newer' : 'update-available',
+    };
   });
   const has = (s: BootComponentJson['status']) => components.some((c) => c.status === s);
-  return { status: has('esp-newer') ? 'esp-newer' : has('update-available') ? 'update-available' : 'up-to-date', commit: state.commit, components };
+  return {
+    status: has('esp-newer') ? 'esp-newer' : has('update-available') ? 'update-available' : 'up-to-date',
+    commit: state.commit,
+    components,
+  };
 }
 
 /** What the files on the ESP itself look like against the state (esp.ts checks them). */
@@ -151,20 +183,39 @@ export interface EspCheck {
   leftovers: string[];
 }
 
-export function bootloaderStatus(state: BootloaderState, image: ImageBootloader, d: Deployment, esp: EspCheck | null): BootloaderStatus {
+export function bootloaderStatus(
+  state: BootloaderState,
+  image: ImageBootloader,
+  d: Deployment,
+  esp: EspCheck | null,
+): BootloaderStatus {
   const recorded = new Map(state.files.map((f) => [f.path, f.sha256]));
   return {
     apiVersion: API_VERSION,
     kind: 'BootloaderStatus',
     ...compareBootloader(state, image),
     deployment: { checksum: d.checksum, index: d.index, booted: d.booted },
-    esp: { partuuid: state.esp.partuuid, mountpoint: esp?.mountpoint ?? null, files: esp?.files ?? null, leftovers: esp?.leftovers ?? null },
-    files: image.files.map((f) => ({ path: f.esp, source: f.source, component: f.component, stateSha256: recorded.get(f.esp) ?? null, imageSha256: f.sha256 })),
+    esp: {
+      partuuid: state.esp.partuuid,
+      mountpoint: esp?.mountpoint ?? null,
+      files: esp?.files ?? null,
+      leftovers: esp?.leftovers ?? null,
+    },
+    files: image.files.map((f) => ({
+      path: f.esp,
+      source: f.source,
+      component: f.component,
+      stateSha256: recorded.get(f.esp) ?? null,
+      imageSha256: f.sha256,
+    })),
   };
 }
 
 /** The summary of `atomic status`: null when there is no state file or no deployment. */
-export async function bootloaderSummaryOf(sysroot: string, deployments: readonly Deployment[]): Promise<BootloaderSummary | null> {
+export async function bootloaderSummaryOf(
+  sysroot: string,
+  deployments: readonly Deployment[],
+): Promise<BootloaderSummary | null> {
   const d = bootloaderDeployment(deployments);
   if (!d) return null;
   const state = await readBootloaderState(sysroot);
@@ -178,7 +229,8 @@ const v = (version: string | null) => version ?? '(unknown)';
 
 function componentText(c: BootComponentJson): string {
   if (c.status === 'up-to-date') return `${v(c.espVersion)} (${c.package}): up to date`;
-  if (c.status === 'esp-newer') return `${v(c.espVersion)} on the ESP, ${v(c.imageVersion)} in the image (${c.package}): the ESP's is newer`;
+  if (c.status === 'esp-newer')
+    return `${v(c.espVersion)} on the ESP, ${v(c.imageVersion)} in the image (${c.package}): the ESP's is newer`;
   return `${v(c.espVersion)} → ${v(c.imageVersion)} (${c.package}): update available`;
 }
 
@@ -196,13 +248,30 @@ export const UPDATE_HINT = 'run `atomic bootloader update`';
  */
 export function formatBootloaderStatus(s: BootloaderStatus): string {
   const d = s.deployment;
-  const lines = [`ESP PARTUUID ${s.esp.partuuid}: files from commit ${s.commit.slice(0, 12)}; the image: deployment ${d.index}${d.booted ? ' (booted)' : ''}, ${d.checksum.slice(0, 12)}`];
+  const lines = [
+    `ESP PARTUUID ${s.esp.partuuid}: files from commit ${s.commit.slice(0, 12)}; the image: deployment ${d.index}${d.booted ? ' (booted)' : ''}, ${d.checksum.slice(0, 12)}`,
+  ];
   for (const c of s.components) lines.push(`  ${c.name}: ${componentText(c)}`);
-  const problems = [...(s.esp.files ?? []).map((f) => `  ${f.path}: ${f.problem === 'missing' ? 'missing' : 'not the recorded bytes'}`), ...(s.esp.leftovers ?? []).map((p) => `  ${p}: left by an interrupted update`)];
-  if (s.esp.mountpoint !== null) lines.push(problems.length ? `ESP at ${s.esp.mountpoint}: not as recorded:` : `ESP at ${s.esp.mountpoint}: every file as recorded.`, ...problems);
+  const problems = [
+    ...(s.esp.files ?? []).map((f) => `  ${f.path}: ${f.problem === 'missing' ? 'missing' : 'not the recorded bytes'}`),
+    ...(s.esp.leftovers ?? []).map((p) => `  ${p}: left by an interrupted update`),
+  ];
+  if (s.esp.mountpoint !== null)
+    lines.push(
+      problems.length
+        ? `ESP at ${s.esp.mountpoint}: not as recorded:`
+        : `ESP at ${s.esp.mountpoint}: every file as recorded.`,
+      ...problems,
+    );
   if (s.status === 'update-available') lines.push(`Update available: ${UPDATE_HINT}.`);
-  else if (s.status === 'esp-newer') lines.push("The ESP's boot loader is newer than the image's: `atomic bootloader update` keeps it (--allow-downgrade replaces it).");
-  else if (problems.length) lines.push(`Up to date by the state file, but the ESP is not as recorded: ${UPDATE_HINT} puts the image's files in place.`);
+  else if (s.status === 'esp-newer')
+    lines.push(
+      "The ESP's boot loader is newer than the image's: `atomic bootloader update` keeps it (--allow-downgrade replaces it).",
+    );
+  else if (problems.length)
+    lines.push(
+      `Up to date by the state file, but the ESP is not as recorded: ${UPDATE_HINT} puts the image's files in place.`,
+    );
   else lines.push('Up to date.');
   return `${lines.join('\n')}\n`;
 }
@@ -212,7 +281,11 @@ export function bootloaderStatusLine(b: BootloaderSummary | null): string | null
   if (b?.status !== 'update-available') return null;
   const changes = b.components
     .filter((c) => c.status === 'update-available')
-    .map((c) => (c.espVersion === c.imageVersion ? `${c.package} ${v(c.imageVersion)} rebuilt` : `${c.package} ${v(c.espVersion)} → ${v(c.imageVersion)}`));
+    .map((c) =>
+      c.espVersion === c.imageVersion
+        ? `${c.package} ${v(c.imageVersion)} rebuilt`
+        : `${c.package} ${v(c.espVersion)} → ${v(c.imageVersion)}`,
+    );
   return `Bootloader: update available (${changes.join(', ')}); run 'atomic bootloader update'`;
 }
 
@@ -222,13 +295,20 @@ export type UpdateOutcome = Omit<BootloaderUpdate, 'apiVersion' | 'kind'>;
 const PACKAGE_OF = new Map(ESP_FILES.map((e) => [e.esp, e.package]));
 
 /** The human text of `atomic bootloader update`: what changed, by package. */
-export function formatBootloaderUpdate(out: UpdateOutcome, before: BootloaderState, summary: BootloaderSummary): string {
+export function formatBootloaderUpdate(
+  out: UpdateOutcome,
+  before: BootloaderState,
+  summary: BootloaderSummary,
+): string {
   if (out.result === 'esp-newer') {
-    const newer = summary.components.filter((c) => c.status === 'esp-newer').map((c) => `${c.package} ${v(c.espVersion)} on the ESP, ${v(c.imageVersion)} in the image`);
+    const newer = summary.components
+      .filter((c) => c.status === 'esp-newer')
+      .map((c) => `${c.package} ${v(c.espVersion)} on the ESP, ${v(c.imageVersion)} in the image`);
     return `The ESP's boot loader is newer than the image's (${newer.join('; ')}): kept; --allow-downgrade replaces it.\n`;
   }
   if (out.result === 'nothing-to-do') return "The boot loader on the ESP is the image's: nothing to do.\n";
-  if (out.result === 'recorded') return "The ESP already holds the image's boot loader: recorded that in the state file.\n";
+  if (out.result === 'recorded')
+    return "The ESP already holds the image's boot loader: recorded that in the state file.\n";
   const lines: string[] = [];
   const byPackage = new Map<string, string[]>();
   const others: string[] = [];

@@ -8,7 +8,15 @@ import { describeOrigin, hasRequests, isImageReference, type Origin } from './or
 import { pullRefspec, parseRefspec, type CommitInfo } from './ostree-remote.js';
 import type { EspSystem, EspWriter } from './esp.js';
 import type { UpdateOutcome } from './bootloader.js';
-import { API_VERSION, bootloaderStatusJsonSchema, BootloaderStatusSchema, BootloaderUpdateSchema, hostJsonSchema, HostSchema, type BootloaderSummary } from './schema.js';
+import {
+  API_VERSION,
+  bootloaderStatusJsonSchema,
+  BootloaderStatusSchema,
+  BootloaderUpdateSchema,
+  hostJsonSchema,
+  HostSchema,
+  type BootloaderSummary,
+} from './schema.js';
 import { formatStatus, hostDocument } from './status.js';
 import { ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
 
@@ -50,7 +58,8 @@ const REBOOT = ['systemctl', 'reboot'] as const;
 
 /** Changing the deployments of the running system is root's; a sysroot in a directory is whoever owns it. */
 function requireRoot(sysroot: string, command: string): void {
-  if (resolve(sysroot) === '/' && process.getuid?.() !== 0) throw new ToolError('not-root', `${command}: must run as root (sudo atomic ${command})`);
+  if (resolve(sysroot) === '/' && process.getuid?.() !== 0)
+    throw new ToolError('not-root', `${command}: must run as root (sudo atomic ${command})`);
 }
 
 /** The deployments, the stateroot to work on, and the ones that matter for it. */
@@ -60,11 +69,19 @@ async function context(a: Target) {
   const bootedAny = deployments.find((d) => d.booted);
   const osname = a.os ?? bootedAny?.osname ?? (osnames.length === 1 ? osnames[0] : undefined);
   if (osname === undefined) {
-    if (osnames.length === 0) throw new ToolError('no-deployments', `${a.sysroot}: no deployments`, { hint: 'is this an OSTree sysroot? (ostree admin status)' });
-    throw usageError(`${a.sysroot} has several stateroots (${osnames.join(', ')}) and none is booted: name one with --os`);
+    if (osnames.length === 0)
+      throw new ToolError('no-deployments', `${a.sysroot}: no deployments`, {
+        hint: 'is this an OSTree sysroot? (ostree admin status)',
+      });
+    throw usageError(
+      `${a.sysroot} has several stateroots (${osnames.join(', ')}) and none is booted: name one with --os`,
+    );
   }
   const mine = deployments.filter((d) => d.osname === osname);
-  if (mine.length === 0) throw usageError(`${a.sysroot}: no deployment of the stateroot '${osname}' (there are: ${osnames.join(', ') || 'none'})`);
+  if (mine.length === 0)
+    throw usageError(
+      `${a.sysroot}: no deployment of the stateroot '${osname}' (there are: ${osnames.join(', ') || 'none'})`,
+    );
   const booted = mine.find((d) => d.booted);
   return {
     deployments,
@@ -82,7 +99,10 @@ type Context = Awaited<ReturnType<typeof context>>;
 
 // --- status ---
 
-export async function statusCommand(a: Target & { json: boolean; jsonSchema: boolean; booted: boolean }, io: Io): Promise<number> {
+export async function statusCommand(
+  a: Target & { json: boolean; jsonSchema: boolean; booted: boolean },
+  io: Io,
+): Promise<number> {
   if (a.jsonSchema) {
     writeJson(hostJsonSchema(), io.stdout);
     return 0;
@@ -100,7 +120,11 @@ export async function statusCommand(a: Target & { json: boolean; jsonSchema: boo
 }
 
 /** The boot loader against the booted image, for status; a problem with it is a warning, never a failed status. */
-async function bootloaderSummary(a: Target, deployments: readonly Deployment[], io: Io): Promise<BootloaderSummary | null> {
+async function bootloaderSummary(
+  a: Target,
+  deployments: readonly Deployment[],
+  io: Io,
+): Promise<BootloaderSummary | null> {
   try {
     return await (await bootloaderModule()).bootloaderSummaryOf(a.sysroot, deployments);
   } catch (err) {
@@ -125,9 +149,16 @@ interface Fetched {
   note?: string | undefined;
 }
 
-async function fetchOrigin(ctx: Context, sysroot: string, origin: Origin, o: { upgrade: boolean; quiet: boolean }): Promise<Fetched> {
+async function fetchOrigin(
+  ctx: Context,
+  sysroot: string,
+  origin: Origin,
+  o: { upgrade: boolean; quiet: boolean },
+): Promise<Fetched> {
   if (origin.kind === 'image') {
-    const pulled = await (await images()).pullImage(origin.image, { sysroot, repo: repoOf(sysroot), progress: new Progress(TOOL, { quiet: o.quiet }) });
+    const pulled = await (
+      await images()
+    ).pullImage(origin.image, { sysroot, repo: repoOf(sysroot), progress: new Progress(TOOL, { quiet: o.quiet }) });
     return {
       commit: pulled.commit,
       version: pulled.version,
@@ -135,11 +166,16 @@ async function fetchOrigin(ctx: Context, sysroot: string, origin: Origin, o: { u
       note: `Fetched ${pulled.layersFetched} of ${pulled.layers} layers (${pulled.bytesFetched} bytes).${pulled.base ? ` A derived image: ${pulled.derived} layer(s) on base ${pulled.base.slice(0, 12)}.` : ''}`,
     };
   }
-  const info: CommitInfo = await pullRefspec(sysroot, origin.refspec, o.upgrade ? { notOlderThan: baseCommit(ctx.next) } : {});
+  const info: CommitInfo = await pullRefspec(
+    sysroot,
+    origin.refspec,
+    o.upgrade ? { notOlderThan: baseCommit(ctx.next) } : {},
+  );
   return { commit: info.commit, version: info.version, origin };
 }
 
-const versionText = (version: string | undefined, commit: string) => `${version ? `${version} ` : ''}(${commit.slice(0, 12)})`;
+const versionText = (version: string | undefined, commit: string) =>
+  `${version ? `${version} ` : ''}(${commit.slice(0, 12)})`;
 
 /** What a deployment is built on: a layered one's base commit, or the commit itself. */
 const baseCommit = (d: Deployment) => d.layered?.base ?? d.checksum;
@@ -156,40 +192,73 @@ function kargsLine(r: DeployResult): string | null {
   return opts.length ? `Kernel arguments from the image's kargs.d: ${opts.join(' ')}` : null;
 }
 
-async function deployAndReport(ctx: Context, a: Target, f: Fetched, io: Io, reboot: readonly string[] | null): Promise<number> {
+async function deployAndReport(
+  ctx: Context,
+  a: Target,
+  f: Fetched,
+  io: Io,
+  reboot: readonly string[] | null,
+): Promise<number> {
   const requests = ctx.next.requests;
   if (hasRequests(requests)) {
     // Requests are state: every new base gets them again, or nothing is deployed.
     const p = await import('./packages.js');
-    const t = { sysroot: a.sysroot, osname: ctx.osname, next: ctx.next, deployments: ctx.deployments, stage: ctx.stage };
+    const t = {
+      sysroot: a.sysroot,
+      osname: ctx.osname,
+      next: ctx.next,
+      deployments: ctx.deployments,
+      stage: ctx.stage,
+    };
     const d = await p.deployLayered(t, f.commit, f.origin, requests, note(a, io)).catch((err: unknown) => {
       if (!(err instanceof ToolError)) throw err;
-      throw new ToolError('layering-failed', `the layered packages do not apply to ${versionText(f.version, f.commit)}: ${err.summary}`, {
-        detail: err.detail,
-        hint: `nothing was deployed; the current deployment stays as it is. 'atomic uninstall' or 'atomic override reset' what no longer applies, then upgrade again`,
-        cause: err,
-      });
+      throw new ToolError(
+        'layering-failed',
+        `the layered packages do not apply to ${versionText(f.version, f.commit)}: ${err.summary}`,
+        {
+          detail: err.detail,
+          hint: `nothing was deployed; the current deployment stays as it is. 'atomic uninstall' or 'atomic override reset' what no longer applies, then upgrade again`,
+          cause: err,
+        },
+      );
     });
-    io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)} with the layered packages (${p.describeLayered(d.layered)}) as ${d.commit.slice(0, 12)}.\n`);
+    io.stdout.write(
+      `${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)} with the layered packages (${p.describeLayered(d.layered)}) as ${d.commit.slice(0, 12)}.\n`,
+    );
     if (f.origin.kind === 'image') await trimImageCache(a);
     return afterChange(io, reboot);
   }
-  const r = await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: f.commit, origin: f.origin, stage: ctx.stage, requests });
+  const r = await deploy({
+    sysroot: a.sysroot,
+    osname: ctx.osname,
+    commit: f.commit,
+    origin: f.origin,
+    stage: ctx.stage,
+    requests,
+  });
   const k = kargsLine(r);
   if (k) io.stdout.write(`${k}\n`);
-  io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}.\n`);
+  io.stdout.write(
+    `${ctx.stage ? 'Staged' : 'Deployed'} ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}.\n`,
+  );
   if (f.origin.kind === 'image') await trimImageCache(a);
   return afterChange(io, reboot);
 }
 
 /** The layer cache keeps the layers of the images deployments came from: what the next pull reuses. */
 async function trimImageCache(a: Target): Promise<void> {
-  const keep = (await readDeployments(a.sysroot)).flatMap((d) => (d.origin?.kind === 'image' && d.origin.digest ? [d.origin.digest] : []));
+  const keep = (await readDeployments(a.sysroot)).flatMap((d) =>
+    d.origin?.kind === 'image' && d.origin.digest ? [d.origin.digest] : [],
+  );
   try {
     await (await images()).gcImageCache({ sysroot: a.sysroot, keep });
   } catch (err) {
     // The deployment is in place; a cache that could not be trimmed is trimmed next time.
-    warn(TOOL, `could not trim the image layer cache: ${err instanceof ToolError ? err.summary : String(err)}`, a.quiet);
+    warn(
+      TOOL,
+      `could not trim the image layer cache: ${err instanceof ToolError ? err.summary : String(err)}`,
+      a.quiet,
+    );
   }
 }
 
@@ -204,16 +273,38 @@ async function checkOnly(ctx: Context, a: Target, origin: Origin, io: Io): Promi
   if (origin.kind === 'image') {
     const c = await (await images()).inspectImage(origin.image, { sysroot: a.sysroot });
     const current = ctx.next.origin?.kind === 'image' ? ctx.next.origin.digest : undefined;
-    available = c.digest === current ? null : { version: c.version, what: `${origin.image} ${c.digest}${c.base ? ` (derived image: ${c.derived} layer(s) on base ${c.base.slice(0, 12)})` : ''}` };
+    available =
+      c.digest === current
+        ? null
+        : {
+            version: c.version,
+            what: `${origin.image} ${c.digest}${c.base ? ` (derived image: ${c.derived} layer(s) on base ${c.base.slice(0, 12)})` : ''}`,
+          };
   } else {
-    const info = await pullRefspec(a.sysroot, origin.refspec, { metadataOnly: true, notOlderThan: baseCommit(ctx.next) });
-    available = info.commit === baseCommit(ctx.next) ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };
+    const info = await pullRefspec(a.sysroot, origin.refspec, {
+      metadataOnly: true,
+      notOlderThan: baseCommit(ctx.next),
+    });
+    available =
+      info.commit === baseCommit(ctx.next) ? null : { version: info.version, what: `${origin.refspec} ${info.commit}` };
   }
-  io.stdout.write(available ? `Update available: ${available.version ? `${available.version}, ` : ''}${available.what}\n` : 'No update available.\n');
+  io.stdout.write(
+    available
+      ? `Update available: ${available.version ? `${available.version}, ` : ''}${available.what}\n`
+      : 'No update available.\n',
+  );
   return 0;
 }
 
-export async function upgradeCommand(a: Target & { check?: boolean | undefined; downloadOnly?: boolean | undefined; reboot?: boolean | undefined; automatic?: boolean | undefined }, io: Io): Promise<number> {
+export async function upgradeCommand(
+  a: Target & {
+    check?: boolean | undefined;
+    downloadOnly?: boolean | undefined;
+    reboot?: boolean | undefined;
+    automatic?: boolean | undefined;
+  },
+  io: Io,
+): Promise<number> {
   requireRoot(a.sysroot, 'upgrade');
   let check = a.check === true;
   let reboot: readonly string[] | null = a.reboot ? REBOOT : null;
@@ -228,9 +319,13 @@ export async function upgradeCommand(a: Target & { check?: boolean | undefined; 
   const ctx = await context(a);
   const origin = ctx.next.origin;
   if (origin === null) {
-    throw new ToolError('no-origin', `deployment ${ctx.next.index} (${ctx.next.checksum.slice(0, 12)}) has no origin atomic can follow${ctx.next.originProblem ? `: ${ctx.next.originProblem}` : ''}`, {
-      hint: 'atomic switch TARGET says where updates come from (docker://…, oci:…, REMOTE:REF)',
-    });
+    throw new ToolError(
+      'no-origin',
+      `deployment ${ctx.next.index} (${ctx.next.checksum.slice(0, 12)}) has no origin atomic can follow${ctx.next.originProblem ? `: ${ctx.next.originProblem}` : ''}`,
+      {
+        hint: 'atomic switch TARGET says where updates come from (docker://…, oci:…, REMOTE:REF)',
+      },
+    );
   }
   if (check) return checkOnly(ctx, a, origin, io);
   const f = await fetchOrigin(ctx, a.sysroot, origin, { upgrade: true, quiet: a.quiet });
@@ -240,7 +335,9 @@ export async function upgradeCommand(a: Target & { check?: boolean | undefined; 
     return 0;
   }
   if (a.downloadOnly) {
-    io.stdout.write(`Downloaded ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}; 'atomic upgrade' deploys it.\n`);
+    io.stdout.write(
+      `Downloaded ${versionText(f.version, f.commit)} from ${describeOrigin(f.origin)}; 'atomic upgrade' deploys it.\n`,
+    );
     return 0;
   }
   return deployAndReport(ctx, a, f, io, reboot);
@@ -249,12 +346,16 @@ export async function upgradeCommand(a: Target & { check?: boolean | undefined; 
 /** What `atomic switch TARGET` follows: an image reference (relative layout paths made absolute) or REMOTE:REF. */
 export async function targetOrigin(target: string, cwd: string = process.cwd()): Promise<Origin> {
   if (isImageReference(target)) return { kind: 'image', image: (await images()).parseImageRef(target, cwd).reference };
-  if (/^[a-z][a-z0-9+.-]*:\/\//.test(target)) throw usageError(`${target}: atomic follows docker://, oci: and oci-archive: images, or an OSTree REMOTE:REF`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(target))
+    throw usageError(`${target}: atomic follows docker://, oci: and oci-archive: images, or an OSTree REMOTE:REF`);
   parseRefspec(target);
   return { kind: 'ostree', refspec: target };
 }
 
-export async function switchCommand(a: Target & { target: string; reboot?: boolean | undefined }, io: Io): Promise<number> {
+export async function switchCommand(
+  a: Target & { target: string; reboot?: boolean | undefined },
+  io: Io,
+): Promise<number> {
   const origin = await targetOrigin(a.target);
   requireRoot(a.sysroot, 'switch');
   const ctx = await context(a);
@@ -277,7 +378,11 @@ export async function rollbackCommand(a: Target & { reboot?: boolean | undefined
   // (that cancels a staged or pending update), else the one after it.
   const first = ctx.mine[0]!;
   const target = first.booted || !ctx.booted ? ctx.mine[1]! : ctx.booted;
-  await ostree(['admin', 'set-default', `--sysroot=${a.sysroot}`, String(target.index)], [a.sysroot], 'make the previous deployment the default');
+  await ostree(
+    ['admin', 'set-default', `--sysroot=${a.sysroot}`, String(target.index)],
+    [a.sysroot],
+    'make the previous deployment the default',
+  );
   io.stdout.write('The previous deployment is now the default.\n');
   return afterChange(io, a.reboot ? REBOOT : null);
 }
@@ -285,7 +390,13 @@ export async function rollbackCommand(a: Target & { reboot?: boolean | undefined
 // --- kargs ---
 
 export async function kargsCommand(
-  a: Target & { append?: string[] | undefined; delete?: string[] | undefined; replace?: string[] | undefined; image?: boolean | undefined; reboot?: boolean | undefined },
+  a: Target & {
+    append?: string[] | undefined;
+    delete?: string[] | undefined;
+    replace?: string[] | undefined;
+    image?: boolean | undefined;
+    reboot?: boolean | undefined;
+  },
   io: Io,
 ): Promise<number> {
   const edits: KargsEdits = { append: a.append, delete: a.delete, replace: a.replace };
@@ -302,9 +413,25 @@ export async function kargsCommand(
   const ctx = await context(a);
   // As rpm-ostree kargs: edit what boots next (a staged update keeps its commit and origin).
   const base = ctx.next;
-  if (base.origin === null) throw new ToolError('no-origin', `deployment ${base.index} has no origin atomic can keep${base.originProblem ? `: ${base.originProblem}` : ''}`);
-  await deploy({ sysroot: a.sysroot, osname: ctx.osname, commit: base.checksum, origin: base.origin, stage: ctx.stage, kargs: edits, fromImageKargs: false, baseKernelArgs: base.kernelArgs, requests: base.requests });
-  io.stdout.write(`Kernel arguments updated; ${ctx.stage ? 'staged' : 'deployed'} ${versionText(base.version, base.checksum)} with them.\n`);
+  if (base.origin === null)
+    throw new ToolError(
+      'no-origin',
+      `deployment ${base.index} has no origin atomic can keep${base.originProblem ? `: ${base.originProblem}` : ''}`,
+    );
+  await deploy({
+    sysroot: a.sysroot,
+    osname: ctx.osname,
+    commit: base.checksum,
+    origin: base.origin,
+    stage: ctx.stage,
+    kargs: edits,
+    fromImageKargs: false,
+    baseKernelArgs: base.kernelArgs,
+    requests: base.requests,
+  });
+  io.stdout.write(
+    `Kernel arguments updated; ${ctx.stage ? 'staged' : 'deployed'} ${versionText(base.version, base.checksum)} with them.\n`,
+  );
   return afterChange(io, a.reboot ? REBOOT : null);
 }
 
@@ -320,7 +447,10 @@ interface Resolved {
 async function resolveRev(sysroot: string, deployments: readonly Deployment[], spec: string): Promise<Resolved> {
   if (/^\d+$/.test(spec)) {
     const d = deployments[Number(spec)];
-    if (!d) throw usageError(`there is no deployment ${spec} (ostree admin status numbers them from 0 to ${deployments.length - 1})`);
+    if (!d)
+      throw usageError(
+        `there is no deployment ${spec} (ostree admin status numbers them from 0 to ${deployments.length - 1})`,
+      );
     return { commit: d.checksum, description: `deployment ${spec}` };
   }
   if (spec.startsWith('-')) throw usageError(`${spec}: not a commit, ref or deployment index`);
@@ -333,7 +463,10 @@ async function resolveRev(sysroot: string, deployments: readonly Deployment[], s
 
 const label = (d: Deployment, what: string): Resolved => ({ commit: d.checksum, description: `${what} deployment` });
 
-export async function dbDiffCommand(a: Target & { from?: string | undefined; to?: string | undefined; json: boolean }, io: Io): Promise<number> {
+export async function dbDiffCommand(
+  a: Target & { from?: string | undefined; to?: string | undefined; json: boolean },
+  io: Io,
+): Promise<number> {
   const deployments = await readDeployments(a.sysroot);
   const booted = deployments.find((d) => d.booted);
   const upcoming = deployments.find((d) => d.staged) ?? deployments.find((d) => d.pending);
@@ -346,19 +479,30 @@ export async function dbDiffCommand(a: Target & { from?: string | undefined; to?
     else if (booted) to = label(booted, 'booted');
     else if (deployments[0]) to = { commit: deployments[0].checksum, description: 'deployment 0' };
     else throw usageError('no deployments: name TO');
-  } else if (booted && upcoming) [from, to] = [label(booted, 'booted'), label(upcoming, upcoming.staged ? 'staged' : 'pending')];
+  } else if (booted && upcoming)
+    [from, to] = [label(booted, 'booted'), label(upcoming, upcoming.staged ? 'staged' : 'pending')];
   else if (booted && rollback) [from, to] = [label(rollback, 'rollback'), label(booted, 'booted')];
-  else if (!booted && deployments.length >= 2) [from, to] = [{ commit: deployments[1]!.checksum, description: 'deployment 1' }, { commit: deployments[0]!.checksum, description: 'deployment 0' }];
+  else if (!booted && deployments.length >= 2)
+    [from, to] = [
+      { commit: deployments[1]!.checksum, description: 'deployment 1' },
+      { commit: deployments[0]!.checksum, description: 'deployment 0' },
+    ];
   else throw usageError('there is only one deployment: name FROM and TO (commits, refs or deployment indexes)');
   const db = await import('./db.js');
   const repo = repoOf(a.sysroot);
-  const diff = db.diffPackages(await db.packagesOfCommit(repo, from.commit), await db.packagesOfCommit(repo, to.commit));
+  const diff = db.diffPackages(
+    await db.packagesOfCommit(repo, from.commit),
+    await db.packagesOfCommit(repo, to.commit),
+  );
   if (a.json) writeJson(db.packageDiffJson(diff, from, to), io.stdout);
   else io.stdout.write(db.formatPackageDiff(diff, from, to));
   return 0;
 }
 
-export async function dbListCommand(a: Target & { commit?: string | undefined; json: boolean }, io: Io): Promise<number> {
+export async function dbListCommand(
+  a: Target & { commit?: string | undefined; json: boolean },
+  io: Io,
+): Promise<number> {
   const deployments = await readDeployments(a.sysroot);
   const booted = deployments.find((d) => d.booted);
   let of: Resolved;
@@ -395,7 +539,10 @@ async function bootloaderContext(a: Target) {
   return { bl, state, d, image: await bl.readImageBootloader(a.sysroot, d) };
 }
 
-export async function bootloaderStatusCommand(a: Target & { json: boolean; jsonSchema: boolean; esp?: string | undefined }, io: Io): Promise<number> {
+export async function bootloaderStatusCommand(
+  a: Target & { json: boolean; jsonSchema: boolean; esp?: string | undefined },
+  io: Io,
+): Promise<number> {
   if (a.jsonSchema) {
     writeJson(bootloaderStatusJsonSchema(), io.stdout);
     return 0;
@@ -420,7 +567,10 @@ export async function bootloaderStatusCommand(a: Target & { json: boolean; jsonS
   return 0;
 }
 
-export async function bootloaderUpdateCommand(a: Target & { json: boolean; esp?: string | undefined; allowDowngrade?: boolean | undefined }, io: Io): Promise<number> {
+export async function bootloaderUpdateCommand(
+  a: Target & { json: boolean; esp?: string | undefined; allowDowngrade?: boolean | undefined },
+  io: Io,
+): Promise<number> {
   requireRoot(a.sysroot, 'bootloader update');
   const espDir = a.esp === undefined ? undefined : await espDirOption(a.esp);
   const { bl, state, d, image } = await bootloaderContext(a);
@@ -428,12 +578,17 @@ export async function bootloaderUpdateCommand(a: Target & { json: boolean; esp?:
   const say = note(a, io);
   const summary = bl.compareBootloader(state, image);
   let out: UpdateOutcome;
-  if (summary.status === 'esp-newer' && !a.allowDowngrade) out = { result: 'esp-newer', written: [], removed: [], state };
+  if (summary.status === 'esp-newer' && !a.allowDowngrade)
+    out = { result: 'esp-newer', written: [], removed: [], state };
   else {
     const o = { sysroot: a.sysroot, state, image, deployment: d, writer: io.espWriter ?? esp.DURABLE, note: say };
-    out = espDir !== undefined ? await esp.updateEsp({ dir: espDir, writable: async () => undefined }, o) : await esp.withEsp(state.esp.partuuid, { ...esp.SYSTEM_ESP, ...io.esp }, say, (m) => esp.updateEsp(m, o));
+    out =
+      espDir !== undefined
+        ? await esp.updateEsp({ dir: espDir, writable: async () => undefined }, o)
+        : await esp.withEsp(state.esp.partuuid, { ...esp.SYSTEM_ESP, ...io.esp }, say, (m) => esp.updateEsp(m, o));
   }
-  if (a.json) writeJson(BootloaderUpdateSchema.parse({ apiVersion: API_VERSION, kind: 'BootloaderUpdate', ...out }), io.stdout);
+  if (a.json)
+    writeJson(BootloaderUpdateSchema.parse({ apiVersion: API_VERSION, kind: 'BootloaderUpdate', ...out }), io.stdout);
   else io.stdout.write(bl.formatBootloaderUpdate(out, state, summary));
   return 0;
 }
@@ -453,12 +608,31 @@ function terminalAsk(): ((q: string) => Promise<string>) | null {
 }
 
 export async function installToDiskCommand(
-  a: { device?: string | undefined; source?: string | undefined; config?: string | undefined; wipe?: boolean | undefined; targetImgref?: string | undefined; tlsVerify: boolean; sysroot: string; json: boolean; quiet: boolean },
+  a: {
+    device?: string | undefined;
+    source?: string | undefined;
+    config?: string | undefined;
+    wipe?: boolean | undefined;
+    targetImgref?: string | undefined;
+    tlsVerify: boolean;
+    sysroot: string;
+    json: boolean;
+    quiet: boolean;
+  },
   io: Io,
 ): Promise<number> {
   const { installToDisk } = await import('./install.js');
   const r = await installToDisk(
-    { device: a.device, source: a.source, config: a.config, wipe: a.wipe, targetImgref: a.targetImgref, tlsVerify: a.tlsVerify, sysroot: a.sysroot, progress: new Progress(TOOL, { quiet: a.quiet }) },
+    {
+      device: a.device,
+      source: a.source,
+      config: a.config,
+      wipe: a.wipe,
+      targetImgref: a.targetImgref,
+      tlsVerify: a.tlsVerify,
+      sysroot: a.sysroot,
+      progress: new Progress(TOOL, { quiet: a.quiet }),
+    },
     { stderr: io.stderr, ask: io.ask === undefined ? terminalAsk() : io.ask },
   );
   if (a.json) writeJson(r, io.stdout);
@@ -478,12 +652,22 @@ export async function installToDiskCommand(
 
 // --- install PKG, uninstall, override (client-side layering) ---
 
-export async function packagesCommand(a: Target & { edit: import('./packages.js').RequestEdit; reboot?: boolean | undefined; json?: boolean | undefined }, io: Io): Promise<number> {
-  const command = a.edit.op === 'install' || a.edit.op === 'uninstall' ? a.edit.op : `override ${a.edit.op.slice('override-'.length)}`;
+export async function packagesCommand(
+  a: Target & { edit: import('./packages.js').RequestEdit; reboot?: boolean | undefined; json?: boolean | undefined },
+  io: Io,
+): Promise<number> {
+  const command =
+    a.edit.op === 'install' || a.edit.op === 'uninstall'
+      ? a.edit.op
+      : `override ${a.edit.op.slice('override-'.length)}`;
   requireRoot(a.sysroot, command);
   const ctx = await context(a);
   const next = ctx.next;
-  if (next.origin === null) throw new ToolError('no-origin', `deployment ${next.index} has no origin to record the packages in${next.originProblem ? `: ${next.originProblem}` : ''}`);
+  if (next.origin === null)
+    throw new ToolError(
+      'no-origin',
+      `deployment ${next.index} has no origin to record the packages in${next.originProblem ? `: ${next.originProblem}` : ''}`,
+    );
   const p = await import('./packages.js');
   const t = { sysroot: a.sysroot, osname: ctx.osname, next, deployments: ctx.deployments, stage: ctx.stage };
   const requests = await p.editRequests(t, next.requests, a.edit);
@@ -496,14 +680,21 @@ export async function packagesCommand(a: Target & { edit: import('./packages.js'
         commit: d.commit,
         baseCommit: d.base,
         staged: ctx.stage,
-        requests: { requested: requests.packages, requestedLocal: requests.local.map((l) => `${l.sha256}:${l.name}`), removed: requests.remove },
+        requests: {
+          requested: requests.packages,
+          requestedLocal: requests.local.map((l) => `${l.sha256}:${l.name}`),
+          removed: requests.remove,
+        },
         added: d.layered?.added ?? [],
         removed: d.layered?.removed ?? [],
         seconds: d.layered?.seconds ?? 0,
       },
       io.stdout,
     );
-  else io.stdout.write(`${ctx.stage ? 'Staged' : 'Deployed'} ${d.commit.slice(0, 12)} on ${versionText(next.version, d.base)}: ${p.describeLayered(d.layered)}.\n`);
+  else
+    io.stdout.write(
+      `${ctx.stage ? 'Staged' : 'Deployed'} ${d.commit.slice(0, 12)} on ${versionText(next.version, d.base)}: ${p.describeLayered(d.layered)}.\n`,
+    );
   if (a.reboot) await io.reboot(REBOOT);
   else if (!a.json) io.stdout.write("Run 'systemctl reboot' to boot into it.\n");
   return 0;
@@ -511,14 +702,28 @@ export async function packagesCommand(a: Target & { edit: import('./packages.js'
 
 // --- container lint ---
 
-export async function containerLintCommand(a: { rootfs: string; json: boolean; list: boolean; fatalWarnings: boolean; truncate: boolean; skip?: string[] | undefined }, io: Io): Promise<number> {
+export async function containerLintCommand(
+  a: {
+    rootfs: string;
+    json: boolean;
+    list: boolean;
+    fatalWarnings: boolean;
+    truncate: boolean;
+    skip?: string[] | undefined;
+  },
+  io: Io,
+): Promise<number> {
   const lint = await import('./lint.js');
   if (a.list) {
     io.stdout.write(lint.formatLints());
     return 0;
   }
   const unknown = (a.skip ?? []).filter((s) => !lint.LINTS.some((l) => l.name === s));
-  if (unknown.length) throw usageError(`--skip ${unknown.join(', ')}: no such lint`, `the lints: ${lint.LINTS.map((l) => l.name).join(', ')}`);
+  if (unknown.length)
+    throw usageError(
+      `--skip ${unknown.join(', ')}: no such lint`,
+      `the lints: ${lint.LINTS.map((l) => l.name).join(', ')}`,
+    );
   const st = await stat(a.rootfs).catch(() => null);
   if (!st?.isDirectory()) throw usageError(`${a.rootfs}: not a directory (--rootfs names the tree to check)`);
   const findings = await lint.lintRoot(a.rootfs, { skip: a.skip });

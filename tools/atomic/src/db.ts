@@ -37,12 +37,19 @@ export const DPKG_STATUS_PATHS = ['/usr/lib/sysimage/dpkg/status', '/var/lib/dpk
 export const MAX_STATUS_BYTES = READ_LIMITS.large;
 
 async function ostree(repo: string, args: string[], what: string) {
-  return toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: [repo], providedBy: 'ostree', what, allowExitCodes: [1] });
+  return toolboxRun('ostree', [`--repo=${repo}`, ...args], {
+    binds: [repo],
+    providedBy: 'ostree',
+    what,
+    allowExitCodes: [1],
+  });
 }
 
 function ostreeFailure(repo: string, commit: string, args: string[], stderr: string): ToolError {
   const message = stderr.trim().replace(/^error: /, '');
-  if (/^Refspec '.*' not found|^Invalid refspec|^Can't find commit|^No such metadata object|has no parent$/.test(message)) {
+  if (
+    /^Refspec '.*' not found|^Invalid refspec|^Can't find commit|^No such metadata object|has no parent$/.test(message)
+  ) {
     return inputError(`${commit}: no such commit or ref in ${repo}`, { detail: message });
   }
   return new ToolError('command-failed', `ostree ${args[0]} ${commit} failed`, { detail: message, output: stderr });
@@ -60,8 +67,14 @@ async function findStatusFile(repo: string, commit: string): Promise<{ path: str
     }
     // "-00644 0 0   1234 /usr/lib/sysimage/dpkg/status"
     const m = /^(\S)\d+\s+\d+\s+\d+\s+(\d+)\s/.exec(r.stdout);
-    if (!m) throw new ToolError('command-failed', `ostree ls ${commit} ${path}: unexpected output`, { detail: r.stdout.slice(0, 200) });
-    if (m[1] !== '-') throw inputError(`${commit}:${path}: not a regular file (ostree ls: ${JSON.stringify(r.stdout.trim().slice(0, 120))})`);
+    if (!m)
+      throw new ToolError('command-failed', `ostree ls ${commit} ${path}: unexpected output`, {
+        detail: r.stdout.slice(0, 200),
+      });
+    if (m[1] !== '-')
+      throw inputError(
+        `${commit}:${path}: not a regular file (ostree ls: ${JSON.stringify(r.stdout.trim().slice(0, 120))})`,
+      );
     return { path, size: Number(m[2]) };
   }
   throw inputError(`${commit}: no dpkg database in the commit (neither ${DPKG_STATUS_PATHS.join(' nor ')})`, {
@@ -74,11 +87,15 @@ export async function packagesOfCommit(repo: string, commit: string, opts: { max
   // Checked here: bwrap's "Can't find source path" for a missing bind would say nothing useful.
   if (!existsSync(join(repo, 'config'))) throw inputError(`${repo}: not an OSTree repository (no config file)`);
   // ostree would take it for an option.
-  if (commit === '' || commit.startsWith('-')) throw inputError(`${JSON.stringify(commit)}: not a commit checksum or ref`);
+  if (commit === '' || commit.startsWith('-'))
+    throw inputError(`${JSON.stringify(commit)}: not a commit checksum or ref`);
   const max = opts.maxBytes ?? MAX_STATUS_BYTES;
   const { path, size } = await findStatusFile(repo, commit);
   const file = `${commit}:${path}`;
-  const tooLarge = (n: number) => inputError(`${file}: ${n} bytes, larger than ${max}: refusing to read it`, { hint: 'a dpkg status file of a whole desktop is a few MB; is this commit intact?' });
+  const tooLarge = (n: number) =>
+    inputError(`${file}: ${n} bytes, larger than ${max}: refusing to read it`, {
+      hint: 'a dpkg status file of a whole desktop is a few MB; is this commit intact?',
+    });
   if (size > max) throw tooLarge(size);
   const args = ['cat', commit, path];
   const r = await ostree(repo, args, `read the dpkg database of ${commit}`);
@@ -126,7 +143,11 @@ export function parseDpkgStatus(text: string, file: string): Pkg[] {
       if (!re.test(f.value)) throw fail(f.line, `${name}: ${JSON.stringify(f.value.slice(0, 80))} is not valid`);
       return f.value;
     };
-    const pkg = { name: get('Package', PACKAGE_NAME), version: get('Version', VERSION), architecture: get('Architecture', ARCHITECTURE) };
+    const pkg = {
+      name: get('Package', PACKAGE_NAME),
+      version: get('Version', VERSION),
+      architecture: get('Architecture', ARCHITECTURE),
+    };
     const key = `${pkg.name}:${pkg.architecture}`;
     const first = seen.get(key);
     if (first !== undefined) throw fail(at, `${key} is installed twice (first at line ${first})`);
@@ -147,7 +168,10 @@ export function parseDpkgStatus(text: string, file: string): Pkg[] {
     } else if (line[0] !== '#') {
       const colon = line.indexOf(':');
       if (colon <= 0 || /\s/.test(line.slice(0, colon))) {
-        throw fail(lineNo, `expected 'Field: value', found ${JSON.stringify(line.slice(0, 40))}${line.length > 40 ? '…' : ''}`);
+        throw fail(
+          lineNo,
+          `expected 'Field: value', found ${JSON.stringify(line.slice(0, 40))}${line.length > 40 ? '…' : ''}`,
+        );
       }
       if (!start) start = lineNo;
       const key = line.slice(0, colon).toLowerCase();
@@ -254,7 +278,9 @@ export function splitDebianVersion(v: string): DebianVersion {
   const epoch = m ? m[1]! : '0';
   const rest = m ? v.slice(m[0].length) : v;
   const dash = rest.lastIndexOf('-');
-  return dash < 0 ? { epoch, upstream: rest, revision: '' } : { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) };
+  return dash < 0
+    ? { epoch, upstream: rest, revision: '' }
+    : { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) };
 }
 
 /** Digit strings of any length, as numbers. */
@@ -268,7 +294,10 @@ function compareNumbers(a: string, b: string): number {
 export function compareDebianVersions(a: string, b: string): number {
   const x = splitDebianVersion(a);
   const y = splitDebianVersion(b);
-  const c = compareNumbers(x.epoch, y.epoch) || compareFragment(x.upstream, y.upstream) || compareFragment(x.revision, y.revision);
+  const c =
+    compareNumbers(x.epoch, y.epoch) ||
+    compareFragment(x.upstream, y.upstream) ||
+    compareFragment(x.revision, y.revision);
   return Math.sign(c);
 }
 
@@ -325,11 +354,24 @@ export function formatPackageDiff(diff: PackageDiff, from: CommitLabel, to: Comm
   const section = (title: string, rows: string[]) => {
     if (rows.length) lines.push(`${title}:`, ...rows.map((r) => `  ${r}`));
   };
-  section('Upgraded', diff.upgraded.map((c) => `${c.name} ${c.from} -> ${c.to}`));
-  section('Downgraded', diff.downgraded.map((c) => `${c.name} ${c.from} -> ${c.to}`));
-  section('Removed', diff.removed.map((p) => `${p.name} ${p.version}`));
-  section('Added', diff.added.map((p) => `${p.name} ${p.version}`));
-  if (!diff.upgraded.length && !diff.downgraded.length && !diff.removed.length && !diff.added.length) lines.push('No package changes.');
+  section(
+    'Upgraded',
+    diff.upgraded.map((c) => `${c.name} ${c.from} -> ${c.to}`),
+  );
+  section(
+    'Downgraded',
+    diff.downgraded.map((c) => `${c.name} ${c.from} -> ${c.to}`),
+  );
+  section(
+    'Removed',
+    diff.removed.map((p) => `${p.name} ${p.version}`),
+  );
+  section(
+    'Added',
+    diff.added.map((p) => `${p.name} ${p.version}`),
+  );
+  if (!diff.upgraded.length && !diff.downgraded.length && !diff.removed.length && !diff.added.length)
+    lines.push('No package changes.');
   return lines.join('\n') + '\n';
 }
 
@@ -338,6 +380,7 @@ export function formatPackageList(packages: readonly Pkg[], of: CommitLabel): st
   const lines = [`ostree commit: ${labelText(of)}`];
   const nameWidth = Math.max(0, ...packages.map((p) => p.name.length));
   const versionWidth = Math.max(0, ...packages.map((p) => p.version.length));
-  for (const p of packages) lines.push(`  ${p.name.padEnd(nameWidth)}  ${p.version.padEnd(versionWidth)}  ${p.architecture}`);
+  for (const p of packages)
+    lines.push(`  ${p.name.padEnd(nameWidth)}  ${p.version.padEnd(versionWidth)}  ${p.architecture}`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootcArch, commitKargs as libCommitKargs, kernelArgProblem, onInterrupt, readBoundedText, READ_LIMITS, ToolError } from '@debian-atomic/lib';
+import {
+  bootcArch,
+  commitKargs as libCommitKargs,
+  kernelArgProblem,
+  onInterrupt,
+  readBoundedText,
+  READ_LIMITS,
+  ToolError,
+} from '@debian-atomic/lib';
 import { rewriteOrigin, withRequests, type Origin, type Requests } from './origin.js';
 import { deployDir, ostree, readDeployments, repoOf, type Deployment } from './sysroot.js';
 
@@ -50,7 +58,11 @@ export async function commitKargs(sysroot: string, commit: string, arch: string 
 }
 
 /** What bootc does on upgrade: old → new kargs.d, against the arguments the system has now. */
-export function kargsDifference(current: readonly string[], oldImage: readonly string[], newImage: readonly string[]): DeployResult {
+export function kargsDifference(
+  current: readonly string[],
+  oldImage: readonly string[],
+  newImage: readonly string[],
+): DeployResult {
   const uniq = (xs: string[]) => [...new Set(xs)];
   return {
     deleted: uniq(oldImage.filter((a) => !newImage.includes(a) && current.includes(a))),
@@ -58,7 +70,8 @@ export function kargsDifference(current: readonly string[], oldImage: readonly s
   };
 }
 
-export const hasEdits = (e: KargsEdits | undefined): boolean => Boolean(e && ((e.append?.length ?? 0) + (e.delete?.length ?? 0) + (e.replace?.length ?? 0) > 0));
+export const hasEdits = (e: KargsEdits | undefined): boolean =>
+  Boolean(e && (e.append?.length ?? 0) + (e.delete?.length ?? 0) + (e.replace?.length ?? 0) > 0);
 
 const keyOf = (arg: string) => arg.split('=', 1)[0]!;
 
@@ -85,10 +98,17 @@ export function applyKargsEdits(base: readonly string[], e: KargsEdits): string[
       out[i] = `${m[1]}=${m[3]}`;
       continue;
     }
-    if (!r.includes('=')) throw new ToolError('usage', `--replace ${r}: expected KEY=VALUE or KEY=OLD=NEW`, { exitCode: 2 });
+    if (!r.includes('='))
+      throw new ToolError('usage', `--replace ${r}: expected KEY=VALUE or KEY=OLD=NEW`, { exitCode: 2 });
     const at = named(keyOf(r));
-    if (at.length === 0) throw fail(`--replace ${r}: there is no argument named ${keyOf(r)}${m ? ` (nor ${m[1]}=${m[2]})` : ''} (--append adds one)`);
-    if (at.length > 1) throw fail(`--replace ${r}: ${keyOf(r)} is given ${at.length} times; name the one to change as ${keyOf(r)}=OLD=NEW`);
+    if (at.length === 0)
+      throw fail(
+        `--replace ${r}: there is no argument named ${keyOf(r)}${m ? ` (nor ${m[1]}=${m[2]})` : ''} (--append adds one)`,
+      );
+    if (at.length > 1)
+      throw fail(
+        `--replace ${r}: ${keyOf(r)} is given ${at.length} times; name the one to change as ${keyOf(r)}=OLD=NEW`,
+      );
     out[at[0]!] = r;
   }
   for (const d of e.delete ?? []) {
@@ -100,7 +120,8 @@ export function applyKargsEdits(base: readonly string[], e: KargsEdits): string[
     }
     const at = named(d);
     if (at.length === 0) throw fail(`--delete ${d}: there is no argument named ${d}`);
-    if (at.length > 1) throw fail(`--delete ${d}: ${d} is given ${at.length} times; name the one to delete as ${d}=VALUE`);
+    if (at.length > 1)
+      throw fail(`--delete ${d}: ${d} is given ${at.length} times; name the one to delete as ${d}=VALUE`);
     out.splice(at[0]!, 1);
   }
   out.push(...(e.append ?? []));
@@ -117,9 +138,18 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const merge = mergeDeployment(deployments, o.osname);
   let diff: DeployResult = { appended: [], deleted: [] };
   if (merge && o.fromImageKargs !== false) {
-    diff = kargsDifference(merge.kernelArgs, await commitKargs(o.sysroot, merge.checksum), await commitKargs(o.sysroot, o.commit));
+    diff = kargsDifference(
+      merge.kernelArgs,
+      await commitKargs(o.sysroot, merge.checksum),
+      await commitKargs(o.sysroot, o.commit),
+    );
   }
-  const previousOrigin = merge ? await readBoundedText(`${deployDir(o.sysroot, merge)}.origin`, { maxBytes: READ_LIMITS.attribute, what: 'origin file' }).catch(() => null) : null;
+  const previousOrigin = merge
+    ? await readBoundedText(`${deployDir(o.sysroot, merge)}.origin`, {
+        maxBytes: READ_LIMITS.attribute,
+        what: 'origin file',
+      }).catch(() => null)
+    : null;
   const rewritten = rewriteOrigin(previousOrigin, o.origin, merge ? `${deployDir(o.sysroot, merge)}.origin` : 'origin');
   const originText = o.requests ? withRequests(rewritten, o.requests) : rewritten;
 
@@ -138,7 +168,16 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
       kargs = [...diff.appended.map((a) => `--karg-append=${a}`), ...diff.deleted.map((a) => `--karg-delete=${a}`)];
     }
     await ostree(
-      ['admin', 'deploy', `--sysroot=${o.sysroot}`, `--os=${o.osname}`, ...(o.stage ? ['--stage'] : []), `--origin-file=${originFile}`, ...kargs, o.commit],
+      [
+        'admin',
+        'deploy',
+        `--sysroot=${o.sysroot}`,
+        `--os=${o.osname}`,
+        ...(o.stage ? ['--stage'] : []),
+        `--origin-file=${originFile}`,
+        ...kargs,
+        o.commit,
+      ],
       [o.sysroot, tmp],
       `deploy ${o.commit.slice(0, 12)}`,
     );

@@ -13,8 +13,14 @@ export const MIN_DISK_BYTES = 4 * 1024 ** 3;
 const LSBLK_COLUMNS = 'NAME,PATH,SIZE,TYPE,RO,RM,MODEL,TRAN,FSTYPE,LABEL,PARTLABEL,PARTTYPE,MOUNTPOINTS';
 
 // lsblk --json: numbers with --bytes; booleans as true/false (util-linux ≥ 2.37) or "0"/"1" (older).
-const flag = z.union([z.boolean(), z.string(), z.number()]).nullish().transform((v) => v === true || v === '1' || v === 1);
-const text = z.string().nullish().transform((v) => v ?? null);
+const flag = z
+  .union([z.boolean(), z.string(), z.number()])
+  .nullish()
+  .transform((v) => v === true || v === '1' || v === 1);
+const text = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? null);
 
 export interface BlockDevice {
   name: string;
@@ -34,23 +40,28 @@ export interface BlockDevice {
 }
 
 const deviceSchema: z.ZodType<BlockDevice, unknown> = z.lazy(() =>
-  z
-    .object({
-      name: z.string(),
-      path: z.string(),
-      size: z.union([z.number(), z.string()]).transform((v) => Number(v)),
-      type: z.string(),
-      ro: flag,
-      rm: flag,
-      model: text.transform((v) => v?.trim() || null),
-      tran: text,
-      fstype: text,
-      label: text,
-      partlabel: text,
-      parttype: text,
-      mountpoints: z.array(z.string().nullable()).nullish().transform((v) => (v ?? []).filter((m): m is string => Boolean(m))),
-      children: z.array(deviceSchema).optional().transform((v) => v ?? []),
-    }),
+  z.object({
+    name: z.string(),
+    path: z.string(),
+    size: z.union([z.number(), z.string()]).transform((v) => Number(v)),
+    type: z.string(),
+    ro: flag,
+    rm: flag,
+    model: text.transform((v) => v?.trim() || null),
+    tran: text,
+    fstype: text,
+    label: text,
+    partlabel: text,
+    parttype: text,
+    mountpoints: z
+      .array(z.string().nullable())
+      .nullish()
+      .transform((v) => (v ?? []).filter((m): m is string => Boolean(m))),
+    children: z
+      .array(deviceSchema)
+      .optional()
+      .transform((v) => v ?? []),
+  }),
 );
 
 /** lsblk's JSON (lsblk --json --bytes -o LSBLK_COLUMNS), checked. */
@@ -68,7 +79,10 @@ export function parseLsblk(json: string): BlockDevice[] {
 
 /** The block devices (one device and what is on it, or all of them). */
 export async function lsblk(device?: string): Promise<BlockDevice[]> {
-  const r = await run('lsblk', ['--json', '--bytes', '--output', LSBLK_COLUMNS, ...(device ? [device] : [])], { providedBy: 'util-linux', what: 'list the disks' });
+  const r = await run('lsblk', ['--json', '--bytes', '--output', LSBLK_COLUMNS, ...(device ? [device] : [])], {
+    providedBy: 'util-linux',
+    what: 'list the disks',
+  });
   return parseLsblk(r.stdout);
 }
 
@@ -77,7 +91,12 @@ export function walk(d: BlockDevice): BlockDevice[] {
   return [d, ...d.children.flatMap(walk)];
 }
 
-const sizeText = (n: number) => (n >= 1024 ** 4 ? `${(n / 1024 ** 4).toFixed(1)} TiB` : n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(n / 1024 ** 2)} MiB`);
+const sizeText = (n: number) =>
+  n >= 1024 ** 4
+    ? `${(n / 1024 ** 4).toFixed(1)} TiB`
+    : n >= 1024 ** 3
+      ? `${(n / 1024 ** 3).toFixed(1)} GiB`
+      : `${Math.round(n / 1024 ** 2)} MiB`;
 export { sizeText };
 
 /** One line about a disk: path, size, model, bus. */
@@ -88,7 +107,8 @@ export function describeDisk(d: BlockDevice): string {
 /** Why the disk is in use (mounted, swap, held by LVM/RAID/crypt), or null. */
 export function inUse(d: BlockDevice): string | null {
   for (const n of walk(d)) {
-    if (n.mountpoints.length) return `${n.path} is ${n.mountpoints.includes('[SWAP]') ? 'in use as swap' : `mounted on ${n.mountpoints.join(', ')}`}`;
+    if (n.mountpoints.length)
+      return `${n.path} is ${n.mountpoints.includes('[SWAP]') ? 'in use as swap' : `mounted on ${n.mountpoints.join(', ')}`}`;
     if (n !== d && n.type !== 'part') return `${n.path} (${n.type}) is built on it`;
   }
   return null;
@@ -99,7 +119,9 @@ export function contents(d: BlockDevice): string[] {
   const out: string[] = [];
   if (d.fstype) out.push(`${d.path}: a ${d.fstype} file system on the whole disk${d.label ? ` (${d.label})` : ''}`);
   for (const p of d.children)
-    out.push(`${p.path}: ${sizeText(p.size)}${p.fstype ? ` ${p.fstype}` : ''}${p.label ? ` "${p.label}"` : ''}${p.partlabel ? ` (partition ${p.partlabel})` : ''}`);
+    out.push(
+      `${p.path}: ${sizeText(p.size)}${p.fstype ? ` ${p.fstype}` : ''}${p.label ? ` "${p.label}"` : ''}${p.partlabel ? ` (partition ${p.partlabel})` : ''}`,
+    );
   return out;
 }
 
@@ -109,13 +131,16 @@ export function unsuitable(d: BlockDevice): string | null {
   if (d.type === 'part') return `${d.path} is a partition: install to-disk takes a whole disk`;
   if (d.type !== 'disk' && d.type !== 'loop') return `${d.path} is a ${d.type} device, not a whole disk`;
   if (d.ro) return `${d.path} is read-only`;
-  if (d.size < MIN_DISK_BYTES) return `${d.path} holds ${sizeText(d.size)}: an install needs at least ${sizeText(MIN_DISK_BYTES)}`;
+  if (d.size < MIN_DISK_BYTES)
+    return `${d.path} holds ${sizeText(d.size)}: an install needs at least ${sizeText(MIN_DISK_BYTES)}`;
   return null;
 }
 
 /** The disks a person may choose from: whole, writable, large enough, not in use (zram and the like left out). */
 export function candidates(all: readonly BlockDevice[]): BlockDevice[] {
-  return all.filter((d) => d.type === 'disk' && !/^(zram|ram|loop)/.test(d.name) && unsuitable(d) === null && inUse(d) === null);
+  return all.filter(
+    (d) => d.type === 'disk' && !/^(zram|ram|loop)/.test(d.name) && unsuitable(d) === null && inUse(d) === null,
+  );
 }
 
 /** The one device lsblk shows for a path, checked: a whole disk, writable, large enough, not in use. */
@@ -123,7 +148,10 @@ export function checkTarget(path: string, devices: readonly BlockDevice[]): Bloc
   const d = devices[0];
   if (!d) throw usageError(`${path}: lsblk knows no such block device`);
   const why = unsuitable(d) ?? inUse(d);
-  if (why) throw new ToolError('disk-unsuitable', `cannot install to ${path}: ${why}`, { hint: 'choose another disk (lsblk lists them), or unmount what uses this one' });
+  if (why)
+    throw new ToolError('disk-unsuitable', `cannot install to ${path}: ${why}`, {
+      hint: 'choose another disk (lsblk lists them), or unmount what uses this one',
+    });
   return d;
 }
 
@@ -131,7 +159,10 @@ export function checkTarget(path: string, devices: readonly BlockDevice[]): Bloc
  * The partitions of a freshly partitioned disk by number (1: the ESP, 2: the root, as written):
  * the kernel's numbers from sysfs, as lsblk's PARTTYPE needs udev or a probe to be filled in.
  */
-export async function installedPartitions(d: BlockDevice, partitionNumber: (name: string) => Promise<number | null> = sysfsPartition): Promise<{ esp: string; root: string }> {
+export async function installedPartitions(
+  d: BlockDevice,
+  partitionNumber: (name: string) => Promise<number | null> = sysfsPartition,
+): Promise<{ esp: string; root: string }> {
   const byNumber = new Map<number, string>();
   for (const c of d.children) {
     const n = c.type === 'part' ? await partitionNumber(c.name) : null;
@@ -139,7 +170,11 @@ export async function installedPartitions(d: BlockDevice, partitionNumber: (name
   }
   const esp = byNumber.get(1);
   const root = byNumber.get(2);
-  if (!esp || !root) throw new ToolError('partition-missing', `${d.path}: partitions 1 and 2 are not there after partitioning (lsblk shows ${d.children.map((c) => c.path).join(', ') || 'none'})`);
+  if (!esp || !root)
+    throw new ToolError(
+      'partition-missing',
+      `${d.path}: partitions 1 and 2 are not there after partitioning (lsblk shows ${d.children.map((c) => c.path).join(', ') || 'none'})`,
+    );
   return { esp, root };
 }
 

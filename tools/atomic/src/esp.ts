@@ -10,8 +10,27 @@
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BootloaderStateSchema, canonicalJson, ESP_FILES, ESP_GRUB_CFG, espGrubConfig, onInterrupt, readBoundedFile, run, ToolError, type BootloaderState } from '@debian-atomic/lib';
-import { MAX_EFI_BYTES, sha256Of, statePath, type EspCheck, type ImageBootloader, type ImageFile, type UpdateOutcome } from './bootloader.js';
+import {
+  BootloaderStateSchema,
+  canonicalJson,
+  ESP_FILES,
+  ESP_GRUB_CFG,
+  espGrubConfig,
+  onInterrupt,
+  readBoundedFile,
+  run,
+  ToolError,
+  type BootloaderState,
+} from '@debian-atomic/lib';
+import {
+  MAX_EFI_BYTES,
+  sha256Of,
+  statePath,
+  type EspCheck,
+  type ImageBootloader,
+  type ImageFile,
+  type UpdateOutcome,
+} from './bootloader.js';
 import type { Deployment } from './sysroot.js';
 
 /** The machine's side of the ESP: tests replace it. */
@@ -31,16 +50,27 @@ export interface EspSystem {
 
 export const SYSTEM_ESP: EspSystem = {
   async findMount(partuuid) {
-    const r = await run('findmnt', ['--noheadings', '--first-only', '--output', 'TARGET', '--source', `PARTUUID=${partuuid}`], { allowExitCodes: [1], providedBy: 'util-linux', what: 'find the mounted ESP' });
+    const r = await run(
+      'findmnt',
+      ['--noheadings', '--first-only', '--output', 'TARGET', '--source', `PARTUUID=${partuuid}`],
+      { allowExitCodes: [1], providedBy: 'util-linux', what: 'find the mounted ESP' },
+    );
     return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : null;
   },
   async repair(device) {
     // 0: clean; 1: errors found and fixed. -w: write at once.
-    const r = await run('fsck.fat', ['-a', '-w', device], { allowExitCodes: [1], providedBy: 'dosfstools', what: 'check the ESP' });
+    const r = await run('fsck.fat', ['-a', '-w', device], {
+      allowExitCodes: [1],
+      providedBy: 'dosfstools',
+      what: 'check the ESP',
+    });
     return r.exitCode === 1 ? r.stdout.trim() : '';
   },
   async mount(device, dir, o) {
-    await run('mount', ['-t', 'vfat', '-o', `${o.readOnly ? 'ro' : 'rw'},nodev,nosuid,noexec`, device, dir], { providedBy: 'mount', what: 'mount the ESP' });
+    await run('mount', ['-t', 'vfat', '-o', `${o.readOnly ? 'ro' : 'rw'},nodev,nosuid,noexec`, device, dir], {
+      providedBy: 'mount',
+      what: 'mount the ESP',
+    });
   },
   async remountWritable(dir) {
     await run('mount', ['-o', 'remount,rw', dir], { providedBy: 'mount', what: 'make the ESP writable' });
@@ -63,18 +93,26 @@ export interface EspMount {
   writable: () => Promise<void>;
 }
 
-const message = (err: unknown) => (err instanceof ToolError ? err.summary : err instanceof Error ? err.message : String(err));
+const message = (err: unknown) =>
+  err instanceof ToolError ? err.summary : err instanceof Error ? err.message : String(err);
 
 /**
  * Run `fn` on the ESP the state names: where it is mounted, else mounted read-only on a fresh
  * private directory under runDir and unmounted afterwards, whatever happens.
  */
-export async function withEsp<T>(partuuid: string, sys: EspSystem, note: (m: string) => void, fn: (esp: EspMount) => Promise<T>): Promise<T> {
+export async function withEsp<T>(
+  partuuid: string,
+  sys: EspSystem,
+  note: (m: string) => void,
+  fn: (esp: EspMount) => Promise<T>,
+): Promise<T> {
   const mounted = await mountedEsp(partuuid, sys);
   if (mounted) return fn({ dir: mounted, writable: async () => undefined });
   const device = join(sys.byPartuuid, partuuid);
   if (!existsSync(device)) {
-    throw new ToolError('no-esp', `no partition with PARTUUID ${partuuid} (${device})`, { hint: 'the state file names the ESP disk-image made; --esp DIR names a mounted ESP' });
+    throw new ToolError('no-esp', `no partition with PARTUUID ${partuuid} (${device})`, {
+      hint: 'the state file names the ESP disk-image made; --esp DIR names a mounted ESP',
+    });
   }
   await mkdir(sys.runDir, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(join(sys.runDir, 'esp-'));
@@ -127,7 +165,9 @@ async function readEspFile(dir: string, path: string): Promise<Buffer | null> {
 const exists = async (file: string) => (await lstat(file).catch(() => null)) !== null;
 
 /** The boot chain's files on the ESP: every one of ESP_FILES and the state's, and grub.cfg. */
-const espPaths = (state: BootloaderState) => [...new Set([ESP_GRUB_CFG, ...ESP_FILES.map((e) => e.esp), ...state.files.map((f) => f.path)])];
+const espPaths = (state: BootloaderState) => [
+  ...new Set([ESP_GRUB_CFG, ...ESP_FILES.map((e) => e.esp), ...state.files.map((f) => f.path)]),
+];
 
 async function leftoversOn(dir: string, state: BootloaderState): Promise<string[]> {
   const out: string[] = [];
@@ -206,7 +246,12 @@ export interface UpdatePlan {
 const rootUuid = (d: Deployment) => d.kernelArgs.find((k) => k.startsWith('root=UUID='))?.slice('root=UUID='.length);
 
 /** Compare the real bytes on the ESP with the image: what an update has to do. */
-export async function planUpdate(dir: string, old: BootloaderState, image: ImageBootloader, d: Deployment): Promise<UpdatePlan> {
+export async function planUpdate(
+  dir: string,
+  old: BootloaderState,
+  image: ImageBootloader,
+  d: Deployment,
+): Promise<UpdatePlan> {
   const changed: ImageFile[] = [];
   for (const f of image.files) {
     const data = await readEspFile(dir, f.esp);
@@ -217,7 +262,11 @@ export async function planUpdate(dir: string, old: BootloaderState, image: Image
   let grubCfg: string | null = null;
   if (cfg === null) {
     const uuid = rootUuid(d);
-    if (!uuid) throw new ToolError('no-root-uuid', `${ESP_GRUB_CFG} is missing on the ESP, and deployment ${d.index} has no root=UUID= kernel argument to write it with`);
+    if (!uuid)
+      throw new ToolError(
+        'no-root-uuid',
+        `${ESP_GRUB_CFG} is missing on the ESP, and deployment ${d.index} has no root=UUID= kernel argument to write it with`,
+      );
     grubCfg = espGrubConfig(uuid);
   }
   const ours = new Set([ESP_GRUB_CFG, ...ESP_FILES.map((e) => e.esp)]);
@@ -229,12 +278,16 @@ export async function planUpdate(dir: string, old: BootloaderState, image: Image
   ];
   const packages = Object.fromEntries(Object.entries(image.packages).sort(([a], [b]) => (a < b ? -1 : 1)));
   const state: BootloaderState = { ...old, commit: image.commit, packages, files };
-  const byPath = (fs: BootloaderState['files']) => [...fs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const stateChanged = canonicalJson({ files: byPath(old.files), packages: old.packages }) !== canonicalJson({ files: byPath(files), packages });
+  const byPath = (fs: BootloaderState['files']) =>
+    [...fs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const stateChanged =
+    canonicalJson({ files: byPath(old.files), packages: old.packages }) !==
+    canonicalJson({ files: byPath(files), packages });
   return { changed, grubCfg, leftovers: await leftoversOn(dir, old), state, stateChanged };
 }
 
-export const nothingToDo = (p: UpdatePlan) => p.changed.length === 0 && p.grubCfg === null && p.leftovers.length === 0 && !p.stateChanged;
+export const nothingToDo = (p: UpdatePlan) =>
+  p.changed.length === 0 && p.grubCfg === null && p.leftovers.length === 0 && !p.stateChanged;
 
 export interface Applied {
   /** ESP paths renamed into place, in that order. */
@@ -247,9 +300,18 @@ export interface Applied {
  * Put the plan's files on the ESP: all `.new` files first (a failure there removes them and
  * leaves the ESP as it was), then the renames in order, then the leftovers of an earlier cut.
  */
-export async function applyUpdate(dir: string, plan: UpdatePlan, image: ImageBootloader, writer: EspWriter, note: (m: string) => void): Promise<Applied> {
+export async function applyUpdate(
+  dir: string,
+  plan: UpdatePlan,
+  image: ImageBootloader,
+  writer: EspWriter,
+  note: (m: string) => void,
+): Promise<Applied> {
   // grub.cfg first: neither GRUB boots without it.
-  const writes = [...(plan.grubCfg === null ? [] : [{ path: ESP_GRUB_CFG, data: Buffer.from(plan.grubCfg) }]), ...plan.changed.map((f) => ({ path: f.esp, data: image.data.get(f.source)! }))];
+  const writes = [
+    ...(plan.grubCfg === null ? [] : [{ path: ESP_GRUB_CFG, data: Buffer.from(plan.grubCfg) }]),
+    ...plan.changed.map((f) => ({ path: f.esp, data: image.data.get(f.source)! })),
+  ];
   const newFiles: string[] = [];
   const madeDirs: string[] = [];
   try {
@@ -265,7 +327,10 @@ export async function applyUpdate(dir: string, plan: UpdatePlan, image: ImageBoo
   } catch (err) {
     for (const f of newFiles) await rm(f, { force: true });
     for (const made of madeDirs.reverse()) await rm(made, { recursive: true, force: true });
-    throw new ToolError('esp-write', `could not write the new boot loader files: the ESP is as it was`, { detail: message(err), cause: err });
+    throw new ToolError('esp-write', `could not write the new boot loader files: the ESP is as it was`, {
+      detail: message(err),
+      cause: err,
+    });
   }
   const written: string[] = [];
   for (const w of writes) {
@@ -274,11 +339,15 @@ export async function applyUpdate(dir: string, plan: UpdatePlan, image: ImageBoo
     try {
       await writer.renameDurably(`${target}.new`, target);
     } catch (err) {
-      throw new ToolError('esp-rename', `could not rename ${w.path}.new into place, after ${written.length} of ${writes.length} files`, {
-        detail: message(err),
-        hint: "every prefix of the order boots (an old shim starts a new GRUB); run 'atomic bootloader update' again to finish",
-        cause: err,
-      });
+      throw new ToolError(
+        'esp-rename',
+        `could not rename ${w.path}.new into place, after ${written.length} of ${writes.length} files`,
+        {
+          detail: message(err),
+          hint: "every prefix of the order boots (an old shim starts a new GRUB); run 'atomic bootloader update' again to finish",
+          cause: err,
+        },
+      );
     }
     written.push(w.path);
     await failpoint('bootloader-after-rename', written.length, note);
@@ -347,5 +416,9 @@ export async function updateEsp(esp: EspMount, o: UpdateOptions): Promise<Update
     applied = await applyUpdate(esp.dir, plan, o.image, o.writer, o.note);
   }
   if (plan.stateChanged) await writeBootloaderState(o.sysroot, plan.state, o.writer);
-  return { result: applied.written.length || applied.removed.length ? 'updated' : 'recorded', ...applied, state: plan.stateChanged ? plan.state : o.state };
+  return {
+    result: applied.written.length || applied.removed.length ? 'updated' : 'recorded',
+    ...applied,
+    state: plan.stateChanged ? plan.state : o.state,
+  };
 }

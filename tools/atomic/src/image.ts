@@ -27,10 +27,44 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { controlCharName, imageReferenceProblem, onInterrupt, readBoundedText, READ_LIMITS, run, tailLines, tempSibling, toolboxRun, ToolError, usageError, type Progress } from '@debian-atomic/lib';
-import { importLayers, MANIFEST_DIGEST_KEY, readImage, type ObjectKind, type OstreeImage } from '@debian-atomic/oci-wrap';
+import {
+  controlCharName,
+  imageReferenceProblem,
+  onInterrupt,
+  readBoundedText,
+  READ_LIMITS,
+  run,
+  tailLines,
+  tempSibling,
+  toolboxRun,
+  ToolError,
+  usageError,
+  type Progress,
+} from '@debian-atomic/lib';
+import {
+  importLayers,
+  MANIFEST_DIGEST_KEY,
+  readImage,
+  type ObjectKind,
+  type OstreeImage,
+} from '@debian-atomic/oci-wrap';
 import { imageConfigSchema } from '@debian-atomic/lib/contracts/oci';
-import { blobSizes, cacheDir, cacheTag, DIGEST_ANNOTATION, gcCache, IMAGE_ANNOTATION, lockCache, moveTag, PULLING, removeCorruptBlobs, removeStaleTags, removeTags, repairCacheIndex, taggedManifest } from './layers.js';
+import {
+  blobSizes,
+  cacheDir,
+  cacheTag,
+  DIGEST_ANNOTATION,
+  gcCache,
+  IMAGE_ANNOTATION,
+  lockCache,
+  moveTag,
+  PULLING,
+  removeCorruptBlobs,
+  removeStaleTags,
+  removeTags,
+  repairCacheIndex,
+  taggedManifest,
+} from './layers.js';
 
 // ---------------------------------------------------------------------------------------------
 // References
@@ -61,7 +95,8 @@ function badReference(summary: string): ToolError {
  */
 export function parseImageRef(input: string, cwd = process.cwd()): ImageRef {
   const shown = JSON.stringify(input.length > 200 ? `${input.slice(0, 200)}…` : input);
-  if (input.length > MAX_REFERENCE) throw badReference(`${shown}: an image reference is longer than ${MAX_REFERENCE} characters`);
+  if (input.length > MAX_REFERENCE)
+    throw badReference(`${shown}: an image reference is longer than ${MAX_REFERENCE} characters`);
   const control = controlCharName(input);
   if (control) throw badReference(`${shown}: an image reference must be one line: it contains ${control}`);
   let reference = input;
@@ -104,7 +139,9 @@ export function escapeForRef(s: string): string {
 }
 
 export function unescapeRef(s: string): string {
-  return s.replace(/__|_([0-9A-F]+)_/g, (m, hex: string | undefined) => (m === '__' ? '_' : String.fromCodePoint(parseInt(hex!, 16))));
+  return s.replace(/__|_([0-9A-F]+)_/g, (m, hex: string | undefined) =>
+    m === '__' ? '_' : String.fromCodePoint(parseInt(hex!, 16)),
+  );
 }
 
 export const IMAGE_REF_PREFIX = 'atomic/image';
@@ -155,27 +192,55 @@ export function skopeoMessage(stderr: string): string {
 }
 
 /** A failed skopeo run as the ToolError a user can act on. */
-function skopeoFailure(err: unknown, image: string, what: string, o: SkopeoOptions & { cache?: string | undefined }): unknown {
+function skopeoFailure(
+  err: unknown,
+  image: string,
+  what: string,
+  o: SkopeoOptions & { cache?: string | undefined },
+): unknown {
   if (!(err instanceof ToolError) || err.code !== 'command-failed') return err;
   const output = err.output ?? '';
   const msg = skopeoMessage(output);
   const rejected = /Source image rejected: (.*)$/s.exec(msg);
   if (rejected) {
-    return new ToolError('signature-policy', `${image} refused by the signature policy (${policyFile(o)}): ${rejected[1]!.trim()}`, {
-      hint: 'nothing was downloaded or changed; see containers-policy.json(5) for the rules',
+    return new ToolError(
+      'signature-policy',
+      `${image} refused by the signature policy (${policyFile(o)}): ${rejected[1]!.trim()}`,
+      {
+        hint: 'nothing was downloaded or changed; see containers-policy.json(5) for the rules',
+        cause: err,
+      },
+    );
+  }
+  if (/no space left on device/i.test(output)) {
+    return new ToolError(
+      'disk-full',
+      `${o.cache ?? 'the image cache'}: no space left on the device while downloading ${image}`,
+      {
+        detail: msg,
+        hint: 'free some space (atomic status shows the deployments; old ones can be removed), then run the command again',
+        cause: err,
+      },
+    );
+  }
+  if (/Digest did not match|digest.*mismatch/i.test(msg)) {
+    return new ToolError('digest-mismatch', `${image}: a blob does not match its digest: ${msg}`, {
+      hint: 'the image at the source is corrupt (or was changed while it was read)',
       cause: err,
     });
   }
-  if (/no space left on device/i.test(output)) {
-    return new ToolError('disk-full', `${o.cache ?? 'the image cache'}: no space left on the device while downloading ${image}`, { detail: msg, hint: 'free some space (atomic status shows the deployments; old ones can be removed), then run the command again', cause: err });
-  }
-  if (/Digest did not match|digest.*mismatch/i.test(msg)) {
-    return new ToolError('digest-mismatch', `${image}: a blob does not match its digest: ${msg}`, { hint: 'the image at the source is corrupt (or was changed while it was read)', cause: err });
-  }
-  return new ToolError('image-unavailable', `${image}: cannot ${what}: ${msg}`, { detail: tailLines(output, 5), cause: err });
+  return new ToolError('image-unavailable', `${image}: cannot ${what}: ${msg}`, {
+    detail: tailLines(output, 5),
+    cause: err,
+  });
 }
 
-async function skopeo(args: string[], image: string, what: string, o: SkopeoOptions & { cache?: string | undefined }): Promise<string> {
+async function skopeo(
+  args: string[],
+  image: string,
+  what: string,
+  o: SkopeoOptions & { cache?: string | undefined },
+): Promise<string> {
   try {
     return (await run('skopeo', [...globalArgs(o), ...args], { providedBy: 'skopeo', what })).stdout;
   } catch (err) {
@@ -215,12 +280,20 @@ function checkLabels(image: string, labels: Record<string, string>): { version?:
   const out: { version?: string; commit?: string } = {};
   const version = VERSION_LABELS.map((l) => labels[l]).find((v) => v !== undefined);
   if (version !== undefined) {
-    if (version.length > 256 || controlCharName(version)) throw new ToolError('bad-image', `${image}: its version label is not one line of at most 256 characters`, { exitCode: 2 });
+    if (version.length > 256 || controlCharName(version))
+      throw new ToolError('bad-image', `${image}: its version label is not one line of at most 256 characters`, {
+        exitCode: 2,
+      });
     out.version = version;
   }
   const commit = labels['ostree.commit'];
   if (commit !== undefined) {
-    if (!CHECKSUM.test(commit)) throw new ToolError('bad-image', `${image}: label ostree.commit ${JSON.stringify(commit.slice(0, 80))} is not a commit checksum`, { exitCode: 2 });
+    if (!CHECKSUM.test(commit))
+      throw new ToolError(
+        'bad-image',
+        `${image}: label ostree.commit ${JSON.stringify(commit.slice(0, 80))} is not a commit checksum`,
+        { exitCode: 2 },
+      );
     out.commit = commit;
   }
   return out;
@@ -231,18 +304,39 @@ function checkLabels(image: string, labels: Record<string, string>): { version?:
  * false` leaves out the derived layers' count (a second read of the config): a pull counts them
  * in the copied image, and `commit` is then the label's even for a derived image.
  */
-export async function inspectImage(image: string, o: { sysroot: string; layers?: boolean } & SkopeoOptions): Promise<ImageCheck> {
+export async function inspectImage(
+  image: string,
+  o: { sysroot: string; layers?: boolean } & SkopeoOptions,
+): Promise<ImageCheck> {
   const ref = parseImageRef(image);
-  const out = await skopeo(['inspect', '--no-tags', ...(ref.transport === 'docker' ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])] : []), ref.reference], ref.reference, 'inspect the image', o);
+  const out = await skopeo(
+    [
+      'inspect',
+      '--no-tags',
+      ...(ref.transport === 'docker'
+        ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])]
+        : []),
+      ref.reference,
+    ],
+    ref.reference,
+    'inspect the image',
+    o,
+  );
   let parsed;
   try {
     parsed = inspectSchema.parse(JSON.parse(out));
   } catch (err) {
-    throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect gave an answer without a manifest digest`, { detail: out.slice(0, 400), cause: err });
+    throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect gave an answer without a manifest digest`, {
+      detail: out.slice(0, 400),
+      cause: err,
+    });
   }
   const labels = parsed.Labels ?? {};
   const { commit, ...rest } = checkLabels(ref.reference, labels);
-  const derived = labels[FINAL_DIFFID] === undefined || o.layers === false ? 0 : await derivedLayers(ref, parsed.Digest, labels[FINAL_DIFFID], o);
+  const derived =
+    labels[FINAL_DIFFID] === undefined || o.layers === false
+      ? 0
+      : await derivedLayers(ref, parsed.Digest, labels[FINAL_DIFFID], o);
   return {
     image: ref.reference,
     digest: parsed.Digest,
@@ -256,15 +350,33 @@ export async function inspectImage(image: string, o: { sysroot: string; layers?:
 async function derivedLayers(ref: ImageRef, digest: string, final: string, o: SkopeoOptions): Promise<number> {
   // The manifest just inspected, not whatever the tag names a moment later.
   const pinned = ref.transport === 'docker' && !ref.digest ? `docker://${ref.name}@${digest}` : ref.reference;
-  const out = await skopeo(['inspect', '--config', ...(ref.transport === 'docker' ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])] : []), pinned], ref.reference, 'read the image configuration', o);
+  const out = await skopeo(
+    [
+      'inspect',
+      '--config',
+      ...(ref.transport === 'docker'
+        ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])]
+        : []),
+      pinned,
+    ],
+    ref.reference,
+    'read the image configuration',
+    o,
+  );
   let diffIds: string[];
   try {
     diffIds = configSchema.parse(JSON.parse(out)).rootfs.diff_ids;
   } catch (err) {
-    throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect --config gave no rootfs.diff_ids`, { detail: out.slice(0, 400), cause: err });
+    throw new ToolError('bad-inspect', `${ref.reference}: skopeo inspect --config gave no rootfs.diff_ids`, {
+      detail: out.slice(0, 400),
+      cause: err,
+    });
   }
   const last = diffIds.indexOf(final);
-  if (last === -1) throw new ToolError('bad-image', `${ref.reference}: label ${FINAL_DIFFID} names none of the image's layers`, { exitCode: 2 });
+  if (last === -1)
+    throw new ToolError('bad-image', `${ref.reference}: label ${FINAL_DIFFID} names none of the image's layers`, {
+      exitCode: 2,
+    });
   return diffIds.length - 1 - last;
 }
 
@@ -296,10 +408,15 @@ export interface PullOptions extends SkopeoOptions {
 
 async function ostree(repo: string, args: string[], what: string): Promise<string> {
   try {
-    return (await toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: [repo], what, providedBy: 'ostree' })).stdout;
+    return (await toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: [repo], what, providedBy: 'ostree' }))
+      .stdout;
   } catch (err) {
     if (err instanceof ToolError && /No space left on device/i.test(err.output ?? '')) {
-      throw new ToolError('disk-full', `${repo}: no space left on the device (${what})`, { detail: err.detail, hint: 'free some space, then run the command again', cause: err });
+      throw new ToolError('disk-full', `${repo}: no space left on the device (${what})`, {
+        detail: err.detail,
+        hint: 'free some space, then run the command again',
+        cause: err,
+      });
     }
     throw err;
   }
@@ -307,8 +424,14 @@ async function ostree(repo: string, args: string[], what: string): Promise<strin
 
 /** A repository's mode, from its config (bare when it says nothing, as ostree reads it). */
 async function repoMode(repo: string): Promise<string> {
-  const config = await readBoundedText(join(repo, 'config'), { maxBytes: READ_LIMITS.attribute, what: 'OSTree repository config' }).catch((err: unknown) => {
-    throw new ToolError('not-a-repo', `${repo}: not an OSTree repository`, { detail: err instanceof ToolError ? err.summary : String(err), cause: err });
+  const config = await readBoundedText(join(repo, 'config'), {
+    maxBytes: READ_LIMITS.attribute,
+    what: 'OSTree repository config',
+  }).catch((err: unknown) => {
+    throw new ToolError('not-a-repo', `${repo}: not an OSTree repository`, {
+      detail: err instanceof ToolError ? err.summary : String(err),
+      cause: err,
+    });
   });
   return /^mode=(.*)$/m.exec(config)?.[1]?.trim() ?? 'bare';
 }
@@ -317,7 +440,10 @@ async function repoMode(repo: string): Promise<string> {
 function objectTest(repo: string, mode: string): (checksum: string, kind: ObjectKind) => boolean {
   const fileExt = mode === 'archive' || mode === 'archive-z2' ? 'filez' : 'file';
   // Synchronous: thousands of small stats cost more as thread-pool round trips.
-  return (checksum, kind) => lstatSync(join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${kind === 'file' ? fileExt : kind}`), { throwIfNoEntry: false }) !== undefined;
+  return (checksum, kind) =>
+    lstatSync(join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${kind === 'file' ? fileExt : kind}`), {
+      throwIfNoEntry: false,
+    }) !== undefined;
 }
 
 const IMPORT_NAME = 'atomic-import';
@@ -341,9 +467,15 @@ function hasCompleteCommit(repo: string, commit: string): boolean {
  * unreadable commit) means importing, which makes the same commit again.
  */
 async function importedDerived(repo: string, refName: string, digest: string): Promise<string | null> {
-  const current = (await readBoundedText(join(repo, 'refs/heads', refName), { maxBytes: 100, what: 'ref' }).catch(() => '')).trim();
+  const current = (
+    await readBoundedText(join(repo, 'refs/heads', refName), { maxBytes: 100, what: 'ref' }).catch(() => '')
+  ).trim();
   if (!CHECKSUM.test(current) || !hasCompleteCommit(repo, current)) return null;
-  const recorded = await ostree(repo, ['show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, current], 'read the commit\'s manifest digest').catch(() => '');
+  const recorded = await ostree(
+    repo,
+    ['show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, current],
+    "read the commit's manifest digest",
+  ).catch(() => '');
   return recorded.trim() === `'${digest}'` ? current : null;
 }
 
@@ -357,7 +489,8 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
   const ref = parseImageRef(image);
   const repo = resolve(o.repo);
   const cache = cacheDir(resolve(o.sysroot));
-  if (cache.includes(':')) throw usageError(`${cache}: the image cache's path cannot contain ":" (skopeo's oci: reference splits there)`);
+  if (cache.includes(':'))
+    throw usageError(`${cache}: the image cache's path cannot contain ":" (skopeo's oci: reference splits there)`);
   const mode = await repoMode(repo);
   const have = objectTest(repo, mode);
 
@@ -387,7 +520,21 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
     const copy = async (): Promise<OstreeImage> => {
       const before = await blobSizes(cache);
       o.progress?.step(`downloading the layers not in ${cache}`);
-      await skopeo(['copy', '--quiet', '--remove-signatures', ...(ref.transport === 'docker' ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : [])] : []), source, `oci:${cache}:${pullingTag}`], ref.reference, 'download the image', { ...o, cache });
+      await skopeo(
+        [
+          'copy',
+          '--quiet',
+          '--remove-signatures',
+          ...(ref.transport === 'docker'
+            ? ['--retry-times', '3', ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : [])]
+            : []),
+          source,
+          `oci:${cache}:${pullingTag}`,
+        ],
+        ref.reference,
+        'download the image',
+        { ...o, cache },
+      );
       const after = await blobSizes(cache);
       const image = await readImage(cache, pullingTag);
       for (const [digest, size] of after) if (!before.has(digest)) bytesFetched += size;
@@ -409,18 +556,31 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
         bringBase: async (base: string) => {
           if (hasCompleteCommit(repo, base)) return;
           o.progress?.step(`pulling the base commit ${base.slice(0, 12)} into ${repo}`);
-          await ostree(repo, ['pull-local', '--untrusted', importRepo, base], 'pull the base commit into the system repository');
+          await ostree(
+            repo,
+            ['pull-local', '--untrusted', importRepo, base],
+            'pull the base commit into the system repository',
+          );
         },
       };
-      const r = await importLayers(image, pullingTag, importRepo, {}, { have, progress: o.progress, merge }).catch((err: unknown) => {
-        if (err instanceof ToolError && err.code === 'write-failed' && /ENOSPC/.test(err.summary)) {
-          throw new ToolError('disk-full', `${repo}: no space left on the device while importing ${ref.reference}`, { hint: 'free some space, then run the command again', cause: err });
-        }
-        throw err;
-      });
+      const r = await importLayers(image, pullingTag, importRepo, {}, { have, progress: o.progress, merge }).catch(
+        (err: unknown) => {
+          if (err instanceof ToolError && err.code === 'write-failed' && /ENOSPC/.test(err.summary)) {
+            throw new ToolError('disk-full', `${repo}: no space left on the device while importing ${ref.reference}`, {
+              hint: 'free some space, then run the command again',
+              cause: err,
+            });
+          }
+          throw err;
+        },
+      );
       if (!r.derived) {
         o.progress?.step(`pulling ${r.objects} new objects into ${repo} (${r.skipped} already there)`);
-        await ostree(repo, ['pull-local', '--untrusted', importRepo, r.commit], 'pull the imported commit into the system repository');
+        await ostree(
+          repo,
+          ['pull-local', '--untrusted', importRepo, r.commit],
+          'pull the imported commit into the system repository',
+        );
       }
       return { commit: r.commit, objects: r.objects };
     };
@@ -431,7 +591,11 @@ export async function pullImage(image: string, o: PullOptions): Promise<PulledIm
       try {
         pulled = await copy();
         if (check.commit && check.commit !== pulled.commit) {
-          throw new ToolError('bad-image', `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${check.commit}`, { exitCode: 2 });
+          throw new ToolError(
+            'bad-image',
+            `${ref.reference}: the copied image carries commit ${pulled.commit}, the inspected one ${check.commit}`,
+            { exitCode: 2 },
+          );
         }
         imported = await importInto(pulled);
         break;

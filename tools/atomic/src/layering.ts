@@ -54,7 +54,8 @@ export const BASE_REF_PREFIX = 'atomic/base/';
 export const LOCAL_DEBS = 'lib/atomic/local-debs';
 
 export const stateVar = (sysroot: string, osname: string) => join(sysroot, 'ostree/deploy', osname, 'var');
-export const localDebPath = (sysroot: string, osname: string, sha256: string) => join(stateVar(sysroot, osname), LOCAL_DEBS, `${sha256}.deb`);
+export const localDebPath = (sysroot: string, osname: string, sha256: string) =>
+  join(stateVar(sysroot, osname), LOCAL_DEBS, `${sha256}.deb`);
 
 export interface LayerOptions {
   sysroot: string;
@@ -101,14 +102,24 @@ export function checkAptPlan(plan: AptPlan, r: Requests, asked: readonly string[
   const what = asked.length ? asked.join(', ') : 'the requests';
   const changed = plan.install.filter((p) => p.replaces !== undefined);
   if (changed.length)
-    throw new ToolError('base-change', `installing ${what} would change base packages: ${changed.map((p) => `${p.name} ${p.replaces} → ${p.version}`).join(', ')}`, {
-      hint: 'the image carries these versions; upgrade the image first (atomic upgrade), or ask for a version that fits it',
-    });
+    throw new ToolError(
+      'base-change',
+      `installing ${what} would change base packages: ${changed.map((p) => `${p.name} ${p.replaces} → ${p.version}`).join(', ')}`,
+      {
+        hint: 'the image carries these versions; upgrade the image first (atomic upgrade), or ask for a version that fits it',
+      },
+    );
   const extra = plan.remove.filter((p) => !r.remove.includes(p.name.replace(/:.*$/, '')));
   if (extra.length)
-    throw new ToolError('conflict', `${what} conflicts with the base image: apt would remove base package(s) ${names(extra)}`, {
-      hint: r.remove.length ? 'a removal takes out only the packages named (atomic override remove); nothing that depends on them' : 'layered packages may add to the image, not take out of it',
-    });
+    throw new ToolError(
+      'conflict',
+      `${what} conflicts with the base image: apt would remove base package(s) ${names(extra)}`,
+      {
+        hint: r.remove.length
+          ? 'a removal takes out only the packages named (atomic override remove); nothing that depends on them'
+          : 'layered packages may add to the image, not take out of it',
+      },
+    );
 }
 
 /** The last lines apt and dpkg printed that say what went wrong. */
@@ -116,8 +127,16 @@ function aptReason(output: string): string {
   const lines = output.split('\n');
   const dpkgFailed = [...output.matchAll(/^dpkg: error processing (?:package|archive) (\S+) \(([^)]*)\):\n\s*(.*)$/gm)];
   if (dpkgFailed.length) return dpkgFailed.map((m) => `${m[1]}: ${m[3]!.trim()}`).join('; ');
-  const errors = lines.filter((l) => /^E: /.test(l) && !/Sub-process .* returned an error code/.test(l)).map((l) => l.slice(3));
-  return errors.slice(0, 3).join('; ') || lines.filter((l) => l.trim()).slice(-3).join(' / ');
+  const errors = lines
+    .filter((l) => /^E: /.test(l) && !/Sub-process .* returned an error code/.test(l))
+    .map((l) => l.slice(3));
+  return (
+    errors.slice(0, 3).join('; ') ||
+    lines
+      .filter((l) => l.trim())
+      .slice(-3)
+      .join(' / ')
+  );
 }
 
 function shellQuote(s: string): string {
@@ -190,7 +209,8 @@ async function prepareRoot(merged: string): Promise<void> {
   if (!(await lstat(join(merged, 'etc')).catch(() => null))) await symlink('usr/etc', join(merged, 'etc'));
   for (const d of SKELETON_DIRS) await mkdir(join(merged, d), { recursive: true });
   await chmod(join(merged, 'var/tmp'), 0o1777);
-  if (!(await lstat(join(merged, 'var/lib/dpkg')).catch(() => null))) await symlink('../../usr/lib/sysimage/dpkg', join(merged, 'var/lib/dpkg'));
+  if (!(await lstat(join(merged, 'var/lib/dpkg')).catch(() => null)))
+    await symlink('../../usr/lib/sysimage/dpkg', join(merged, 'var/lib/dpkg'));
 }
 
 /** API file systems and the transaction's /etc link: never part of the commit. */
@@ -288,7 +308,11 @@ async function readStatus(root: string): Promise<Pkg[]> {
 /** Every package of the status file installed and configured: nothing half-done goes into a commit. */
 async function checkConfigured(root: string): Promise<void> {
   const text = await readFile(join(root, 'usr/lib/sysimage/dpkg/status'), 'utf8');
-  const half = [...text.matchAll(/^Package: (\S+)\n(?:[^\n]+\n)*?Status: \S+ \S+ (half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$/gm)].map((m) => `${m[1]} (${m[2]})`);
+  const half = [
+    ...text.matchAll(
+      /^Package: (\S+)\n(?:[^\n]+\n)*?Status: \S+ \S+ (half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$/gm,
+    ),
+  ].map((m) => `${m[1]} (${m[2]})`);
   if (half.length) throw new ToolError('dpkg', `dpkg left packages not configured: ${half.join(', ')}`);
 }
 
@@ -333,9 +357,14 @@ function dpkgWrapper(w: Work): string {
   // point made in the tree would be committed with it.
   const args = [
     ...bwrapArgs({ root: w.merged, env: { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true' } }),
-    '--ro-bind', cache, SANDBOX_CACHE,
-    '--ro-bind', debs, SANDBOX_DEBS,
-    '--tmpfs', '/run',
+    '--ro-bind',
+    cache,
+    SANDBOX_CACHE,
+    '--ro-bind',
+    debs,
+    SANDBOX_DEBS,
+    '--tmpfs',
+    '/run',
   ];
   return [
     '#!/bin/sh',
@@ -368,20 +397,52 @@ export async function buildLayered(o: LayerOptions): Promise<Layered> {
   await mkdir(root, { recursive: true });
   await removeStale(root);
   const dir = join(root, transactionName(bootId(), process.pid));
-  const w: Work = { dir, lower: join(dir, 'tree'), upper: join(dir, 'upper'), merged: join(dir, 'merged'), mounted: false };
+  const w: Work = {
+    dir,
+    lower: join(dir, 'tree'),
+    upper: join(dir, 'upper'),
+    merged: join(dir, 'merged'),
+    mounted: false,
+  };
   const cleanup = async () => {
     await unmount(w).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
   const unregister = onInterrupt(cleanup);
   try {
-    for (const d of [dir, w.upper, w.merged, join(dir, 'ovl-work'), join(dir, 'apt.conf.d'), join(dir, 'apt-state'), join(dir, 'apt-cache/archives/partial'), join(dir, 'apt-log'), join(dir, 'debs')]) await mkdir(d, { recursive: true });
+    for (const d of [
+      dir,
+      w.upper,
+      w.merged,
+      join(dir, 'ovl-work'),
+      join(dir, 'apt.conf.d'),
+      join(dir, 'apt-state'),
+      join(dir, 'apt-cache/archives/partial'),
+      join(dir, 'apt-log'),
+      join(dir, 'debs'),
+    ])
+      await mkdir(d, { recursive: true });
     note(`checking out ${o.base.slice(0, 12)}`);
     await ostree([`--repo=${repo}`, 'checkout', o.base, w.lower], [o.sysroot], 'check out the base commit');
     const basePkgs = await readStatus(w.lower);
     const missing = o.requests.remove.filter((n) => !basePkgs.some((p) => p.name === n));
-    if (missing.length) throw new ToolError('not-in-base', `${missing.join(', ')}: not installed in the base image ${o.base.slice(0, 12)}, nothing to remove`);
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${w.lower},upperdir=${w.upper},workdir=${join(dir, 'ovl-work')}`, w.merged], { what: 'mount the layering overlay' });
+    if (missing.length)
+      throw new ToolError(
+        'not-in-base',
+        `${missing.join(', ')}: not installed in the base image ${o.base.slice(0, 12)}, nothing to remove`,
+      );
+    await run(
+      'mount',
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${w.lower},upperdir=${w.upper},workdir=${join(dir, 'ovl-work')}`,
+        w.merged,
+      ],
+      { what: 'mount the layering overlay' },
+    );
     w.mounted = true;
     await prepareRoot(w.merged);
 
@@ -390,19 +451,35 @@ export async function buildLayered(o: LayerOptions): Promise<Layered> {
     await writeFile(join(dir, 'apt.conf'), aptConfig(o, w, listsDir));
     await writeFile(join(dir, 'dpkg-sandboxed'), dpkgWrapper(w), { mode: 0o755 });
     const apt = (args: string[], what: string): Promise<RunResult> =>
-      run('apt-get', args, { env: { APT_CONFIG: join(dir, 'apt.conf'), DEBIAN_FRONTEND: 'noninteractive' }, what, providedBy: 'apt' }).catch((err: unknown) => {
-        if (err instanceof ToolError && err.code === 'command-failed') throw new ToolError('apt', `${what}: ${aptReason(err.output ?? '')}`, { detail: err.detail, cause: err });
+      run('apt-get', args, {
+        env: { APT_CONFIG: join(dir, 'apt.conf'), DEBIAN_FRONTEND: 'noninteractive' },
+        what,
+        providedBy: 'apt',
+      }).catch((err: unknown) => {
+        if (err instanceof ToolError && err.code === 'command-failed')
+          throw new ToolError('apt', `${what}: ${aptReason(err.output ?? '')}`, { detail: err.detail, cause: err });
         throw err;
       });
     note('apt-get update');
     await apt(['update'], 'refresh the package lists');
     const asked = [...o.requests.packages, ...o.requests.local.map((l) => l.name)];
-    const targets = [...o.requests.packages, ...o.requests.local.map((l) => localDebPath(o.sysroot, o.osname, l.sha256)), ...o.requests.remove.map((n) => `${n}-`)];
-    const plan = parseAptPlan((await apt(['install', '-s', '--purge', ...targets], `resolve ${asked.join(', ') || 'the removals'}`)).stdout);
+    const targets = [
+      ...o.requests.packages,
+      ...o.requests.local.map((l) => localDebPath(o.sysroot, o.osname, l.sha256)),
+      ...o.requests.remove.map((n) => `${n}-`),
+    ];
+    const plan = parseAptPlan(
+      (await apt(['install', '-s', '--purge', ...targets], `resolve ${asked.join(', ') || 'the removals'}`)).stdout,
+    );
     checkAptPlan(plan, o.requests, asked);
-    note(`installing ${plan.install.map((p) => `${p.name} ${p.version}`).join(', ') || 'nothing'}${plan.remove.length ? `; removing ${names(plan.remove)}` : ''}`);
+    note(
+      `installing ${plan.install.map((p) => `${p.name} ${p.version}`).join(', ') || 'nothing'}${plan.remove.length ? `; removing ${names(plan.remove)}` : ''}`,
+    );
     // --purge: a removed base package leaves no config-files entry in the database.
-    await apt(['install', ...(o.requests.remove.length ? ['--purge', '--allow-remove-essential'] : []), ...targets], `install ${asked.join(', ') || 'nothing'}${o.requests.remove.length ? `, remove ${o.requests.remove.join(', ')}` : ''}`);
+    await apt(
+      ['install', ...(o.requests.remove.length ? ['--purge', '--allow-remove-essential'] : []), ...targets],
+      `install ${asked.join(', ') || 'nothing'}${o.requests.remove.length ? `, remove ${o.requests.remove.join(', ')}` : ''}`,
+    );
     await checkConfigured(w.merged);
 
     const hidden = await hiddenEntries(w);
@@ -410,10 +487,20 @@ export async function buildLayered(o: LayerOptions): Promise<Layered> {
     await applyUpper(w, hidden);
     const relocated = await relocate(w.lower);
     await pruneSkeleton(w.lower);
-    await finishDerivedTree(w.lower, { tmpfilesConf: LAYERED_TMPFILES, header: '# Generated by atomic install: what the layered packages put in /var, recreated at boot by systemd-tmpfiles.' });
+    await finishDerivedTree(w.lower, {
+      tmpfilesConf: LAYERED_TMPFILES,
+      header:
+        '# Generated by atomic install: what the layered packages put in /var, recreated at boot by systemd-tmpfiles.',
+    });
     if (relocated.length) {
       await mkdir(join(w.lower, dirname(RELOCATED_TMPFILES)), { recursive: true });
-      await writeFile(join(w.lower, RELOCATED_TMPFILES), ['# Generated by atomic install: /opt and /usr/local are in /var; the layered packages\' files there are kept in /usr.', ...relocated].join('\n') + '\n');
+      await writeFile(
+        join(w.lower, RELOCATED_TMPFILES),
+        [
+          "# Generated by atomic install: /opt and /usr/local are in /var; the layered packages' files there are kept in /usr.",
+          ...relocated,
+        ].join('\n') + '\n',
+      );
     }
     const after = await readStatus(w.lower);
     const key = (p: Pkg) => `${p.name}:${p.architecture}`;
@@ -421,8 +508,13 @@ export async function buildLayered(o: LayerOptions): Promise<Layered> {
     const removed = basePkgs.filter((b) => !after.some((p) => key(b) === key(p)));
 
     const info = await commitInfo(o.sysroot, o.base);
-    const kernel = (await readdir(join(w.lower, 'usr/lib/modules')).catch(() => [] as string[])).some((k) => existsSync(join(w.lower, 'usr/lib/modules', k, 'vmlinuz')));
-    const body = [...added.map((p) => `+${p.name} ${p.version}`), ...removed.map((p) => `-${p.name} ${p.version}`)].join('\n');
+    const kernel = (await readdir(join(w.lower, 'usr/lib/modules')).catch(() => [] as string[])).some((k) =>
+      existsSync(join(w.lower, 'usr/lib/modules', k, 'vmlinuz')),
+    );
+    const body = [
+      ...added.map((p) => `+${p.name} ${p.version}`),
+      ...removed.map((p) => `-${p.name} ${p.version}`),
+    ].join('\n');
     note('committing');
     const commit = (
       await ostree(
@@ -459,6 +551,13 @@ export async function syncBaseRefs(sysroot: string, bases: readonly string[]): P
     .map((l) => l.trim())
     .filter((l) => l.startsWith(BASE_REF_PREFIX));
   const want = new Set(bases.map((b) => `${BASE_REF_PREFIX}${b}`));
-  for (const r of refs) if (!want.has(r)) await ostree([`--repo=${repo}`, 'refs', `--delete`, r], [sysroot], 'drop a base ref');
-  for (const r of want) if (!refs.includes(r)) await ostree([`--repo=${repo}`, 'refs', `--create=${r}`, r.slice(BASE_REF_PREFIX.length)], [sysroot], 'keep the base commit');
+  for (const r of refs)
+    if (!want.has(r)) await ostree([`--repo=${repo}`, 'refs', `--delete`, r], [sysroot], 'drop a base ref');
+  for (const r of want)
+    if (!refs.includes(r))
+      await ostree(
+        [`--repo=${repo}`, 'refs', `--create=${r}`, r.slice(BASE_REF_PREFIX.length)],
+        [sysroot],
+        'keep the base commit',
+      );
 }

@@ -28,7 +28,12 @@ export function cacheDir(sysroot: string): string {
 }
 
 export function blobFile(cache: string, digest: string): string {
-  if (!SHA256.test(digest)) throw new ToolError('bad-digest', `${cache}: unsupported or malformed digest ${JSON.stringify(digest.slice(0, 80))}`, { exitCode: 2 });
+  if (!SHA256.test(digest))
+    throw new ToolError(
+      'bad-digest',
+      `${cache}: unsupported or malformed digest ${JSON.stringify(digest.slice(0, 80))}`,
+      { exitCode: 2 },
+    );
   return join(cache, 'blobs', 'sha256', digest.slice(7));
 }
 
@@ -51,7 +56,13 @@ export async function blobSizes(cache: string): Promise<Map<string, number>> {
 /** The layout's index, or an empty one when there is none yet. Malformed: an error naming the file. */
 export async function readCacheIndex(cache: string): Promise<ImageIndex> {
   const file = join(cache, 'index.json');
-  if (!(await lstat(file).then(() => true, () => false))) return { schemaVersion: 2, manifests: [] };
+  if (
+    !(await lstat(file).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return { schemaVersion: 2, manifests: [] };
   const text = (await readBoundedFile(file, { what: 'OCI image index' })).toString('utf8');
   return ociSchema.parseOciJson(ociSchema.indexSchema, text, file, 'OCI image index');
 }
@@ -88,12 +99,22 @@ export async function taggedManifest(cache: string, tag: string): Promise<Descri
 }
 
 /** Point `tag` at what `from` names (with our annotations) and drop `from`: one rewrite of index.json. */
-export async function moveTag(cache: string, from: string, tag: string, annotations: Record<string, string>): Promise<Descriptor> {
+export async function moveTag(
+  cache: string,
+  from: string,
+  tag: string,
+  annotations: Record<string, string>,
+): Promise<Descriptor> {
   if (!TAG.test(tag)) throw new ToolError('bad-tag', `${cache}: ${JSON.stringify(tag)} is not an OCI tag`);
   const index = await readCacheIndex(cache);
   const source = index.manifests.find((m) => tagOf(m) === from);
   if (!source) throw new ToolError('missing-tag', `${cache}: no image tagged ${from}`);
-  const moved: Descriptor = { mediaType: source.mediaType, digest: source.digest, size: source.size, annotations: { ...annotations, [REF_NAME]: tag } };
+  const moved: Descriptor = {
+    mediaType: source.mediaType,
+    digest: source.digest,
+    size: source.size,
+    annotations: { ...annotations, [REF_NAME]: tag },
+  };
   const manifests = index.manifests.filter((m) => tagOf(m) !== from && tagOf(m) !== tag);
   manifests.push(moved);
   await writeCacheIndex(cache, { ...index, manifests });
@@ -102,7 +123,13 @@ export async function moveTag(cache: string, from: string, tag: string, annotati
 
 /** Drop tags from the index (their blobs stay until gcCache). Missing tags or index: nothing to do. */
 export async function removeTags(cache: string, tags: readonly string[]): Promise<void> {
-  if (!(await stat(join(cache, 'index.json')).then(() => true, () => false))) return;
+  if (
+    !(await stat(join(cache, 'index.json')).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   const index = await readCacheIndex(cache);
   const manifests = index.manifests.filter((m) => !tags.includes(tagOf(m) ?? ''));
   if (manifests.length !== index.manifests.length) await writeCacheIndex(cache, { ...index, manifests });
@@ -114,7 +141,10 @@ export const PULLING = '.pulling-';
 /** Drop the temporary tags of pulls that never ended: called with the lock held, none is running. */
 export async function removeStaleTags(cache: string): Promise<void> {
   const index = await readCacheIndex(cache);
-  await removeTags(cache, index.manifests.map((m) => tagOf(m) ?? '').filter((tag) => tag.includes(PULLING)));
+  await removeTags(
+    cache,
+    index.manifests.map((m) => tagOf(m) ?? '').filter((tag) => tag.includes(PULLING)),
+  );
 }
 
 async function sha256OfFile(file: string): Promise<string | undefined> {
@@ -197,7 +227,9 @@ export async function lockCache(cache: string): Promise<() => Promise<void>> {
     const [pid, boot] = held.trim().split(' ');
     const n = Number(pid);
     if (Number.isInteger(n) && n > 0 && boot === bootId() && alive(n) && n !== process.pid) {
-      throw new ToolError('busy', `${cache}: another atomic (pid ${n}) is using the image cache`, { hint: 'wait for it to finish, then run the command again' });
+      throw new ToolError('busy', `${cache}: another atomic (pid ${n}) is using the image cache`, {
+        hint: 'wait for it to finish, then run the command again',
+      });
     }
     await rm(file, { force: true });
   }
@@ -208,9 +240,14 @@ export async function lockCache(cache: string): Promise<() => Promise<void>> {
  * Keep the images whose manifest digest (in the layout, or at the source as recorded when it
  * was pulled) is in `keep`; drop every other tag and every blob no kept manifest names.
  */
-export async function gcCache(cache: string, keep: readonly string[]): Promise<{ removedBytes: number; removedBlobs: number; removedTags: string[] }> {
+export async function gcCache(
+  cache: string,
+  keep: readonly string[],
+): Promise<{ removedBytes: number; removedBlobs: number; removedTags: string[] }> {
   const index = await readCacheIndex(cache);
-  const kept = index.manifests.filter((m) => keep.includes(m.digest) || keep.includes(m.annotations?.[DIGEST_ANNOTATION] ?? ''));
+  const kept = index.manifests.filter(
+    (m) => keep.includes(m.digest) || keep.includes(m.annotations?.[DIGEST_ANNOTATION] ?? ''),
+  );
   const wanted = new Set<string>();
   for (const m of kept) {
     wanted.add(m.digest);

@@ -35,33 +35,72 @@ const text = (p: string) => readFile(p, 'utf8').catch(() => null);
 
 async function kernels(root: string): Promise<string[]> {
   const out: string[] = [];
-  for (const k of (await list(join(root, 'usr/lib/modules'))).sort()) if ((await stat(join(root, 'usr/lib/modules', k, 'vmlinuz')))?.isFile()) out.push(`/usr/lib/modules/${k}/vmlinuz`);
+  for (const k of (await list(join(root, 'usr/lib/modules'))).sort())
+    if ((await stat(join(root, 'usr/lib/modules', k, 'vmlinuz')))?.isFile()) out.push(`/usr/lib/modules/${k}/vmlinuz`);
   return out;
 }
 
 async function kernelLint(root: string) {
   const found = await kernels(root);
-  if (found.length === 0) return [{ message: 'no kernel in /usr/lib/modules/*/vmlinuz: the deployment has nothing to boot (install a linux-image package; our kernel hook puts it there)', paths: [] }];
-  if (found.length > 1) return [{ message: `${found.length} kernels in /usr/lib/modules: a deployment boots exactly one (remove all but one linux-image package)`, paths: found }];
+  if (found.length === 0)
+    return [
+      {
+        message:
+          'no kernel in /usr/lib/modules/*/vmlinuz: the deployment has nothing to boot (install a linux-image package; our kernel hook puts it there)',
+        paths: [],
+      },
+    ];
+  if (found.length > 1)
+    return [
+      {
+        message: `${found.length} kernels in /usr/lib/modules: a deployment boots exactly one (remove all but one linux-image package)`,
+        paths: found,
+      },
+    ];
   const initramfs = found[0]!.replace(/vmlinuz$/, 'initramfs.img');
-  if (!(await stat(join(root, initramfs)))?.isFile()) return [{ message: `no ${initramfs} beside the kernel: the deployment cannot mount its root (regenerate it after installing the kernel)`, paths: [initramfs] }];
+  if (!(await stat(join(root, initramfs)))?.isFile())
+    return [
+      {
+        message: `no ${initramfs} beside the kernel: the deployment cannot mount its root (regenerate it after installing the kernel)`,
+        paths: [initramfs],
+      },
+    ];
   return [];
 }
 
 async function bootLint(root: string) {
   const names = (await list(join(root, 'boot'))).sort();
   if (names.length === 0) return [];
-  return [{ message: '/boot is not empty: the import drops it, and the deployed /boot is the boot partition (a kernel belongs in /usr/lib/modules/$KVER)', paths: names.map((n) => `/boot/${n}`) }];
+  return [
+    {
+      message:
+        '/boot is not empty: the import drops it, and the deployed /boot is the boot partition (a kernel belongs in /usr/lib/modules/$KVER)',
+      paths: names.map((n) => `/boot/${n}`),
+    },
+  ];
 }
 
 async function varRunLint(root: string) {
   const st = await stat(join(root, 'var/run'));
-  return st && !st.isSymbolicLink() ? [{ message: '/var/run is not a symlink to /run: it must be one (what is in it is lost at boot)', paths: ['/var/run'] }] : [];
+  return st && !st.isSymbolicLink()
+    ? [
+        {
+          message: '/var/run is not a symlink to /run: it must be one (what is in it is lost at boot)',
+          paths: ['/var/run'],
+        },
+      ]
+    : [];
 }
 
 async function etcLint(root: string) {
   if ((await stat(join(root, 'etc'))) && (await stat(join(root, 'usr/etc')))) {
-    return [{ message: 'both /etc and /usr/etc exist: the import moves /etc to /usr/etc, so what the image put in /usr/etc is overwritten or mixed; put configuration in /etc', paths: ['/usr/etc'] }];
+    return [
+      {
+        message:
+          'both /etc and /usr/etc exist: the import moves /etc to /usr/etc, so what the image put in /usr/etc is overwritten or mixed; put configuration in /etc',
+        paths: ['/usr/etc'],
+      },
+    ];
   }
   return [];
 }
@@ -90,28 +129,46 @@ async function varLint(root: string) {
         if (!VAR_DROP.some((re) => re.test(child))) {
           // The base image's own /var (its factory files, presented there): nothing the build added.
           if (!(await sameFile(join(root, child), join(root, FACTORY, child), st.size))) copied.push(`/${child}`);
-        }
-        else if (st.size > 0) dropped.push(`/${child}`);
+        } else if (st.size > 0) dropped.push(`/${child}`);
       }
     }
   };
   if ((await stat(join(root, 'var')))?.isDirectory()) await walk('var');
   const out = [];
-  if (dropped.length) out.push({ message: `${dropped.length} file(s) in /var are dropped by the import (logs, caches, apt lists): a machine never gets them; clean them in the RUN that makes them, or make them at boot`, paths: dropped });
-  if (copied.length) out.push({ message: `${copied.length} file(s) in /var are copied to a machine only where it has none (/usr/share/factory/var and tmpfiles.d C): an update never changes them; keep such content in /usr, or make it at boot`, paths: copied });
+  if (dropped.length)
+    out.push({
+      message: `${dropped.length} file(s) in /var are dropped by the import (logs, caches, apt lists): a machine never gets them; clean them in the RUN that makes them, or make them at boot`,
+      paths: dropped,
+    });
+  if (copied.length)
+    out.push({
+      message: `${copied.length} file(s) in /var are copied to a machine only where it has none (/usr/share/factory/var and tmpfiles.d C): an update never changes them; keep such content in /usr, or make it at boot`,
+      paths: copied,
+    });
   return out;
 }
 
 async function dpkgLint(root: string) {
   const link = await stat(join(root, 'var/lib/dpkg'));
   if (link && !link.isSymbolicLink()) {
-    return [{ message: `/var/lib/dpkg is a directory, not the link to /${DPKG_DB}: dpkg wrote there, and the database the image boots with would mix it with the one in /usr; restore the link (ln -sfn ../../${DPKG_DB} /var/lib/dpkg) and redo the installs`, paths: ['/var/lib/dpkg'] }];
+    return [
+      {
+        message: `/var/lib/dpkg is a directory, not the link to /${DPKG_DB}: dpkg wrote there, and the database the image boots with would mix it with the one in /usr; restore the link (ln -sfn ../../${DPKG_DB} /var/lib/dpkg) and redo the installs`,
+        paths: ['/var/lib/dpkg'],
+      },
+    ];
   }
   if (link && (await readlink(join(root, 'var/lib/dpkg'))).replace(/^(\.\.\/)+|^\//, '') !== DPKG_DB) {
     return [{ message: `/var/lib/dpkg does not point to /${DPKG_DB}`, paths: ['/var/lib/dpkg'] }];
   }
   const status = await text(join(root, DPKG_DB, 'status'));
-  if (status === null) return [{ message: `no dpkg database in /${DPKG_DB}: atomic db and the next apt run in a derived image cannot tell what is installed`, paths: [`/${DPKG_DB}/status`] }];
+  if (status === null)
+    return [
+      {
+        message: `no dpkg database in /${DPKG_DB}: atomic db and the next apt run in a derived image cannot tell what is installed`,
+        paths: [`/${DPKG_DB}/status`],
+      },
+    ];
   const lists = new Set(await list(join(root, DPKG_DB, 'info')));
   const missing: string[] = [];
   const broken: string[] = [];
@@ -121,11 +178,20 @@ async function dpkgLint(root: string) {
     if (!pkg || !state || state === 'not-installed' || state === 'config-files') continue;
     const arch = /^Architecture: (.+)$/m.exec(stanza)?.[1]?.trim();
     if (state !== 'installed') broken.push(`${pkg} (${state})`);
-    else if (!lists.has(`${pkg}.list`) && !lists.has(`${pkg}:${arch}.list`)) missing.push(`/${DPKG_DB}/info/${pkg}.list`);
+    else if (!lists.has(`${pkg}.list`) && !lists.has(`${pkg}:${arch}.list`))
+      missing.push(`/${DPKG_DB}/info/${pkg}.list`);
   }
   const out = [];
-  if (broken.length) out.push({ message: `${broken.length} package(s) not fully installed: finish them (dpkg --configure -a) before the image is committed`, paths: broken });
-  if (missing.length) out.push({ message: `${missing.length} installed package(s) have no file list: the database disagrees with the files (was /var/lib/dpkg or ${DPKG_DB}/info cleaned?)`, paths: missing });
+  if (broken.length)
+    out.push({
+      message: `${broken.length} package(s) not fully installed: finish them (dpkg --configure -a) before the image is committed`,
+      paths: broken,
+    });
+  if (missing.length)
+    out.push({
+      message: `${missing.length} installed package(s) have no file list: the database disagrees with the files (was /var/lib/dpkg or ${DPKG_DB}/info cleaned?)`,
+      paths: missing,
+    });
   return out;
 }
 
@@ -142,8 +208,7 @@ async function sysusersNames(root: string): Promise<{ users: Set<string>; groups
         if (type === 'u' || type === 'u!') {
           users.add(name);
           groups.add(name);
-        }
-        else if (type === 'g') groups.add(name);
+        } else if (type === 'g') groups.add(name);
       }
     }
   }
@@ -155,20 +220,59 @@ async function sysusersLint(root: string) {
   const group = await text(join(root, 'etc/group'));
   if (passwd === null && group === null) return [];
   const known = await sysusersNames(root);
-  const users = parsePasswd(passwd ?? '').filter((u) => isSystemId(u.uid) && u.uid !== 0 && !known.users.has(u.name)).map((u) => `user ${u.name} (${u.uid})`);
-  const groups = parseGroup(group ?? '').filter((g) => isSystemId(g.gid) && g.gid !== 0 && !known.groups.has(g.name)).map((g) => `group ${g.name} (${g.gid})`);
+  const users = parsePasswd(passwd ?? '')
+    .filter((u) => isSystemId(u.uid) && u.uid !== 0 && !known.users.has(u.name))
+    .map((u) => `user ${u.name} (${u.uid})`);
+  const groups = parseGroup(group ?? '')
+    .filter((g) => isSystemId(g.gid) && g.gid !== 0 && !known.groups.has(g.name))
+    .map((g) => `group ${g.name} (${g.gid})`);
   if (!users.length && !groups.length) return [];
-  return [{ message: `${users.length + groups.length} system user(s)/group(s) of /etc/passwd and /etc/group have no sysusers.d entry: a machine keeps its own /etc/passwd, so they exist there only if systemd-sysusers makes them (the import into a commit writes entries for them; an image deployed another way needs its own in /usr/lib/sysusers.d)`, paths: [...users, ...groups] }];
+  return [
+    {
+      message: `${users.length + groups.length} system user(s)/group(s) of /etc/passwd and /etc/group have no sysusers.d entry: a machine keeps its own /etc/passwd, so they exist there only if systemd-sysusers makes them (the import into a commit writes entries for them; an image deployed another way needs its own in /usr/lib/sysusers.d)`,
+      paths: [...users, ...groups],
+    },
+  ];
 }
 
 export const LINTS: readonly Lint[] = [
-  { name: 'kernel', level: 'error', description: 'Exactly one kernel, /usr/lib/modules/$KVER/vmlinuz, with its initramfs.img', run: kernelLint },
-  { name: 'nonempty-boot', level: 'warning', description: '/boot is empty: the import drops it, a kernel belongs in /usr/lib/modules', run: bootLint },
+  {
+    name: 'kernel',
+    level: 'error',
+    description: 'Exactly one kernel, /usr/lib/modules/$KVER/vmlinuz, with its initramfs.img',
+    run: kernelLint,
+  },
+  {
+    name: 'nonempty-boot',
+    level: 'warning',
+    description: '/boot is empty: the import drops it, a kernel belongs in /usr/lib/modules',
+    run: bootLint,
+  },
   { name: 'var-run', level: 'error', description: '/var/run is a symlink to /run', run: varRunLint },
-  { name: 'etc-usretc', level: 'error', description: 'Not both /etc and /usr/etc (the import makes /usr/etc of /etc)', run: etcLint },
-  { name: 'var-tmpfiles', level: 'warning', description: 'Files in /var: dropped (logs, caches, apt lists) or copied only where a machine has none', run: varLint },
-  { name: 'dpkg-database', level: 'error', description: `The dpkg database is in /${DPKG_DB} (/var/lib/dpkg its link), every package installed and with its file list`, run: dpkgLint },
-  { name: 'sysusers', level: 'warning', description: 'System users and groups of /etc/passwd and /etc/group have sysusers.d entries', run: sysusersLint },
+  {
+    name: 'etc-usretc',
+    level: 'error',
+    description: 'Not both /etc and /usr/etc (the import makes /usr/etc of /etc)',
+    run: etcLint,
+  },
+  {
+    name: 'var-tmpfiles',
+    level: 'warning',
+    description: 'Files in /var: dropped (logs, caches, apt lists) or copied only where a machine has none',
+    run: varLint,
+  },
+  {
+    name: 'dpkg-database',
+    level: 'error',
+    description: `The dpkg database is in /${DPKG_DB} (/var/lib/dpkg its link), every package installed and with its file list`,
+    run: dpkgLint,
+  },
+  {
+    name: 'sysusers',
+    level: 'warning',
+    description: 'System users and groups of /etc/passwd and /etc/group have sysusers.d entries',
+    run: sysusersLint,
+  },
 ];
 
 /** Every lint on the tree at `root`, findings in the order of LINTS. */
@@ -176,7 +280,8 @@ export async function lintRoot(root: string, o: { skip?: readonly string[] } = {
   const out: Finding[] = [];
   for (const lint of LINTS) {
     if (o.skip?.includes(lint.name)) continue;
-    for (const f of await lint.run(root)) out.push({ lint: lint.name, level: lint.level, message: f.message, paths: f.paths.slice(0, MAX_PATHS) });
+    for (const f of await lint.run(root))
+      out.push({ lint: lint.name, level: lint.level, message: f.message, paths: f.paths.slice(0, MAX_PATHS) });
   }
   return out;
 }
@@ -189,7 +294,13 @@ export function formatFindings(findings: readonly Finding[], o: { noTruncate?: b
     .map((f) => {
       const paths = o.noTruncate ? f.paths : f.paths.slice(0, SHOWN);
       const more = f.paths.length - paths.length;
-      return [`${f.level}: ${f.lint}: ${f.message}`, ...paths.map((p) => `  ${p}`), ...(more > 0 ? [`  …and ${more} more`] : [])].join('\n') + '\n';
+      return (
+        [
+          `${f.level}: ${f.lint}: ${f.message}`,
+          ...paths.map((p) => `  ${p}`),
+          ...(more > 0 ? [`  …and ${more} more`] : []),
+        ].join('\n') + '\n'
+      );
     })
     .join('');
 }

@@ -11,7 +11,11 @@ const commands = () => import('./commands.js');
 function target<T>(y: Argv<T>) {
   return y
     .option('sysroot', { type: 'string', default: '/', requiresArg: true, describe: 'The OSTree sysroot to work on' })
-    .option('os', { type: 'string', requiresArg: true, describe: 'The stateroot (osname); default: the booted one, or the only one' });
+    .option('os', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'The stateroot (osname); default: the booted one, or the only one',
+    });
 }
 
 /** The options of install PKG, uninstall and override: the target, the packages, -r, --json. */
@@ -19,13 +23,21 @@ function layering<T>(y: Argv<T>, packages: string) {
   return target(y)
     .positional('packages', { type: 'string', array: true, describe: packages })
     .option('reboot', reboot)
-    .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: the new commit, its base, the requests and the packages added and removed' });
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'JSON on stdout: the new commit, its base, the requests and the packages added and removed',
+    });
 }
 
 const espOption = (describe: string) => ({ type: 'string', requiresArg: true, describe }) as const;
 
 // No defaults on options in conflicts(): yargs counts a default false as given.
-const reboot = { alias: 'r', type: 'boolean', describe: 'Reboot into the new default deployment once it is in place' } as const;
+const reboot = {
+  alias: 'r',
+  type: 'boolean',
+  describe: 'Reboot into the new default deployment once it is in place',
+} as const;
 
 /** Run the tool on argv; returns the exit code; throws ToolError for failures. */
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
@@ -40,8 +52,16 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
       'The deployments: booted, staged, rollback — version, commit, origin, pinned, kernel arguments',
       (y) =>
         target(y)
-          .option('json', { type: 'boolean', default: false, describe: "JSON on stdout, as 'atomic status --json-schema' describes" })
-          .option('json-schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of --json and exit' })
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: "JSON on stdout, as 'atomic status --json-schema' describes",
+          })
+          .option('json-schema', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print the JSON Schema of --json and exit',
+          })
           .option('booted', { type: 'boolean', default: false, describe: 'Only the booted deployment' }),
       async (a) => {
         const { m, io } = await c();
@@ -56,7 +76,10 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           .option('check', { type: 'boolean', describe: 'Only say whether an update is available (exit 0 either way)' })
           .option('download-only', { type: 'boolean', describe: 'Fetch the update without deploying it' })
           .option('reboot', { ...reboot, alias: ['r', 'apply'] })
-          .option('automatic', { type: 'boolean', describe: 'Follow AutomaticUpdatePolicy in /etc/atomic/atomic.conf (the timer)' })
+          .option('automatic', {
+            type: 'boolean',
+            describe: 'Follow AutomaticUpdatePolicy in /etc/atomic/atomic.conf (the timer)',
+          })
           .conflicts('check', 'download-only')
           .conflicts('check', 'reboot')
           .conflicts('download-only', 'reboot')
@@ -71,7 +94,11 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
       'Deploy another image or OSTree branch and follow it from now on (bootc switch, rpm-ostree rebase)',
       (y) =>
         target(y)
-          .positional('target', { type: 'string', demandOption: true, describe: 'docker://REGISTRY/NAME[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], or REMOTE:REF' })
+          .positional('target', {
+            type: 'string',
+            demandOption: true,
+            describe: 'docker://REGISTRY/NAME[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], or REMOTE:REF',
+          })
           .option('reboot', reboot),
       async (a) => {
         const { m, io } = await c();
@@ -93,9 +120,22 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
       (y) =>
         target(y)
           .option('append', { type: 'string', array: true, requiresArg: true, describe: 'Add KEY[=VALUE]' })
-          .option('delete', { type: 'string', array: true, requiresArg: true, describe: 'Remove KEY[=VALUE] (KEY alone: if it is the only one of its name)' })
-          .option('replace', { type: 'string', array: true, requiresArg: true, describe: 'Replace KEY=VALUE (or KEY=OLD=NEW)' })
-          .option('image', { type: 'boolean', describe: "Print the arguments the deployment's image brings (usr/lib/bootc/kargs.d), one a line" })
+          .option('delete', {
+            type: 'string',
+            array: true,
+            requiresArg: true,
+            describe: 'Remove KEY[=VALUE] (KEY alone: if it is the only one of its name)',
+          })
+          .option('replace', {
+            type: 'string',
+            array: true,
+            requiresArg: true,
+            describe: 'Replace KEY=VALUE (or KEY=OLD=NEW)',
+          })
+          .option('image', {
+            type: 'boolean',
+            describe: "Print the arguments the deployment's image brings (usr/lib/bootc/kargs.d), one a line",
+          })
           .option('reboot', reboot)
           .conflicts('image', ['append', 'delete', 'replace']),
       async (a) => {
@@ -110,8 +150,14 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           'Packages added, removed, upgraded and downgraded between two deployments or commits',
           (y) =>
             target(y)
-              .positional('from', { type: 'string', describe: 'Commit, ref or deployment index (default: booted, or rollback)' })
-              .positional('to', { type: 'string', describe: 'Commit, ref or deployment index (default: staged/pending, or booted)' })
+              .positional('from', {
+                type: 'string',
+                describe: 'Commit, ref or deployment index (default: booted, or rollback)',
+              })
+              .positional('to', {
+                type: 'string',
+                describe: 'Commit, ref or deployment index (default: staged/pending, or booted)',
+              })
               .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout' }),
           async (a) => {
             const { m, io } = await c();
@@ -132,35 +178,74 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         )
         .demandCommand(1, 'a db command is needed (diff, list)'),
     )
-    .command('install', 'Layer packages on the image (atomic install PKG…, as rpm-ostree install), or install onto a disk (atomic install to-disk)', (y) =>
-      y
-        .command(
-          'to-disk [device]',
-          "Partition a whole disk (GPT: ESP + root, as disk-image makes them) and install a commit or image on it, with Debian's signed shim and GRUB",
-          (y) =>
-            y
-              .positional('device', { type: 'string', describe: 'The disk (/dev/vda, /dev/nvme0n1, /dev/disk/by-id/…); default: the config\'s install.device, else asked on the terminal' })
-              .option('source', { type: 'string', requiresArg: true, describe: 'What to install: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker://REGISTRY/NAME[:TAG] or REMOTE:REF (default: the booted deployment)' })
-              .option('config', { type: 'string', requiresArg: true, describe: "disk-image's config (YAML): users, SSH keys, hostname, kernel-args, disk.esp-size, remote or image (the update origin), install.device, install.wipe" })
-              .option('wipe', { type: 'boolean', describe: 'Erase the disk even if it holds partitions or file systems' })
-              .option('target-imgref', { type: 'string', requiresArg: true, describe: 'The image the installed system updates from (default: the config\'s image, or a docker:// source)' })
-              .option('tls-verify', { type: 'boolean', default: true, describe: "With docker:// sources: verify the registry's TLS (--no-tls-verify for a local HTTP registry)" })
-              .option('sysroot', { type: 'string', default: '/', requiresArg: true, describe: 'The running system (default source, REMOTE:REF)' })
-              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: the disk, the partitions, the commit, the origin' }),
-          async (a) => {
-            const { m, io } = await c();
-            code = await m.installToDiskCommand(a, io);
-          },
-        )
-        .command(
-          '$0 <packages..>',
-          "Layer packages (names from the system's apt sources, or ./FILE.deb) on the base image: a new staged deployment",
-          (y) => layering(y, 'Package names or local .deb files (./FILE.deb)'),
-          async (a) => {
-            const { m, io } = await c();
-            code = await m.packagesCommand({ ...a, edit: { op: 'install', args: a.packages ?? [] } }, io);
-          },
-        ),
+    .command(
+      'install',
+      'Layer packages on the image (atomic install PKG…, as rpm-ostree install), or install onto a disk (atomic install to-disk)',
+      (y) =>
+        y
+          .command(
+            'to-disk [device]',
+            "Partition a whole disk (GPT: ESP + root, as disk-image makes them) and install a commit or image on it, with Debian's signed shim and GRUB",
+            (y) =>
+              y
+                .positional('device', {
+                  type: 'string',
+                  describe:
+                    "The disk (/dev/vda, /dev/nvme0n1, /dev/disk/by-id/…); default: the config's install.device, else asked on the terminal",
+                })
+                .option('source', {
+                  type: 'string',
+                  requiresArg: true,
+                  describe:
+                    'What to install: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker://REGISTRY/NAME[:TAG] or REMOTE:REF (default: the booted deployment)',
+                })
+                .option('config', {
+                  type: 'string',
+                  requiresArg: true,
+                  describe:
+                    "disk-image's config (YAML): users, SSH keys, hostname, kernel-args, disk.esp-size, remote or image (the update origin), install.device, install.wipe",
+                })
+                .option('wipe', {
+                  type: 'boolean',
+                  describe: 'Erase the disk even if it holds partitions or file systems',
+                })
+                .option('target-imgref', {
+                  type: 'string',
+                  requiresArg: true,
+                  describe:
+                    "The image the installed system updates from (default: the config's image, or a docker:// source)",
+                })
+                .option('tls-verify', {
+                  type: 'boolean',
+                  default: true,
+                  describe:
+                    "With docker:// sources: verify the registry's TLS (--no-tls-verify for a local HTTP registry)",
+                })
+                .option('sysroot', {
+                  type: 'string',
+                  default: '/',
+                  requiresArg: true,
+                  describe: 'The running system (default source, REMOTE:REF)',
+                })
+                .option('json', {
+                  type: 'boolean',
+                  default: false,
+                  describe: 'JSON on stdout: the disk, the partitions, the commit, the origin',
+                }),
+            async (a) => {
+              const { m, io } = await c();
+              code = await m.installToDiskCommand(a, io);
+            },
+          )
+          .command(
+            '$0 <packages..>',
+            "Layer packages (names from the system's apt sources, or ./FILE.deb) on the base image: a new staged deployment",
+            (y) => layering(y, 'Package names or local .deb files (./FILE.deb)'),
+            async (a) => {
+              const { m, io } = await c();
+              code = await m.packagesCommand({ ...a, edit: { op: 'install', args: a.packages ?? [] } }, io);
+            },
+          ),
     )
     .command(
       'uninstall <packages..>',
@@ -185,7 +270,12 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         .command(
           'reset [packages..]',
           'Put removed base packages back (--all: every one)',
-          (y) => layering(y, 'Base packages removed by an override').option('all', { type: 'boolean', default: false, describe: 'Every override' }),
+          (y) =>
+            layering(y, 'Base packages removed by an override').option('all', {
+              type: 'boolean',
+              default: false,
+              describe: 'Every override',
+            }),
           async (a) => {
             const packages = a.packages ?? [];
             if (!a.all && packages.length === 0) throw usageError('override reset: name the packages, or --all');
@@ -195,35 +285,57 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         )
         .demandCommand(1, 'an override command is needed (remove, reset)'),
     )
-    .command('bootloader', "The boot loader on the ESP (shim, GRUB, MokManager) against the booted image's: bootupd's job", (y) =>
-      y
-        .command(
-          'status',
-          "Compare the ESP's shim, GRUB and MokManager (the state file on /boot) with the booted image's",
-          (y) =>
-            target(y)
-              .option('esp', espOption("Check the files on this mounted ESP too (default: where the ESP is mounted, if it is)"))
-              .option('json', { type: 'boolean', default: false, describe: "JSON on stdout, as 'atomic bootloader status --json-schema' describes" })
-              .option('json-schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of --json and exit' }),
-          async (a) => {
-            const { m, io } = await c();
-            code = await m.bootloaderStatusCommand(a, io);
-          },
-        )
-        .command(
-          'update',
-          "Copy the booted image's shim, GRUB and MokManager to the ESP: new files beside the old, then renamed in a safe order",
-          (y) =>
-            target(y)
-              .option('esp', espOption('The mounted ESP to update (default: the partition the state file names, mounted on /run/atomic if it is not)'))
-              .option('allow-downgrade', { type: 'boolean', describe: "Replace the ESP's boot loader even when its packages are newer than the image's" })
-              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: what was written' }),
-          async (a) => {
-            const { m, io } = await c();
-            code = await m.bootloaderUpdateCommand(a, io);
-          },
-        )
-        .demandCommand(1, 'a bootloader command is needed (status, update)'),
+    .command(
+      'bootloader',
+      "The boot loader on the ESP (shim, GRUB, MokManager) against the booted image's: bootupd's job",
+      (y) =>
+        y
+          .command(
+            'status',
+            "Compare the ESP's shim, GRUB and MokManager (the state file on /boot) with the booted image's",
+            (y) =>
+              target(y)
+                .option(
+                  'esp',
+                  espOption('Check the files on this mounted ESP too (default: where the ESP is mounted, if it is)'),
+                )
+                .option('json', {
+                  type: 'boolean',
+                  default: false,
+                  describe: "JSON on stdout, as 'atomic bootloader status --json-schema' describes",
+                })
+                .option('json-schema', {
+                  type: 'boolean',
+                  default: false,
+                  describe: 'Print the JSON Schema of --json and exit',
+                }),
+            async (a) => {
+              const { m, io } = await c();
+              code = await m.bootloaderStatusCommand(a, io);
+            },
+          )
+          .command(
+            'update',
+            "Copy the booted image's shim, GRUB and MokManager to the ESP: new files beside the old, then renamed in a safe order",
+            (y) =>
+              target(y)
+                .option(
+                  'esp',
+                  espOption(
+                    'The mounted ESP to update (default: the partition the state file names, mounted on /run/atomic if it is not)',
+                  ),
+                )
+                .option('allow-downgrade', {
+                  type: 'boolean',
+                  describe: "Replace the ESP's boot loader even when its packages are newer than the image's",
+                })
+                .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: what was written' }),
+            async (a) => {
+              const { m, io } = await c();
+              code = await m.bootloaderUpdateCommand(a, io);
+            },
+          )
+          .demandCommand(1, 'a bootloader command is needed (status, update)'),
     )
     .command('container', 'Commands run inside a container build (a Containerfile FROM a Debian Atomic image)', (y) =>
       y
@@ -232,12 +344,30 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           "What in the image's tree would break or be lost once it is imported and booted (run it as the Containerfile's last RUN)",
           (y) =>
             y
-              .option('rootfs', { type: 'string', default: '/', requiresArg: true, describe: 'The tree to check (default: the container\'s own root)' })
-              .option('json', { type: 'boolean', default: false, describe: 'JSON on stdout: [{lint, level, message, paths}]' })
+              .option('rootfs', {
+                type: 'string',
+                default: '/',
+                requiresArg: true,
+                describe: "The tree to check (default: the container's own root)",
+              })
+              .option('json', {
+                type: 'boolean',
+                default: false,
+                describe: 'JSON on stdout: [{lint, level, message, paths}]',
+              })
               .option('list', { type: 'boolean', default: false, describe: 'Print the lints and exit' })
               .option('fatal-warnings', { type: 'boolean', default: false, describe: 'Fail on warnings too' })
-              .option('truncate', { type: 'boolean', default: true, describe: 'At most five paths a finding (--no-truncate: every path)' })
-              .option('skip', { type: 'string', array: true, requiresArg: true, describe: 'A lint not to run (repeatable)' }),
+              .option('truncate', {
+                type: 'boolean',
+                default: true,
+                describe: 'At most five paths a finding (--no-truncate: every path)',
+              })
+              .option('skip', {
+                type: 'string',
+                array: true,
+                requiresArg: true,
+                describe: 'A lint not to run (repeatable)',
+              }),
           async (a) => {
             const { m, io } = await c();
             code = await m.containerLintCommand(a, io);

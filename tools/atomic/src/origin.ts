@@ -11,7 +11,10 @@ export type Origin =
   | { kind: 'image'; image: string; digest?: string | undefined }; // docker://… | oci:DIR[:TAG] | oci-archive:FILE[:TAG]
 
 /** One line of a key file, kept as it was read so that unknown content is written back unchanged. */
-type Line = { type: 'group'; name: string; raw: string } | { type: 'entry'; key: string; value: string; raw: string } | { type: 'other'; raw: string };
+type Line =
+  | { type: 'group'; name: string; raw: string }
+  | { type: 'entry'; key: string; value: string; raw: string }
+  | { type: 'other'; raw: string };
 
 export interface KeyFile {
   lines: Line[];
@@ -154,19 +157,24 @@ function originOf(kf: KeyFile, file: string): Origin {
   const refspecKey = getKey(kf, 'origin', 'refspec') !== undefined ? 'refspec' : 'baserefspec';
   const refspec = getKey(kf, 'origin', refspecKey);
   const line = (key: string) => kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1;
-  if (image !== undefined && refspec !== undefined) throw inputError(`${file}:${line(IMAGE_KEY)}: both refspec and ${IMAGE_KEY} in [origin]; which one is followed?`);
+  if (image !== undefined && refspec !== undefined)
+    throw inputError(`${file}:${line(IMAGE_KEY)}: both refspec and ${IMAGE_KEY} in [origin]; which one is followed?`);
   if (image !== undefined) {
     const problem = imageReferenceProblem(image);
     if (problem) throw inputError(`${file}:${line(IMAGE_KEY)}: ${problem}`);
     const digest = getKey(kf, DIGEST_GROUP, DIGEST_KEY);
-    if (digest !== undefined && !DIGEST.test(digest)) throw inputError(`${file}:${line(DIGEST_KEY)}: '${digest}' is not a sha256 digest`);
+    if (digest !== undefined && !DIGEST.test(digest))
+      throw inputError(`${file}:${line(DIGEST_KEY)}: '${digest}' is not a sha256 digest`);
     return { kind: 'image', image, digest };
   }
   if (refspec !== undefined) {
-    if (!REFSPEC.test(refspec)) throw inputError(`${file}:${line(refspecKey)}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
+    if (!REFSPEC.test(refspec))
+      throw inputError(`${file}:${line(refspecKey)}: '${refspec}' is not an OSTree refspec (REMOTE:REF or REF)`);
     return { kind: 'ostree', refspec };
   }
-  throw inputError(`${file}: no [origin] refspec= or ${IMAGE_KEY}=: atomic does not know where this deployment's updates come from`);
+  throw inputError(
+    `${file}: no [origin] refspec= or ${IMAGE_KEY}=: atomic does not know where this deployment's updates come from`,
+  );
 }
 
 /** The origin a deployment follows; errors name file:line. */
@@ -240,13 +248,17 @@ function getList(kf: KeyFile, group: string, key: string): string[] {
 
 function setList(kf: KeyFile, group: string, key: string, values: readonly string[]): void {
   setKey(kf, group, key, values.length ? `${[...values].sort().join(';')};` : undefined);
-  if (!kf.lines.some((l, i) => l.type === 'group' && l.name === group && kf.lines[i + 1]?.type === 'entry')) removeGroup(kf, group);
+  if (!kf.lines.some((l, i) => l.type === 'group' && l.name === group && kf.lines[i + 1]?.type === 'entry'))
+    removeGroup(kf, group);
 }
 
 /** The layering requests of an origin file; errors name file:line. */
 export function parseRequests(text: string, file: string): Requests {
   const kf = parseKeyFile(text, file);
-  const bad = (key: string, v: string, what: string) => inputError(`${file}:${kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1}: '${v}' in ${key} is not ${what}`);
+  const bad = (key: string, v: string, what: string) =>
+    inputError(
+      `${file}:${kf.lines.findIndex((l) => l.type === 'entry' && l.key === key) + 1}: '${v}' in ${key} is not ${what}`,
+    );
   const names = (group: string, key: string) =>
     getList(kf, group, key).map((v) => {
       if (!PACKAGE_NAME.test(v)) throw bad(key, v, 'a Debian package name');
@@ -264,7 +276,12 @@ export function parseRequests(text: string, file: string): Requests {
 export function withRequests(text: string, r: Requests, file = 'origin'): string {
   const kf = parseKeyFile(text, file);
   setList(kf, 'packages', 'requested', r.packages);
-  setList(kf, 'packages', 'requested-local', r.local.map((l) => `${l.sha256}:${l.name}`));
+  setList(
+    kf,
+    'packages',
+    'requested-local',
+    r.local.map((l) => `${l.sha256}:${l.name}`),
+  );
   setList(kf, 'overrides', 'remove', r.remove);
   // rpm-ostree's keys: a layered commit is not the remote's, so its refspec is the base's.
   const [from, to] = hasRequests(r) ? ['refspec', 'baserefspec'] : ['baserefspec', 'refspec'];

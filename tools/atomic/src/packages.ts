@@ -34,7 +34,9 @@ async function keepLocalDeb(t: LayerTarget, file: string): Promise<{ sha256: str
   const data = await readFile(path).catch((err: NodeJS.ErrnoException) => {
     throw usageError(`${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
-  const name = (await run('dpkg-deb', ['--field', path, 'Package'], { what: `read ${file}`, providedBy: 'dpkg' })).stdout.trim();
+  const name = (
+    await run('dpkg-deb', ['--field', path, 'Package'], { what: `read ${file}`, providedBy: 'dpkg' })
+  ).stdout.trim();
   if (!PACKAGE_NAME.test(name)) throw usageError(`${file}: not a Debian package (no valid Package field)`);
   const sha256 = createHash('sha256').update(data).digest('hex');
   const to = localDebPath(t.sysroot, t.osname, sha256);
@@ -44,7 +46,11 @@ async function keepLocalDeb(t: LayerTarget, file: string): Promise<{ sha256: str
   return { sha256, name };
 }
 
-export type RequestEdit = { op: 'install'; args: string[] } | { op: 'uninstall'; args: string[] } | { op: 'override-remove'; args: string[] } | { op: 'override-reset'; args: string[]; all: boolean };
+export type RequestEdit =
+  | { op: 'install'; args: string[] }
+  | { op: 'uninstall'; args: string[] }
+  | { op: 'override-remove'; args: string[] }
+  | { op: 'override-reset'; args: string[]; all: boolean };
 
 /** The requests after an edit; errors say why an edit does not apply (exit 1) or is malformed (exit 2). */
 export async function editRequests(t: LayerTarget, r: Requests, e: RequestEdit): Promise<Requests> {
@@ -60,32 +66,49 @@ export async function editRequests(t: LayerTarget, r: Requests, e: RequestEdit):
     if (e.op === 'install') {
       if (isLocalDeb(a)) {
         const deb = await keepLocalDeb(t, a);
-        if (layered.has(deb.name)) throw new ToolError('already-requested', `${deb.name} (${a}) is already layered`, { hint: `atomic uninstall ${deb.name} first to replace it` });
+        if (layered.has(deb.name))
+          throw new ToolError('already-requested', `${deb.name} (${a}) is already layered`, {
+            hint: `atomic uninstall ${deb.name} first to replace it`,
+          });
         out.local.push(deb);
         layered.add(deb.name);
         continue;
       }
       const n = named(a);
       if (layered.has(n)) throw new ToolError('already-requested', `${a} is already requested`);
-      if (r.remove.includes(n)) throw new ToolError('removed-base', `${a} is a base package removed by an override`, { hint: `atomic override reset ${n}` });
-      if (basePkgs.has(n)) throw new ToolError('in-base', `${a} is already installed in the base image ${base.slice(0, 12)}`);
+      if (r.remove.includes(n))
+        throw new ToolError('removed-base', `${a} is a base package removed by an override`, {
+          hint: `atomic override reset ${n}`,
+        });
+      if (basePkgs.has(n))
+        throw new ToolError('in-base', `${a} is already installed in the base image ${base.slice(0, 12)}`);
       out.packages.push(a);
       layered.add(n);
     } else if (e.op === 'uninstall') {
       const n = named(a);
       if (!layered.has(n))
-        throw new ToolError('not-requested', `${a} is not a layered package`, { hint: basePkgs.has(n) ? `it comes with the base image: atomic override remove ${n}` : `the layered packages: ${[...layered].join(', ') || 'none'}` });
+        throw new ToolError('not-requested', `${a} is not a layered package`, {
+          hint: basePkgs.has(n)
+            ? `it comes with the base image: atomic override remove ${n}`
+            : `the layered packages: ${[...layered].join(', ') || 'none'}`,
+        });
       out.packages = out.packages.filter((p) => p.replace(/:.*$/, '') !== n);
       out.local = out.local.filter((l) => l.name !== n);
       layered.delete(n);
     } else if (e.op === 'override-remove') {
       const n = named(a);
       if (out.remove.includes(n)) throw new ToolError('already-removed', `${a} is already removed by an override`);
-      if (!basePkgs.has(n)) throw new ToolError('not-in-base', `${a} is not a package of the base image ${base.slice(0, 12)}`, { hint: layered.has(n) ? `a layered package: atomic uninstall ${n}` : undefined });
+      if (!basePkgs.has(n))
+        throw new ToolError('not-in-base', `${a} is not a package of the base image ${base.slice(0, 12)}`, {
+          hint: layered.has(n) ? `a layered package: atomic uninstall ${n}` : undefined,
+        });
       out.remove.push(n);
     } else {
       const n = named(a);
-      if (!out.remove.includes(n)) throw new ToolError('not-overridden', `${a} has no override`, { hint: `the removed base packages: ${out.remove.join(', ') || 'none'}` });
+      if (!out.remove.includes(n))
+        throw new ToolError('not-overridden', `${a} has no override`, {
+          hint: `the removed base packages: ${out.remove.join(', ') || 'none'}`,
+        });
       out.remove = out.remove.filter((x) => x !== n);
     }
   }
@@ -100,12 +123,25 @@ export interface LayerDeployed {
 }
 
 /** A new deployment of base + requests (the base itself when there are none), with origin and requests recorded; bases of layered deployments keep a ref. */
-export async function deployLayered(t: LayerTarget, base: string, origin: Origin, requests: Requests, note?: (m: string) => void): Promise<LayerDeployed> {
+export async function deployLayered(
+  t: LayerTarget,
+  base: string,
+  origin: Origin,
+  requests: Requests,
+  note?: (m: string) => void,
+): Promise<LayerDeployed> {
   let layered: Layered | null = null;
   let commit = base;
   if (hasRequests(requests)) {
     const merge = mergeDeployment(t.deployments, t.osname)!;
-    layered = await buildLayered({ sysroot: t.sysroot, osname: t.osname, base, requests, etcApt: join(deployDir(t.sysroot, merge), 'etc/apt'), note });
+    layered = await buildLayered({
+      sysroot: t.sysroot,
+      osname: t.osname,
+      base,
+      requests,
+      etcApt: join(deployDir(t.sysroot, merge), 'etc/apt'),
+      note,
+    });
     commit = layered.commit;
   }
   await deploy({ sysroot: t.sysroot, osname: t.osname, commit, origin, stage: t.stage, requests });

@@ -11,7 +11,10 @@ export const API_VERSION = 'org.debian-atomic/v1';
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 export const OriginSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('ostree'), refspec: z.string().min(1).describe('REMOTE:REF or REF, as `ostree pull` takes it') }),
+  z.strictObject({
+    type: z.literal('ostree'),
+    refspec: z.string().min(1).describe('REMOTE:REF or REF, as `ostree pull` takes it'),
+  }),
   z.strictObject({
     type: z.literal('image'),
     image: z.string().min(1).describe('docker://…, oci:/DIR[:TAG] or oci-archive:/FILE[:TAG]'),
@@ -26,10 +29,12 @@ export const OriginSchema = z.discriminatedUnion('type', [
 export const LayeringSchema = z
   .strictObject({
     baseCommit: sha256.describe('The base commit the packages are layered on (what upgrades replace)'),
-    requested: z.array(z.string()).describe('Packages asked for (atomic install NAME), from the system\'s apt sources'),
+    requested: z.array(z.string()).describe("Packages asked for (atomic install NAME), from the system's apt sources"),
     requestedLocal: z.array(z.string()).describe('Local .debs asked for (atomic install ./FILE.deb): SHA256:NAME'),
     removed: z.array(z.string()).describe('Base packages taken out (atomic override remove)'),
-    layeredPackages: z.array(z.string()).describe('"NAME VERSION" of every package the commit adds: the requested ones and their dependencies'),
+    layeredPackages: z
+      .array(z.string())
+      .describe('"NAME VERSION" of every package the commit adds: the requested ones and their dependencies'),
     removedPackages: z.array(z.string()).describe('"NAME VERSION" of every base package the commit does not have'),
   })
   .describe('Client-side layering: the requests (kept in the origin file) and what they resolved to');
@@ -42,10 +47,17 @@ export const DeploymentSchema = z
     index: z.int().min(0).describe("Position in 'ostree admin status': 0 boots next"),
     version: z.string().nullable().describe("The commit's version metadata"),
     timestamp: z.iso.datetime().nullable().describe('Commit time, RFC 3339 UTC'),
-    base: sha256.nullable().optional().describe("A commit merged from a derived image (a Containerfile FROM one of ours): the base image's commit; null: not derived"),
+    base: sha256
+      .nullable()
+      .optional()
+      .describe(
+        "A commit merged from a derived image (a Containerfile FROM one of ours): the base image's commit; null: not derived",
+      ),
     origin: OriginSchema.nullable().describe('Where updates come from; null: no origin atomic can follow'),
     pinned: z.boolean().describe('Kept by ostree cleanup (ostree admin pin)'),
-    layering: LayeringSchema.nullable().optional().describe('Packages layered on the base image (atomic install); null: none'),
+    layering: LayeringSchema.nullable()
+      .optional()
+      .describe('Packages layered on the base image (atomic install); null: none'),
     kernelArgs: z.array(z.string()).describe('Kernel command line of the deployment, without ostree='),
   })
   .describe('One deployment');
@@ -58,16 +70,23 @@ export const BootComponentSchema = z
     name: z.enum(BOOT_COMPONENTS),
     package: z.string().min(1).describe('The Debian package the files come from'),
     espVersion: z.string().nullable().describe('Its version on the ESP (the state file); null: not recorded'),
-    imageVersion: z.string().nullable().describe("Its version in the image (the deployment's dpkg database); null: not installed"),
+    imageVersion: z
+      .string()
+      .nullable()
+      .describe("Its version in the image (the deployment's dpkg database); null: not installed"),
     status: z
       .enum(BOOTLOADER_VERDICTS)
-      .describe("up-to-date: the ESP's files are the image's (by digest); update-available: they differ; esp-newer: they differ and the ESP's version is the newer one"),
+      .describe(
+        "up-to-date: the ESP's files are the image's (by digest); update-available: they differ; esp-newer: they differ and the ESP's version is the newer one",
+      ),
   })
   .describe('One program of the boot chain: shim, GRUB or MokManager');
 
 export const BootloaderSummarySchema = z
   .strictObject({
-    status: z.enum(BOOTLOADER_VERDICTS).describe('esp-newer if any component is; else update-available if any is; else up-to-date'),
+    status: z
+      .enum(BOOTLOADER_VERDICTS)
+      .describe('esp-newer if any component is; else update-available if any is; else up-to-date'),
     commit: sha256.describe('The commit the files on the ESP were copied from'),
     components: z.array(BootComponentSchema),
   })
@@ -82,8 +101,12 @@ export const HostSchema = z
       staged: DeploymentSchema.nullable().describe('Finalized into a boot entry at shutdown, then booted'),
       pending: DeploymentSchema.nullable().describe('Deployed (not staged) ahead of the booted one: boots next'),
       rollback: DeploymentSchema.nullable().describe('The deployment after the booted one: what rollback returns to'),
-      otherDeployments: z.array(DeploymentSchema).describe('The rest, in boot order (all of them on a sysroot that is not booted)'),
-      bootloader: BootloaderSummarySchema.nullable().describe('null: no bootloader state (an ESP not installed by disk-image or atomic)'),
+      otherDeployments: z
+        .array(DeploymentSchema)
+        .describe('The rest, in boot order (all of them on a sysroot that is not booted)'),
+      bootloader: BootloaderSummarySchema.nullable().describe(
+        'null: no bootloader state (an ESP not installed by disk-image or atomic)',
+      ),
     }),
   })
   .describe('The deployments of a Debian Atomic system (atomic status --json)');
@@ -103,8 +126,14 @@ export const BootloaderStatusSchema = z
       .describe('The deployment whose files the ESP is compared with: the booted one, else the default (index 0)'),
     esp: z.strictObject({
       partuuid: z.string().describe('From the state file'),
-      mountpoint: z.string().nullable().describe('Where the files on the ESP were checked (--esp, or where it is mounted); null: not checked'),
-      files: z.array(EspFileCheckSchema).nullable().describe('Files on the ESP that are not as the state records them; null: not checked'),
+      mountpoint: z
+        .string()
+        .nullable()
+        .describe('Where the files on the ESP were checked (--esp, or where it is mounted); null: not checked'),
+      files: z
+        .array(EspFileCheckSchema)
+        .nullable()
+        .describe('Files on the ESP that are not as the state records them; null: not checked'),
       leftovers: z.array(z.string()).nullable().describe('*.new files an interrupted update left; null: not checked'),
     }),
     files: z
@@ -127,7 +156,9 @@ export const BootloaderUpdateSchema = z
     kind: z.literal('BootloaderUpdate'),
     result: z
       .enum(['updated', 'recorded', 'nothing-to-do', 'esp-newer'])
-      .describe('updated: files written; recorded: the ESP already held them, the state file was brought up to date; esp-newer: kept (no --allow-downgrade)'),
+      .describe(
+        'updated: files written; recorded: the ESP already held them, the state file was brought up to date; esp-newer: kept (no --allow-downgrade)',
+      ),
     written: z.array(z.string()).describe('ESP paths renamed into place, in that order'),
     removed: z.array(z.string()).describe('Leftover *.new files of an interrupted update that were removed'),
     state: BootloaderStateSchema.describe('The state file as it is now'),

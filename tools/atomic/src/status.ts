@@ -12,7 +12,12 @@ export function deploymentJson(d: Deployment): DeploymentJson {
     version: d.version ?? null,
     timestamp: d.timestamp === undefined ? null : new Date(d.timestamp * 1000).toISOString().replace(/\.000Z$/, 'Z'),
     base: d.base ?? null,
-    origin: d.origin === null ? null : d.origin.kind === 'ostree' ? { type: 'ostree', refspec: d.origin.refspec } : { type: 'image', image: d.origin.image, digest: d.origin.digest ?? null },
+    origin:
+      d.origin === null
+        ? null
+        : d.origin.kind === 'ostree'
+          ? { type: 'ostree', refspec: d.origin.refspec }
+          : { type: 'image', image: d.origin.image, digest: d.origin.digest ?? null },
     pinned: d.pinned,
     layering: layeringJson(d),
     kernelArgs: d.kernelArgs,
@@ -57,11 +62,17 @@ export function formatStatus(deployments: readonly Deployment[]): string {
   if (deployments.length === 0) return 'No deployments.\n';
   const blocks = deployments.map((d) => {
     const o = d.origin;
-    const title = o === null ? `(no origin${d.originProblem ? `: ${d.originProblem}` : ''})` : o.kind === 'ostree' ? `ostree: ${o.refspec}` : o.image;
+    const title =
+      o === null
+        ? `(no origin${d.originProblem ? `: ${d.originProblem}` : ''})`
+        : o.kind === 'ostree'
+          ? `ostree: ${o.refspec}`
+          : o.image;
     const state = d.staged ? ' (staged)' : d.pending ? ' (pending)' : d.rollback ? ' (rollback)' : '';
     const rows: [string, string][] = [];
     if (o?.kind === 'image' && o.digest) rows.push(['Digest', o.digest]);
-    const when = d.timestamp === undefined ? '' : ` (${new Date(d.timestamp * 1000).toISOString().replace('.000Z', 'Z')})`;
+    const when =
+      d.timestamp === undefined ? '' : ` (${new Date(d.timestamp * 1000).toISOString().replace('.000Z', 'Z')})`;
     if (d.version !== undefined || when) rows.push(['Version', `${d.version ?? '(none)'}${when}`]);
     rows.push(['Commit', d.checksum]);
     if (d.base) rows.push(['Base', `${d.base} (derived image)`]);

@@ -7,7 +7,15 @@
 import { existsSync } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inputError, readBoundedFile, readBoundedText, READ_LIMITS, toolboxRun, ToolError, type RunResult } from '@debian-atomic/lib';
+import {
+  inputError,
+  readBoundedFile,
+  readBoundedText,
+  READ_LIMITS,
+  toolboxRun,
+  ToolError,
+  type RunResult,
+} from '@debian-atomic/lib';
 import { GVariantError, readVardict } from './gvariant.js';
 import { NO_REQUESTS, parseOrigin, parseRequests, type Origin, type Requests } from './origin.js';
 
@@ -32,13 +40,35 @@ export interface Deployment extends StatusEntry {
 export const STAGED_DEPLOYMENT = '/run/ostree/staged-deployment';
 
 /** ostree through the toolbox on a build host, /usr/bin/ostree on the target; `binds`: every path it touches. */
-export async function ostree(args: readonly string[], binds: readonly string[], what: string, o: { network?: boolean } = {}): Promise<RunResult> {
-  return toolboxRun('ostree', args, { binds: [...new Set(binds)], providedBy: 'ostree', what, network: o.network ?? false }).catch((err: unknown) => {
+export async function ostree(
+  args: readonly string[],
+  binds: readonly string[],
+  what: string,
+  o: { network?: boolean } = {},
+): Promise<RunResult> {
+  return toolboxRun('ostree', args, {
+    binds: [...new Set(binds)],
+    providedBy: 'ostree',
+    what,
+    network: o.network ?? false,
+  }).catch((err: unknown) => {
     // Name ostree and what it said, not the sandbox that ran it.
     if (err instanceof ToolError && err.code === 'command-failed') {
-      const said = (err.output ?? '').trim().split('\n').filter((l) => l.startsWith('error: ')).at(-1)?.slice('error: '.length);
-      const sub = args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
-      throw new ToolError('command-failed', `ostree ${sub} failed (${what})${said ? `: ${said}` : ''}`, { detail: err.detail, output: err.output, cause: err });
+      const said = (err.output ?? '')
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error: '))
+        .at(-1)
+        ?.slice('error: '.length);
+      const sub = args
+        .filter((a) => !a.startsWith('-'))
+        .slice(0, 2)
+        .join(' ');
+      throw new ToolError('command-failed', `ostree ${sub} failed (${what})${said ? `: ${said}` : ''}`, {
+        detail: err.detail,
+        output: err.output,
+        cause: err,
+      });
     }
     throw err;
   });
@@ -47,7 +77,12 @@ export async function ostree(args: readonly string[], binds: readonly string[], 
 /** ostree's own message for a directory that is no sysroot is about ostree/repo; say it plainly. */
 export function checkSysroot(sysroot: string): void {
   if (!existsSync(join(sysroot, 'ostree/repo/config'))) {
-    throw inputError(`${sysroot}: not an OSTree sysroot (no ostree/repo)`, { hint: sysroot === '/' ? 'atomic runs on a booted Debian Atomic system' : 'name the directory that holds ostree/ and boot/' });
+    throw inputError(`${sysroot}: not an OSTree sysroot (no ostree/repo)`, {
+      hint:
+        sysroot === '/'
+          ? 'atomic runs on a booted Debian Atomic system'
+          : 'name the directory that holds ostree/ and boot/',
+    });
   }
 }
 
@@ -96,7 +131,8 @@ export function parseAdminStatus(text: string): StatusEntry[] {
       continue;
     }
     const cur = out.at(-1);
-    if (!cur || !line.startsWith('    ')) throw new ToolError('ostree-status', `cannot read this line of 'ostree admin status': ${JSON.stringify(line)}`);
+    if (!cur || !line.startsWith('    '))
+      throw new ToolError('ostree-status', `cannot read this line of 'ostree admin status': ${JSON.stringify(line)}`);
     const body = line.trim();
     if (body.startsWith('Version: ')) cur.version = body.slice('Version: '.length);
     else if (body === 'Pinned: yes') cur.pinned = true;
@@ -157,7 +193,8 @@ export async function stagedKernelArgs(file: string): Promise<string[] | null> {
   try {
     dict = readVardict(data);
   } catch (err) {
-    if (err instanceof GVariantError) throw new ToolError('staged-deployment', `${file}: cannot read it: ${err.message}`);
+    if (err instanceof GVariantError)
+      throw new ToolError('staged-deployment', `${file}: cannot read it: ${err.message}`);
     throw err;
   }
   const kargs = dict.get('kargs');
@@ -174,7 +211,8 @@ export function parseShowLayered(text: string): Deployment['layered'] {
   const base = /^ {4}layered on ([0-9a-f]{64})$/m.exec(text)?.[1];
   if (!base) return undefined;
   const out = { base, added: [] as string[], removed: [] as string[] };
-  for (const m of text.matchAll(/^ {4}([+-])(\S+) (\S+)$/gm)) (m[1] === '+' ? out.added : out.removed).push(`${m[2]} ${m[3]}`);
+  for (const m of text.matchAll(/^ {4}([+-])(\S+) (\S+)$/gm))
+    (m[1] === '+' ? out.added : out.removed).push(`${m[2]} ${m[3]}`);
   return out;
 }
 
@@ -197,13 +235,20 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
   const entries = parseAdminStatus(status.stdout);
   const boot = await bootEntryArgs(sysroot);
   const stagedFile = o.stagedFile === undefined ? (sysroot === '/' ? STAGED_DEPLOYMENT : null) : o.stagedFile;
-  const shown = new Map<string, Promise<{ timestamp?: number | undefined; base?: string | undefined; layered?: Deployment['layered'] }>>();
+  const shown = new Map<
+    string,
+    Promise<{ timestamp?: number | undefined; base?: string | undefined; layered?: Deployment['layered'] }>
+  >();
   const showOf = (c: string) => {
     if (!shown.has(c))
       shown.set(
         c,
         ostree([`--repo=${repoOf(sysroot)}`, 'show', c], [sysroot], 'read the commit').then(
-          (r) => ({ timestamp: parseShowDate(r.stdout), base: parseShowBase(r.stdout), layered: parseShowLayered(r.stdout) }),
+          (r) => ({
+            timestamp: parseShowDate(r.stdout),
+            base: parseShowBase(r.stdout),
+            layered: parseShowLayered(r.stdout),
+          }),
           () => ({}),
         ),
       );
@@ -213,7 +258,10 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
   for (const [index, e] of entries.entries()) {
     const dir = deployDir(sysroot, e);
     const originFile = `${dir}.origin`;
-    const originText = await readBoundedText(originFile, { maxBytes: READ_LIMITS.attribute, what: 'origin file' }).catch(() => null);
+    const originText = await readBoundedText(originFile, {
+      maxBytes: READ_LIMITS.attribute,
+      what: 'origin file',
+    }).catch(() => null);
     let origin: Origin | null = null;
     let originProblem: string | undefined;
     let requests = NO_REQUESTS;
@@ -227,12 +275,27 @@ export async function readDeployments(sysroot: string, o: ReadOptions = {}): Pro
     const real = await realpath(dir).catch(() => dir);
     let kernelArgs = boot.get(real)?.filter((a) => !a.startsWith('ostree=')) ?? null;
     // The staged file's kargs carry the merge deployment's ostree= (ostree replaces it at finalize).
-    if (kernelArgs === null && e.staged && stagedFile) kernelArgs = (await stagedKernelArgs(stagedFile))?.filter((a) => !a.startsWith('ostree=')) ?? null;
+    if (kernelArgs === null && e.staged && stagedFile)
+      kernelArgs = (await stagedKernelArgs(stagedFile))?.filter((a) => !a.startsWith('ostree=')) ?? null;
     const { timestamp, base, layered } = await showOf(e.checksum);
-    out.push({ ...e, timestamp, ...(base ? { base } : {}), ...(layered ? { layered } : {}), origin, ...(originProblem ? { originProblem } : {}), kernelArgs: kernelArgs ?? [], requests, index });
+    out.push({
+      ...e,
+      timestamp,
+      ...(base ? { base } : {}),
+      ...(layered ? { layered } : {}),
+      origin,
+      ...(originProblem ? { originProblem } : {}),
+      kernelArgs: kernelArgs ?? [],
+      requests,
+      index,
+    });
   }
   // A staged deployment without recorded arguments boots with its merge deployment's: the booted one's.
   for (const d of out)
-    if (d.staged && d.kernelArgs.length === 0) d.kernelArgs = [...(out.find((x) => x.booted && x.osname === d.osname) ?? out.find((x) => !x.staged && x.osname === d.osname))?.kernelArgs ?? []];
+    if (d.staged && d.kernelArgs.length === 0)
+      d.kernelArgs = [
+        ...((out.find((x) => x.booted && x.osname === d.osname) ?? out.find((x) => !x.staged && x.osname === d.osname))
+          ?.kernelArgs ?? []),
+      ];
   return out;
 }

@@ -2,7 +2,14 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ATOMIC_CONF, AUTO_POLICIES, automaticAction, parseAutoPolicy, readAutoPolicy, type AutoPolicy } from '../src/auto.js';
+import {
+  ATOMIC_CONF,
+  AUTO_POLICIES,
+  automaticAction,
+  parseAutoPolicy,
+  readAutoPolicy,
+  type AutoPolicy,
+} from '../src/auto.js';
 
 const DATA = resolve(import.meta.dirname, '../data');
 
@@ -30,24 +37,51 @@ t.test('parseAutoPolicy: [Daemon] AutomaticUpdatePolicy=, as rpm-ostreed.conf', 
 });
 
 t.test('parseAutoPolicy: unknown groups and keys are warned about and ignored', async (t) => {
-  t.same(parse('[Daemon]\nAutomaticUpdatesPolicy=apply\nIdleExitTimeout=60\n[Experimental]\nAutomaticUpdatePolicy=apply\n'), {
-    policy: 'none',
-    warnings: [
-      'atomic.conf:2: unknown key AutomaticUpdatesPolicy in [Daemon], ignored (did you mean AutomaticUpdatePolicy?)',
-      'atomic.conf:3: unknown key IdleExitTimeout in [Daemon], ignored',
-      'atomic.conf:4: unknown group [Experimental], ignored (atomic reads [Daemon])',
-    ],
-  });
+  t.same(
+    parse('[Daemon]\nAutomaticUpdatesPolicy=apply\nIdleExitTimeout=60\n[Experimental]\nAutomaticUpdatePolicy=apply\n'),
+    {
+      policy: 'none',
+      warnings: [
+        'atomic.conf:2: unknown key AutomaticUpdatesPolicy in [Daemon], ignored (did you mean AutomaticUpdatePolicy?)',
+        'atomic.conf:3: unknown key IdleExitTimeout in [Daemon], ignored',
+        'atomic.conf:4: unknown group [Experimental], ignored (atomic reads [Daemon])',
+      ],
+    },
+  );
 });
 
 t.test('parseAutoPolicy: errors name file:line', async (t) => {
   const cases: [string, string, string][] = [
-    ['a bad value', '[Daemon]\n\nAutomaticUpdatePolicy=x\n', 'atomic.conf:3: AutomaticUpdatePolicy=x: expected none, check, stage or apply'],
-    ['case matters', '[Daemon]\nAutomaticUpdatePolicy=Stage\n', 'atomic.conf:2: AutomaticUpdatePolicy=Stage: expected none, check, stage or apply'],
-    ["rpm-ostree's aliases are not ours", '[Daemon]\nAutomaticUpdatePolicy=off\n', 'atomic.conf:2: AutomaticUpdatePolicy=off: expected none, check, stage or apply'],
-    ['empty value', '[Daemon]\nAutomaticUpdatePolicy=\n', 'atomic.conf:2: AutomaticUpdatePolicy=: expected none, check, stage or apply'],
-    ['an escape in the value', '[Daemon]\nAutomaticUpdatePolicy=\x1b[2J\n', 'atomic.conf:2: AutomaticUpdatePolicy="\\u001b[2J": expected none, check, stage or apply'],
-    ['a key before any group', 'AutomaticUpdatePolicy=stage\n', 'atomic.conf:1: AutomaticUpdatePolicy= before any group (put it under [Daemon])'],
+    [
+      'a bad value',
+      '[Daemon]\n\nAutomaticUpdatePolicy=x\n',
+      'atomic.conf:3: AutomaticUpdatePolicy=x: expected none, check, stage or apply',
+    ],
+    [
+      'case matters',
+      '[Daemon]\nAutomaticUpdatePolicy=Stage\n',
+      'atomic.conf:2: AutomaticUpdatePolicy=Stage: expected none, check, stage or apply',
+    ],
+    [
+      "rpm-ostree's aliases are not ours",
+      '[Daemon]\nAutomaticUpdatePolicy=off\n',
+      'atomic.conf:2: AutomaticUpdatePolicy=off: expected none, check, stage or apply',
+    ],
+    [
+      'empty value',
+      '[Daemon]\nAutomaticUpdatePolicy=\n',
+      'atomic.conf:2: AutomaticUpdatePolicy=: expected none, check, stage or apply',
+    ],
+    [
+      'an escape in the value',
+      '[Daemon]\nAutomaticUpdatePolicy=\x1b[2J\n',
+      'atomic.conf:2: AutomaticUpdatePolicy="\\u001b[2J": expected none, check, stage or apply',
+    ],
+    [
+      'a key before any group',
+      'AutomaticUpdatePolicy=stage\n',
+      'atomic.conf:1: AutomaticUpdatePolicy= before any group (put it under [Daemon])',
+    ],
     ['not key=value', '[Daemon]\nstage\n', 'atomic.conf:2: stage: expected Key=Value, [Group] or a # comment'],
     ['no key', '[Daemon]\n=stage\n', 'atomic.conf:2: =stage: expected Key=Value, [Group] or a # comment'],
     ['a broken header', '[Daemon\n', 'atomic.conf:1: [Daemon: expected a group header such as [Daemon]'],
@@ -66,10 +100,16 @@ t.test('readAutoPolicy: <sysroot>/etc/atomic/atomic.conf; none when it is not th
   t.same(warnings, [`${join(root, ATOMIC_CONF)}:3: unknown key Foo in [Daemon], ignored`]);
 
   writeFileSync(join(root, ATOMIC_CONF), '[Daemon]\nAutomaticUpdatePolicy=reboot\n');
-  await t.rejects(readAutoPolicy(root), { code: 'input', summary: `${join(root, ATOMIC_CONF)}:2: AutomaticUpdatePolicy=reboot: expected none, check, stage or apply` });
+  await t.rejects(readAutoPolicy(root), {
+    code: 'input',
+    summary: `${join(root, ATOMIC_CONF)}:2: AutomaticUpdatePolicy=reboot: expected none, check, stage or apply`,
+  });
 
   const dirRoot = t.testdir({ etc: { atomic: { 'atomic.conf': {} } } });
-  await t.rejects(readAutoPolicy(dirRoot), { code: 'input', summary: /atomic\.conf: cannot read atomic configuration: is a directory/ });
+  await t.rejects(readAutoPolicy(dirRoot), {
+    code: 'input',
+    summary: /atomic\.conf: cannot read atomic configuration: is a directory/,
+  });
   const fileRoot = t.testdir({ etc: { atomic: 'a file where a directory should be' } });
   await t.rejects(readAutoPolicy(fileRoot), { code: 'input', summary: /cannot read atomic configuration/ });
   const big = t.testdir({ etc: { atomic: { 'atomic.conf': '#'.repeat(5 << 20) } } });
@@ -94,7 +134,10 @@ t.test('automaticAction: what `atomic upgrade --automatic` does under each polic
     ['stage', true, false, false],
     ['apply', true, false, true],
   ]);
-  t.equal(automaticAction('none').summary, 'AutomaticUpdatePolicy=none: automatic updates are off (/etc/atomic/atomic.conf)');
+  t.equal(
+    automaticAction('none').summary,
+    'AutomaticUpdatePolicy=none: automatic updates are off (/etc/atomic/atomic.conf)',
+  );
   t.equal(automaticAction('apply').summary, 'AutomaticUpdatePolicy=apply: staging the update and rebooting into it');
 });
 
@@ -120,7 +163,11 @@ t.test('the shipped atomic.conf: commented defaults, policy none, no warnings', 
   t.same(parse(text), { policy: 'none', warnings: [] });
   t.match(text, /^\[Daemon\]\n#AutomaticUpdatePolicy=none\n$/m);
   for (const p of AUTO_POLICIES) {
-    t.same(parse(text.replace('#AutomaticUpdatePolicy=none', `AutomaticUpdatePolicy=${p}`)), { policy: p, warnings: [] }, `uncommented, set to ${p}`);
+    t.same(
+      parse(text.replace('#AutomaticUpdatePolicy=none', `AutomaticUpdatePolicy=${p}`)),
+      { policy: p, warnings: [] },
+      `uncommented, set to ${p}`,
+    );
   }
 });
 
@@ -138,15 +185,30 @@ t.test('the timer and the service, as rpm-ostreed-automatic.{timer,service}', as
   t.same(service['Unit.ConditionPathExists'], ['/run/ostree-booted']);
   t.same(service['Service.ProtectSystem'], ['strict']);
   const writable = service['Service.ReadWritePaths']!.join(' ').split(/\s+/);
-  for (const dir of ['/sysroot', '/boot', '/run', '-/var/lib/atomic']) t.ok(writable.includes(dir), `${dir} stays writable`);
-  for (const key of ['RestrictSUIDSGID', 'MemoryDenyWriteExecute', 'PrivateDevices', 'ProtectClock', 'DevicePolicy', 'DeviceAllow', 'PrivateNetwork']) {
+  for (const dir of ['/sysroot', '/boot', '/run', '-/var/lib/atomic'])
+    t.ok(writable.includes(dir), `${dir} stays writable`);
+  for (const key of [
+    'RestrictSUIDSGID',
+    'MemoryDenyWriteExecute',
+    'PrivateDevices',
+    'ProtectClock',
+    'DevicePolicy',
+    'DeviceAllow',
+    'PrivateNetwork',
+  ]) {
     t.notOk(service[`Service.${key}`], `no ${key}= (it would break an upgrade)`);
   }
 
   const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
   if (analyze.status !== 0) return t.skip('no systemd-analyze here');
   // verify: the syntax and the settings are systemd's. The binary and the man page are not installed here.
-  const v = spawnSync('systemd-analyze', ['verify', join(DATA, 'atomic-automatic-update.service'), join(DATA, 'atomic-automatic-update.timer')], { encoding: 'utf8' });
-  const problems = v.stderr.split('\n').filter((l) => l && !/Command \/usr\/bin\/atomic is not executable|Command 'man atomic\(1da\)' failed/.test(l));
+  const v = spawnSync(
+    'systemd-analyze',
+    ['verify', join(DATA, 'atomic-automatic-update.service'), join(DATA, 'atomic-automatic-update.timer')],
+    { encoding: 'utf8' },
+  );
+  const problems = v.stderr
+    .split('\n')
+    .filter((l) => l && !/Command \/usr\/bin\/atomic is not executable|Command 'man atomic\(1da\)' failed/.test(l));
   t.same(problems, [], 'systemd-analyze verify: nothing but the missing binary and man page');
 });

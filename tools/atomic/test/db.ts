@@ -121,19 +121,55 @@ t.test('parseDpkgStatus: installed packages only, sorted, with name, version, ar
   t.same(parseDpkgStatus(text.replaceAll('\n', '\r\n'), 'status').length, 5, 'CRLF line ends');
   t.same(parseDpkgStatus('\n\n' + text + '\n\n\n', 'status').length, 5, 'extra blank lines');
   t.same(parseDpkgStatus('', 'status'), [], 'an empty database');
-  t.same(parseDpkgStatus('Package: a\nstatus: install ok installed\nVERSION: 1\narchitecture: all\n', 'status'), [{ name: 'a', version: '1', architecture: 'all' }], 'field names are case-insensitive');
+  t.same(
+    parseDpkgStatus('Package: a\nstatus: install ok installed\nVERSION: 1\narchitecture: all\n', 'status'),
+    [{ name: 'a', version: '1', architecture: 'all' }],
+    'field names are case-insensitive',
+  );
 });
 
 t.test('parseDpkgStatus: a damaged or hostile database is refused with file:line', async (t) => {
   const cases: [string, string, RegExp][] = [
-    ['no version', 'Package: a\nStatus: install ok installed\nArchitecture: amd64\n', /^c:\/s:1: installed package with no Version field$/],
-    ['no architecture', 'Package: a\nStatus: install ok installed\nVersion: 1\n', /^c:\/s:1: installed package with no Architecture field$/],
-    ['escape in a version', 'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\x1b[31m\n', /^c:\/s:4: Version: "1\\u001b\[31m" is not valid$/],
-    ['space in a name', 'Package: a b\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n', /^c:\/s:1: Package: "a b" is not valid$/],
-    ['a version continued', 'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n 2\n', /^c:\/s:4: Version: "1\\n2" is not valid$/],
-    ['duplicate field', 'Package: a\nVersion: 1\nVersion: 2\n', /^c:\/s:3: duplicate field 'Version' \(first at line 2\)$/],
-    ['twice installed', para('a', '1') + '\n' + para('a', '2'), /^c:\/s:11: a:amd64 is installed twice \(first at line 1\)$/],
-    ['not a field', 'Package: a\nthis is not deb822\n', /^c:\/s:2: expected 'Field: value', found "this is not deb822"$/],
+    [
+      'no version',
+      'Package: a\nStatus: install ok installed\nArchitecture: amd64\n',
+      /^c:\/s:1: installed package with no Version field$/,
+    ],
+    [
+      'no architecture',
+      'Package: a\nStatus: install ok installed\nVersion: 1\n',
+      /^c:\/s:1: installed package with no Architecture field$/,
+    ],
+    [
+      'escape in a version',
+      'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\x1b[31m\n',
+      /^c:\/s:4: Version: "1\\u001b\[31m" is not valid$/,
+    ],
+    [
+      'space in a name',
+      'Package: a b\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n',
+      /^c:\/s:1: Package: "a b" is not valid$/,
+    ],
+    [
+      'a version continued',
+      'Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n 2\n',
+      /^c:\/s:4: Version: "1\\n2" is not valid$/,
+    ],
+    [
+      'duplicate field',
+      'Package: a\nVersion: 1\nVersion: 2\n',
+      /^c:\/s:3: duplicate field 'Version' \(first at line 2\)$/,
+    ],
+    [
+      'twice installed',
+      para('a', '1') + '\n' + para('a', '2'),
+      /^c:\/s:11: a:amd64 is installed twice \(first at line 1\)$/,
+    ],
+    [
+      'not a field',
+      'Package: a\nthis is not deb822\n',
+      /^c:\/s:2: expected 'Field: value', found "this is not deb822"$/,
+    ],
     ['continuation first', ' orphan\n', /^c:\/s:1: continuation line outside a paragraph$/],
     ['long junk', 'x'.repeat(100), /found "x{40}"…$/],
   ];
@@ -142,24 +178,51 @@ t.test('parseDpkgStatus: a damaged or hostile database is refused with file:line
   }
 });
 
-const pkgs = (...list: [string, string, string?][]): Pkg[] => list.map(([name, version, architecture]) => ({ name, version, architecture: architecture ?? 'amd64' }));
+const pkgs = (...list: [string, string, string?][]): Pkg[] =>
+  list.map(([name, version, architecture]) => ({ name, version, architecture: architecture ?? 'amd64' }));
 
-t.test('diffPackages: added, removed, upgraded, downgraded, sorted; arch-qualified where a name has two architectures', async (t) => {
-  const from = pkgs(['tzdata', '2025b-4', 'all'], ['nano', '8.4-1'], ['libc6', '2.41-12'], ['base-files', '13.8'], ['zlib1g', '1:1.3.dfsg+really1.3.1-1'], ['foo', '1.0-1', 'all']);
-  const to = pkgs(['base-files', '13.8+deb13u1'], ['libc6', '2.41-12', 'i386'], ['libc6', '2.41-12'], ['tree', '2.2.1-1'], ['tzdata', '2025a-1', 'all'], ['zlib1g', '1:1.3.dfsg+really1.3.1-1'], ['foo', '1.0-1', 'amd64'], ['aaa', '1']);
-  t.same(diffPackages(from, to), {
-    added: pkgs(['aaa', '1'], ['libc6:i386', '2.41-12', 'i386'], ['tree', '2.2.1-1']),
-    removed: pkgs(['nano', '8.4-1']),
-    upgraded: [{ name: 'base-files', architecture: 'amd64', from: '13.8', to: '13.8+deb13u1' }],
-    downgraded: [{ name: 'tzdata', architecture: 'all', from: '2025b-4', to: '2025a-1' }],
-  });
-  t.same(diffPackages(to, to), { added: [], removed: [], upgraded: [], downgraded: [] }, 'nothing changed');
-  t.same(diffPackages([], to).added.length, to.length, 'from nothing');
-  t.same(diffPackages(pkgs(['x', '1.0']), pkgs(['x', '1.0-0'])), { added: [], removed: [], upgraded: [], downgraded: [] }, 'equal versions spelled differently');
-});
+t.test(
+  'diffPackages: added, removed, upgraded, downgraded, sorted; arch-qualified where a name has two architectures',
+  async (t) => {
+    const from = pkgs(
+      ['tzdata', '2025b-4', 'all'],
+      ['nano', '8.4-1'],
+      ['libc6', '2.41-12'],
+      ['base-files', '13.8'],
+      ['zlib1g', '1:1.3.dfsg+really1.3.1-1'],
+      ['foo', '1.0-1', 'all'],
+    );
+    const to = pkgs(
+      ['base-files', '13.8+deb13u1'],
+      ['libc6', '2.41-12', 'i386'],
+      ['libc6', '2.41-12'],
+      ['tree', '2.2.1-1'],
+      ['tzdata', '2025a-1', 'all'],
+      ['zlib1g', '1:1.3.dfsg+really1.3.1-1'],
+      ['foo', '1.0-1', 'amd64'],
+      ['aaa', '1'],
+    );
+    t.same(diffPackages(from, to), {
+      added: pkgs(['aaa', '1'], ['libc6:i386', '2.41-12', 'i386'], ['tree', '2.2.1-1']),
+      removed: pkgs(['nano', '8.4-1']),
+      upgraded: [{ name: 'base-files', architecture: 'amd64', from: '13.8', to: '13.8+deb13u1' }],
+      downgraded: [{ name: 'tzdata', architecture: 'all', from: '2025b-4', to: '2025a-1' }],
+    });
+    t.same(diffPackages(to, to), { added: [], removed: [], upgraded: [], downgraded: [] }, 'nothing changed');
+    t.same(diffPackages([], to).added.length, to.length, 'from nothing');
+    t.same(
+      diffPackages(pkgs(['x', '1.0']), pkgs(['x', '1.0-0'])),
+      { added: [], removed: [], upgraded: [], downgraded: [] },
+      'equal versions spelled differently',
+    );
+  },
+);
 
 t.test('rendering: rpm-ostree-like text, JSON that follows its schema', async (t) => {
-  const diff = diffPackages(pkgs(['nano', '8.4-1'], ['base-files', '13.8'], ['tzdata', '2025b-4', 'all']), pkgs(['base-files', '13.8+deb13u1'], ['tree', '2.2.1-1'], ['tzdata', '2025a-1', 'all']));
+  const diff = diffPackages(
+    pkgs(['nano', '8.4-1'], ['base-files', '13.8'], ['tzdata', '2025b-4', 'all']),
+    pkgs(['base-files', '13.8+deb13u1'], ['tree', '2.2.1-1'], ['tzdata', '2025a-1', 'all']),
+  );
   const from = { commit: 'a'.repeat(64), description: 'booted deployment' };
   const to = { commit: 'b'.repeat(64) };
   t.equal(
@@ -198,7 +261,19 @@ function writeTree(root: string, files: Record<string, string>): void {
 }
 
 async function commitTree(repo: string, tree: string, branch: string): Promise<string> {
-  return ostree(repo, ['commit', `--branch=${branch}`, `--tree=dir=${tree}`, '--owner-uid=0', '--owner-gid=0', '--no-xattrs', '--timestamp=2025-11-22T12:00:00Z'], [tree]);
+  return ostree(
+    repo,
+    [
+      'commit',
+      `--branch=${branch}`,
+      `--tree=dir=${tree}`,
+      '--owner-uid=0',
+      '--owner-gid=0',
+      '--no-xattrs',
+      '--timestamp=2025-11-22T12:00:00Z',
+    ],
+    [tree],
+  );
 }
 
 const STATUS = 'usr/lib/sysimage/dpkg/status';
@@ -209,19 +284,37 @@ t.test('packagesOfCommit and diffPackages on two real commits', async (t) => {
   mkdirSync(repo);
   await ostree(repo, ['init', '--mode=archive']);
 
-  const v1 = [para('base-files', '13.8'), para('libc6', '2.41-12', { extra: 'Multi-Arch: same\n' }), para('nano', '8.4-1'), para('vim-tiny', '2:9.1.1230-2', { status: 'deinstall ok config-files' })].join('\n');
+  const v1 = [
+    para('base-files', '13.8'),
+    para('libc6', '2.41-12', { extra: 'Multi-Arch: same\n' }),
+    para('nano', '8.4-1'),
+    para('vim-tiny', '2:9.1.1230-2', { status: 'deinstall ok config-files' }),
+  ].join('\n');
   writeTree(join(dir, 'v1'), { [STATUS]: v1, 'usr/bin/nano': 'nano\n' });
   const c1 = await commitTree(repo, join(dir, 'v1'), 'debian/13/x86_64/tiny');
 
-  const v2 = [para('base-files', '13.8+deb13u1'), para('libc6', '2.41-12', { extra: 'Multi-Arch: same\n' }), para('tree', '2.2.1-1'), para('libc6', '2.41-12', { arch: 'i386', extra: 'Multi-Arch: same\n' })].join('\n');
+  const v2 = [
+    para('base-files', '13.8+deb13u1'),
+    para('libc6', '2.41-12', { extra: 'Multi-Arch: same\n' }),
+    para('tree', '2.2.1-1'),
+    para('libc6', '2.41-12', { arch: 'i386', extra: 'Multi-Arch: same\n' }),
+  ].join('\n');
   writeTree(join(dir, 'v2'), { [STATUS]: v2, 'usr/bin/tree': 'tree\n' });
   const c2 = await commitTree(repo, join(dir, 'v2'), 'debian/13/x86_64/tiny');
   t.not(c1, c2);
 
   const p1 = await packagesOfCommit(repo, c1);
-  t.same(p1, pkgs(['base-files', '13.8'], ['libc6', '2.41-12'], ['nano', '8.4-1']), 'installed only (vim-tiny is config-files)');
+  t.same(
+    p1,
+    pkgs(['base-files', '13.8'], ['libc6', '2.41-12'], ['nano', '8.4-1']),
+    'installed only (vim-tiny is config-files)',
+  );
   const p2 = await packagesOfCommit(repo, 'debian/13/x86_64/tiny');
-  t.same(p2.map((p) => `${p.name}:${p.architecture}`), ['base-files:amd64', 'libc6:amd64', 'libc6:i386', 'tree:amd64'], 'a ref works as well as a checksum');
+  t.same(
+    p2.map((p) => `${p.name}:${p.architecture}`),
+    ['base-files:amd64', 'libc6:amd64', 'libc6:i386', 'tree:amd64'],
+    'a ref works as well as a checksum',
+  );
 
   const diff = diffPackages(p1, p2);
   t.same(diff, {
@@ -231,46 +324,84 @@ t.test('packagesOfCommit and diffPackages on two real commits', async (t) => {
     downgraded: [],
   });
   t.equal(
-    formatPackageDiff(diff, { commit: c1, description: 'rollback deployment' }, { commit: c2, description: 'booted deployment' }),
+    formatPackageDiff(
+      diff,
+      { commit: c1, description: 'rollback deployment' },
+      { commit: c2, description: 'booted deployment' },
+    ),
     `ostree diff commit from: rollback deployment (${c1})\nostree diff commit to:   booted deployment (${c2})\n` +
       'Upgraded:\n  base-files 13.8 -> 13.8+deb13u1\nRemoved:\n  nano 8.4-1\nAdded:\n  libc6:i386 2.41-12\n  tree 2.2.1-1\n',
   );
   t.same(packageDiffJson(diff, { commit: c1 }, { commit: c2 }).from, c1);
 
-  await t.rejects(packagesOfCommit(repo, c1, { maxBytes: 100 }), { code: 'input', summary: new RegExp(`^${c1}:/usr/lib/sysimage/dpkg/status: \\d+ bytes, larger than 100: refusing to read it$`) }, 'a bound on the size, checked before reading');
-  await t.rejects(packagesOfCommit(repo, 'no/such/ref'), { code: 'input', summary: `no/such/ref: no such commit or ref in ${repo}` });
-  await t.rejects(packagesOfCommit(repo, 'f'.repeat(64)), { code: 'input', summary: `${'f'.repeat(64)}: no such commit or ref in ${repo}` });
-  await t.rejects(packagesOfCommit(repo, '--help'), { code: 'input', summary: '"--help": not a commit checksum or ref' });
-  await t.rejects(packagesOfCommit(join(dir, 'nothing'), c1), { code: 'input', summary: `${join(dir, 'nothing')}: not an OSTree repository (no config file)` });
+  await t.rejects(
+    packagesOfCommit(repo, c1, { maxBytes: 100 }),
+    {
+      code: 'input',
+      summary: new RegExp(`^${c1}:/usr/lib/sysimage/dpkg/status: \\d+ bytes, larger than 100: refusing to read it$`),
+    },
+    'a bound on the size, checked before reading',
+  );
+  await t.rejects(packagesOfCommit(repo, 'no/such/ref'), {
+    code: 'input',
+    summary: `no/such/ref: no such commit or ref in ${repo}`,
+  });
+  await t.rejects(packagesOfCommit(repo, 'f'.repeat(64)), {
+    code: 'input',
+    summary: `${'f'.repeat(64)}: no such commit or ref in ${repo}`,
+  });
+  await t.rejects(packagesOfCommit(repo, '--help'), {
+    code: 'input',
+    summary: '"--help": not a commit checksum or ref',
+  });
+  await t.rejects(packagesOfCommit(join(dir, 'nothing'), c1), {
+    code: 'input',
+    summary: `${join(dir, 'nothing')}: not an OSTree repository (no config file)`,
+  });
 });
 
-t.test('packagesOfCommit: a plain tree keeps the database in /var/lib/dpkg; none, or a symlink, is refused', async (t) => {
-  const dir = t.testdir({});
-  const repo = join(dir, 'repo');
-  mkdirSync(repo);
-  await ostree(repo, ['init', '--mode=archive']);
+t.test(
+  'packagesOfCommit: a plain tree keeps the database in /var/lib/dpkg; none, or a symlink, is refused',
+  async (t) => {
+    const dir = t.testdir({});
+    const repo = join(dir, 'repo');
+    mkdirSync(repo);
+    await ostree(repo, ['init', '--mode=archive']);
 
-  writeTree(join(dir, 'plain'), { 'var/lib/dpkg/status': para('hello', '2.10-3') });
-  const plain = await commitTree(repo, join(dir, 'plain'), 'plain');
-  t.same(await packagesOfCommit(repo, plain), pkgs(['hello', '2.10-3']));
+    writeTree(join(dir, 'plain'), { 'var/lib/dpkg/status': para('hello', '2.10-3') });
+    const plain = await commitTree(repo, join(dir, 'plain'), 'plain');
+    t.same(await packagesOfCommit(repo, plain), pkgs(['hello', '2.10-3']));
 
-  // usr-unify leaves a symlink /var/lib/dpkg -> /usr/lib/sysimage/dpkg: /usr is read first.
-  writeTree(join(dir, 'unified'), { [STATUS]: para('hello', '2.10-4') });
-  mkdirSync(join(dir, 'unified/var/lib'), { recursive: true });
-  symlinkSync('../../usr/lib/sysimage/dpkg', join(dir, 'unified/var/lib/dpkg'));
-  t.same(await packagesOfCommit(repo, await commitTree(repo, join(dir, 'unified'), 'unified')), pkgs(['hello', '2.10-4']));
+    // usr-unify leaves a symlink /var/lib/dpkg -> /usr/lib/sysimage/dpkg: /usr is read first.
+    writeTree(join(dir, 'unified'), { [STATUS]: para('hello', '2.10-4') });
+    mkdirSync(join(dir, 'unified/var/lib'), { recursive: true });
+    symlinkSync('../../usr/lib/sysimage/dpkg', join(dir, 'unified/var/lib/dpkg'));
+    t.same(
+      await packagesOfCommit(repo, await commitTree(repo, join(dir, 'unified'), 'unified')),
+      pkgs(['hello', '2.10-4']),
+    );
 
-  writeTree(join(dir, 'none'), { 'usr/bin/hello': 'hello\n' });
-  const none = await commitTree(repo, join(dir, 'none'), 'none');
-  await t.rejects(packagesOfCommit(repo, none), { code: 'input', summary: `${none}: no dpkg database in the commit (neither /usr/lib/sysimage/dpkg/status nor /var/lib/dpkg/status)` });
+    writeTree(join(dir, 'none'), { 'usr/bin/hello': 'hello\n' });
+    const none = await commitTree(repo, join(dir, 'none'), 'none');
+    await t.rejects(packagesOfCommit(repo, none), {
+      code: 'input',
+      summary: `${none}: no dpkg database in the commit (neither /usr/lib/sysimage/dpkg/status nor /var/lib/dpkg/status)`,
+    });
 
-  writeTree(join(dir, 'link'), { 'usr/share/status': para('hello', '1') });
-  mkdirSync(join(dir, 'link/usr/lib/sysimage/dpkg'), { recursive: true });
-  symlinkSync('/etc/shadow', join(dir, 'link', STATUS));
-  const link = await commitTree(repo, join(dir, 'link'), 'link');
-  await t.rejects(packagesOfCommit(repo, link), { code: 'input', summary: new RegExp(`^${link}:/usr/lib/sysimage/dpkg/status: not a regular file`) });
+    writeTree(join(dir, 'link'), { 'usr/share/status': para('hello', '1') });
+    mkdirSync(join(dir, 'link/usr/lib/sysimage/dpkg'), { recursive: true });
+    symlinkSync('/etc/shadow', join(dir, 'link', STATUS));
+    const link = await commitTree(repo, join(dir, 'link'), 'link');
+    await t.rejects(packagesOfCommit(repo, link), {
+      code: 'input',
+      summary: new RegExp(`^${link}:/usr/lib/sysimage/dpkg/status: not a regular file`),
+    });
 
-  writeTree(join(dir, 'bad'), { [STATUS]: 'Package: x\nStatus: install ok installed\nVersion: 1\n' });
-  const bad = await commitTree(repo, join(dir, 'bad'), 'bad');
-  await t.rejects(packagesOfCommit(repo, bad), { code: 'input', summary: `${bad}:/usr/lib/sysimage/dpkg/status:1: installed package with no Architecture field` });
-});
+    writeTree(join(dir, 'bad'), { [STATUS]: 'Package: x\nStatus: install ok installed\nVersion: 1\n' });
+    const bad = await commitTree(repo, join(dir, 'bad'), 'bad');
+    await t.rejects(packagesOfCommit(repo, bad), {
+      code: 'input',
+      summary: `${bad}:/usr/lib/sysimage/dpkg/status:1: installed package with no Architecture field`,
+    });
+  },
+);

@@ -10,7 +10,9 @@ async function commitMetadata(t: Parameters<typeof makeWorld>[0], metadata: stri
   const tree = join(w.dir, 'tree');
   await mkdir(tree);
   await writeFile(join(tree, 'f'), 'x');
-  const commit = (await w.ostree('commit', `--repo=${w.server}`, '-b', 'gv', ...metadata.map((m) => `--add-metadata=${m}`), tree)).trim();
+  const commit = (
+    await w.ostree('commit', `--repo=${w.server}`, '-b', 'gv', ...metadata.map((m) => `--add-metadata=${m}`), tree)
+  ).trim();
   const obj = await readFile(join(w.server, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`));
   // (a{sv}aya(say)sstayay): the first child ends at the last framing offset of the tuple.
   const w8 = obj.length <= 0xff ? 1 : obj.length <= 0xffff ? 2 : 4;
@@ -18,7 +20,12 @@ async function commitMetadata(t: Parameters<typeof makeWorld>[0], metadata: stri
 }
 
 t.test('a{sv} with as, s and b values, from GLib', async (t) => {
-  const b = await commitMetadata(t, ["kargs=['quiet', 'iommu=pt', 'a b', 'é', '']", 'locked=true', "version='1.2'", 'n=uint32 7']);
+  const b = await commitMetadata(t, [
+    "kargs=['quiet', 'iommu=pt', 'a b', 'é', '']",
+    'locked=true',
+    "version='1.2'",
+    'n=uint32 7',
+  ]);
   const d = readVardict(b);
   t.same(d.get('kargs'), ['quiet', 'iommu=pt', 'a b', 'é', '']);
   t.equal(d.get('locked'), true);

@@ -30,7 +30,12 @@ t.test('switch to an image, upgrade when its tag moves, db diff between them', a
   const d1 = (await manifestOf(layout, 'v1')).digest;
 
   const sw = await cli(['switch', ...S, image]);
-  t.match(sw.out, new RegExp(`^Fetched \\d+ of \\d+ layers \\(\\d+ bytes\\)\\.\\nDeployed .*\\(${c1.slice(0, 12)}\\) from ${image} \\(${d1}\\)\\.\\n`));
+  t.match(
+    sw.out,
+    new RegExp(
+      `^Fetched \\d+ of \\d+ layers \\(\\d+ bytes\\)\\.\\nDeployed .*\\(${c1.slice(0, 12)}\\) from ${image} \\(${d1}\\)\\.\\n`,
+    ),
+  );
   const host = async () => HostSchema.parse(JSON.parse((await cli(['status', ...S, '--json'])).out));
   let first = (await host()).status.otherDeployments[0]!;
   t.same([first.checksum, first.origin], [c1, { type: 'image', image, digest: d1 }]);
@@ -48,6 +53,9 @@ t.test('switch to an image, upgrade when its tag moves, db diff between them', a
   first = (await host()).status.otherDeployments[0]!;
   t.same([first.checksum, first.origin], [c2, { type: 'image', image, digest: d2 }]);
   // The tiny image's dpkg database has no Status lines (no installed package): the commits are what is compared.
-  t.match((await cli(['db', 'diff', ...S])).out, `from: deployment 1 (${c1})\nostree diff commit to:   deployment 0 (${c2})\n`);
+  t.match(
+    (await cli(['db', 'diff', ...S])).out,
+    `from: deployment 1 (${c1})\nostree diff commit to:   deployment 0 (${c2})\n`,
+  );
   t.match((await cli(['switch', ...S, image])).out, /^Already on .*: nothing to do\.\n$|^Fetched.*\nAlready on/);
 });

@@ -12,30 +12,90 @@ import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { candidates, checkTarget, contents, describeDisk, inUse, installedPartitions, MIN_DISK_BYTES, parseLsblk, unsuitable, type BlockDevice } from '../src/disks.js';
+import {
+  candidates,
+  checkTarget,
+  contents,
+  describeDisk,
+  inUse,
+  installedPartitions,
+  MIN_DISK_BYTES,
+  parseLsblk,
+  unsuitable,
+  type BlockDevice,
+} from '../src/disks.js';
 import { installToDisk, type InstallIo, type InstallOptions } from '../src/install.js';
 import { twoVersions } from './fixtures/images.js';
 
 const GiB = 1024 ** 3;
 
 function dev(name: string, o: Partial<BlockDevice> = {}): BlockDevice {
-  return { name, path: `/dev/${name}`, size: 8 * GiB, type: 'disk', ro: false, rm: false, model: null, tran: null, fstype: null, label: null, partlabel: null, parttype: null, mountpoints: [], children: [], ...o };
+  return {
+    name,
+    path: `/dev/${name}`,
+    size: 8 * GiB,
+    type: 'disk',
+    ro: false,
+    rm: false,
+    model: null,
+    tran: null,
+    fstype: null,
+    label: null,
+    partlabel: null,
+    parttype: null,
+    mountpoints: [],
+    children: [],
+    ...o,
+  };
 }
 
-t.test("lsblk's JSON: util-linux 2.41 (booleans, mountpoints) and older (\"0\"/\"1\", strings)", async (t) => {
+t.test('lsblk\'s JSON: util-linux 2.41 (booleans, mountpoints) and older ("0"/"1", strings)', async (t) => {
   const modern = parseLsblk(
     JSON.stringify({
       blockdevices: [
-        { name: 'vda', path: '/dev/vda', size: 8589934592, type: 'disk', ro: false, rm: false, model: 'QEMU HARDDISK  ', tran: null, fstype: null, label: null, partlabel: null, parttype: null, mountpoints: [null], children: [
-          { name: 'vda1', path: '/dev/vda1', size: 67108864, type: 'part', ro: false, rm: false, model: null, tran: null, fstype: 'vfat', label: 'ESP', partlabel: 'esp', parttype: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b', mountpoints: ['/boot/efi'] },
-        ] },
+        {
+          name: 'vda',
+          path: '/dev/vda',
+          size: 8589934592,
+          type: 'disk',
+          ro: false,
+          rm: false,
+          model: 'QEMU HARDDISK  ',
+          tran: null,
+          fstype: null,
+          label: null,
+          partlabel: null,
+          parttype: null,
+          mountpoints: [null],
+          children: [
+            {
+              name: 'vda1',
+              path: '/dev/vda1',
+              size: 67108864,
+              type: 'part',
+              ro: false,
+              rm: false,
+              model: null,
+              tran: null,
+              fstype: 'vfat',
+              label: 'ESP',
+              partlabel: 'esp',
+              parttype: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b',
+              mountpoints: ['/boot/efi'],
+            },
+          ],
+        },
       ],
     }),
   );
   t.equal(modern[0]!.model, 'QEMU HARDDISK', 'the model is trimmed');
   t.same(modern[0]!.mountpoints, [], 'a null mount point is none');
   t.same(modern[0]!.children[0]!.mountpoints, ['/boot/efi']);
-  const old = parseLsblk(JSON.stringify({ blockdevices: [{ name: 'sr0', path: '/dev/sr0', size: '1073741824', type: 'rom', ro: '1', rm: '1' }] }));
+  const old = parseLsblk(
+    JSON.stringify({
+      blockdevices: [{ name: 'sr0', path: '/dev/sr0', size: '1073741824', type: 'rom', ro: '1', rm: '1' }],
+    }),
+  );
   t.same([old[0]!.size, old[0]!.ro, old[0]!.rm, old[0]!.children], [GiB, true, true, []]);
   t.throws(() => parseLsblk('not json'), { code: 'lsblk' });
   t.throws(() => parseLsblk('{"blockdevices": [{"name": 1}]}'), { code: 'lsblk' });
@@ -43,15 +103,24 @@ t.test("lsblk's JSON: util-linux 2.41 (booleans, mountpoints) and older (\"0\"/\
 
 t.test('which disks are offered, and why the others are not', async (t) => {
   const blank = dev('vda');
-  const used = dev('vdb', { children: [dev('vdb1', { type: 'part', size: GiB, fstype: 'ext4', label: 'data', mountpoints: ['/srv'] })] });
+  const used = dev('vdb', {
+    children: [dev('vdb1', { type: 'part', size: GiB, fstype: 'ext4', label: 'data', mountpoints: ['/srv'] })],
+  });
   const swap = dev('vdc', { children: [dev('vdc1', { type: 'part', mountpoints: ['[SWAP]'] })] });
   const lvm = dev('vdd', { children: [dev('vdd1', { type: 'part', children: [dev('vg-root', { type: 'lvm' })] })] });
   const small = dev('vde', { size: MIN_DISK_BYTES - 1 });
   const ro = dev('vdf', { ro: true });
   const cd = dev('sr0', { type: 'rom' });
   const zram = dev('zram0');
-  const full = dev('vdg', { fstype: 'ext4', children: [dev('vdg1', { type: 'part', size: 2 * GiB, fstype: 'vfat', label: 'EFI', partlabel: 'esp' })] });
-  t.same(candidates([blank, used, swap, lvm, small, ro, cd, zram, full]).map((d) => d.name), ['vda', 'vdg'], 'only whole, writable, large, unused disks');
+  const full = dev('vdg', {
+    fstype: 'ext4',
+    children: [dev('vdg1', { type: 'part', size: 2 * GiB, fstype: 'vfat', label: 'EFI', partlabel: 'esp' })],
+  });
+  t.same(
+    candidates([blank, used, swap, lvm, small, ro, cd, zram, full]).map((d) => d.name),
+    ['vda', 'vdg'],
+    'only whole, writable, large, unused disks',
+  );
   t.match(inUse(used), /\/dev\/vdb1 is mounted on \/srv/);
   t.match(inUse(swap), /in use as swap/);
   t.match(inUse(lvm), /vg-root \(lvm\) is built on it/);
@@ -62,9 +131,18 @@ t.test('which disks are offered, and why the others are not', async (t) => {
   t.match(unsuitable(dev('vda1', { type: 'part' })), /is a partition: install to-disk takes a whole disk/);
   t.equal(unsuitable(dev('loop0', { type: 'loop' })), null, 'a loop device named on the command line is a disk');
   t.same(contents(blank), []);
-  t.same(contents(full), ['/dev/vdg: a ext4 file system on the whole disk', '/dev/vdg1: 2.0 GiB vfat "EFI" (partition esp)']);
-  t.match(describeDisk(dev('nvme0n1', { model: 'Samsung SSD', tran: 'nvme', size: 512 * GiB })), '/dev/nvme0n1  512.0 GiB  Samsung SSD  nvme');
-  t.throws(() => checkTarget('/dev/vdb', [used]), { code: 'disk-unsuitable', message: /cannot install to \/dev\/vdb: \/dev\/vdb1 is mounted on \/srv/ });
+  t.same(contents(full), [
+    '/dev/vdg: a ext4 file system on the whole disk',
+    '/dev/vdg1: 2.0 GiB vfat "EFI" (partition esp)',
+  ]);
+  t.match(
+    describeDisk(dev('nvme0n1', { model: 'Samsung SSD', tran: 'nvme', size: 512 * GiB })),
+    '/dev/nvme0n1  512.0 GiB  Samsung SSD  nvme',
+  );
+  t.throws(() => checkTarget('/dev/vdb', [used]), {
+    code: 'disk-unsuitable',
+    message: /cannot install to \/dev\/vdb: \/dev\/vdb1 is mounted on \/srv/,
+  });
   t.throws(() => checkTarget('/dev/nope', []), { code: 'usage' });
   t.equal(checkTarget('/dev/vda', [blank]), blank);
 });
@@ -72,8 +150,14 @@ t.test('which disks are offered, and why the others are not', async (t) => {
 t.test('the new partitions, by the kernel numbers', async (t) => {
   const d = dev('nvme0n1', { children: [dev('nvme0n1p1', { type: 'part' }), dev('nvme0n1p2', { type: 'part' })] });
   const numbers: Record<string, number> = { nvme0n1p1: 1, nvme0n1p2: 2 };
-  t.same(await installedPartitions(d, async (n) => numbers[n] ?? null), { esp: '/dev/nvme0n1p1', root: '/dev/nvme0n1p2' });
-  await t.rejects(installedPartitions(dev('vda', { children: [dev('vda1', { type: 'part' })] }), async () => 1), { code: 'partition-missing' });
+  t.same(await installedPartitions(d, async (n) => numbers[n] ?? null), {
+    esp: '/dev/nvme0n1p1',
+    root: '/dev/nvme0n1p2',
+  });
+  await t.rejects(
+    installedPartitions(dev('vda', { children: [dev('vda1', { type: 'part' })] }), async () => 1),
+    { code: 'partition-missing' },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -94,7 +178,12 @@ function head(path: string): string {
 
 function partitionsOf(disk: string): string {
   const r = spawnSync('sfdisk', ['--dump', disk], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.split('\n').filter((l) => l.startsWith('/dev/')).join('\n') : '';
+  return r.status === 0
+    ? r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('/dev/'))
+        .join('\n')
+    : '';
 }
 
 t.before(async () => {
@@ -118,14 +207,26 @@ const io = (answers: string[] = [], lsblk?: InstallIo['lsblk']): InstallIo & { a
   };
   return out;
 };
-const opts = (o: Partial<InstallOptions>): InstallOptions => ({ tlsVerify: true, sysroot: join(root, 'no-sysroot'), source: `oci:${layout}:v1`, ...o });
+const opts = (o: Partial<InstallOptions>): InstallOptions => ({
+  tlsVerify: true,
+  sysroot: join(root, 'no-sysroot'),
+  source: `oci:${layout}:v1`,
+  ...o,
+});
 
 async function mountsOf(disk: string): Promise<string> {
-  return spawnSync('findmnt', ['--list', '--noheadings', '--output', 'SOURCE'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(disk)).join(',');
+  return spawnSync('findmnt', ['--list', '--noheadings', '--output', 'SOURCE'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.startsWith(disk))
+    .join(',');
 }
 
 async function noWorkLeft(t: Test): Promise<void> {
-  t.same((await readdir(tmpdir())).filter((n) => n.startsWith('atomic-install-')), [], 'no work directory left');
+  t.same(
+    (await readdir(tmpdir())).filter((n) => n.startsWith('atomic-install-')),
+    [],
+    'no work directory left',
+  );
   t.equal(await mountsOf(loop), '', 'nothing of the disk mounted');
 }
 
@@ -139,12 +240,27 @@ t.test('refused before the disk is touched: bad config, bad source, disk with da
 
   const cfg = join(root, 'big.yaml');
   await writeFile(cfg, 'disk:\n  size: 8G\n');
-  await t.rejects(installToDisk(opts({ device: loop, config: cfg, wipe: true }), io()), { code: 'usage', message: /disk\.size is for disk images/ });
-  await t.rejects(installToDisk(opts({ device: loop, source: 'oci:/nonexistent/layout', wipe: true }), io()), { code: 'usage', message: /does not exist/ });
+  await t.rejects(installToDisk(opts({ device: loop, config: cfg, wipe: true }), io()), {
+    code: 'usage',
+    message: /disk\.size is for disk images/,
+  });
+  await t.rejects(installToDisk(opts({ device: loop, source: 'oci:/nonexistent/layout', wipe: true }), io()), {
+    code: 'usage',
+    message: /does not exist/,
+  });
   await t.rejects(installToDisk(opts({ device: '/dev/null' }), io()), { code: 'usage', message: /not a block device/ });
-  await t.rejects(installToDisk(opts({ device: `${loop}p1`, wipe: true }), io()), { code: 'disk-unsuitable', message: /is a partition/ });
-  const refused = await installToDisk(opts({ device: loop }), io()).catch((e: unknown) => e as Error & { code: string });
-  t.match(refused, { code: 'disk-not-empty', message: /holds data; install to-disk would destroy:\n\s+\/dev\/loop\d+p1: 100 MiB/ }, 'data on the disk: refused, each partition named');
+  await t.rejects(installToDisk(opts({ device: `${loop}p1`, wipe: true }), io()), {
+    code: 'disk-unsuitable',
+    message: /is a partition/,
+  });
+  const refused = await installToDisk(opts({ device: loop }), io()).catch(
+    (e: unknown) => e as Error & { code: string },
+  );
+  t.match(
+    refused,
+    { code: 'disk-not-empty', message: /holds data; install to-disk would destroy:\n\s+\/dev\/loop\d+p1: 100 MiB/ },
+    'data on the disk: refused, each partition named',
+  );
   t.match((refused as { hint?: string }).hint, /--wipe/);
 
   // On a terminal: the question, then "no".
@@ -160,7 +276,11 @@ t.test('refused before the disk is touched: bad config, bad source, disk with da
   t.match(choose.said, /1\) \/dev\/vda {2}8\.0 GiB {2}\(empty\)\n {2}2\) \/dev\/vdb {2}8\.0 GiB {2}\(1 partition\)/);
   t.match(choose.said, /'7' is not one of the disks above/);
   t.equal(choose.asked.length, 2, 'asked again after a wrong answer');
-  await t.rejects(installToDisk(opts({}), io()), { code: 'usage', message: /no disk given/ }, 'no disk and no terminal: a usage error');
+  await t.rejects(
+    installToDisk(opts({}), io()),
+    { code: 'usage', message: /no disk given/ },
+    'no disk and no terminal: a usage error',
+  );
 
   t.equal(head(image), before, 'the disk is byte for byte as it was');
   t.equal(partitionsOf(loop), table, 'its partition table too');
@@ -175,7 +295,10 @@ t.test('in use: a mounted partition is refused', async (t) => {
   execFileSync('mkdir', ['-p', mnt]);
   execFileSync('mount', [`${loop}p1`, mnt]);
   t.teardown(() => void spawnSync('umount', [mnt]));
-  await t.rejects(installToDisk(opts({ device: loop, wipe: true }), io()), { code: 'disk-unsuitable', message: new RegExp(`${loop}p1 is mounted on ${mnt}`) });
+  await t.rejects(installToDisk(opts({ device: loop, wipe: true }), io()), {
+    code: 'disk-unsuitable',
+    message: new RegExp(`${loop}p1 is mounted on ${mnt}`),
+  });
   execFileSync('umount', [mnt]);
 });
 
@@ -183,21 +306,44 @@ t.test('onto the disk: GPT with ESP and root, the boot chain on the ESP, the dep
   const cfg = join(root, 'remote.yaml');
   await writeFile(cfg, 'hostname: tiny\nremote:\n  url: http://10.0.2.2:8000/\n  gpg-verify: false\n');
   const r = await installToDisk(opts({ device: loop, wipe: true, config: cfg }), io());
-  t.match(r, { device: loop, size: 8 * GiB, osname: 'debian', hostname: 'tiny', origin: { type: 'ostree', refspec: /^debian:/ }, bootEntry: null });
+  t.match(r, {
+    device: loop,
+    size: 8 * GiB,
+    osname: 'debian',
+    hostname: 'tiny',
+    origin: { type: 'ostree', refspec: /^debian:/ },
+    bootEntry: null,
+  });
   t.match(r.kernelArgs[0], /^root=UUID=[0-9a-f-]{36}$/);
   const table = partitionsOf(loop);
-  t.match(table, /p1 : start= *2048, size= *131072, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B/, 'partition 1: the ESP (64 MiB)');
-  t.match(table, /p2 : start= *133120, .*type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709/, 'partition 2: the root (x86-64 root type), the rest of the disk');
+  t.match(
+    table,
+    /p1 : start= *2048, size= *131072, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B/,
+    'partition 1: the ESP (64 MiB)',
+  );
+  t.match(
+    table,
+    /p2 : start= *133120, .*type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709/,
+    'partition 2: the root (x86-64 root type), the rest of the disk',
+  );
   const esp = spawnSync('mdir', ['-b', '-i', r.partitions[0]!.path, '::/EFI/BOOT'], { encoding: 'utf8' }).stdout;
   t.match(esp, /BOOTX64\.EFI/i, 'the ESP holds the fallback shim');
-  t.equal(spawnSync('blkid', ['-s', 'UUID', '-o', 'value', r.partitions[1]!.path], { encoding: 'utf8' }).stdout.trim(), r.partitions[1]!.uuid, 'the root file system has the UUID the kernel is told');
+  t.equal(
+    spawnSync('blkid', ['-s', 'UUID', '-o', 'value', r.partitions[1]!.path], { encoding: 'utf8' }).stdout.trim(),
+    r.partitions[1]!.uuid,
+    'the root file system has the UUID the kernel is told',
+  );
   const mnt = join(root, 'check');
   execFileSync('mkdir', ['-p', mnt]);
   execFileSync('mount', ['-o', 'ro', r.partitions[1]!.path, mnt]);
   try {
     const deploys = (await readdir(join(mnt, 'ostree/deploy/debian/deploy'))).filter((n) => n.endsWith('.origin'));
     t.equal(deploys.length, 1, 'one deployment');
-    t.match(execFileSync('cat', [join(mnt, 'ostree/deploy/debian/deploy', deploys[0]!)], { encoding: 'utf8' }), /refspec=debian:/, 'its origin names the remote');
+    t.match(
+      execFileSync('cat', [join(mnt, 'ostree/deploy/debian/deploy', deploys[0]!)], { encoding: 'utf8' }),
+      /refspec=debian:/,
+      'its origin names the remote',
+    );
     t.ok(existsSync(join(mnt, 'boot/atomic/bootloader.json')), 'the bootloader state atomic bootloader status reads');
     t.notOk(existsSync(join(mnt, '.atomic-install')), 'the imported repository is gone');
   } finally {
@@ -209,10 +355,17 @@ t.test('onto the disk: GPT with ESP and root, the boot chain on the ESP, the dep
 t.test('a failure half-way (a config the image cannot take) leaves the disk blank, nothing mounted', async (t) => {
   const cfg = join(root, 'nogroup.yaml');
   await writeFile(cfg, 'users:\n  - name: alice\n    groups: [no-such-group]\n');
-  const err = await installToDisk(opts({ device: loop, wipe: true, config: cfg }), io()).catch((e: unknown) => e as Error & { code: string; summary: string });
+  const err = await installToDisk(opts({ device: loop, wipe: true, config: cfg }), io()).catch(
+    (e: unknown) => e as Error & { code: string; summary: string },
+  );
   // The tiny image's /etc/group has no such group: found only once the commit is deployed on the disk.
   t.match(err, { code: 'bad-config' }, 'the user cannot be added: found only after the deployment');
-  t.match((err as { summary: string }).summary, new RegExp(`user alice: group no-such-group does not exist in the image; ${loop} was erased again: nothing was installed`));
+  t.match(
+    (err as { summary: string }).summary,
+    new RegExp(
+      `user alice: group no-such-group does not exist in the image; ${loop} was erased again: nothing was installed`,
+    ),
+  );
   t.equal(partitionsOf(loop), '', 'no partition table left');
   const sig = spawnSync('wipefs', ['--no-act', '--noheadings', loop], { encoding: 'utf8' }).stdout.trim();
   t.equal(sig, '', 'no signature left on the disk');

@@ -1,5 +1,14 @@
 import t from 'tap';
-import { describeOrigin, formatOrigin, parseKeyFile, parseOrigin, rewriteOrigin, formatKeyFile, getKey, setKey } from '../src/origin.js';
+import {
+  describeOrigin,
+  formatOrigin,
+  parseKeyFile,
+  parseOrigin,
+  rewriteOrigin,
+  formatKeyFile,
+  getKey,
+  setKey,
+} from '../src/origin.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -22,13 +31,47 @@ t.test('the two origins: parse(format(o)) is o', async (t) => {
 });
 
 t.test('rewriting keeps what atomic does not know, drops what belonged to the old deployment', async (t) => {
-  const old = ['# written by hand', '[origin]', 'refspec=origin:a', 'unlocked=hotfix', '', '[libostree-transient]', 'pinned=true', '', '[custom]', 'x=1', ''].join('\n');
+  const old = [
+    '# written by hand',
+    '[origin]',
+    'refspec=origin:a',
+    'unlocked=hotfix',
+    '',
+    '[libostree-transient]',
+    'pinned=true',
+    '',
+    '[custom]',
+    'x=1',
+    '',
+  ].join('\n');
   const image = rewriteOrigin(old, { kind: 'image', image: 'docker://r/x:1', digest: DIGEST });
-  t.equal(image, ['# written by hand', '[origin]', 'unlocked=hotfix', 'container-image-reference=docker://r/x:1', '', '[custom]', 'x=1', '', '[atomic]', `image-digest=${DIGEST}`, ''].join('\n'));
+  t.equal(
+    image,
+    [
+      '# written by hand',
+      '[origin]',
+      'unlocked=hotfix',
+      'container-image-reference=docker://r/x:1',
+      '',
+      '[custom]',
+      'x=1',
+      '',
+      '[atomic]',
+      `image-digest=${DIGEST}`,
+      '',
+    ].join('\n'),
+  );
   const back = rewriteOrigin(image, { kind: 'ostree', refspec: 'origin:b' });
-  t.equal(back, ['# written by hand', '[origin]', 'unlocked=hotfix', 'refspec=origin:b', '', '[custom]', 'x=1', ''].join('\n'));
+  t.equal(
+    back,
+    ['# written by hand', '[origin]', 'unlocked=hotfix', 'refspec=origin:b', '', '[custom]', 'x=1', ''].join('\n'),
+  );
   t.same(parseOrigin(back, 'o'), { kind: 'ostree', refspec: 'origin:b' });
-  t.notMatch(rewriteOrigin(image, { kind: 'image', image: 'docker://r/x:2' }), /image-digest/, 'no digest yet: no stale digest either');
+  t.notMatch(
+    rewriteOrigin(image, { kind: 'image', image: 'docker://r/x:2' }),
+    /image-digest/,
+    'no digest yet: no stale digest either',
+  );
 });
 
 t.test('GKeyFile values: GLib escapes', async (t) => {
@@ -49,11 +92,18 @@ t.test('errors name file:line', async (t) => {
     ['[origin]\nrefspec=no spaces allowed\n', /^o:2: 'no spaces allowed' is not an OSTree refspec/],
     ['[origin]\ncontainer-image-reference=quay.io/x\n', /^o:2: .*not an image reference/],
     ['[origin]\ncontainer-image-reference=oci:relative/dir\n', /^o:2: .*absolute/],
-    ['[origin]\ncontainer-image-reference=docker://r/x\n\n[atomic]\nimage-digest=md5:0\n', /^o:5: 'md5:0' is not a sha256 digest/],
-    ['[origin]\nrefspec=a\ncontainer-image-reference=docker://r/x\n', /^o:3: both refspec and container-image-reference/],
+    [
+      '[origin]\ncontainer-image-reference=docker://r/x\n\n[atomic]\nimage-digest=md5:0\n',
+      /^o:5: 'md5:0' is not a sha256 digest/,
+    ],
+    [
+      '[origin]\nrefspec=a\ncontainer-image-reference=docker://r/x\n',
+      /^o:3: both refspec and container-image-reference/,
+    ],
     ['[origin]\n', /^o: no \[origin\] refspec= or container-image-reference=/],
   ];
-  for (const [text, re] of cases) t.throws(() => parseOrigin(text, 'o'), { message: re, exitCode: 2 }, JSON.stringify(text));
+  for (const [text, re] of cases)
+    t.throws(() => parseOrigin(text, 'o'), { message: re, exitCode: 2 }, JSON.stringify(text));
 });
 
 t.test('describeOrigin', async (t) => {

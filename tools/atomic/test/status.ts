@@ -23,21 +23,42 @@ const d = (over: Partial<Deployment>): Deployment => ({
 
 // A booted system as ostree admin status describes it: staged v3, booted v2 (image), rollback v1.
 const booted = [
-  d({ checksum: c('3'), staged: true, version: '3', index: 0, origin: { kind: 'image', image: 'docker://r:5000/x:latest', digest: `sha256:${c('d')}` } }),
-  d({ checksum: c('2'), booted: true, version: '2', timestamp: 1_800_000_000, index: 1, origin: { kind: 'image', image: 'docker://r:5000/x:latest' } }),
+  d({
+    checksum: c('3'),
+    staged: true,
+    version: '3',
+    index: 0,
+    origin: { kind: 'image', image: 'docker://r:5000/x:latest', digest: `sha256:${c('d')}` },
+  }),
+  d({
+    checksum: c('2'),
+    booted: true,
+    version: '2',
+    timestamp: 1_800_000_000,
+    index: 1,
+    origin: { kind: 'image', image: 'docker://r:5000/x:latest' },
+  }),
   d({ checksum: c('1'), rollback: true, pinned: true, serial: 1, index: 2 }),
   d({ checksum: c('0'), origin: null, originProblem: 'x.origin:2: bad', index: 3 }),
 ];
 
 t.test('hostDocument: booted, staged, rollback, the rest', async (t) => {
   const h = HostSchema.parse(hostDocument(booted));
-  t.same([h.status.staged?.checksum, h.status.booted?.checksum, h.status.rollback?.checksum, h.status.pending], [c('3'), c('2'), c('1'), null]);
-  t.same(h.status.otherDeployments.map((x) => x.checksum), [c('0')]);
+  t.same(
+    [h.status.staged?.checksum, h.status.booted?.checksum, h.status.rollback?.checksum, h.status.pending],
+    [c('3'), c('2'), c('1'), null],
+  );
+  t.same(
+    h.status.otherDeployments.map((x) => x.checksum),
+    [c('0')],
+  );
   t.same(h.status.staged?.origin, { type: 'image', image: 'docker://r:5000/x:latest', digest: `sha256:${c('d')}` });
   t.same(h.status.booted?.origin, { type: 'image', image: 'docker://r:5000/x:latest', digest: null });
   t.equal(h.status.booted?.timestamp, '2027-01-15T08:00:00Z');
   t.equal(h.status.otherDeployments[0]!.origin, null);
-  const pending = HostSchema.parse(hostDocument([d({ pending: true, index: 0 }), d({ checksum: c('2'), booted: true, index: 1 })]));
+  const pending = HostSchema.parse(
+    hostDocument([d({ pending: true, index: 0 }), d({ checksum: c('2'), booted: true, index: 1 })]),
+  );
   t.same([pending.status.pending?.index, pending.status.booted?.index, pending.status.staged], [0, 1, null]);
 });
 
@@ -85,10 +106,26 @@ t.test('a layered deployment: its base, the requests and what they resolved to',
     layered: { base: c('a'), added: ['htop 3.4.1-5', 'mine 1.0'], removed: ['less 668-1'] },
   });
   const text = formatStatus([layered]);
-  t.match(text, new RegExp(`BaseCommit: ${c('a')}\n +LayeredPackages: htop\n +LocalPackages: mine\nRemovedBasePackages: less\n +Installed: htop 3\.4\.1-5, mine 1\.0\n +Removed: less 668-1\n`));
+  t.match(
+    text,
+    new RegExp(
+      `BaseCommit: ${c('a')}\n +LayeredPackages: htop\n +LocalPackages: mine\nRemovedBasePackages: less\n +Installed: htop 3\.4\.1-5, mine 1\.0\n +Removed: less 668-1\n`,
+    ),
+  );
   const h = HostSchema.parse(hostDocument([layered]));
-  t.same(h.status.booted?.layering, { baseCommit: c('a'), requested: ['htop'], requestedLocal: [`${c('e')}:mine`], removed: ['less'], layeredPackages: ['htop 3.4.1-5', 'mine 1.0'], removedPackages: ['less 668-1'] });
-  t.equal(HostSchema.parse(hostDocument([d({ booted: true })])).status.booted?.layering, null, 'null when nothing is layered');
+  t.same(h.status.booted?.layering, {
+    baseCommit: c('a'),
+    requested: ['htop'],
+    requestedLocal: [`${c('e')}:mine`],
+    removed: ['less'],
+    layeredPackages: ['htop 3.4.1-5', 'mine 1.0'],
+    removedPackages: ['less 668-1'],
+  });
+  t.equal(
+    HostSchema.parse(hostDocument([d({ booted: true })])).status.booted?.layering,
+    null,
+    'null when nothing is layered',
+  );
   // A document of an older atomic, without the field, is still valid.
   const old = HostSchema.parse(hostDocument([d({ booted: true })]));
   delete (old.status.booted as { layering?: unknown }).layering;

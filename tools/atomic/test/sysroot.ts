@@ -10,7 +10,18 @@ t.test('readDeployments on a real sysroot: order, origin, kernel arguments, vers
   await w.install();
   let ds = await readDeployments(w.sysroot);
   t.equal(ds.length, 1);
-  t.match(ds[0], { osname: OS, checksum: v1, serial: 0, booted: false, staged: false, pinned: false, version: '1', origin: { kind: 'ostree', refspec: `${REMOTE}:${REF}` }, kernelArgs: BASE_KARGS, index: 0 });
+  t.match(ds[0], {
+    osname: OS,
+    checksum: v1,
+    serial: 0,
+    booted: false,
+    staged: false,
+    pinned: false,
+    version: '1',
+    origin: { kind: 'ostree', refspec: `${REMOTE}:${REF}` },
+    kernelArgs: BASE_KARGS,
+    index: 0,
+  });
   t.type(ds[0]!.timestamp, 'number');
 
   // A second deployment of the same commit (serial 1) with one more argument, and the first pinned.
@@ -25,7 +36,11 @@ t.test('readDeployments on a real sysroot: order, origin, kernel arguments, vers
     ],
     'each deployment gets the arguments of its own boot entry',
   );
-  t.same(ds[0]!.origin, { kind: 'ostree', refspec: v1 }, 'deployed by checksum without an origin file: ostree writes the checksum as the refspec');
+  t.same(
+    ds[0]!.origin,
+    { kind: 'ostree', refspec: v1 },
+    'deployed by checksum without an origin file: ostree writes the checksum as the refspec',
+  );
 });
 
 t.test('an origin atomic cannot follow: status still reads, and says why', async (t) => {
@@ -56,7 +71,16 @@ t.test('parseAdminStatus: the lines ot-admin-builtin-status.c prints', async (t)
     '',
   ].join('\n');
   t.same(
-    parseAdminStatus(text).map((e) => [e.osname, e.serial, e.booted, e.staged, e.pending, e.rollback, e.pinned, e.version]),
+    parseAdminStatus(text).map((e) => [
+      e.osname,
+      e.serial,
+      e.booted,
+      e.staged,
+      e.pending,
+      e.rollback,
+      e.pinned,
+      e.version,
+    ]),
     [
       ['debian', 0, false, true, false, false, false, '2'],
       ['debian', 1, true, false, false, false, true, '1'],
@@ -69,7 +93,12 @@ t.test('parseAdminStatus: the lines ot-admin-builtin-status.c prints', async (t)
 });
 
 t.test('splitKernelArgs: white space outside double quotes', async (t) => {
-  t.same(splitKernelArgs(' root=UUID=x  quiet\tfoo="a b" ostree=/ostree/boot.1/x\n'), ['root=UUID=x', 'quiet', 'foo="a b"', 'ostree=/ostree/boot.1/x']);
+  t.same(splitKernelArgs(' root=UUID=x  quiet\tfoo="a b" ostree=/ostree/boot.1/x\n'), [
+    'root=UUID=x',
+    'quiet',
+    'foo="a b"',
+    'ostree=/ostree/boot.1/x',
+  ]);
   t.same(splitKernelArgs(''), []);
 });
 
@@ -85,7 +114,17 @@ t.test('stagedKernelArgs: an a{sv} serialized by GLib (the metadata of a real os
   const tree = join(w.dir, 'tree');
   await (await import('node:fs/promises')).mkdir(tree);
   await writeFile(join(tree, 'f'), 'x');
-  const commit = (await w.ostree('commit', `--repo=${w.server}`, '-b', 'gv', `--add-metadata=kargs=${JSON.stringify(kargs).replace(/"/g, "'")}`, '--add-metadata=locked=true', tree)).trim();
+  const commit = (
+    await w.ostree(
+      'commit',
+      `--repo=${w.server}`,
+      '-b',
+      'gv',
+      `--add-metadata=kargs=${JSON.stringify(kargs).replace(/"/g, "'")}`,
+      '--add-metadata=locked=true',
+      tree,
+    )
+  ).trim();
   const obj = await readFile(join(w.server, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`));
   // The commit is (a{sv}aya(say)sstayay): the metadata dictionary ends at the last framing offset.
   const metadataEnd = obj[obj.length - 1]!;
@@ -97,17 +136,31 @@ t.test('stagedKernelArgs: an a{sv} serialized by GLib (the metadata of a real os
   await t.rejects(stagedKernelArgs(staged), /staged-deployment: cannot read it/);
 });
 
-t.test("a real /run/ostree/staged-deployment (ostree 2025.2, captured in a VM after 'ostree admin deploy --stage')", async (t) => {
-  const file = join(import.meta.dirname, 'fixtures/staged-deployment.gvariant');
-  const args = await stagedKernelArgs(file);
-  t.same(
-    args,
-    ['root=UUID=20bc6a8e-b87a-4df3-bf65-da196810a45d', 'rw', 'console=ttyS0,115200', 'ostree=/ostree/boot.1/debian/b34e540c2771feab417f10ab25605e2aebaf63bc881e1734f92a5effcfbec62f/0', 'debian_atomic.test=staged', 'quiet'],
-    'the kargs of the staged deployment: the merge deployment\'s plus the two appended',
-  );
-  const { readVardict } = await import('../src/gvariant.js');
-  const dict = readVardict(await readFile(file));
-  t.same([...dict.keys()].sort(), ['kargs', 'merge-deployment', 'target'], 'the keys ostree writes');
-  const target = dict.get('target') as Map<string, unknown>;
-  t.equal(target.get('name'), '63223d724ccb990664ba63351cf07060bb0a3dbc7ceec3954a5cee2003845682.1', 'the target deployment');
-});
+t.test(
+  "a real /run/ostree/staged-deployment (ostree 2025.2, captured in a VM after 'ostree admin deploy --stage')",
+  async (t) => {
+    const file = join(import.meta.dirname, 'fixtures/staged-deployment.gvariant');
+    const args = await stagedKernelArgs(file);
+    t.same(
+      args,
+      [
+        'root=UUID=20bc6a8e-b87a-4df3-bf65-da196810a45d',
+        'rw',
+        'console=ttyS0,115200',
+        'ostree=/ostree/boot.1/debian/b34e540c2771feab417f10ab25605e2aebaf63bc881e1734f92a5effcfbec62f/0',
+        'debian_atomic.test=staged',
+        'quiet',
+      ],
+      "the kargs of the staged deployment: the merge deployment's plus the two appended",
+    );
+    const { readVardict } = await import('../src/gvariant.js');
+    const dict = readVardict(await readFile(file));
+    t.same([...dict.keys()].sort(), ['kargs', 'merge-deployment', 'target'], 'the keys ostree writes');
+    const target = dict.get('target') as Map<string, unknown>;
+    t.equal(
+      target.get('name'),
+      '63223d724ccb990664ba63351cf07060bb0a3dbc7ceec3954a5cee2003845682.1',
+      'the target deployment',
+    );
+  },
+);

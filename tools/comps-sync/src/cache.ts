@@ -27,9 +27,12 @@ export class ShaCache {
     if (!st) return undefined;
     if (!st.isFile()) {
       // Not ours (we only ever rename regular files here): say so rather than read through it.
-      throw inputError(`${file}: cannot read cached download: ${st.isFIFO() ? 'a FIFO' : st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'is a directory' : 'not a regular file'}, expected a regular file`, {
-        hint: `remove it (rm -r ${file}); it is fetched again`,
-      });
+      throw inputError(
+        `${file}: cannot read cached download: ${st.isFIFO() ? 'a FIFO' : st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'is a directory' : 'not a regular file'}, expected a regular file`,
+        {
+          hint: `remove it (rm -r ${file}); it is fetched again`,
+        },
+      );
     }
     const data = st.size <= maxBytes ? await readBoundedFile(file, { maxBytes, what: 'cached download' }) : undefined;
     if (data && sha256Of(data) === sha256) return data;

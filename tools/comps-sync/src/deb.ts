@@ -11,12 +11,25 @@ import { TarScanner, type TarLimits } from './tar.js';
 export async function debMember(source: Source, member: string, limits: TarLimits): Promise<Buffer> {
   const name = sourceName(source);
   const scanner = new TarScanner(name, member, limits);
-  const res = await streamCommand('dpkg-deb', ['--fsys-tarfile', '-'], source, { providedBy: 'dpkg', what: 'tasksel-data package' }, (chunk) => scanner.push(chunk));
+  const res = await streamCommand(
+    'dpkg-deb',
+    ['--fsys-tarfile', '-'],
+    source,
+    { providedBy: 'dpkg', what: 'tasksel-data package' },
+    (chunk) => scanner.push(chunk),
+  );
   if (scanner.found) return scanner.found;
-  if (scanner.ended) throw new ToolError('desc', `${name}: has no /${member.replace(/^\.?\//, '')} (is it tasksel-data?)`, { exitCode: 2 });
+  if (scanner.ended)
+    throw new ToolError('desc', `${name}: has no /${member.replace(/^\.?\//, '')} (is it tasksel-data?)`, {
+      exitCode: 2,
+    });
   if (res.code !== 0) {
     // dpkg-deb names its input '-': say which file it was.
-    throw inputError(`${name}: not a .deb (dpkg-deb: ${commandMessage(res.stderr, /^dpkg-deb: (error: )?/).replaceAll("'-'", 'it').replace(/ in -$/, '')})`);
+    throw inputError(
+      `${name}: not a .deb (dpkg-deb: ${commandMessage(res.stderr, /^dpkg-deb: (error: )?/)
+        .replaceAll("'-'", 'it')
+        .replace(/ in -$/, '')})`,
+    );
   }
   throw inputError(`${name}: damaged data.tar (it ends before its end-of-archive blocks)`);
 }

@@ -102,7 +102,12 @@ export class Deb822Reader {
   }
 
   private tooLong(line: number): never {
-    throw positionedError({ file: this.file, line, col: 1, message: `line longer than ${this.maxLine} characters (is this a deb822 file?)` });
+    throw positionedError({
+      file: this.file,
+      line,
+      col: 1,
+      message: `line longer than ${this.maxLine} characters (is this a deb822 file?)`,
+    });
   }
 
   private finish(): void {
@@ -129,11 +134,21 @@ export class Deb822Reader {
       if (line.trim() === '') {
         this.finish();
       } else if (!this.current) {
-        throw positionedError({ file, line: lineNo, col: 1, message: 'continuation line outside a field (a field line must come first)' });
+        throw positionedError({
+          file,
+          line: lineNo,
+          col: 1,
+          message: 'continuation line outside a field (a field line must come first)',
+        });
       } else if (this.last) {
         this.last.value += '\n' + line.trimStart();
         if (this.last.value.length > this.maxField) {
-          throw positionedError({ file, line: this.last.line, col: 1, message: `field '${this.last.name}' longer than ${this.maxField} characters` });
+          throw positionedError({
+            file,
+            line: this.last.line,
+            col: 1,
+            message: `field '${this.last.name}' longer than ${this.maxField} characters`,
+          });
         }
       }
       return;
@@ -147,7 +162,12 @@ export class Deb822Reader {
     const name = colon < 0 || colon >= lineEnd ? '' : text.slice(start, colon);
     if (name === '' || /\s/.test(name)) {
       const line = text.slice(start, Math.min(lineEnd, start + 41));
-      throw positionedError({ file, line: lineNo, col: 1, message: `expected 'Field: value', found ${JSON.stringify(line.length > 40 ? line.slice(0, 40) + '…' : line)}` });
+      throw positionedError({
+        file,
+        line: lineNo,
+        col: 1,
+        message: `expected 'Field: value', found ${JSON.stringify(line.length > 40 ? line.slice(0, 40) + '…' : line)}`,
+      });
     }
     const key = lowerCase(name);
     if (this.keep && !this.keep.has(key)) {
@@ -157,7 +177,13 @@ export class Deb822Reader {
     }
     const current = this.start();
     const prev = current.fields.get(key);
-    if (prev) throw positionedError({ file, line: lineNo, col: 1, message: `duplicate field '${name}' (first at line ${prev.line})` });
+    if (prev)
+      throw positionedError({
+        file,
+        line: lineNo,
+        col: 1,
+        message: `duplicate field '${name}' (first at line ${prev.line})`,
+      });
     const rest = text.slice(colon + 1, lineEnd);
     const value = rest.trim();
     const lead = value === '' ? 0 : rest.indexOf(value[0]!);

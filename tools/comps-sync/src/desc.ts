@@ -26,7 +26,13 @@ export function parseTaskDescs(text: string, file: string): Map<string, TaskDesc
     const name = f('task');
     if (!name) throw positionedError({ file, line: st.line, col: 1, message: "stanza without a 'Task' field" });
     const prev = tasks.get(name);
-    if (prev) throw positionedError({ file, line: st.line, col: 1, message: `task '${name}' defined twice (first at line ${prev.line})` });
+    if (prev)
+      throw positionedError({
+        file,
+        line: st.line,
+        col: 1,
+        message: `task '${name}' defined twice (first at line ${prev.line})`,
+      });
     const key = (f('key') ?? '').split(/\s+/).filter(Boolean);
     const description = f('description');
     tasks.set(name, {
@@ -40,6 +46,7 @@ export function parseTaskDescs(text: string, file: string): Map<string, TaskDesc
       line: st.line,
     });
   }
-  if (tasks.size === 0) throw positionedError({ file, line: 1, col: 1, message: 'no Task stanzas (is this a tasksel .desc file?)' });
+  if (tasks.size === 0)
+    throw positionedError({ file, line: 1, col: 1, message: 'no Task stanzas (is this a tasksel .desc file?)' });
   return tasks;
 }

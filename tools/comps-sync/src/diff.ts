@@ -64,15 +64,22 @@ function archList(arches: readonly string[], all: readonly string[]): string {
 
 /** The human report of one task, for stderr. */
 export function formatTaskReport(r: TaskReport, allArches: readonly string[], excludeFile?: string): string[] {
-  if (r.status === 'skipped') return [`Skipping task ${r.task} (listed under 'tasks' in ${excludeFile ?? 'the exclude file'})`];
+  if (r.status === 'skipped')
+    return [`Skipping task ${r.task} (listed under 'tasks' in ${excludeFile ?? 'the exclude file'})`];
   const lines = [`Syncing task ${r.task}: +${r.added.length}, -${r.removed.length}${r.new ? ' (new)' : ''}`];
   for (const c of r.removed) lines.push(`  - ${c.entry} (${c.kind}, arches: ${archList(c.arches, allArches)})`);
-  for (const c of r.added) lines.push(`  + ${c.entry} (${c.kind}, tasks: ${c.tasks.join(', ')}, arches: ${archList(c.arches, allArches)})`);
+  for (const c of r.added)
+    lines.push(`  + ${c.entry} (${c.kind}, tasks: ${c.tasks.join(', ')}, arches: ${archList(c.arches, allArches)})`);
   if (r.description) {
-    lines.push(`  ~ description: ${JSON.stringify(r.description.to)}${r.description.from === null ? '' : ` (was ${JSON.stringify(r.description.from)})`}`);
+    lines.push(
+      `  ~ description: ${JSON.stringify(r.description.to)}${r.description.from === null ? '' : ` (was ${JSON.stringify(r.description.from)})`}`,
+    );
   }
-  if (r.reformat && !r.added.length && !r.removed.length && !r.description) lines.push('  ~ sorted/normalised (same packages)');
-  for (const n of r.unavailable) lines.push(`  ! ${n.relation} (${n.kind}, not available on: ${archList(n.arches, allArches)})`);
-  if (r.missingOn.length) lines.push(`  ! task not available on: ${r.missingOn.join(', ')} (its Key package is not in the index)`);
+  if (r.reformat && !r.added.length && !r.removed.length && !r.description)
+    lines.push('  ~ sorted/normalised (same packages)');
+  for (const n of r.unavailable)
+    lines.push(`  ! ${n.relation} (${n.kind}, not available on: ${archList(n.arches, allArches)})`);
+  if (r.missingOn.length)
+    lines.push(`  ! task not available on: ${r.missingOn.join(', ')} (its Key package is not in the index)`);
   return lines;
 }

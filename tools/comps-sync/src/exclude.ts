@@ -12,7 +12,16 @@
  * An exclusion removes one alternative: excluding `firefox` from `firefox | firefox-esr`
  * leaves `firefox-esr`; a relation whose every alternative is excluded is dropped.
  */
-import { formatDiagnostic, inputError, positionOf, readYamlFile, schemaDiagnostics, syntaxDiagnostics, zodObjectKeys, type Diagnostic } from '@debian-atomic/lib';
+import {
+  formatDiagnostic,
+  inputError,
+  positionOf,
+  readYamlFile,
+  schemaDiagnostics,
+  syntaxDiagnostics,
+  zodObjectKeys,
+  type Diagnostic,
+} from '@debian-atomic/lib';
 import { z } from 'zod';
 
 const names = z.array(z.string().min(1));
@@ -43,13 +52,18 @@ export class Excludes {
   ) {
     this.tasks = new Set(data.tasks ?? []);
     this.global = ruleSet(data.packages, data.patterns);
-    this.perTask = new Map(Object.entries(data['per-task'] ?? {}).map(([t, r]) => [t, ruleSet(r?.packages, r?.patterns)]));
+    this.perTask = new Map(
+      Object.entries(data['per-task'] ?? {}).map(([t, r]) => [t, ruleSet(r?.packages, r?.patterns)]),
+    );
   }
 
   /** Why a package is excluded from a task (for the report), or undefined. */
   reason(task: string, pkg: string): string | undefined {
     const scoped = this.perTask.get(task);
-    for (const [scope, rules] of [[task, scoped], ['*', this.global]] as const) {
+    for (const [scope, rules] of [
+      [task, scoped],
+      ['*', this.global],
+    ] as const) {
       if (!rules) continue;
       if (rules.packages.has(pkg)) {
         this.used.add(`${scope}\0package\0${pkg}`);
@@ -70,7 +84,8 @@ export class Excludes {
     const out: string[] = [];
     const check = (scope: string, rules: RuleSet, label: string) => {
       for (const p of rules.packages) if (!this.used.has(`${scope}\0package\0${p}`)) out.push(`${label}package ${p}`);
-      for (const p of rules.patterns) if (!this.used.has(`${scope}\0pattern\0${p.source}`)) out.push(`${label}pattern /${p.source}/`);
+      for (const p of rules.patterns)
+        if (!this.used.has(`${scope}\0pattern\0${p.source}`)) out.push(`${label}pattern /${p.source}/`);
     };
     check('*', this.global, '');
     for (const [task, rules] of this.perTask) if (syncedTasks.includes(task)) check(task, rules, `${task}: `);
@@ -101,14 +116,21 @@ export async function loadExcludes(file: string): Promise<Excludes> {
         try {
           new RegExp(`^(?:${p})$`);
         } catch (err) {
-          diags.push({ file, ...positionOf(y, [...path, i]), message: `invalid regular expression /${p}/: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/: /s, '')}` });
+          diags.push({
+            file,
+            ...positionOf(y, [...path, i]),
+            message: `invalid regular expression /${p}/: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/: /s, '')}`,
+          });
         }
       });
     check(data.patterns, ['patterns']);
-    for (const [task, rules] of Object.entries(data['per-task'] ?? {})) check(rules?.patterns, ['per-task', task, 'patterns']);
+    for (const [task, rules] of Object.entries(data['per-task'] ?? {}))
+      check(rules?.patterns, ['per-task', task, 'patterns']);
   }
   if (diags.length > 0 || !data) {
-    throw inputError(formatDiagnostic(diags[0]!), { detail: diags.slice(1).map(formatDiagnostic).join('\n') || undefined });
+    throw inputError(formatDiagnostic(diags[0]!), {
+      detail: diags.slice(1).map(formatDiagnostic).join('\n') || undefined,
+    });
   }
   return new Excludes(data, file);
 }

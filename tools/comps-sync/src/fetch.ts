@@ -55,7 +55,10 @@ export async function httpGet(url: string, opts: GetOptions = {}): Promise<Buffe
   for (let attempt = 0; attempt <= retries; attempt++) {
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { 'user-agent': 'debian-atomic-comps-sync' } });
+      res = await fetch(url, {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { 'user-agent': 'debian-atomic-comps-sync' },
+      });
     } catch (err) {
       lastErr = err;
       continue; // network trouble: try again
@@ -77,13 +80,21 @@ export async function httpGet(url: string, opts: GetOptions = {}): Promise<Buffe
   }
   const cause = lastErr as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
   const why =
-    cause?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(lastErr));
-  throw new HttpError(url, undefined, `cannot fetch ${url}: ${why}`, { hint: 'is the mirror reachable? (--mirror URL, or work offline with --desc and --packages)', cause: lastErr });
+    cause?.name === 'TimeoutError'
+      ? `no answer within ${timeoutMs / 1000} s`
+      : (cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(lastErr));
+  throw new HttpError(url, undefined, `cannot fetch ${url}: ${why}`, {
+    hint: 'is the mirror reachable? (--mirror URL, or work offline with --desc and --packages)',
+    cause: lastErr,
+  });
 }
 
 /** A response body of at most maxBytes, read as it comes: an endless answer is cut off, never buffered whole. */
 async function readBody(res: Response, url: string, maxBytes: number, bound: string): Promise<Buffer> {
-  const tooLarge = () => new HttpError(url, res.status, `${url}: larger than ${maxBytes} bytes${bound}, refusing it`, { hint: 'the mirror is not serving what its index says' });
+  const tooLarge = () =>
+    new HttpError(url, res.status, `${url}: larger than ${maxBytes} bytes${bound}, refusing it`, {
+      hint: 'the mirror is not serving what its index says',
+    });
   if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
     await res.body?.cancel();
     throw tooLarge();
@@ -108,7 +119,13 @@ export interface Verified {
 }
 
 /** A file whose SHA256 and size we already trust: from the cache, or downloaded (no more than its size) and checked. */
-export async function fetchVerified(urls: readonly string[], sha256: string, size: number | undefined, cache: ShaCache, http: HttpOptions = {}): Promise<Verified> {
+export async function fetchVerified(
+  urls: readonly string[],
+  sha256: string,
+  size: number | undefined,
+  cache: ShaCache,
+  http: HttpOptions = {},
+): Promise<Verified> {
   const hit = await cache.get(sha256, size ?? DOWNLOAD_MAX_BYTES);
   if (hit) return { data: hit, url: urls[0]!, sha256, cached: true };
   let data: Buffer | undefined;
@@ -116,7 +133,12 @@ export async function fetchVerified(urls: readonly string[], sha256: string, siz
   for (const u of urls) {
     url = u;
     try {
-      data = await httpGet(u, size === undefined ? http : { ...http, maxBytes: size + DOWNLOAD_SLACK, bound: ` (its checksum was listed with ${size})` });
+      data = await httpGet(
+        u,
+        size === undefined
+          ? http
+          : { ...http, maxBytes: size + DOWNLOAD_SLACK, bound: ` (its checksum was listed with ${size})` },
+      );
       break;
     } catch (err) {
       // by-hash may lag on some mirrors: fall back to the plain path, as apt does.
@@ -125,9 +147,13 @@ export async function fetchVerified(urls: readonly string[], sha256: string, siz
   }
   const got = sha256Of(data!);
   if (got !== sha256 || (size !== undefined && data!.length !== size)) {
-    throw new ToolError('checksum', `${url}: checksum mismatch (expected SHA256 ${sha256}, ${size ?? '?'} bytes; got ${got}, ${data!.length} bytes)`, {
-      hint: 'the mirror may be mid-update (try again shortly) or serving damaged files',
-    });
+    throw new ToolError(
+      'checksum',
+      `${url}: checksum mismatch (expected SHA256 ${sha256}, ${size ?? '?'} bytes; got ${got}, ${data!.length} bytes)`,
+      {
+        hint: 'the mirror may be mid-update (try again shortly) or serving damaged files',
+      },
+    );
   }
   await cache.put(sha256, data!);
   return { data: data!, url, sha256, cached: false };
@@ -164,7 +190,9 @@ export async function fetchRelease(opts: MirrorOptions): Promise<SuiteRelease> {
     signed = await httpGet(url, { ...opts.http, maxBytes: RELEASE_MAX_BYTES });
   } catch (err) {
     if (err instanceof HttpError && err.status === 404) {
-      throw new HttpError(url, 404, `${url}: not found: is '${opts.suite}' a suite on ${opts.mirror}?`, { hint: 'suites are codenames (trixie, forky, sid) or stable/testing/unstable' });
+      throw new HttpError(url, 404, `${url}: not found: is '${opts.suite}' a suite on ${opts.mirror}?`, {
+        hint: 'suites are codenames (trixie, forky, sid) or stable/testing/unstable',
+      });
     }
     throw err;
   }
@@ -173,7 +201,11 @@ export async function fetchRelease(opts: MirrorOptions): Promise<SuiteRelease> {
   const warnings = checkRelease(release, opts.suite, url, opts.now ?? new Date(), opts.allowExpired);
   for (const arch of opts.arches) {
     if (release.architectures.length && !release.architectures.includes(arch)) {
-      throw new ToolError('arch', `${opts.suite} has no architecture ${arch} (it has: ${release.architectures.join(' ')})`, { exitCode: 2 });
+      throw new ToolError(
+        'arch',
+        `${opts.suite} has no architecture ${arch} (it has: ${release.architectures.join(' ')})`,
+        { exitCode: 2 },
+      );
     }
   }
   return { url, release, signers: verified.signers, warnings };
@@ -193,11 +225,19 @@ export async function fetchPackagesIndex(opts: MirrorOptions, rel: SuiteRelease,
   const sum = rel.release.sha256.get(path);
   if (!sum) throw new ToolError('release', `${rel.url}: lists no SHA256 for ${path}`);
   if (sum.size > PACKAGES_LIMITS.compressed) {
-    throw inputError(`${rel.url}: lists ${path} with ${sum.size} bytes, more than the ${PACKAGES_LIMITS.compressed} a Packages.xz may have`);
+    throw inputError(
+      `${rel.url}: lists ${path} with ${sum.size} bytes, more than the ${PACKAGES_LIMITS.compressed} a Packages.xz may have`,
+    );
   }
   const plain = suiteUrl(opts.mirror, opts.suite, path);
   const byHash = suiteUrl(opts.mirror, opts.suite, `main/binary-${arch}/by-hash/SHA256/${sum.sha256}`);
-  const got = await fetchVerified(rel.release.acquireByHash ? [byHash, plain] : [plain], sum.sha256, sum.size, opts.cache, opts.http);
+  const got = await fetchVerified(
+    rel.release.acquireByHash ? [byHash, plain] : [plain],
+    sum.sha256,
+    sum.size,
+    opts.cache,
+    opts.http,
+  );
   const reader = new PackagesIndexReader(got.url, arch);
   await xzText({ data: got.data, name: got.url }, 'Packages index', PACKAGES_LIMITS.bytes, (text) => reader.push(text));
   return { arch, url: got.url, sha256: sum.sha256, cached: got.cached, index: reader.end() };
@@ -225,15 +265,29 @@ export interface FetchedDeb {
  * A package's .deb, pinned by its Packages entry (Filename, SHA256, Size), each checked
  * before anything is fetched; `index` (the Packages file) positions the errors.
  */
-export async function fetchDeb(opts: MirrorOptions, entry: Pick<PackageEntry, 'name'> & Partial<Pick<PackageEntry, 'filename' | 'sha256' | 'size' | 'line'>>, index?: string): Promise<FetchedDeb> {
-  if (!entry.filename || !entry.sha256) throw new ToolError('packages', `the Packages entry of ${entry.name} has no Filename or SHA256`);
+export async function fetchDeb(
+  opts: MirrorOptions,
+  entry: Pick<PackageEntry, 'name'> & Partial<Pick<PackageEntry, 'filename' | 'sha256' | 'size' | 'line'>>,
+  index?: string,
+): Promise<FetchedDeb> {
+  if (!entry.filename || !entry.sha256)
+    throw new ToolError('packages', `the Packages entry of ${entry.name} has no Filename or SHA256`);
   const bad = (message: string) =>
-    index ? positionedError({ file: index, line: entry.line ?? 1, col: 1, message: `${entry.name}: ${message}` }) : inputError(`the Packages entry of ${entry.name}: ${message}`);
-  if (!/^[0-9a-f]{64}$/.test(entry.sha256)) throw bad(`SHA256 is not a SHA256 (64 hex digits): ${JSON.stringify(entry.sha256.slice(0, 80))}`);
-  if (entry.size !== undefined && !(Number.isSafeInteger(entry.size) && entry.size >= 0 && entry.size <= DOWNLOAD_MAX_BYTES)) {
+    index
+      ? positionedError({ file: index, line: entry.line ?? 1, col: 1, message: `${entry.name}: ${message}` })
+      : inputError(`the Packages entry of ${entry.name}: ${message}`);
+  if (!/^[0-9a-f]{64}$/.test(entry.sha256))
+    throw bad(`SHA256 is not a SHA256 (64 hex digits): ${JSON.stringify(entry.sha256.slice(0, 80))}`);
+  if (
+    entry.size !== undefined &&
+    !(Number.isSafeInteger(entry.size) && entry.size >= 0 && entry.size <= DOWNLOAD_MAX_BYTES)
+  ) {
     throw bad(`Size is not a size of at most ${DOWNLOAD_MAX_BYTES} bytes: ${entry.size}`);
   }
-  if (!/^[\x21-\x7e]+$/.test(entry.filename) || entry.filename.split('/').some((c) => c === '..' || c === '' || c === '.')) {
+  if (
+    !/^[\x21-\x7e]+$/.test(entry.filename) ||
+    entry.filename.split('/').some((c) => c === '..' || c === '' || c === '.')
+  ) {
     throw bad(`Filename is not a path in the archive: ${JSON.stringify(entry.filename.slice(0, 80))}`);
   }
   const url = `${opts.mirror.replace(/\/+$/, '')}/${entry.filename}`;

@@ -43,15 +43,25 @@ stderr and the diff as JSON on stdout. Exit 1 when the file is out of sync.`;
 
 /** A repeatable, comma-separated option (not yargs' greedy arrays, which would eat TASKS_YAML). */
 function list(value: string | string[] | undefined): string[] {
-  return [value ?? []].flat().flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+  return [value ?? []]
+    .flat()
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 export function parseArches(values: readonly string[]): string[] {
   const out: string[] = [];
-  for (const a of values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  for (const a of values
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(ARCHES as readonly string[]).includes(a)) {
       const s = suggest(a, ARCHES);
-      throw usageError(`--arch: unknown architecture '${a}'${s ? ` (did you mean '${s}'?)` : ''}`, `one of ${ARCHES.join(', ')}`);
+      throw usageError(
+        `--arch: unknown architecture '${a}'${s ? ` (did you mean '${s}'?)` : ''}`,
+        `one of ${ARCHES.join(', ')}`,
+      );
     }
     if (!out.includes(a)) out.push(a);
   }
@@ -63,22 +73,47 @@ export function parseArches(values: readonly string[]): string[] {
 export function seconds(value: string | string[]): number {
   const raw = String([value].flat().at(-1)).trim();
   const n = Number(raw);
-  if (raw === '' || !(n > 0 && n <= 86_400)) throw usageError(`--timeout ${raw}: expected a number of seconds greater than 0 (at most 86400)`);
+  if (raw === '' || !(n > 0 && n <= 86_400))
+    throw usageError(`--timeout ${raw}: expected a number of seconds greater than 0 (at most 86400)`);
   return n;
 }
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
   const args = await cli(TOOL, USAGE, argv)
-    .option('save', { type: 'boolean', default: false, describe: 'Rewrite TASKS_YAML (atomically, comments kept) instead of only reporting' })
+    .option('save', {
+      type: 'boolean',
+      default: false,
+      describe: 'Rewrite TASKS_YAML (atomically, comments kept) instead of only reporting',
+    })
     .option('suite', { type: 'string', default: 'trixie', describe: 'Debian suite (codename) to sync with' })
     .option('mirror', { type: 'string', default: DEFAULT_MIRROR, describe: 'Debian mirror' })
-    .option('arch', { type: 'string', default: 'amd64', coerce: list, describe: 'Architectures, comma-separated or repeated' })
+    .option('arch', {
+      type: 'string',
+      default: 'amd64',
+      coerce: list,
+      describe: 'Architectures, comma-separated or repeated',
+    })
     .option('desc', { type: 'string', describe: 'Offline: debian-tasks.desc, or a tasksel-data .deb' })
-    .option('packages', { type: 'string', coerce: list, describe: 'Offline: Packages[.xz] per --arch, in order (or ARCH=FILE); comma-separated or repeated' })
-    .option('task', { type: 'string', coerce: list, describe: 'Also sync these tasks (added to TASKS_YAML by --save); comma-separated or repeated' })
-    .option('exclude', { type: 'string', describe: 'Exclude file (default: tasks-exclude.yaml beside TASKS_YAML, if any)' })
+    .option('packages', {
+      type: 'string',
+      coerce: list,
+      describe: 'Offline: Packages[.xz] per --arch, in order (or ARCH=FILE); comma-separated or repeated',
+    })
+    .option('task', {
+      type: 'string',
+      coerce: list,
+      describe: 'Also sync these tasks (added to TASKS_YAML by --save); comma-separated or repeated',
+    })
+    .option('exclude', {
+      type: 'string',
+      describe: 'Exclude file (default: tasks-exclude.yaml beside TASKS_YAML, if any)',
+    })
     .option('keyring', { type: 'string', default: DEFAULT_KEYRING, describe: 'Keyring that signs the suite (gpgv)' })
-    .option('allow-expired', { type: 'boolean', default: false, describe: "Use a Release past its Valid-Until (stale mirror); signatures are still checked" })
+    .option('allow-expired', {
+      type: 'boolean',
+      default: false,
+      describe: 'Use a Release past its Valid-Until (stale mirror); signatures are still checked',
+    })
     .option('timeout', { type: 'string', default: '120', describe: 'Seconds per download before giving up' })
     .demandCommand(1, 1, 'give the tasks file (variants/tasks/tasks.yaml)', 'give one tasks file')
     .parseAsync();
@@ -87,7 +122,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   const arches = parseArches(args.arch);
   const timeout = seconds(args.timeout);
   const offline = args.desc !== undefined || args.packages !== undefined;
-  if (offline && (args.desc === undefined || !args.packages?.length)) throw usageError('--desc and --packages go together (offline mode needs both)');
+  if (offline && (args.desc === undefined || !args.packages?.length))
+    throw usageError('--desc and --packages go together (offline mode needs both)');
   const progress = new Progress(TOOL, { quiet: args.quiet });
 
   const tasksFile = await loadTasksFile(file);
@@ -95,7 +131,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     if (!TASK_NAME.test(name)) throw usageError(`--task ${name}: not a task name (lower-case letters, digits and '-')`);
     if (!tasksFile.tasks.has(name)) tasksFile.tasks.set(name, null);
   }
-  const excludeFile = args.exclude ?? (existsSync(join(dirname(file), 'tasks-exclude.yaml')) ? join(dirname(file), 'tasks-exclude.yaml') : undefined);
+  const excludeFile =
+    args.exclude ??
+    (existsSync(join(dirname(file), 'tasks-exclude.yaml')) ? join(dirname(file), 'tasks-exclude.yaml') : undefined);
   const excludes = excludeFile ? await loadExcludes(excludeFile) : new Excludes();
 
   const sources: Sources = offline
@@ -128,12 +166,16 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     }
     members.set(name, taskMembers(desc, sources.indexes, excludes));
   }
-  if (unknown.length) throw inputError(formatDiagnostic(unknown[0]!), { detail: unknown.slice(1).map(formatDiagnostic).join('\n') || undefined });
+  if (unknown.length)
+    throw inputError(formatDiagnostic(unknown[0]!), {
+      detail: unknown.slice(1).map(formatDiagnostic).join('\n') || undefined,
+    });
 
   // comps-sync.py's "groups": which synced tasks carry an entry.
   const carriers = new Map<string, string[]>();
   for (const m of members.values()) {
-    for (const kind of KINDS) for (const e of m.state.members[kind].keys()) carriers.set(e, [...new Set([...(carriers.get(e) ?? []), m.task])]);
+    for (const kind of KINDS)
+      for (const e of m.state.members[kind].keys()) carriers.set(e, [...new Set([...(carriers.get(e) ?? []), m.task])]);
   }
 
   const reports: TaskReport[] = [];
@@ -141,7 +183,17 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   for (const [name, entry] of tasksFile.tasks) {
     const m = members.get(name);
     if (!m) {
-      reports.push({ task: name, status: 'skipped', new: false, added: [], removed: [], reformat: false, unavailable: [], excluded: [], missingOn: [] });
+      reports.push({
+        task: name,
+        status: 'skipped',
+        new: false,
+        added: [],
+        removed: [],
+        reformat: false,
+        unavailable: [],
+        excluded: [],
+        missingOn: [],
+      });
       continue;
     }
     const current = stateOfEntry(entry, arches);
@@ -159,7 +211,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       excluded: m.excluded,
       missingOn: m.missingOn,
     };
-    if ((current.description ?? null) !== (m.state.description ?? null)) report.description = { from: current.description ?? null, to: m.state.description ?? null };
+    if ((current.description ?? null) !== (m.state.description ?? null))
+      report.description = { from: current.description ?? null, to: m.state.description ?? null };
     report.reformat = !same && !hasDrift(report);
     reports.push(report);
     if (!same) updates.set(name, canonical);
@@ -170,7 +223,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   const drift = newText !== tasksFile.loaded.text;
 
   for (const r of reports) for (const line of formatTaskReport(r, arches, excludeFile)) io.stderr.write(line + '\n');
-  for (const u of excludes.unused([...members.keys()])) warn(TOOL, `${excludeFile}: ${u} excludes nothing (stale?)`, args.quiet, io.stderr);
+  for (const u of excludes.unused([...members.keys()]))
+    warn(TOOL, `${excludeFile}: ${u} excludes nothing (stale?)`, args.quiet, io.stderr);
 
   let saved = false;
   if (args.save && drift) {
@@ -181,12 +235,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   writeJson(
     {
       file,
-    exclude: excludeFile ?? null,
-    arches,
-    source: sources.source,
-    drift,
-    saved,
-    tasks: reports,
+      exclude: excludeFile ?? null,
+      arches,
+      source: sources.source,
+      drift,
+      saved,
+      tasks: reports,
     },
     io.stdout,
   );
@@ -194,7 +248,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
 }
 
 /** The rewritten file must say exactly what we meant: re-read it and compare. */
-function checkRendered(file: string, text: string, updates: ReadonlyMap<string, TaskEntry>, arches: readonly string[]): void {
+function checkRendered(
+  file: string,
+  text: string,
+  updates: ReadonlyMap<string, TaskEntry>,
+  arches: readonly string[],
+): void {
   if (updates.size === 0) return;
   const y = parseYamlText(file, text);
   const tasks = (y.doc.toJS() as { tasks?: Record<string, TaskEntry | null> } | null)?.tasks ?? {};

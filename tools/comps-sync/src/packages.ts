@@ -25,7 +25,19 @@ export interface PackagesIndex {
   provided: Set<string>;
 }
 
-const KEEP = new Set(['package', 'version', 'priority', 'section', 'description', 'filename', 'sha256', 'size', 'depends', 'recommends', 'provides']);
+const KEEP = new Set([
+  'package',
+  'version',
+  'priority',
+  'section',
+  'description',
+  'filename',
+  'sha256',
+  'size',
+  'depends',
+  'recommends',
+  'provides',
+]);
 
 /**
  * Bounds for one architecture's Packages index. Debian's forky/amd64 main (2026): 71,000
@@ -82,7 +94,13 @@ export class PackagesIndexReader {
 
   private stanza(st: Stanza): void {
     const { file, packages, provided } = this.index;
-    const limit = (what: string) => positionedError({ file, line: st.line, col: 1, message: `more than ${what} (is this one architecture's Packages index?)` });
+    const limit = (what: string) =>
+      positionedError({
+        file,
+        line: st.line,
+        col: 1,
+        message: `more than ${what} (is this one architecture's Packages index?)`,
+      });
     if (++this.stanzas > this.limits.stanzas) throw limit(`${this.limits.stanzas} stanzas`);
     for (const f of st.fields.values()) this.kept += f.value.length;
     if (this.kept > this.limits.kept) throw limit(`${this.limits.kept} characters of package data`);

@@ -38,7 +38,10 @@ export async function verifyInRelease(signed: Uint8Array, keyring: string, sourc
     await (await openRegularFile(ring, 'keyring')).close();
   } catch (err) {
     if (err instanceof ToolError && / no such file$/.test(err.summary)) {
-      throw new ToolError('keyring', `keyring ${ring} not found`, { hint: "install debian-archive-keyring, or pass --keyring FILE", exitCode: 2 });
+      throw new ToolError('keyring', `keyring ${ring} not found`, {
+        hint: 'install debian-archive-keyring, or pass --keyring FILE',
+        exitCode: 2,
+      });
     }
     throw err;
   }
@@ -48,7 +51,10 @@ export async function verifyInRelease(signed: Uint8Array, keyring: string, sourc
     providedBy: 'gpgv',
     what: `verify ${source}`,
   });
-  const status = res.stderr.split('\n').filter((l) => l.startsWith('[GNUPG:] ')).map((l) => l.slice(9).split(' '));
+  const status = res.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('[GNUPG:] '))
+    .map((l) => l.slice(9).split(' '));
   const bad = status.filter((s) => s[0] === 'BADSIG');
   const signers: string[] = [];
   let good = false;
@@ -58,9 +64,13 @@ export async function verifyInRelease(signed: Uint8Array, keyring: string, sourc
     else if (s[0] === 'VALIDSIG' && good) signers.push(s[s.length - 1]!);
   }
   if (bad.length > 0) {
-    throw new ToolError('bad-signature', `${source}: BAD signature from ${bad.map((s) => s.slice(2).join(' ')).join(', ')}`, {
-      hint: 'the file was altered or corrupted in transit; do not use this mirror until it is fixed',
-    });
+    throw new ToolError(
+      'bad-signature',
+      `${source}: BAD signature from ${bad.map((s) => s.slice(2).join(' ')).join(', ')}`,
+      {
+        hint: 'the file was altered or corrupted in transit; do not use this mirror until it is fixed',
+      },
+    );
   }
   if (signers.length === 0) {
     const missing = status.filter((s) => s[0] === 'NO_PUBKEY').map((s) => s[1]);
@@ -71,7 +81,11 @@ export async function verifyInRelease(signed: Uint8Array, keyring: string, sourc
         : 'no good signature';
     throw new ToolError('unverified', `${source}: cannot verify: ${why}`, {
       hint: missing.length ? 'a newer debian-archive-keyring may have the key; pass it with --keyring FILE' : undefined,
-      detail: res.stderr.split('\n').filter((l) => l.startsWith('gpgv:')).join('\n') || undefined,
+      detail:
+        res.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('gpgv:'))
+          .join('\n') || undefined,
     });
   }
   return { text: res.stdout, signers };
@@ -87,11 +101,17 @@ export function parseRelease(text: string, file: string): ReleaseFile {
     if (line.trim() === '') return;
     const m = /^([0-9a-f]{64})\s+(\d{1,15})\s+(\S+)$/.exec(line.trim());
     if (!m) {
-      throw positionedError({ file, line: sums.line + i, col: i === 0 ? sums.col : 2, message: `malformed SHA256 entry ${JSON.stringify(line.trim().slice(0, 120))} (expected: SHA256 size path)` });
+      throw positionedError({
+        file,
+        line: sums.line + i,
+        col: i === 0 ? sums.col : 2,
+        message: `malformed SHA256 entry ${JSON.stringify(line.trim().slice(0, 120))} (expected: SHA256 size path)`,
+      });
     }
     sha256.set(m[3]!, { sha256: m[1]!, size: Number(m[2]) });
   });
-  if (sha256.size === 0) throw new ToolError('release', `${file}: no SHA256 checksums in the Release file`, { exitCode: 2 });
+  if (sha256.size === 0)
+    throw new ToolError('release', `${file}: no SHA256 checksums in the Release file`, { exitCode: 2 });
   return {
     suite: f('suite'),
     codename: f('codename'),
@@ -104,19 +124,32 @@ export function parseRelease(text: string, file: string): ReleaseFile {
 }
 
 /** apt's checks: the suite asked for, not yet expired (a stale or replayed Release). */
-export function checkRelease(rel: ReleaseFile, suite: string, source: string, now: Date, allowExpired: boolean): string[] {
+export function checkRelease(
+  rel: ReleaseFile,
+  suite: string,
+  source: string,
+  now: Date,
+  allowExpired: boolean,
+): string[] {
   const warnings: string[] = [];
   if (rel.codename !== suite && rel.suite !== suite) {
-    throw new ToolError('wrong-suite', `${source}: is for ${rel.codename ?? rel.suite ?? 'an unnamed suite'}, not ${suite}`, {
-      hint: 'the mirror answered with another suite; check --mirror and --suite',
-    });
+    throw new ToolError(
+      'wrong-suite',
+      `${source}: is for ${rel.codename ?? rel.suite ?? 'an unnamed suite'}, not ${suite}`,
+      {
+        hint: 'the mirror answered with another suite; check --mirror and --suite',
+      },
+    );
   }
   if (rel.validUntil) {
     const until = Date.parse(rel.validUntil);
     if (Number.isNaN(until)) throw new ToolError('release', `${source}: unreadable Valid-Until: ${rel.validUntil}`);
     if (until < now.getTime()) {
       const msg = `${source}: expired on ${rel.validUntil} (the mirror's copy of ${suite} is stale)`;
-      if (!allowExpired) throw new ToolError('expired', msg, { hint: 'use an up-to-date mirror, or pass --allow-expired to use it anyway (signatures are still checked)' });
+      if (!allowExpired)
+        throw new ToolError('expired', msg, {
+          hint: 'use an up-to-date mirror, or pass --allow-expired to use it anyway (signatures are still checked)',
+        });
       warnings.push(msg);
     }
   }

@@ -54,7 +54,11 @@ export function renderTasksFile(y: LoadedYaml, updates: ReadonlyMap<string, Task
     doc.contents = one;
     const rendered = doc.toString({ indentSeq, flowCollectionPadding: false, lineWidth: 0 });
     const text = indent(rendered, col);
-    edits.push({ start, end, text: y.text.slice(end - 1, end) === '\n' || end === y.text.length ? text : text.replace(/\n$/, '') });
+    edits.push({
+      start,
+      end,
+      text: y.text.slice(end - 1, end) === '\n' || end === y.text.length ? text : text.replace(/\n$/, ''),
+    });
   }
   // Tasks new to the file go after the last one, in the order given.
   const present = new Set(tasks.items.map(keyOf));
@@ -67,7 +71,8 @@ export function renderTasksFile(y: LoadedYaml, updates: ReadonlyMap<string, Task
       const key = last.key as YamlNode;
       col = y.lines.linePos(key.range![0]).col - 1;
       const value = last.value as YamlNode | null;
-      const after = isMap(value) && !value.flow && value.range ? value.range[2] - 1 : (value?.range?.[1] ?? key.range![2]);
+      const after =
+        isMap(value) && !value.flow && value.range ? value.range[2] - 1 : (value?.range?.[1] ?? key.range![2]);
       const nl = y.text.indexOf('\n', after);
       at = nl < 0 ? y.text.length : nl + 1;
     }
@@ -100,7 +105,8 @@ function keyOf(pair: Pair): string | undefined {
 function buildTaskMap(existing: unknown, entry: TaskEntry, indent: number): YAMLMap {
   const map = isMap(existing) ? existing : new YAMLMap();
   // `name: {}  # why` or `name:  # why`: keep the note, at the top of the now block mapping.
-  const note = (isMap(existing) && existing.flow) || isScalar(existing) ? (existing as YAMLMap | Scalar).comment : undefined;
+  const note =
+    (isMap(existing) && existing.flow) || isScalar(existing) ? (existing as YAMLMap | Scalar).comment : undefined;
   if (note) {
     map.commentBefore = map.commentBefore ? `${map.commentBefore}\n${note}` : note;
     if (isMap(existing)) existing.comment = undefined;

@@ -49,13 +49,20 @@ export function pairPackagesFiles(values: readonly string[], arches: readonly st
   }
   const rest = arches.filter((a) => !out.has(a));
   if (plain.length !== rest.length) {
-    throw usageError(`--packages: ${values.length} file(s) for ${arches.length} arch(es) (${arches.join(', ')})`, 'give one Packages file per --arch, in the same order, or write ARCH=FILE');
+    throw usageError(
+      `--packages: ${values.length} file(s) for ${arches.length} arch(es) (${arches.join(', ')})`,
+      'give one Packages file per --arch, in the same order, or write ARCH=FILE',
+    );
   }
   rest.forEach((a, i) => out.set(a, plain[i]!));
   return out;
 }
 
-export async function loadOffline(desc: string, packages: readonly string[], arches: readonly string[]): Promise<Sources> {
+export async function loadOffline(
+  desc: string,
+  packages: readonly string[],
+  arches: readonly string[],
+): Promise<Sources> {
   const files = pairPackagesFiles(packages, arches);
   const descText = await readDesc(desc);
   const indexes: PackagesIndex[] = [];

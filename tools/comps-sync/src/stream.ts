@@ -15,7 +15,12 @@ export type Source = { file: string } | { data: Uint8Array; name: string };
 export const sourceName = (s: Source): string => ('file' in s ? s.file : s.name);
 
 /** Read a regular file chunk by chunk; more than maxBytes is refused, not truncated. */
-export async function streamFile(file: string, what: string, maxBytes: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+export async function streamFile(
+  file: string,
+  what: string,
+  maxBytes: number,
+  onChunk: (chunk: Buffer) => void,
+): Promise<void> {
   const fh = await openRegularFile(file, what);
   try {
     let total = 0;
@@ -47,7 +52,13 @@ export interface CommandResult {
  * way the command is killed at once. A local file is the command's stdin as is (never
  * read into memory here); in-memory data is written to it.
  */
-export async function streamCommand(cmd: string, args: readonly string[], source: Source, opts: { providedBy: string; what: string }, onChunk: (chunk: Buffer) => boolean | void): Promise<CommandResult> {
+export async function streamCommand(
+  cmd: string,
+  args: readonly string[],
+  source: Source,
+  opts: { providedBy: string; what: string },
+  onChunk: (chunk: Buffer) => boolean | void,
+): Promise<CommandResult> {
   const fh = 'file' in source ? await openRegularFile(source.file, opts.what) : undefined;
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
@@ -66,7 +77,9 @@ export async function streamCommand(cmd: string, args: readonly string[], source
         failure ??= {
           err:
             err.code === 'ENOENT'
-              ? new ToolError('missing-command', `${cmd}: command not found (${opts.what})`, { hint: `install it: apt-get install ${opts.providedBy} (or run 'make deps')` })
+              ? new ToolError('missing-command', `${cmd}: command not found (${opts.what})`, {
+                  hint: `install it: apt-get install ${opts.providedBy} (or run 'make deps')`,
+                })
               : err,
         };
         stop();
@@ -108,13 +121,21 @@ export function commandMessage(stderr: string, prefix: RegExp): string {
  * boundaries). More than maxBytes of output is refused as a bomb; data that is not
  * xz, or is cut short, is an input error naming the source.
  */
-export async function xzText(source: Source, what: string, maxBytes: number, onText: (text: string) => void): Promise<void> {
+export async function xzText(
+  source: Source,
+  what: string,
+  maxBytes: number,
+  onText: (text: string) => void,
+): Promise<void> {
   const name = sourceName(source);
   const decoder = new StringDecoder('utf8');
   let total = 0;
   const res = await streamCommand('xz', ['-dc'], source, { providedBy: 'xz-utils', what }, (chunk) => {
     total += chunk.length;
-    if (total > maxBytes) throw inputError(`${name}: ${what} decompresses to more than ${maxBytes} bytes, refusing it`, { hint: 'a decompression bomb, or not the file you meant' });
+    if (total > maxBytes)
+      throw inputError(`${name}: ${what} decompresses to more than ${maxBytes} bytes, refusing it`, {
+        hint: 'a decompression bomb, or not the file you meant',
+      });
     onText(decoder.write(chunk));
   });
   if (res.code !== 0) throw inputError(`${name}: not xz data (${commandMessage(res.stderr, /^xz: \(stdin\): /)})`);
@@ -123,7 +144,12 @@ export async function xzText(source: Source, what: string, maxBytes: number, onT
 }
 
 /** Text from a plain file (streamed) or an .xz one (decompressed), at most maxBytes of it. */
-export async function streamText(file: string, what: string, maxBytes: number, onText: (text: string) => void): Promise<void> {
+export async function streamText(
+  file: string,
+  what: string,
+  maxBytes: number,
+  onText: (text: string) => void,
+): Promise<void> {
   if (file.endsWith('.xz')) return xzText({ file }, what, maxBytes, onText);
   const decoder = new StringDecoder('utf8');
   await streamFile(file, what, maxBytes, (chunk) => onText(decoder.write(chunk)));

@@ -136,7 +136,8 @@ export class TarScanner {
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
     const stored = cString(h, 148, 8).trim();
-    if (!/^[0-7]+$/.test(stored) || parseInt(stored, 8) !== sum) throw this.damaged(`bad header checksum at byte ${at}`);
+    if (!/^[0-7]+$/.test(stored) || parseInt(stored, 8) !== sum)
+      throw this.damaged(`bad header checksum at byte ${at}`);
 
     let path = cString(h, 0, 100);
     // POSIX ustar splits long paths into prefix/name; GNU tar ('ustar  \0') uses that space otherwise.
@@ -162,11 +163,20 @@ export class TarScanner {
     this.next = {};
 
     const parts = components(path);
-    if (parts.includes('..')) throw inputError(`${this.what}: unsafe member path '${path}' (a '..' component)`, { hint: 'a package never has these; this one was made to write outside its directory' });
+    if (parts.includes('..'))
+      throw inputError(`${this.what}: unsafe member path '${path}' (a '..' component)`, {
+        hint: 'a package never has these; this one was made to write outside its directory',
+      });
     if (parts.join('/') === this.wanted) {
       const kind = type === '0' || type === '7' ? undefined : (TYPES[type] ?? `a member of type '${type}'`);
-      if (kind) throw inputError(`${this.what}: /${this.wanted} is ${kind}${linkpath && (type === '1' || type === '2') ? ` (to ${linkpath})` : ''}, expected a regular file`);
-      if (size > this.limits.member) throw inputError(`${this.what}: /${this.wanted} is ${size} bytes, more than the ${this.limits.member} ${this.limits.memberWhat} may have`);
+      if (kind)
+        throw inputError(
+          `${this.what}: /${this.wanted} is ${kind}${linkpath && (type === '1' || type === '2') ? ` (to ${linkpath})` : ''}, expected a regular file`,
+        );
+      if (size > this.limits.member)
+        throw inputError(
+          `${this.what}: /${this.wanted} is ${size} bytes, more than the ${this.limits.member} ${this.limits.memberWhat} may have`,
+        );
       this.pending = { kind: 'member', size };
       return;
     }
@@ -177,7 +187,10 @@ export class TarScanner {
   /** Refused from the header, before its data is read: a bomb costs nothing. */
   private checkTotal(size: number): void {
     if (this.offset + Math.ceil(size / 512) * 512 > this.limits.total) {
-      throw inputError(`${this.what}: its data.tar is larger than ${this.limits.total} bytes before /${this.wanted}; refusing it`, { hint: 'a decompression bomb, or not the package you meant' });
+      throw inputError(
+        `${this.what}: its data.tar is larger than ${this.limits.total} bytes before /${this.wanted}; refusing it`,
+        { hint: 'a decompression bomb, or not the package you meant' },
+      );
     }
   }
 
@@ -200,7 +213,8 @@ export class TarScanner {
     while (pos < data.length) {
       const space = data.indexOf(0x20, pos);
       const len = space < 0 ? NaN : Number(data.toString('latin1', pos, space));
-      if (!Number.isInteger(len) || len <= space - pos || pos + len > data.length || data[pos + len - 1] !== 0x0a) throw this.damaged('a malformed pax header');
+      if (!Number.isInteger(len) || len <= space - pos || pos + len > data.length || data[pos + len - 1] !== 0x0a)
+        throw this.damaged('a malformed pax header');
       const record = data.toString('utf8', space + 1, pos + len - 1);
       pos += len;
       const eq = record.indexOf('=');

@@ -10,7 +10,14 @@
  *       recommends: [openssh-client]    # default (task-* Recommends)
  *       recommends-amd64: [...]
  */
-import { formatDiagnostic, inputError, readYamlFile, schemaDiagnostics, syntaxDiagnostics, type LoadedYaml } from '@debian-atomic/lib';
+import {
+  formatDiagnostic,
+  inputError,
+  readYamlFile,
+  schemaDiagnostics,
+  syntaxDiagnostics,
+  type LoadedYaml,
+} from '@debian-atomic/lib';
 // The format is treefile-lint's (it expands `tasks:`): one schema for both tools.
 import { DEBIAN_ARCHES, tasksFileKeys, tasksFileSchema } from '@debian-atomic/lib/contracts/treefile';
 import { normaliseEntry } from './relations.js';
@@ -51,7 +58,9 @@ export async function loadTasksFile(file: string): Promise<TasksFile> {
     data = res.data;
   }
   if (diags.length > 0 || !data) {
-    throw inputError(formatDiagnostic(diags[0]!), { detail: diags.slice(1).map(formatDiagnostic).join('\n') || undefined });
+    throw inputError(formatDiagnostic(diags[0]!), {
+      detail: diags.slice(1).map(formatDiagnostic).join('\n') || undefined,
+    });
   }
   return { loaded, tasks: new Map(Object.entries(data.tasks).map(([name, entry]) => [name, entry as TaskEntry])) };
 }

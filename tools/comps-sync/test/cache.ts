@@ -38,8 +38,14 @@ t.test('an entry that is not a regular file is an error; an oversized one is dam
   t.equal(fifo.exitCode, 2);
   rmSync(file);
   symlinkSync('/etc/passwd', file);
-  t.match(((await cache.get(sum).catch((e: unknown) => e)) as ToolError).summary, /a symbolic link, expected a regular file$/);
+  t.match(
+    ((await cache.get(sum).catch((e: unknown) => e)) as ToolError).summary,
+    /a symbolic link, expected a regular file$/,
+  );
   rmSync(file);
   mkdirSync(file);
-  t.match(((await cache.get(sum).catch((e: unknown) => e)) as ToolError).summary, /is a directory, expected a regular file$/);
+  t.match(
+    ((await cache.get(sum).catch((e: unknown) => e)) as ToolError).summary,
+    /is a directory, expected a regular file$/,
+  );
 });

@@ -6,7 +6,10 @@ import { fixture } from './fixtures/mirror.js';
 t.test('tasks of a real debian-tasks.desc excerpt', async (t) => {
   const file = fixture('trixie', 'debian-tasks.desc');
   const tasks = parseTaskDescs(readFileSync(file, 'utf8'), file);
-  t.same([...tasks.keys()], ['desktop', 'gnome-desktop', 'japanese', 'japanese-desktop', 'japanese-gnome-desktop', 'ssh-server', 'standard']);
+  t.same(
+    [...tasks.keys()],
+    ['desktop', 'gnome-desktop', 'japanese', 'japanese-desktop', 'japanese-gnome-desktop', 'ssh-server', 'standard'],
+  );
   const gnome = tasks.get('gnome-desktop')!;
   t.same(gnome.key, ['task-gnome-desktop']);
   t.equal(gnome.parent, 'desktop');
@@ -22,6 +25,8 @@ t.test('tasks of a real debian-tasks.desc excerpt', async (t) => {
 
 t.test('malformed desc files', async (t) => {
   t.throws(() => parseTaskDescs('Key: task-a\n', 'd'), { message: "d:1:1: stanza without a 'Task' field" });
-  t.throws(() => parseTaskDescs('Task: a\n\nTask: a\n', 'd'), { message: "d:3:1: task 'a' defined twice (first at line 1)" });
+  t.throws(() => parseTaskDescs('Task: a\n\nTask: a\n', 'd'), {
+    message: "d:3:1: task 'a' defined twice (first at line 1)",
+  });
   t.throws(() => parseTaskDescs('\n# nothing\n', 'd'), { message: /d:1:1: no Task stanzas/ });
 });

@@ -27,7 +27,11 @@ per-task:
 });
 
 t.test('rules that match nothing are reported (stale or misspelt)', async (t) => {
-  const ex = new Excludes({ packages: ['a'], patterns: ['b.*'], 'per-task': { t1: { packages: ['c'], patterns: ['d'] }, t2: { packages: ['e'] } } });
+  const ex = new Excludes({
+    packages: ['a'],
+    patterns: ['b.*'],
+    'per-task': { t1: { packages: ['c'], patterns: ['d'] }, t2: { packages: ['e'] } },
+  });
   ex.reason('t1', 'a');
   t.same(ex.unused(['t1']), ['pattern /b.*/', 't1: package c', 't1: pattern /d/']);
 });
@@ -44,14 +48,25 @@ t.test('malformed exclude files give positioned errors', async (t) => {
     ['pakages: [a]\n', "x.yaml:1:1: unknown key 'pakages' (did you mean 'packages'?)"],
     ['packages: a\n', 'x.yaml:1:11: packages: expected array, found the string "a"'],
     ["patterns: ['ok', '(unclosed']\n", 'x.yaml:1:18: invalid regular expression /(unclosed/: Unterminated group'],
-    ["per-task:\n  kde:\n    patterns: ['[z-a]']\n", 'x.yaml:3:16: invalid regular expression /[z-a]/: Range out of order in character class'],
+    [
+      "per-task:\n  kde:\n    patterns: ['[z-a]']\n",
+      'x.yaml:3:16: invalid regular expression /[z-a]/: Range out of order in character class',
+    ],
     ['packages: [a\n', 'x.yaml:2:1: YAML syntax: '],
-    ['tasks: [a]\nper-task:\n  k:\n    packges: []\nfoo: 1\n', "x.yaml:4:5: unknown key 'packges' (did you mean 'packages'?)", "x.yaml:5:1: unknown key 'foo'"],
+    [
+      'tasks: [a]\nper-task:\n  k:\n    packges: []\nfoo: 1\n',
+      "x.yaml:4:5: unknown key 'packges' (did you mean 'packages'?)",
+      "x.yaml:5:1: unknown key 'foo'",
+    ],
   ];
   for (const [text, first, detail] of cases) {
     const file = join(dir, 'x.yaml');
     writeFileSync(file, text);
-    const e = (await loadExcludes(file).catch((e: unknown) => e)) as { summary: string; detail?: string; exitCode: number };
+    const e = (await loadExcludes(file).catch((e: unknown) => e)) as {
+      summary: string;
+      detail?: string;
+      exitCode: number;
+    };
     const summary = e.summary.replace(dir + '/', '');
     if (first.endsWith(': ')) t.ok(summary.startsWith(first), summary);
     else t.equal(summary, first, text);

@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import { ToolError } from '@debian-atomic/lib';
 import { ShaCache } from '../src/cache.js';
 import { gzipSync } from 'node:zlib';
-import { DESC_PATH, descFromDeb, fetchDeb, fetchPackagesIndex, fetchRelease, fetchVerified, httpGet, suiteUrl, type MirrorOptions } from '../src/fetch.js';
+import {
+  DESC_PATH,
+  descFromDeb,
+  fetchDeb,
+  fetchPackagesIndex,
+  fetchRelease,
+  fetchVerified,
+  httpGet,
+  suiteUrl,
+  type MirrorOptions,
+} from '../src/fetch.js';
 import { xzText } from '../src/stream.js';
 import { deb, DESC_DIRS, DESC_MEMBER, tar } from './fixtures/deb.js';
 import { buildMirror, fixture, makeKey, serve, type TestKey } from './fixtures/mirror.js';
@@ -79,10 +89,15 @@ t.test('verification failures', async (t) => {
   t.match(rel.warnings, [/expired on Fri, 06 Nov 2020/]);
   const bad = (await fetchPackagesIndex(options, rel, 'amd64').catch((e: unknown) => e)) as ToolError;
   t.equal(bad.code, 'checksum');
-  t.match(bad.summary, /binary-amd64\/by-hash\/SHA256\/[0-9a-f]+: checksum mismatch \(expected SHA256 [0-9a-f]{64}, \d+ bytes; got [0-9a-f]{64}, \d+ bytes\)/);
+  t.match(
+    bad.summary,
+    /binary-amd64\/by-hash\/SHA256\/[0-9a-f]+: checksum mismatch \(expected SHA256 [0-9a-f]{64}, \d+ bytes; got [0-9a-f]{64}, \d+ bytes\)/,
+  );
   const noArch = (await fetchPackagesIndex(options, rel, 'arm64').catch((e: unknown) => e)) as ToolError;
   t.match(noArch.summary, /lists no SHA256 for main\/binary-arm64\/Packages\.xz/);
-  const arch = (await fetchRelease({ ...options, allowExpired: true, arches: ['riscv64'] }).catch((e: unknown) => e)) as ToolError;
+  const arch = (await fetchRelease({ ...options, allowExpired: true, arches: ['riscv64'] }).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.equal(arch.summary, 'trixie has no architecture riscv64 (it has: all amd64 s390x)');
   const debless = (await fetchDeb(options, { name: 'x' }).catch((e: unknown) => e)) as ToolError;
   t.match(debless.summary, /has no Filename or SHA256/);
@@ -93,7 +108,10 @@ t.test('a suite the mirror does not have, and a Release for another suite', asyn
   const wrong = (await fetchRelease(options).catch((e: unknown) => e)) as ToolError;
   t.equal(wrong.code, 'wrong-suite');
   const missing = (await fetchRelease({ ...options, suite: 'sarge' }).catch((e: unknown) => e)) as ToolError;
-  t.equal(missing.summary, `${options.mirror}/dists/sarge/InRelease: not found: is 'sarge' a suite on ${options.mirror}?`);
+  t.equal(
+    missing.summary,
+    `${options.mirror}/dists/sarge/InRelease: not found: is 'sarge' a suite on ${options.mirror}?`,
+  );
 });
 
 t.test('an unreachable mirror is a clear error naming the URL', async (t) => {
@@ -121,7 +139,9 @@ t.test('an unreachable mirror is a clear error naming the URL', async (t) => {
 
 t.test('helpers', async (t) => {
   t.equal(suiteUrl('http://m/debian/', 'forky', 'InRelease'), 'http://m/debian/dists/forky/InRelease');
-  const e = (await xzText({ data: Buffer.from('not xz'), name: 'X' }, 'Packages index', 1 << 20, () => undefined).catch((e: unknown) => e)) as ToolError;
+  const e = (await xzText({ data: Buffer.from('not xz'), name: 'X' }, 'Packages index', 1 << 20, () => undefined).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.equal(e.code, 'input', 'not xz: unreadable input, exit 2');
   t.equal(e.exitCode, 2);
   t.equal(e.summary, 'X: not xz data (File format not recognized)');
@@ -129,7 +149,9 @@ t.test('helpers', async (t) => {
   t.equal(notTasksel.code, 'input');
   t.equal(notTasksel.summary, `${fixture('nope.deb')}: cannot read tasksel-data package: no such file`);
   const cache = new ShaCache(t.testdir({}));
-  const e404 = (await fetchVerified(['http://127.0.0.1:1/a'], 'a'.repeat(64), 1, cache, { retries: 0 }).catch((e: unknown) => e)) as ToolError;
+  const e404 = (await fetchVerified(['http://127.0.0.1:1/a'], 'a'.repeat(64), 1, cache, { retries: 0 }).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.match(e404.summary, /^cannot fetch http:\/\/127\.0\.0\.1:1\/a: /);
 });
 
@@ -149,35 +171,79 @@ t.test('downloads are bounded: by Content-Length, and as they stream', async (t)
     server.close();
   });
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const announced = (await httpGet(`${base}/announced`, { maxBytes: 999, retries: 0 }).catch((e: unknown) => e)) as ToolError;
+  const announced = (await httpGet(`${base}/announced`, { maxBytes: 999, retries: 0 }).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.equal(announced.summary, `${base}/announced: larger than 999 bytes, refusing it`);
   t.equal((await httpGet(`${base}/announced`, { maxBytes: 1000 })).length, 1000);
-  const streamed = (await httpGet(`${base}/streamed`, { maxBytes: 100_000, retries: 3 }).catch((e: unknown) => e)) as ToolError;
-  t.equal(streamed.summary, `${base}/streamed: larger than 100000 bytes, refusing it`, 'not retried: a refusal, not network trouble');
+  const streamed = (await httpGet(`${base}/streamed`, { maxBytes: 100_000, retries: 3 }).catch(
+    (e: unknown) => e,
+  )) as ToolError;
+  t.equal(
+    streamed.summary,
+    `${base}/streamed: larger than 100000 bytes, refusing it`,
+    'not retried: a refusal, not network trouble',
+  );
   const cache = new ShaCache(t.testdir({}));
-  const listed = (await fetchVerified([`${base}/streamed`], 'a'.repeat(64), 10, cache).catch((e: unknown) => e)) as ToolError;
+  const listed = (await fetchVerified([`${base}/streamed`], 'a'.repeat(64), 10, cache).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.equal(listed.summary, `${base}/streamed: larger than 65546 bytes (its checksum was listed with 10), refusing it`);
-  const near = (await fetchVerified([`${base}/announced`], 'a'.repeat(64), 999, cache).catch((e: unknown) => e)) as ToolError;
-  t.match(near.summary, /announced: checksum mismatch \(expected SHA256 a{64}, 999 bytes; got [0-9a-f]{64}, 1000 bytes\)/, 'a little over: the checksum mismatch is reported');
+  const near = (await fetchVerified([`${base}/announced`], 'a'.repeat(64), 999, cache).catch(
+    (e: unknown) => e,
+  )) as ToolError;
+  t.match(
+    near.summary,
+    /announced: checksum mismatch \(expected SHA256 a{64}, 999 bytes; got [0-9a-f]{64}, 1000 bytes\)/,
+    'a little over: the checksum mismatch is reported',
+  );
 });
 
 t.test('a Packages entry and a Release entry are checked before anything is fetched', async (t) => {
   const { options } = await mirror(t);
-  const entry = { name: 'tasksel-data', filename: 'pool/main/t/tasksel/tasksel-data_3.81_all.deb', sha256: 'd9914ef286d747f04dd630d0eb135573671a51834c77fcef1ae6390c48b4da2b', size: 17988, line: 7 };
-  const bad = async (e: Partial<typeof entry> & { size?: number }, index?: string) => ((await fetchDeb(options, { ...entry, ...e }, index).catch((e: unknown) => e)) as ToolError).summary;
-  t.equal(await bad({ sha256: 'D9914EF2' }, 'P'), 'P:7:1: tasksel-data: SHA256 is not a SHA256 (64 hex digits): "D9914EF2"');
-  t.equal(await bad({ sha256: '../x' }), 'the Packages entry of tasksel-data: SHA256 is not a SHA256 (64 hex digits): "../x"');
+  const entry = {
+    name: 'tasksel-data',
+    filename: 'pool/main/t/tasksel/tasksel-data_3.81_all.deb',
+    sha256: 'd9914ef286d747f04dd630d0eb135573671a51834c77fcef1ae6390c48b4da2b',
+    size: 17988,
+    line: 7,
+  };
+  const bad = async (e: Partial<typeof entry> & { size?: number }, index?: string) =>
+    ((await fetchDeb(options, { ...entry, ...e }, index).catch((e: unknown) => e)) as ToolError).summary;
+  t.equal(
+    await bad({ sha256: 'D9914EF2' }, 'P'),
+    'P:7:1: tasksel-data: SHA256 is not a SHA256 (64 hex digits): "D9914EF2"',
+  );
+  t.equal(
+    await bad({ sha256: '../x' }),
+    'the Packages entry of tasksel-data: SHA256 is not a SHA256 (64 hex digits): "../x"',
+  );
   t.equal(await bad({ size: NaN }, 'P'), 'P:7:1: tasksel-data: Size is not a size of at most 67108864 bytes: NaN');
-  t.equal(await bad({ size: 1e12 }, 'P'), 'P:7:1: tasksel-data: Size is not a size of at most 67108864 bytes: 1000000000000');
-  t.equal(await bad({ filename: 'pool/../../etc/passwd' }, 'P'), 'P:7:1: tasksel-data: Filename is not a path in the archive: "pool/../../etc/passwd"');
-  t.equal(await bad({ filename: '/etc/passwd' }, 'P'), 'P:7:1: tasksel-data: Filename is not a path in the archive: "/etc/passwd"');
-  t.equal(await bad({ filename: 'pool/a b.deb' }, 'P'), 'P:7:1: tasksel-data: Filename is not a path in the archive: "pool/a b.deb"');
+  t.equal(
+    await bad({ size: 1e12 }, 'P'),
+    'P:7:1: tasksel-data: Size is not a size of at most 67108864 bytes: 1000000000000',
+  );
+  t.equal(
+    await bad({ filename: 'pool/../../etc/passwd' }, 'P'),
+    'P:7:1: tasksel-data: Filename is not a path in the archive: "pool/../../etc/passwd"',
+  );
+  t.equal(
+    await bad({ filename: '/etc/passwd' }, 'P'),
+    'P:7:1: tasksel-data: Filename is not a path in the archive: "/etc/passwd"',
+  );
+  t.equal(
+    await bad({ filename: 'pool/a b.deb' }, 'P'),
+    'P:7:1: tasksel-data: Filename is not a path in the archive: "pool/a b.deb"',
+  );
   t.equal((await fetchDeb(options, entry)).cached, false, 'the real entry passes');
 
   const rel = await fetchRelease(options);
   rel.release.sha256.set('main/binary-amd64/Packages.xz', { sha256: 'a'.repeat(64), size: 1 << 30 });
   const huge = (await fetchPackagesIndex(options, rel, 'amd64').catch((e: unknown) => e)) as ToolError;
-  t.equal(huge.summary, `${rel.url}: lists main/binary-amd64/Packages.xz with 1073741824 bytes, more than the 67108864 a Packages.xz may have`);
+  t.equal(
+    huge.summary,
+    `${rel.url}: lists main/binary-amd64/Packages.xz with 1073741824 bytes, more than the 67108864 a Packages.xz may have`,
+  );
 });
 
 t.test('descFromDeb: never unpacked, never through a link', async (t) => {
@@ -192,10 +258,19 @@ t.test('descFromDeb: never unpacked, never through a link', async (t) => {
   });
   t.equal(await descFromDeb(join(dir, 'gz.deb')), 'Task: gz\n');
   const err = async (f: string) => ((await descFromDeb(join(dir, f)).catch((e: unknown) => e)) as ToolError).summary;
-  t.equal(await err('link.deb'), `${join(dir, 'link.deb')}: /${DESC_PATH} is a symbolic link (to /etc/passwd), expected a regular file`);
+  t.equal(
+    await err('link.deb'),
+    `${join(dir, 'link.deb')}: /${DESC_PATH} is a symbolic link (to /etc/passwd), expected a regular file`,
+  );
   t.equal(await err('none.deb'), `${join(dir, 'none.deb')}: has no /${DESC_PATH} (is it tasksel-data?)`);
   t.equal(await err('cut.deb'), `${join(dir, 'cut.deb')}: damaged data.tar (it ends before its end-of-archive blocks)`);
-  t.equal(await err('garbage.deb'), `${join(dir, 'garbage.deb')}: not a .deb (dpkg-deb: unexpected end of file in archive magic version number)`);
+  t.equal(
+    await err('garbage.deb'),
+    `${join(dir, 'garbage.deb')}: not a .deb (dpkg-deb: unexpected end of file in archive magic version number)`,
+  );
   writeFileSync(join(dir, 'garbage.deb'), 'this is not a Debian package at all\n');
-  t.equal(await err('garbage.deb'), `${join(dir, 'garbage.deb')}: not a .deb (dpkg-deb: it is not a Debian format archive)`);
+  t.equal(
+    await err('garbage.deb'),
+    `${join(dir, 'garbage.deb')}: not a .deb (dpkg-deb: it is not a Debian format archive)`,
+  );
 });

@@ -25,7 +25,15 @@ const DESC = readFileSync(fixture('trixie', 'debian-tasks.desc'), 'utf8');
 const TASKS = 'tasks:\n  ssh-server:\n    description: SSH server\n';
 /** 640 MiB of zeros as concatenated xz streams (~100 kB): xz -dc reads them as one. */
 const XZ_BOMB = Buffer.concat(Array(80).fill(xz(Buffer.alloc(8 << 20))));
-const offline = (desc: string, packages = fixture('trixie', 'Packages-amd64')) => ['--desc', desc, '--arch', 'amd64', '--packages', packages, '{dir}/tasks.yaml'];
+const offline = (desc: string, packages = fixture('trixie', 'Packages-amd64')) => [
+  '--desc',
+  desc,
+  '--arch',
+  'amd64',
+  '--packages',
+  packages,
+  '{dir}/tasks.yaml',
+];
 const withDesc = (members: Parameters<typeof tar>[0]) => deb(tar([...DESC_DIRS, ...members]));
 
 // A signed mirror on 127.0.0.1: one suite per case, each with its own Release and Packages.xz.
@@ -63,7 +71,9 @@ async function suite(name: string, packagesXz: Buffer, sums?: string): Promise<s
     'Date: Sat, 12 Sep 2026 07:55:41 UTC',
     'Architectures: all amd64',
     'Components: main',
-    ...(sums === undefined ? ['SHA256:', ` ${sha256(packagesXz)} ${packagesXz.length} main/binary-amd64/Packages.xz`] : [sums]),
+    ...(sums === undefined
+      ? ['SHA256:', ` ${sha256(packagesXz)} ${packagesXz.length} main/binary-amd64/Packages.xz`]
+      : [sums]),
     '',
   ].join('\n');
   site.set(`/debian/dists/${name}/InRelease`, Buffer.from(await key.clearsign(release)));
@@ -72,34 +82,66 @@ async function suite(name: string, packagesXz: Buffer, sums?: string): Promise<s
 }
 const goodXz = xz(PACKAGES);
 const goodSha = await suite('good', goodXz);
-site.set('/debian/pool/main/t/tasksel/tasksel-data_3.81_all.deb', readFileSync(fixture('trixie', 'tasksel-data_3.81_all.deb')));
+site.set(
+  '/debian/pool/main/t/tasksel/tasksel-data_3.81_all.deb',
+  readFileSync(fixture('trixie', 'tasksel-data_3.81_all.deb')),
+);
 await suite('bomb', XZ_BOMB);
 await suite('nosums', goodXz, 'MD5Sum:\n 0123 1 main/binary-amd64/Packages');
 await suite('badsums', goodXz, `SHA256:\n ${'z'.repeat(64)} ${goodXz.length} main/binary-amd64/Packages.xz`);
 await suite('debsum', xz(PACKAGES.replace(/^SHA256: d9914ef2\w+$/m, 'SHA256: ../../../etc/passwd')));
 site.set('/debian/dists/endless/InRelease', 'endless');
-const online = (suiteName: string, keyring = key.keyring, ...more: string[]) => ['--mirror', mirror, '--keyring', keyring, '--suite', suiteName, '--arch', 'amd64', '--timeout', '10', ...more, '--task', 'ssh-server', '{dir}/tasks.yaml'];
+const online = (suiteName: string, keyring = key.keyring, ...more: string[]) => [
+  '--mirror',
+  mirror,
+  '--keyring',
+  keyring,
+  '--suite',
+  suiteName,
+  '--arch',
+  'amd64',
+  '--timeout',
+  '10',
+  ...more,
+  '--task',
+  'ssh-server',
+  '{dir}/tasks.yaml',
+];
 const env = { DEBIAN_ATOMIC_CACHE: 'cache' }; // relative to the case's directory (its cwd)
 
 const cases: HostileCase[] = [
   // Reading outside the input: a tasksel-data .deb names files outside itself.
   {
     name: 'outside: debian-tasks.desc is an absolute symlink',
-    files: { 'tasks.yaml': TASKS, 'secret.desc': DESC, 'x.deb': withDesc([{ path: DESC_MEMBER, type: '2', linkname: '/proc/self/cwd/secret.desc' }]) },
+    files: {
+      'tasks.yaml': TASKS,
+      'secret.desc': DESC,
+      'x.deb': withDesc([{ path: DESC_MEMBER, type: '2', linkname: '/proc/self/cwd/secret.desc' }]),
+    },
     args: offline('x.deb'),
     exit: 2,
-    stderr: /x\.deb: \/usr\/share\/tasksel\/descs\/debian-tasks\.desc is a symbolic link \(to \/proc\/self\/cwd\/secret\.desc\), expected a regular file/,
+    stderr:
+      /x\.deb: \/usr\/share\/tasksel\/descs\/debian-tasks\.desc is a symbolic link \(to \/proc\/self\/cwd\/secret\.desc\), expected a regular file/,
   },
   {
     name: 'outside: debian-tasks.desc is a ../ symlink',
-    files: { 'tasks.yaml': TASKS, 'x.deb': withDesc([{ path: DESC_MEMBER, type: '2', linkname: '../../../../../../../../../../../etc/passwd' }]) },
+    files: {
+      'tasks.yaml': TASKS,
+      'x.deb': withDesc([{ path: DESC_MEMBER, type: '2', linkname: '../../../../../../../../../../../etc/passwd' }]),
+    },
     args: offline('x.deb'),
     exit: 2,
     stderr: /is a symbolic link \(to \.\.\/.*\/etc\/passwd\), expected a regular file/,
   },
   {
     name: 'outside: the descs directory is a symlink out of the package',
-    files: { 'tasks.yaml': TASKS, 'debian-tasks.desc': DESC, 'x.deb': deb(tar([...DESC_DIRS.slice(0, 4), { path: './usr/share/tasksel/descs', type: '2', linkname: '/proc/self/cwd' }])) },
+    files: {
+      'tasks.yaml': TASKS,
+      'debian-tasks.desc': DESC,
+      'x.deb': deb(
+        tar([...DESC_DIRS.slice(0, 4), { path: './usr/share/tasksel/descs', type: '2', linkname: '/proc/self/cwd' }]),
+      ),
+    },
     args: offline('x.deb'),
     exit: 2,
     stderr: /x\.deb: has no \/usr\/share\/tasksel\/descs\/debian-tasks\.desc \(is it tasksel-data\?\)/,
@@ -113,10 +155,14 @@ const cases: HostileCase[] = [
   },
   {
     name: 'outside: a member path with ../',
-    files: { 'tasks.yaml': TASKS, 'x.deb': withDesc([{ path: './usr/share/tasksel/../../../../tmp/evil.desc', data: DESC }]) },
+    files: {
+      'tasks.yaml': TASKS,
+      'x.deb': withDesc([{ path: './usr/share/tasksel/../../../../tmp/evil.desc', data: DESC }]),
+    },
     args: offline('x.deb'),
     exit: 2,
-    stderr: /x\.deb: unsafe member path '\.\/usr\/share\/tasksel\/\.\.\/\.\.\/\.\.\/\.\.\/tmp\/evil\.desc' \(a '\.\.' component\)/,
+    stderr:
+      /x\.deb: unsafe member path '\.\/usr\/share\/tasksel\/\.\.\/\.\.\/\.\.\/\.\.\/tmp\/evil\.desc' \(a '\.\.' component\)/,
   },
 
   // Decompression bombs: refused early, in bounded memory.
@@ -140,14 +186,22 @@ const cases: HostileCase[] = [
     files: { 'tasks.yaml': TASKS, 'x.deb': deb(gzipBombTar(DESC_DIRS, { path: DESC_MEMBER }, 640 << 20), true) },
     args: offline('x.deb'),
     exit: 2,
-    stderr: /x\.deb: \/usr\/share\/tasksel\/descs\/debian-tasks\.desc is 671088640 bytes, more than the 4194304 a task description file may have/,
+    stderr:
+      /x\.deb: \/usr\/share\/tasksel\/descs\/debian-tasks\.desc is 671088640 bytes, more than the 4194304 a task description file may have/,
   },
   {
     name: 'bomb: a 640 MiB member before debian-tasks.desc',
-    files: { 'tasks.yaml': TASKS, 'x.deb': deb(gzipBombTar(DESC_DIRS, { path: './usr/share/tasksel/zeros' }, 640 << 20, [{ path: DESC_MEMBER, data: DESC }]), true) },
+    files: {
+      'tasks.yaml': TASKS,
+      'x.deb': deb(
+        gzipBombTar(DESC_DIRS, { path: './usr/share/tasksel/zeros' }, 640 << 20, [{ path: DESC_MEMBER, data: DESC }]),
+        true,
+      ),
+    },
     args: offline('x.deb'),
     exit: 2,
-    stderr: /x\.deb: its data\.tar is larger than 67108864 bytes before \/usr\/share\/tasksel\/descs\/debian-tasks\.desc; refusing it/,
+    stderr:
+      /x\.deb: its data\.tar is larger than 67108864 bytes before \/usr\/share\/tasksel\/descs\/debian-tasks\.desc; refusing it/,
   },
   {
     name: 'bomb: an InRelease that never ends',
@@ -196,7 +250,10 @@ const cases: HostileCase[] = [
   },
   {
     name: 'clear error: a Packages entry with a 10 MB field of continuation lines',
-    files: { 'tasks.yaml': TASKS, Packages: `Package: task-ssh-server\nDescription: x\n${' yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n'.repeat(160_000)}` },
+    files: {
+      'tasks.yaml': TASKS,
+      Packages: `Package: task-ssh-server\nDescription: x\n${' yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n'.repeat(160_000)}`,
+    },
     args: offline(fixture('trixie', 'debian-tasks.desc'), 'Packages'),
     exit: 2,
     stderr: /Packages:2:1: field 'Description' longer than 4194304 characters/,
@@ -215,7 +272,8 @@ const cases: HostileCase[] = [
     env,
     args: online('badsums'),
     exit: 2,
-    stderr: /dists\/badsums\/InRelease:7:2: malformed SHA256 entry "z{64} \d+ main\/binary-amd64\/Packages\.xz" \(expected: SHA256 size path\)/,
+    stderr:
+      /dists\/badsums\/InRelease:7:2: malformed SHA256 entry "z{64} \d+ main\/binary-amd64\/Packages\.xz" \(expected: SHA256 size path\)/,
   },
   {
     name: 'clear error: tasksel-data with a malformed SHA256',
@@ -223,7 +281,8 @@ const cases: HostileCase[] = [
     env,
     args: online('debsum'),
     exit: 2,
-    stderr: /dists\/debsum\/main\/binary-amd64\/Packages\.xz:\d+:1: tasksel-data: SHA256 is not a SHA256 \(64 hex digits\): "\.\.\/\.\.\/\.\.\/etc\/passwd"/,
+    stderr:
+      /dists\/debsum\/main\/binary-amd64\/Packages\.xz:\d+:1: tasksel-data: SHA256 is not a SHA256 \(64 hex digits\): "\.\.\/\.\.\/\.\.\/etc\/passwd"/,
   },
   {
     name: 'clear error: --timeout that is not a number',
@@ -234,7 +293,13 @@ const cases: HostileCase[] = [
   },
 
   // FIFOs and devices as any local input: a clear error, no hang.
-  { name: 'fifo: tasks.yaml', files: { 'tasks.yaml': { fifo: true } }, args: offline(fixture('trixie', 'debian-tasks.desc')), exit: 2, stderr: /tasks\.yaml: cannot read: a FIFO, expected a regular file/ },
+  {
+    name: 'fifo: tasks.yaml',
+    files: { 'tasks.yaml': { fifo: true } },
+    args: offline(fixture('trixie', 'debian-tasks.desc')),
+    exit: 2,
+    stderr: /tasks\.yaml: cannot read: a FIFO, expected a regular file/,
+  },
   {
     name: 'fifo: tasks-exclude.yaml beside tasks.yaml',
     files: { 'tasks.yaml': TASKS, 'tasks-exclude.yaml': { fifo: true } },
@@ -242,9 +307,27 @@ const cases: HostileCase[] = [
     exit: 2,
     stderr: /tasks-exclude\.yaml: cannot read: a FIFO, expected a regular file/,
   },
-  { name: 'fifo: --desc debian-tasks.desc', files: { 'tasks.yaml': TASKS, 'd.desc': { fifo: true } }, args: offline('d.desc'), exit: 2, stderr: /d\.desc: cannot read: a FIFO, expected a regular file/ },
-  { name: 'fifo: --desc x.deb', files: { 'tasks.yaml': TASKS, 'x.deb': { fifo: true } }, args: offline('x.deb'), exit: 2, stderr: /x\.deb: cannot read tasksel-data package: a FIFO, expected a regular file/ },
-  { name: 'fifo: --packages Packages', files: { 'tasks.yaml': TASKS, Packages: { fifo: true } }, args: offline(fixture('trixie', 'debian-tasks.desc'), 'Packages'), exit: 2, stderr: /Packages: cannot read Packages index: a FIFO, expected a regular file/ },
+  {
+    name: 'fifo: --desc debian-tasks.desc',
+    files: { 'tasks.yaml': TASKS, 'd.desc': { fifo: true } },
+    args: offline('d.desc'),
+    exit: 2,
+    stderr: /d\.desc: cannot read: a FIFO, expected a regular file/,
+  },
+  {
+    name: 'fifo: --desc x.deb',
+    files: { 'tasks.yaml': TASKS, 'x.deb': { fifo: true } },
+    args: offline('x.deb'),
+    exit: 2,
+    stderr: /x\.deb: cannot read tasksel-data package: a FIFO, expected a regular file/,
+  },
+  {
+    name: 'fifo: --packages Packages',
+    files: { 'tasks.yaml': TASKS, Packages: { fifo: true } },
+    args: offline(fixture('trixie', 'debian-tasks.desc'), 'Packages'),
+    exit: 2,
+    stderr: /Packages: cannot read Packages index: a FIFO, expected a regular file/,
+  },
   {
     name: 'fifo: --packages Packages.xz',
     files: { 'tasks.yaml': TASKS, 'Packages.xz': { fifo: true } },
@@ -252,17 +335,44 @@ const cases: HostileCase[] = [
     exit: 2,
     stderr: /Packages\.xz: cannot read Packages index: a FIFO, expected a regular file/,
   },
-  { name: 'device: --desc /dev/zero', files: { 'tasks.yaml': TASKS }, args: offline('/dev/zero'), exit: 2, stderr: /\/dev\/zero: cannot read: a character device, expected a regular file/ },
-  { name: 'device: --packages /dev/zero', files: { 'tasks.yaml': TASKS }, args: offline(fixture('trixie', 'debian-tasks.desc'), '/dev/zero'), exit: 2, stderr: /\/dev\/zero: cannot read Packages index: a character device/ },
-  { name: 'directory: --desc x.deb', files: { 'tasks.yaml': TASKS, 'x.deb': { dir: true } }, args: offline('x.deb'), exit: 2, stderr: /x\.deb: cannot read tasksel-data package: (is )?a directory, expected a regular file/ },
-  { name: 'fifo: --keyring', files: { 'tasks.yaml': 'tasks: {}\n', 'ring.gpg': { fifo: true } }, env, args: online('good', 'ring.gpg'), exit: 2, stderr: /ring\.gpg: cannot read keyring: a FIFO, expected a regular file/ },
+  {
+    name: 'device: --desc /dev/zero',
+    files: { 'tasks.yaml': TASKS },
+    args: offline('/dev/zero'),
+    exit: 2,
+    stderr: /\/dev\/zero: cannot read: a character device, expected a regular file/,
+  },
+  {
+    name: 'device: --packages /dev/zero',
+    files: { 'tasks.yaml': TASKS },
+    args: offline(fixture('trixie', 'debian-tasks.desc'), '/dev/zero'),
+    exit: 2,
+    stderr: /\/dev\/zero: cannot read Packages index: a character device/,
+  },
+  {
+    name: 'directory: --desc x.deb',
+    files: { 'tasks.yaml': TASKS, 'x.deb': { dir: true } },
+    args: offline('x.deb'),
+    exit: 2,
+    stderr: /x\.deb: cannot read tasksel-data package: (is )?a directory, expected a regular file/,
+  },
+  {
+    name: 'fifo: --keyring',
+    files: { 'tasks.yaml': 'tasks: {}\n', 'ring.gpg': { fifo: true } },
+    env,
+    args: online('good', 'ring.gpg'),
+    exit: 2,
+    stderr: /ring\.gpg: cannot read keyring: a FIFO, expected a regular file/,
+  },
   {
     name: 'fifo: a cached Packages.xz',
     files: { 'tasks.yaml': 'tasks: {}\n', [`cache/comps-sync/by-sha256/${goodSha}`]: { fifo: true } },
     env,
     args: online('good'),
     exit: 2,
-    stderr: new RegExp(`cache/comps-sync/by-sha256/${goodSha}: cannot read cached download: a FIFO, expected a regular file`),
+    stderr: new RegExp(
+      `cache/comps-sync/by-sha256/${goodSha}: cannot read cached download: a FIFO, expected a regular file`,
+    ),
   },
   // And the mirror path still works end to end (the cases above are refusals, not a broken tool).
   {
@@ -274,7 +384,8 @@ const cases: HostileCase[] = [
     stdout: /"saved": true/,
     stderr: /Syncing task ssh-server: \+3, -0/,
     after: (dir) => {
-      if (!readFileSync(`${dir}/tasks.yaml`, 'utf8').includes('openssh-server')) throw new Error('tasks.yaml was not synced');
+      if (!readFileSync(`${dir}/tasks.yaml`, 'utf8').includes('openssh-server'))
+        throw new Error('tasks.yaml was not synced');
     },
   },
 ];

@@ -21,12 +21,23 @@ t.setTimeout(15 * 60_000); // a slow mirror, a cold cache: ~20 MB
 async function live(t: Test, suite: string, arches: string[], allowExpired = false): Promise<Sources> {
   const started = Date.now();
   try {
-    const s = await loadFromMirror({ mirror: MIRROR, suite, arches, keyring: DEFAULT_KEYRING, allowExpired, cache: new ShaCache(), http: { timeoutMs: 300_000 }, progress: (m) => t.comment(m) });
+    const s = await loadFromMirror({
+      mirror: MIRROR,
+      suite,
+      arches,
+      keyring: DEFAULT_KEYRING,
+      allowExpired,
+      cache: new ShaCache(),
+      http: { timeoutMs: 300_000 },
+      progress: (m) => t.comment(m),
+    });
     t.comment(`${suite} ${arches.join(',')}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return s;
   } catch (err) {
     if (err instanceof HttpError) {
-      throw new Error(`the live test needs ${MIRROR} (set COMPS_SYNC_LIVE_MIRROR for another mirror): ${err.summary}`, { cause: err });
+      throw new Error(`the live test needs ${MIRROR} (set COMPS_SYNC_LIVE_MIRROR for another mirror): ${err.summary}`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -40,7 +51,10 @@ t.test('trixie: signed by the Debian archive keys, gnome-core is mandatory', asy
     s.indexes.map((i) => i.arch),
     ['amd64', 'arm64'],
   );
-  t.ok(s.indexes.every((i) => i.packages.size > 50_000), 'full indexes');
+  t.ok(
+    s.indexes.every((i) => i.packages.size > 50_000),
+    'full indexes',
+  );
   t.same(s.tasks.get('gnome-desktop')?.key, ['task-gnome-desktop']);
   const gnome = taskMembers(s.tasks.get('gnome-desktop')!, s.indexes, new Excludes());
   t.same([...gnome.state.members.mandatory.get('gnome-core')!].sort(), ['amd64', 'arm64']);

@@ -33,13 +33,29 @@ async function sync(args: string[]) {
   const out = stream();
   const err = stream();
   const code = await main(args, { stdout: out.s, stderr: err.s });
-  return { code, json: JSON.parse(out.text()) as Record<string, unknown> & { tasks: Record<string, unknown>[] }, stderr: err.text() };
+  return {
+    code,
+    json: JSON.parse(out.text()) as Record<string, unknown> & { tasks: Record<string, unknown>[] },
+    stderr: err.text(),
+  };
 }
 
-const offline = (suite: string) => ['--desc', fixture(suite, 'debian-tasks.desc'), '--arch', 'amd64,s390x', '--packages', fixture(suite, 'Packages-amd64'), '--packages', fixture(suite, 'Packages-s390x')];
+const offline = (suite: string) => [
+  '--desc',
+  fixture(suite, 'debian-tasks.desc'),
+  '--arch',
+  'amd64,s390x',
+  '--packages',
+  fixture(suite, 'Packages-amd64'),
+  '--packages',
+  fixture(suite, 'Packages-s390x'),
+];
 
 t.test('trixie: report, save, then in sync; forky: the real change only', async (t) => {
-  const dir = t.testdir({ 'tasks.yaml': SEED, 'tasks-exclude.yaml': '# the installer front-end, not content\npackages: [tasksel]\n' });
+  const dir = t.testdir({
+    'tasks.yaml': SEED,
+    'tasks-exclude.yaml': '# the installer front-end, not content\npackages: [tasksel]\n',
+  });
   const file = join(dir, 'tasks.yaml');
 
   const check = await sync([...offline('trixie'), '--task', 'japanese-gnome-desktop,standard', file]);
@@ -79,12 +95,24 @@ Syncing task standard: +5, -0 (new)
   t.match(check.json.tasks[0], {
     task: 'ssh-server',
     status: 'drift',
-    added: [{ entry: 'openssh-client', kind: 'default', arches: ['amd64', 's390x'], tasks: ['ssh-server', 'standard'] }],
+    added: [
+      { entry: 'openssh-client', kind: 'default', arches: ['amd64', 's390x'], tasks: ['ssh-server', 'standard'] },
+    ],
     removed: [],
-    excluded: [{ relation: 'tasksel (= 3.81)', kind: 'mandatory', reason: 'excluded: tasksel', arches: ['amd64', 's390x'] }],
+    excluded: [
+      { relation: 'tasksel (= 3.81)', kind: 'mandatory', reason: 'excluded: tasksel', arches: ['amd64', 's390x'] },
+    ],
   });
 
-  const save = await sync([...offline('trixie'), '--task', 'japanese-gnome-desktop', '--task', 'standard', '--save', file]);
+  const save = await sync([
+    ...offline('trixie'),
+    '--task',
+    'japanese-gnome-desktop',
+    '--task',
+    'standard',
+    '--save',
+    file,
+  ]);
   t.equal(save.code, 0, '--save: exit 0');
   t.match(save.stderr, new RegExp(`\\nWrote ${file}\\n$`));
   t.match(save.json, { drift: true, saved: true });
@@ -131,11 +159,23 @@ tasks:
 
   // forky: gnome-core moves from Depends to Recommends; thunderbird is built for s390x there.
   const forky = await sync([...offline('forky'), '--save', file]);
-  t.match(forky.stderr, /^Syncing task gnome-desktop: \+1, -1\n  - gnome-core \(mandatory, arches: all\)\n  \+ gnome-core \(default, tasks: gnome-desktop, arches: all\)\n/m);
-  t.match(forky.stderr, /^Syncing task japanese-gnome-desktop: \+0, -2\n  - thunderbird \(default, arches: amd64\)\n  - thunderbird-l10n-ja \(default, arches: all\)\n/m);
+  t.match(
+    forky.stderr,
+    /^Syncing task gnome-desktop: \+1, -1\n  - gnome-core \(mandatory, arches: all\)\n  \+ gnome-core \(default, tasks: gnome-desktop, arches: all\)\n/m,
+  );
+  t.match(
+    forky.stderr,
+    /^Syncing task japanese-gnome-desktop: \+0, -2\n  - thunderbird \(default, arches: amd64\)\n  - thunderbird-l10n-ja \(default, arches: all\)\n/m,
+  );
   const after = readFileSync(file, 'utf8');
-  t.match(after, '  gnome-desktop:\n    description: GNOME\n    packages: [task-desktop]\n    recommends: [gnome, gnome-core]\n');
-  t.match(after, '  japanese-gnome-desktop:\n    description: Japanese GNOME desktop\n    recommends-amd64: [ibus-mozc | ibus-anthy]\n    recommends-s390x: [ibus-anthy]\n');
+  t.match(
+    after,
+    '  gnome-desktop:\n    description: GNOME\n    packages: [task-desktop]\n    recommends: [gnome, gnome-core]\n',
+  );
+  t.match(
+    after,
+    '  japanese-gnome-desktop:\n    description: Japanese GNOME desktop\n    recommends-amd64: [ibus-mozc | ibus-anthy]\n    recommends-s390x: [ibus-anthy]\n',
+  );
   t.equal((await sync([...offline('forky'), file])).code, 0, 'forky: in sync after save');
 });
 
@@ -144,7 +184,14 @@ t.test('excluded tasks are left as written; stale excludes warn', async (t) => {
     'tasks.yaml': 'tasks:\n  standard:\n    description: mine\n    packages: [hand-picked]\n',
     'ex.yaml': 'tasks: [standard]\npackages: [no-such-package]\nper-task:\n  ssh-server:\n    patterns: [openssh-.*]\n',
   });
-  const r = await sync([...offline('trixie'), '--exclude', join(dir, 'ex.yaml'), join(dir, 'tasks.yaml'), '--save', '--task=ssh-server']);
+  const r = await sync([
+    ...offline('trixie'),
+    '--exclude',
+    join(dir, 'ex.yaml'),
+    join(dir, 'tasks.yaml'),
+    '--save',
+    '--task=ssh-server',
+  ]);
   t.equal(r.code, 0);
   t.equal(
     r.stderr,
@@ -156,38 +203,72 @@ comps-sync: warning: ${join(dir, 'ex.yaml')}: package no-such-package excludes n
 Wrote ${join(dir, 'tasks.yaml')}
 `,
   );
-  t.equal(readFileSync(join(dir, 'tasks.yaml'), 'utf8'), 'tasks:\n  standard:\n    description: mine\n    packages: [hand-picked]\n  ssh-server:\n    description: SSH server\n    packages: [tasksel]\n');
+  t.equal(
+    readFileSync(join(dir, 'tasks.yaml'), 'utf8'),
+    'tasks:\n  standard:\n    description: mine\n    packages: [hand-picked]\n  ssh-server:\n    description: SSH server\n    packages: [tasksel]\n',
+  );
   t.match(r.json.tasks[0], { task: 'standard', status: 'skipped' });
-  const quiet = await sync([...offline('trixie'), '--quiet', '--exclude', join(dir, 'ex.yaml'), join(dir, 'tasks.yaml')]);
+  const quiet = await sync([
+    ...offline('trixie'),
+    '--quiet',
+    '--exclude',
+    join(dir, 'ex.yaml'),
+    join(dir, 'tasks.yaml'),
+  ]);
   t.notMatch(quiet.stderr, /warning/);
 });
 
 t.test('a task missing on every arch; an unsorted file is drift', async (t) => {
-  const dir = t.testdir({ 'tasks.yaml': 'tasks:\n  japanese:\n    description: japanese\n  ssh-server:\n    description: SSH server\n    packages: [tasksel, openssh-server]\n    recommends: [openssh-client]\n' });
+  const dir = t.testdir({
+    'tasks.yaml':
+      'tasks:\n  japanese:\n    description: japanese\n  ssh-server:\n    description: SSH server\n    packages: [tasksel, openssh-server]\n    recommends: [openssh-client]\n',
+  });
   const r = await sync([...offline('trixie'), join(dir, 'tasks.yaml')]);
   t.equal(r.code, 1);
-  t.match(r.stderr, 'Syncing task japanese: +0, -0\n  ! task not available on: amd64, s390x (its Key package is not in the index)\n');
+  t.match(
+    r.stderr,
+    'Syncing task japanese: +0, -0\n  ! task not available on: amd64, s390x (its Key package is not in the index)\n',
+  );
   t.match(r.stderr, 'Syncing task ssh-server: +0, -0\n  ~ sorted/normalised (same packages)\n');
   t.match(r.json.tasks[1], { reformat: true, status: 'drift' });
 });
 
 t.test('input errors are positioned; usage errors exit 2', async (t) => {
   const dir = t.testdir({
-    'tasks.yaml': 'tasks:\n  ssh-server:\n    description: S\n  gnome-destkop:\n    description: G\n  kde:\n    description: K\n',
+    'tasks.yaml':
+      'tasks:\n  ssh-server:\n    description: S\n  gnome-destkop:\n    description: G\n  kde:\n    description: K\n',
     'bad.yaml': 'tasks:\n  a:\n    description: A\n    pakages: []\n',
   });
   const usage = (args: string[]) => sync(args).catch((e: unknown) => e as ToolError);
   const unknown = (await sync([...offline('trixie'), join(dir, 'tasks.yaml')]).catch((e: unknown) => e)) as ToolError;
-  t.equal(unknown.summary, `${join(dir, 'tasks.yaml')}:4:3: task 'gnome-destkop' is not in ${fixture('trixie', 'debian-tasks.desc')} (did you mean 'gnome-desktop'?)`);
-  t.equal(unknown.detail, `${join(dir, 'tasks.yaml')}:6:3: task 'kde' is not in ${fixture('trixie', 'debian-tasks.desc')}`);
+  t.equal(
+    unknown.summary,
+    `${join(dir, 'tasks.yaml')}:4:3: task 'gnome-destkop' is not in ${fixture('trixie', 'debian-tasks.desc')} (did you mean 'gnome-desktop'?)`,
+  );
+  t.equal(
+    unknown.detail,
+    `${join(dir, 'tasks.yaml')}:6:3: task 'kde' is not in ${fixture('trixie', 'debian-tasks.desc')}`,
+  );
   t.equal(unknown.exitCode, 2);
   const bad = (await sync([...offline('trixie'), join(dir, 'bad.yaml')]).catch((e: unknown) => e)) as ToolError;
   t.equal(bad.summary, `${join(dir, 'bad.yaml')}:4:5: unknown key 'pakages' (did you mean 'packages'?)`);
   const fresh = join(t.testdir({ 't.yaml': 'tasks: {}\n' }), 't.yaml');
-  t.match(await usage([...offline('trixie'), '--task', 'gnome-dekstop', fresh]), { summary: `--task: task 'gnome-dekstop' is not in ${fixture('trixie', 'debian-tasks.desc')} (did you mean 'gnome-desktop'?)`, exitCode: 2 });
-  t.match(await usage([...offline('trixie'), '--task', 'Bad', fresh]), { summary: "--task Bad: not a task name (lower-case letters, digits and '-')", exitCode: 2 });
-  t.match(await usage(['--desc', 'x', join(dir, 'tasks.yaml')]), { summary: '--desc and --packages go together (offline mode needs both)', exitCode: 2 });
-  t.match(await usage(['--arch', 'amd46', join(dir, 'tasks.yaml')]), { summary: "--arch: unknown architecture 'amd46' (did you mean 'amd64'?)", exitCode: 2 });
+  t.match(await usage([...offline('trixie'), '--task', 'gnome-dekstop', fresh]), {
+    summary: `--task: task 'gnome-dekstop' is not in ${fixture('trixie', 'debian-tasks.desc')} (did you mean 'gnome-desktop'?)`,
+    exitCode: 2,
+  });
+  t.match(await usage([...offline('trixie'), '--task', 'Bad', fresh]), {
+    summary: "--task Bad: not a task name (lower-case letters, digits and '-')",
+    exitCode: 2,
+  });
+  t.match(await usage(['--desc', 'x', join(dir, 'tasks.yaml')]), {
+    summary: '--desc and --packages go together (offline mode needs both)',
+    exitCode: 2,
+  });
+  t.match(await usage(['--arch', 'amd46', join(dir, 'tasks.yaml')]), {
+    summary: "--arch: unknown architecture 'amd46' (did you mean 'amd64'?)",
+    exitCode: 2,
+  });
   t.match(await usage([]), { exitCode: 2 });
   t.same(parseArches(['amd64,arm64', 'amd64', ' s390x ']), ['amd64', 'arm64', 's390x']);
   t.throws(() => parseArches([',']), { message: '--arch: no architecture given' });
@@ -206,7 +287,17 @@ t.test('from a (local, signed) mirror', async (t) => {
     if (saved === undefined) delete process.env.DEBIAN_ATOMIC_CACHE;
     else process.env.DEBIAN_ATOMIC_CACHE = saved;
   });
-  const args = ['--mirror', served.url, '--keyring', key.keyring, '--arch', 's390x', '--task', 'ssh-server', join(root, 'tasks.yaml')];
+  const args = [
+    '--mirror',
+    served.url,
+    '--keyring',
+    key.keyring,
+    '--arch',
+    's390x',
+    '--task',
+    'ssh-server',
+    join(root, 'tasks.yaml'),
+  ];
   const expired = (await sync(args).catch((e: unknown) => e)) as ToolError;
   t.equal(expired.code, 'expired');
   const r = await sync([...args, '--allow-expired']);
@@ -237,6 +328,9 @@ t.test('--timeout: a number of seconds, or a usage error', async (t) => {
   t.equal(seconds('120'), 120);
   t.equal(seconds(['5', '0.5']), 0.5, 'the last one given wins');
   for (const bad of ['soon', '', '0', '-1', 'NaN', '1e9']) {
-    t.throws(() => seconds(bad), { summary: `--timeout ${bad}: expected a number of seconds greater than 0 (at most 86400)`, exitCode: 2 });
+    t.throws(() => seconds(bad), {
+      summary: `--timeout ${bad}: expected a number of seconds greater than 0 (at most 86400)`,
+      exitCode: 2,
+    });
   }
 });

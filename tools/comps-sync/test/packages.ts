@@ -1,7 +1,14 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { ToolError } from '@debian-atomic/lib';
-import { isAvailable, PACKAGES_LIMITS, PackagesIndexReader, parsePackagesIndex, relationsOf, type PackagesLimits } from '../src/packages.js';
+import {
+  isAvailable,
+  PACKAGES_LIMITS,
+  PackagesIndexReader,
+  parsePackagesIndex,
+  relationsOf,
+  type PackagesLimits,
+} from '../src/packages.js';
 import { fixture } from './fixtures/mirror.js';
 
 t.test('a real trixie excerpt', async (t) => {
@@ -24,7 +31,11 @@ t.test('a real trixie excerpt', async (t) => {
 });
 
 t.test('virtual packages (Provides) are available; duplicates keep the first', async (t) => {
-  const idx = parsePackagesIndex('Package: mawk\nVersion: 1\nProvides: awk\n\nPackage: mawk\nVersion: 2\n', 'P', 'amd64');
+  const idx = parsePackagesIndex(
+    'Package: mawk\nVersion: 1\nProvides: awk\n\nPackage: mawk\nVersion: 2\n',
+    'P',
+    'amd64',
+  );
   t.ok(isAvailable(idx, 'awk'));
   t.equal(idx.packages.get('mawk')!.version, '1');
   t.equal(idx.packages.get('mawk')!.size, undefined);
@@ -36,9 +47,13 @@ t.test('errors are positioned', async (t) => {
   const idx = parsePackagesIndex('Package: task-x\nDepends: a,\n b (>= 1,\n c\n', 'P', 'amd64');
   const e = t.throws(() => relationsOf(idx.packages.get('task-x')!.depends!, 'P')) as unknown as ToolError;
   t.equal(e.summary, 'P:3:2: Depends: malformed relation "b (>= 1"');
-  const first = t.throws(() => relationsOf(parsePackagesIndex('Package: y\nDepends: a (\n', 'P', 'amd64').packages.get('y')!.depends!, 'P')) as unknown as ToolError;
+  const first = t.throws(() =>
+    relationsOf(parsePackagesIndex('Package: y\nDepends: a (\n', 'P', 'amd64').packages.get('y')!.depends!, 'P'),
+  ) as unknown as ToolError;
   t.equal(first.summary, 'P:2:10: Depends: malformed relation "a ("');
-  t.throws(() => parsePackagesIndex('Package: p\nProvides: Bad Name\n', 'P', 'amd64'), { message: /P:2:\d+: Provides: malformed relation/ });
+  t.throws(() => parsePackagesIndex('Package: p\nProvides: Bad Name\n', 'P', 'amd64'), {
+    message: /P:2:\d+: Provides: malformed relation/,
+  });
 });
 
 t.test('streamed in chunks; bounded in stanzas', async (t) => {
@@ -48,13 +63,24 @@ t.test('streamed in chunks; bounded in stanzas', async (t) => {
   t.same(r.end(), parsePackagesIndex(text, 'P', 'amd64'));
   const limited = (limits: Partial<PackagesLimits>, text: string) => {
     const r = new PackagesIndexReader('P', 'amd64', { ...PACKAGES_LIMITS, ...limits });
-    return (t.throws(() => {
-      r.push(text);
-      r.end();
-    }) as unknown as ToolError).summary;
+    return (
+      t.throws(() => {
+        r.push(text);
+        r.end();
+      }) as unknown as ToolError
+    ).summary;
   };
-  t.equal(limited({ stanzas: 2 }, 'Package: a\n\nPackage: b\n\nPackage: c\n'), "P:5:1: more than 2 stanzas (is this one architecture's Packages index?)");
-  t.equal(limited({ kept: 10 }, 'Package: a\nDepends: b, c\n\nPackage: d\nDepends: e, f, g, h, i\n'), "P:4:1: more than 10 characters of package data (is this one architecture's Packages index?)");
-  t.equal(limited({ provides: 3 }, 'Package: a\nProvides: b, c\n\nPackage: d\nProvides: e, f\n'), "P:4:1: more than 3 Provides entries (is this one architecture's Packages index?)");
+  t.equal(
+    limited({ stanzas: 2 }, 'Package: a\n\nPackage: b\n\nPackage: c\n'),
+    "P:5:1: more than 2 stanzas (is this one architecture's Packages index?)",
+  );
+  t.equal(
+    limited({ kept: 10 }, 'Package: a\nDepends: b, c\n\nPackage: d\nDepends: e, f, g, h, i\n'),
+    "P:4:1: more than 10 characters of package data (is this one architecture's Packages index?)",
+  );
+  t.equal(
+    limited({ provides: 3 }, 'Package: a\nProvides: b, c\n\nPackage: d\nProvides: e, f\n'),
+    "P:4:1: more than 3 Provides entries (is this one architecture's Packages index?)",
+  );
   t.equal(PACKAGES_LIMITS.bytes, 512 << 20);
 });

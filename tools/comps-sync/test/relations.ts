@@ -1,15 +1,26 @@
 import t from 'tap';
-import { alternativesOn, joinAlternatives, normaliseEntry, parseRelations, RelationSyntaxError } from '../src/relations.js';
+import {
+  alternativesOn,
+  joinAlternatives,
+  normaliseEntry,
+  parseRelations,
+  RelationSyntaxError,
+} from '../src/relations.js';
 
 t.test('versions, qualifiers and profiles are dropped; alternatives kept in order', async (t) => {
-  const rels = parseRelations('tasksel (= 3.81), debconf (>= 0.5) | debconf-2.0, perl:any, libfoo1 (>> 1:2.0~rc1-3+b1) <!nocheck>, ibus-mozc | ibus-anthy');
+  const rels = parseRelations(
+    'tasksel (= 3.81), debconf (>= 0.5) | debconf-2.0, perl:any, libfoo1 (>> 1:2.0~rc1-3+b1) <!nocheck>, ibus-mozc | ibus-anthy',
+  );
   t.same(
     rels.map((r) => r.alternatives.map((a) => a.name)),
     [['tasksel'], ['debconf', 'debconf-2.0'], ['perl'], ['libfoo1'], ['ibus-mozc', 'ibus-anthy']],
   );
   t.equal(rels[1]!.text, 'debconf (>= 0.5) | debconf-2.0');
   t.same(parseRelations(''), []);
-  t.same(parseRelations('a,\n b').map((r) => r.text), ['a', 'b']);
+  t.same(
+    parseRelations('a,\n b').map((r) => r.text),
+    ['a', 'b'],
+  );
 });
 
 t.test('architecture restrictions are honoured per arch', async (t) => {

@@ -6,7 +6,11 @@ import { ToolError } from '@debian-atomic/lib';
 import { openRegularFile as openRegular } from '@debian-atomic/lib';
 import { commandMessage, streamCommand, streamFile, streamText, xzText } from '../src/stream.js';
 
-const fail = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as ToolError;
+const fail = async (p: Promise<unknown>) =>
+  (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as ToolError;
 const xz = (data: string | Buffer) => execFileSync('xz', ['-0', '-c'], { input: data });
 
 t.test('only regular files are opened', async (t) => {
@@ -14,11 +18,26 @@ t.test('only regular files are opened', async (t) => {
   execFileSync('mkfifo', [join(dir, 'fifo')]);
   mkdirSync(join(dir, 'sub'));
   await (await openRegular(join(dir, 'file'), 'test input')).close();
-  t.equal((await fail(openRegular(join(dir, 'fifo'), 'test input'))).summary, `${join(dir, 'fifo')}: cannot read test input: a FIFO, expected a regular file`);
-  t.equal((await fail(openRegular(join(dir, 'sub'), 'test input'))).summary, `${join(dir, 'sub')}: cannot read test input: is a directory, expected a regular file`);
-  t.equal((await fail(openRegular('/dev/null', 'test input'))).summary, '/dev/null: cannot read test input: a character device, expected a regular file');
-  t.equal((await fail(openRegular(join(dir, 'none'), 'test input'))).summary, `${join(dir, 'none')}: cannot read test input: no such file`);
-  t.equal((await fail(openRegular(join(dir, 'file', 'x'), 'test input'))).summary, `${join(dir, 'file', 'x')}: cannot read test input: ENOTDIR`);
+  t.equal(
+    (await fail(openRegular(join(dir, 'fifo'), 'test input'))).summary,
+    `${join(dir, 'fifo')}: cannot read test input: a FIFO, expected a regular file`,
+  );
+  t.equal(
+    (await fail(openRegular(join(dir, 'sub'), 'test input'))).summary,
+    `${join(dir, 'sub')}: cannot read test input: is a directory, expected a regular file`,
+  );
+  t.equal(
+    (await fail(openRegular('/dev/null', 'test input'))).summary,
+    '/dev/null: cannot read test input: a character device, expected a regular file',
+  );
+  t.equal(
+    (await fail(openRegular(join(dir, 'none'), 'test input'))).summary,
+    `${join(dir, 'none')}: cannot read test input: no such file`,
+  );
+  t.equal(
+    (await fail(openRegular(join(dir, 'file', 'x'), 'test input'))).summary,
+    `${join(dir, 'file', 'x')}: cannot read test input: ENOTDIR`,
+  );
   t.equal((await fail(openRegular(join(dir, 'fifo'), 'test input'))).exitCode, 2);
 });
 
@@ -51,27 +70,54 @@ t.test('xzText: bounded output, clear errors', async (t) => {
   t.equal(e.exitCode, 2);
   t.ok(seen <= 1 << 20, 'no more than the bound was handed on');
   const good = xz('Package: a\n');
-  const truncated = await fail(xzText({ data: good.subarray(0, good.length - 8), name: 'T.xz' }, 'x', 1 << 20, () => undefined));
+  const truncated = await fail(
+    xzText({ data: good.subarray(0, good.length - 8), name: 'T.xz' }, 'x', 1 << 20, () => undefined),
+  );
   t.equal(truncated.summary, 'T.xz: not xz data (Unexpected end of input)');
-  const thrown = await fail(xzText({ data: good, name: 'G.xz' }, 'x', 1 << 20, () => {
-    throw new ToolError('mine', 'from the consumer');
-  }));
+  const thrown = await fail(
+    xzText({ data: good, name: 'G.xz' }, 'x', 1 << 20, () => {
+      throw new ToolError('mine', 'from the consumer');
+    }),
+  );
   t.equal(thrown.summary, 'from the consumer', "the consumer's error wins");
 });
 
 t.test('streamCommand: a missing command, an early stop', async (t) => {
-  const missing = await fail(streamCommand('comps-sync-no-such-command', [], { data: Buffer.from(''), name: 'x' }, { providedBy: 'nothing', what: 'test' }, () => undefined));
+  const missing = await fail(
+    streamCommand(
+      'comps-sync-no-such-command',
+      [],
+      { data: Buffer.from(''), name: 'x' },
+      { providedBy: 'nothing', what: 'test' },
+      () => undefined,
+    ),
+  );
   t.equal(missing.code, 'missing-command');
   t.equal(missing.summary, 'comps-sync-no-such-command: command not found (test)');
   // yes(1) never ends: stopping it early is what keeps a bomb cheap.
   let chunks = 0;
-  const res = await streamCommand('yes', [], { data: Buffer.alloc(0), name: 'x' }, { providedBy: 'coreutils', what: 'test' }, () => ++chunks >= 3);
+  const res = await streamCommand(
+    'yes',
+    [],
+    { data: Buffer.alloc(0), name: 'x' },
+    { providedBy: 'coreutils', what: 'test' },
+    () => ++chunks >= 3,
+  );
   t.match(res, { code: null, stopped: true }); // (yes may say 'Broken pipe' on its way out)
   const dir = t.testdir({ in: 'hello\n' });
   const cat: Buffer[] = [];
-  const fromFile = await streamCommand('cat', [], { file: join(dir, 'in') }, { providedBy: 'coreutils', what: 'test' }, (c) => void cat.push(c));
+  const fromFile = await streamCommand(
+    'cat',
+    [],
+    { file: join(dir, 'in') },
+    { providedBy: 'coreutils', what: 'test' },
+    (c) => void cat.push(c),
+  );
   t.same(fromFile, { code: 0, stopped: false, stderr: '' });
-  t.equal(Buffer.concat(cat).toString(), 'hello\n', 'a file is the command\'s stdin');
-  t.equal(commandMessage('xz: (stdin): File format not recognized\n', /^xz: \(stdin\): /), 'File format not recognized');
+  t.equal(Buffer.concat(cat).toString(), 'hello\n', "a file is the command's stdin");
+  t.equal(
+    commandMessage('xz: (stdin): File format not recognized\n', /^xz: \(stdin\): /),
+    'File format not recognized',
+  );
   t.equal(commandMessage('', /x/), 'failed');
 });

@@ -6,11 +6,29 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ESP_GRUB_CFG, espGrubConfig, onInterrupt, run, tempSibling, ToolError, type Progress } from '@debian-atomic/lib';
+import {
+  ESP_GRUB_CFG,
+  espGrubConfig,
+  onInterrupt,
+  run,
+  tempSibling,
+  ToolError,
+  type Progress,
+} from '@debian-atomic/lib';
 import { CACHE_DIR } from '@debian-atomic/oci-wrap';
 import { parseSize, type DiskConfig } from './config.js';
 import { customize, type UserResult } from './customize.js';
-import { assemble, buildEsp, buildRoot, convert, ESP_TYPE, planLayout, ROOT_TYPE_X86_64, treeBytes, type Format } from './disk.js';
+import {
+  assemble,
+  buildEsp,
+  buildRoot,
+  convert,
+  ESP_TYPE,
+  planLayout,
+  ROOT_TYPE_X86_64,
+  treeBytes,
+  type Format,
+} from './disk.js';
 import { espPayload, writeBootloaderState, writeMenu } from './grub.js';
 import { commitInfo, deploySysroot } from './sysroot.js';
 
@@ -55,13 +73,35 @@ export async function prepareSysroot(o: PrepareOptions) {
   const tf = o.info.treefile;
   const osname = tf.osname ?? 'debian';
   const p = o.progress;
-  const kernelArgs = [...new Set([`root=UUID=${o.rootFsUuid}`, 'rw', ...(tf['kernel-args'] ?? []), ...o.info.kargsD, ...(o.config['kernel-args'] ?? [])])];
+  const kernelArgs = [
+    ...new Set([
+      `root=UUID=${o.rootFsUuid}`,
+      'rw',
+      ...(tf['kernel-args'] ?? []),
+      ...o.info.kargsD,
+      ...(o.config['kernel-args'] ?? []),
+    ]),
+  ];
   const remote = o.config.remote
-    ? { name: o.config.remote.name ?? osname, url: o.config.remote.url, gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']), gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined }
+    ? {
+        name: o.config.remote.name ?? osname,
+        url: o.config.remote.url,
+        gpgVerify: o.config.remote['gpg-verify'] ?? Boolean(o.config.remote['gpg-key']),
+        gpgKey: o.config.remote['gpg-key'] ? resolve(o.configDir, o.config.remote['gpg-key']) : undefined,
+      }
     : undefined;
   p?.step(`deploying ${o.ref} (${o.info.commit.slice(0, 12)})`);
   const image = o.image ? { reference: o.image.reference, digest: o.image.digest } : undefined;
-  const dep = await deploySysroot({ repo: o.repo, ref: o.ref, commit: o.commit, sysroot: o.sysroot, osname, kernelArgs, remote, image });
+  const dep = await deploySysroot({
+    repo: o.repo,
+    ref: o.ref,
+    commit: o.commit,
+    sysroot: o.sysroot,
+    osname,
+    kernelArgs,
+    remote,
+    image,
+  });
   if (o.image?.cache) {
     // The stateroot's /var is the installed system's /var: atomic's layer cache lives there.
     const cache = join(o.sysroot, 'ostree/deploy', osname, CACHE_DIR);
@@ -77,14 +117,23 @@ export async function prepareSysroot(o: PrepareOptions) {
 }
 
 /** The state file atomic bootloader status reads: what the ESP holds, with the menu stub. */
-export function bootloaderState(o: { espGuid: string; espVolumeId: string; commit: string; payload: Awaited<ReturnType<typeof prepareSysroot>>['payload']; grubCfg: string }) {
+export function bootloaderState(o: {
+  espGuid: string;
+  espVolumeId: string;
+  commit: string;
+  payload: Awaited<ReturnType<typeof prepareSysroot>>['payload'];
+  grubCfg: string;
+}) {
   return {
     apiVersion: 'org.debian-atomic/v1' as const,
     kind: 'BootloaderState' as const,
     esp: { partuuid: o.espGuid, volumeId: `${o.espVolumeId.slice(0, 4)}-${o.espVolumeId.slice(4)}` },
     commit: o.commit,
     packages: o.payload.packages,
-    files: [...o.payload.files.map((f) => ({ path: f.esp, sha256: f.sha256, size: f.size })), { path: ESP_GRUB_CFG, sha256: sha256Hex(o.grubCfg), size: Buffer.byteLength(o.grubCfg) }],
+    files: [
+      ...o.payload.files.map((f) => ({ path: f.esp, sha256: f.sha256, size: f.size })),
+      { path: ESP_GRUB_CFG, sha256: sha256Hex(o.grubCfg), size: Buffer.byteLength(o.grubCfg) },
+    ],
   };
 }
 
@@ -109,7 +158,17 @@ export async function buildDiskImage(o: BuildOptions) {
     await mkdir(sysroot);
     // The root file system UUID goes on the kernel command line before mkfs: plan it from the seed now.
     const rootFsUuid = planLayout({ contentBytes: 0, inodes: 0, seed }).rootFsUuid;
-    const prepared = await prepareSysroot({ repo, ref: o.ref, info, sysroot, rootFsUuid, config: o.config, configDir: o.configDir, image: o.image, progress: p });
+    const prepared = await prepareSysroot({
+      repo,
+      ref: o.ref,
+      info,
+      sysroot,
+      rootFsUuid,
+      config: o.config,
+      configDir: o.configDir,
+      image: o.image,
+      progress: p,
+    });
     const { dep, custom, payload, kernelArgs, remote, image, secureBoot } = prepared;
 
     p?.step('sizing');
@@ -126,11 +185,25 @@ export async function buildDiskImage(o: BuildOptions) {
         ...(disk.size !== undefined ? { diskBytes: parseSize(disk.size, 0) } : {}),
       });
     } catch (err) {
-      if ((err as { code?: string }).code === 'too-large') throw new ToolError('too-large', (err as Error).message, { hint: 'lower disk.free-space or disk.size in the config' });
-      throw new ToolError('not-enough-space', (err as Error).message, { hint: 'raise disk.size in the config, or leave it out to size the disk to fit' });
+      if ((err as { code?: string }).code === 'too-large')
+        throw new ToolError('too-large', (err as Error).message, {
+          hint: 'lower disk.free-space or disk.size in the config',
+        });
+      throw new ToolError('not-enough-space', (err as Error).message, {
+        hint: 'raise disk.size in the config, or leave it out to size the disk to fit',
+      });
     }
     const grubCfg = espGrubConfig(layout.rootFsUuid);
-    await writeBootloaderState(sysroot, bootloaderState({ espGuid: layout.espGuid, espVolumeId: layout.espVolumeId, commit: info.commit, payload, grubCfg }));
+    await writeBootloaderState(
+      sysroot,
+      bootloaderState({
+        espGuid: layout.espGuid,
+        espVolumeId: layout.espVolumeId,
+        commit: info.commit,
+        payload,
+        grubCfg,
+      }),
+    );
     p?.step('ESP image');
     const esp = await buildEsp(work, layout, payload.files, { esp: ESP_GRUB_CFG, text: grubCfg });
     p?.step(`root file system (${Math.round(layout.rootBytes / 1024 / 1024)} MiB)`);
@@ -158,14 +231,38 @@ export async function buildDiskImage(o: BuildOptions) {
       kernelArgs,
       secureBoot,
       bootloader: payload.packages,
-      bootEntry: dep.bootEntry.split('\n').find((l) => l.startsWith('title '))?.slice(6) ?? null,
+      bootEntry:
+        dep.bootEntry
+          .split('\n')
+          .find((l) => l.startsWith('title '))
+          ?.slice(6) ?? null,
       remote: remote ? { name: remote.name, url: remote.url, gpgVerify: remote.gpgVerify } : null,
       image: image ?? null,
       hostname: custom.hostname,
       users: custom.users satisfies UserResult[],
       partitions: [
-        { number: 1, name: 'esp', type: ESP_TYPE, start: layout.espStart, size: layout.espBytes, partuuid: layout.espGuid, filesystem: 'vfat', label: 'ESP', uuid: layout.espVolumeId },
-        { number: 2, name: 'root', type: ROOT_TYPE_X86_64, start: layout.rootStart, size: layout.rootBytes, partuuid: layout.rootGuid, filesystem: 'ext4', label: ROOT_LABEL, uuid: layout.rootFsUuid },
+        {
+          number: 1,
+          name: 'esp',
+          type: ESP_TYPE,
+          start: layout.espStart,
+          size: layout.espBytes,
+          partuuid: layout.espGuid,
+          filesystem: 'vfat',
+          label: 'ESP',
+          uuid: layout.espVolumeId,
+        },
+        {
+          number: 2,
+          name: 'root',
+          type: ROOT_TYPE_X86_64,
+          start: layout.rootStart,
+          size: layout.rootBytes,
+          partuuid: layout.rootGuid,
+          filesystem: 'ext4',
+          label: ROOT_LABEL,
+          uuid: layout.rootFsUuid,
+        },
       ],
       diskGuid: layout.diskGuid,
       seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -182,6 +279,7 @@ async function removeSysroot(sysroot: string): Promise<void> {
   const base = resolve(sysroot, 'ostree/deploy');
   for (const os of await readdir(base).catch(() => [] as string[]))
     for (const d of await readdir(resolve(base, os, 'deploy')).catch(() => [] as string[]))
-      if (/\.\d+$/.test(d)) await run('chattr', ['-i', resolve(base, os, 'deploy', d)], { providedBy: 'e2fsprogs' }).catch(() => undefined);
+      if (/\.\d+$/.test(d))
+        await run('chattr', ['-i', resolve(base, os, 'deploy', d)], { providedBy: 'e2fsprogs' }).catch(() => undefined);
   await rm(sysroot, { recursive: true, force: true });
 }

@@ -67,20 +67,73 @@ export const LIMITS = {
  */
 export const SYSTEM_NAMES = new Set([
   // base-passwd users
-  'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data', 'backup', 'list', 'irc', 'gnats', '_apt', 'nobody',
+  'daemon',
+  'bin',
+  'sys',
+  'sync',
+  'games',
+  'man',
+  'lp',
+  'mail',
+  'news',
+  'uucp',
+  'proxy',
+  'www-data',
+  'backup',
+  'list',
+  'irc',
+  'gnats',
+  '_apt',
+  'nobody',
   // base-passwd groups
-  'adm', 'tty', 'disk', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio', 'dip', 'operator', 'src', 'shadow', 'utmp', 'video', 'sasl', 'plugdev', 'staff', 'users', 'nogroup',
+  'adm',
+  'tty',
+  'disk',
+  'kmem',
+  'dialout',
+  'fax',
+  'voice',
+  'cdrom',
+  'floppy',
+  'tape',
+  'sudo',
+  'audio',
+  'dip',
+  'operator',
+  'src',
+  'shadow',
+  'utmp',
+  'video',
+  'sasl',
+  'plugdev',
+  'staff',
+  'users',
+  'nogroup',
   // systemd's and other usual system accounts of a Debian image
-  'systemd-network', 'systemd-timesync', 'systemd-resolve', 'systemd-journal', 'messagebus', 'sshd', '_ssh', 'polkitd', 'input', 'render', 'sgx', 'kvm', 'netdev',
+  'systemd-network',
+  'systemd-timesync',
+  'systemd-resolve',
+  'systemd-journal',
+  'messagebus',
+  'sshd',
+  '_ssh',
+  'polkitd',
+  'input',
+  'render',
+  'sgx',
+  'kvm',
+  'netdev',
 ]);
 
 /** A size in bytes, or why it is not one: a whole number of bytes or a number with a K/M/G/T suffix. */
 export function sizeBytes(v: number | string): number | string {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v) || !Number.isInteger(v)) return `expected a whole number of bytes or a size like 512M, found ${v}`;
+    if (!Number.isFinite(v) || !Number.isInteger(v))
+      return `expected a whole number of bytes or a size like 512M, found ${v}`;
     return v;
   }
-  if (!SIZE.test(v)) return `expected a size like 512M, 4G or a number of bytes, found ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (!SIZE.test(v))
+    return `expected a size like 512M, 4G or a number of bytes, found ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   const m = /^(\d+)(\.\d+)?\s*([KMGT])?/i.exec(v)!;
   const unit = m[3] ? { K: KiB, M: MiB, G: GiB, T: TiB }[m[3].toUpperCase() as 'K'] : 1;
   if (unit === 1 && m[2] && Number(m[2]) !== 0) return `${v} is not a whole number of bytes (give a unit, like 1.5G)`;
@@ -88,17 +141,30 @@ export function sizeBytes(v: number | string): number | string {
 }
 
 function showBytes(n: number): string {
-  for (const [unit, k] of [['TiB', TiB], ['GiB', GiB], ['MiB', MiB], ['KiB', KiB]] as const) if (n >= k && n % k === 0) return `${n / k} ${unit}`;
+  for (const [unit, k] of [
+    ['TiB', TiB],
+    ['GiB', GiB],
+    ['MiB', MiB],
+    ['KiB', KiB],
+  ] as const)
+    if (n >= k && n % k === 0) return `${n / k} ${unit}`;
   return `${n} bytes`;
 }
 
 function size(what: string, min: number, max: number, why = '') {
-  return z.union([z.number(), z.string()], { error: 'expected a whole number of bytes or a size like 512M, 4G' }).superRefine((v, ctx) => {
-    const b = sizeBytes(v);
-    if (typeof b === 'string') ctx.addIssue({ code: 'custom', message: b });
-    else if (b < min) ctx.addIssue({ code: 'custom', message: `${v} is too small: ${what} must be at least ${showBytes(min)}${why}` });
-    else if (b > max) ctx.addIssue({ code: 'custom', message: `${v} is too large: ${what} may be at most ${showBytes(max)}` });
-  });
+  return z
+    .union([z.number(), z.string()], { error: 'expected a whole number of bytes or a size like 512M, 4G' })
+    .superRefine((v, ctx) => {
+      const b = sizeBytes(v);
+      if (typeof b === 'string') ctx.addIssue({ code: 'custom', message: b });
+      else if (b < min)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v} is too small: ${what} must be at least ${showBytes(min)}${why}`,
+        });
+      else if (b > max)
+        ctx.addIssue({ code: 'custom', message: `${v} is too large: ${what} may be at most ${showBytes(max)}` });
+    });
 }
 
 /**
@@ -108,10 +174,13 @@ function size(what: string, min: number, max: number, why = '') {
 export const blockDevice = z
   .string()
   .max(512, { error: 'a device path is longer than 512 characters' })
-  .regex(/^\/dev\/[A-Za-z0-9._:+@=,\/-]+$/, { error: 'expected a disk under /dev, like /dev/vda, /dev/nvme0n1 or /dev/disk/by-id/…' })
+  .regex(/^\/dev\/[A-Za-z0-9._:+@=,\/-]+$/, {
+    error: 'expected a disk under /dev, like /dev/vda, /dev/nvme0n1 or /dev/disk/by-id/…',
+  })
   .refine((s) => !s.split('/').includes('..'), { error: 'a device path must not contain ".."' });
 
-const list = <T extends z.ZodType>(item: T, max: number, what: string) => z.array(item).max(max, { error: `more than ${max} ${what}` });
+const list = <T extends z.ZodType>(item: T, max: number, what: string) =>
+  z.array(item).max(max, { error: `more than ${max} ${what}` });
 
 export const userSchema = z.strictObject({
   name: userName,
@@ -119,7 +188,12 @@ export const userSchema = z.strictObject({
   'ssh-keys': list(sshPublicKey, LIMITS.sshKeys, 'keys (one key per entry)').optional(),
   groups: list(groupName, LIMITS.groups, 'groups').optional(),
   shell: passwdPath('a login shell').optional(),
-  uid: z.number().int().min(1000, { error: 'a uid below 1000 belongs to the system: give 1000 to 59999' }).max(59999, { error: 'a uid above 59999 is not a regular user (Debian policy 9.2.2): give 1000 to 59999' }).optional(),
+  uid: z
+    .number()
+    .int()
+    .min(1000, { error: 'a uid below 1000 belongs to the system: give 1000 to 59999' })
+    .max(59999, { error: 'a uid above 59999 is not a regular user (Debian policy 9.2.2): give 1000 to 59999' })
+    .optional(),
 });
 type UserConfig = z.infer<typeof userSchema>;
 
@@ -139,45 +213,82 @@ function checkUsers(users: UserConfig[], ctx: z.core.$RefinementCtx<UserConfig[]
     }
     if (u.name === 'root') {
       for (const key of ['shell', 'uid'] as const)
-        if (u[key] !== undefined) issue(key, `root exists in every image: only its password-hash, ssh-keys and groups can be set`);
-    } else if (SYSTEM_NAMES.has(u.name)) issue('name', `${u.name} is a system account or group of Debian: choose another name (root is the one system account the config may customize)`);
+        if (u[key] !== undefined)
+          issue(key, `root exists in every image: only its password-hash, ssh-keys and groups can be set`);
+    } else if (SYSTEM_NAMES.has(u.name))
+      issue(
+        'name',
+        `${u.name} is a system account or group of Debian: choose another name (root is the one system account the config may customize)`,
+      );
   });
 }
 
-export const configSchema = z.strictObject({
-  users: list(userSchema, LIMITS.users, 'users').superRefine(checkUsers).optional(),
-  hostname: hostname.optional(),
-  'kernel-args': list(kernelArg, LIMITS.kernelArgs, 'kernel arguments')
-    .refine((a) => a.join(' ').length <= LIMITS.kernelArgsChars, { error: `the kernel arguments are longer than ${LIMITS.kernelArgsChars} characters in all` })
-    .optional(),
-  disk: z
-    .strictObject({
-      size: size('the disk', LIMITS.diskMin, LIMITS.diskMax).optional().describe('Whole disk; the root partition takes what the ESP leaves'),
-      'esp-size': size('the ESP', LIMITS.espMin, LIMITS.espMax, ' (FAT32)').optional(),
-      'free-space': size('the free space', 0, LIMITS.freeMax).optional().describe('Free space in the root file system beyond the content (default: as much as the content, at least 1G, for a second deployment)'),
-    })
-    .optional(),
-  remote: z
-    .strictObject({
-      // ostree's remote name grammar; a leading "-" would be read as an option of `ostree remote add`.
-      name: z.string().max(128, { error: 'a remote name is longer than 128 characters' }).regex(/^[A-Za-z0-9_][-._A-Za-z0-9]*$/, { error: 'not a valid remote name (letters, digits, "_", "-", "."; not starting with "-" or ".")' }).optional(),
-      url: sourcesUrl(/^(https?|file)$/, 'expected an http, https or file URL'),
-      'gpg-verify': z.boolean().optional(),
-      'gpg-key': lineText(4096, 'a gpg-key path').pipe(z.string().min(1, { error: 'a gpg-key path must not be empty' })).optional().describe('ASCII-armored public key file (relative to the config file)'),
-    })
-    .optional(),
-  install: z
-    .strictObject({
-      device: blockDevice.optional().describe('The disk to install to (atomic install to-disk, the installer ISO): unattended when given'),
-      wipe: z.boolean().optional().describe('Erase the disk even if it holds partitions or file systems (default: refuse and name them)'),
-      finish: z.enum(['poweroff', 'reboot'], { error: 'expected poweroff or reboot' }).optional().describe('What the installer ISO does once installed (default: poweroff)'),
-    })
-    .optional()
-    .describe('Installs (atomic install to-disk, make iso): the target disk and whether it may be erased'),
-  image: imageReference
-    .optional()
-    .describe("The OCI image the installed system updates from (atomic upgrade): docker://HOST/NAME[:TAG], oci:/DIR[:TAG]; default with --oci docker://…: that reference"),
-}).refine((c) => !(c.remote && c.image), { error: 'give remote (an OSTree remote) or image (an OCI image), not both: the system updates from one origin', path: ['image'] });
+export const configSchema = z
+  .strictObject({
+    users: list(userSchema, LIMITS.users, 'users').superRefine(checkUsers).optional(),
+    hostname: hostname.optional(),
+    'kernel-args': list(kernelArg, LIMITS.kernelArgs, 'kernel arguments')
+      .refine((a) => a.join(' ').length <= LIMITS.kernelArgsChars, {
+        error: `the kernel arguments are longer than ${LIMITS.kernelArgsChars} characters in all`,
+      })
+      .optional(),
+    disk: z
+      .strictObject({
+        size: size('the disk', LIMITS.diskMin, LIMITS.diskMax)
+          .optional()
+          .describe('Whole disk; the root partition takes what the ESP leaves'),
+        'esp-size': size('the ESP', LIMITS.espMin, LIMITS.espMax, ' (FAT32)').optional(),
+        'free-space': size('the free space', 0, LIMITS.freeMax)
+          .optional()
+          .describe(
+            'Free space in the root file system beyond the content (default: as much as the content, at least 1G, for a second deployment)',
+          ),
+      })
+      .optional(),
+    remote: z
+      .strictObject({
+        // ostree's remote name grammar; a leading "-" would be read as an option of `ostree remote add`.
+        name: z
+          .string()
+          .max(128, { error: 'a remote name is longer than 128 characters' })
+          .regex(/^[A-Za-z0-9_][-._A-Za-z0-9]*$/, {
+            error: 'not a valid remote name (letters, digits, "_", "-", "."; not starting with "-" or ".")',
+          })
+          .optional(),
+        url: sourcesUrl(/^(https?|file)$/, 'expected an http, https or file URL'),
+        'gpg-verify': z.boolean().optional(),
+        'gpg-key': lineText(4096, 'a gpg-key path')
+          .pipe(z.string().min(1, { error: 'a gpg-key path must not be empty' }))
+          .optional()
+          .describe('ASCII-armored public key file (relative to the config file)'),
+      })
+      .optional(),
+    install: z
+      .strictObject({
+        device: blockDevice
+          .optional()
+          .describe('The disk to install to (atomic install to-disk, the installer ISO): unattended when given'),
+        wipe: z
+          .boolean()
+          .optional()
+          .describe('Erase the disk even if it holds partitions or file systems (default: refuse and name them)'),
+        finish: z
+          .enum(['poweroff', 'reboot'], { error: 'expected poweroff or reboot' })
+          .optional()
+          .describe('What the installer ISO does once installed (default: poweroff)'),
+      })
+      .optional()
+      .describe('Installs (atomic install to-disk, make iso): the target disk and whether it may be erased'),
+    image: imageReference
+      .optional()
+      .describe(
+        'The OCI image the installed system updates from (atomic upgrade): docker://HOST/NAME[:TAG], oci:/DIR[:TAG]; default with --oci docker://…: that reference',
+      ),
+  })
+  .refine((c) => !(c.remote && c.image), {
+    error: 'give remote (an OSTree remote) or image (an OCI image), not both: the system updates from one origin',
+    path: ['image'],
+  });
 export type DiskConfig = z.infer<typeof configSchema>;
 
 /** A validated size in bytes (the schema has checked it), or the fallback. */
@@ -194,17 +305,27 @@ const ARMOR_END = '-----END PGP PUBLIC KEY BLOCK-----';
 /** Why a gpg-key file's text is not an ASCII-armored OpenPGP public key, or null. */
 export function armoredKeyProblem(text: string): string | null {
   // eslint-disable-next-line no-control-regex
-  if (/[^\x20-\x7e\t\r\n]/.test(text)) return 'not ASCII text: expected an ASCII-armored public key (gpg --armor --export), not a binary keyring';
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length);
-  if (lines.some((l) => /^-----BEGIN PGP (PRIVATE|SECRET) KEY BLOCK-----$/.test(l))) return 'holds a private key: give the public key (gpg --armor --export)';
-  if (lines[0] !== ARMOR_BEGIN || lines[lines.length - 1] !== ARMOR_END) return `not an ASCII-armored public key: expected ${ARMOR_BEGIN} … ${ARMOR_END}`;
+  if (/[^\x20-\x7e\t\r\n]/.test(text))
+    return 'not ASCII text: expected an ASCII-armored public key (gpg --armor --export), not a binary keyring';
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length);
+  if (lines.some((l) => /^-----BEGIN PGP (PRIVATE|SECRET) KEY BLOCK-----$/.test(l)))
+    return 'holds a private key: give the public key (gpg --armor --export)';
+  if (lines[0] !== ARMOR_BEGIN || lines[lines.length - 1] !== ARMOR_END)
+    return `not an ASCII-armored public key: expected ${ARMOR_BEGIN} … ${ARMOR_END}`;
   return null;
 }
 
 /** The gpg-key file: a regular, bounded, ASCII-armored public key; a diagnostic at the config's key if not. */
 async function gpgKeyDiagnostic(y: LoadedYaml, key: string): Promise<Diagnostic | null> {
   const path = resolve(dirname(resolve(y.file)), key);
-  const at = (message: string): Diagnostic => ({ file: y.file, ...positionOf(y, ['remote', 'gpg-key']), message: `remote.gpg-key: ${message}` });
+  const at = (message: string): Diagnostic => ({
+    file: y.file,
+    ...positionOf(y, ['remote', 'gpg-key']),
+    message: `remote.gpg-key: ${message}`,
+  });
   let text: string;
   try {
     text = await readBoundedText(path, { maxBytes: LIMITS.gpgKeyBytes, what: 'gpg key file' });
@@ -232,5 +353,8 @@ export async function loadConfig(file: string | undefined): Promise<DiskConfig> 
 }
 
 function configError(lines: string[]): ToolError {
-  return new ToolError('bad-config', lines[0]!, { detail: lines.length > 1 ? lines.slice(1).join('\n') : undefined, exitCode: 2 });
+  return new ToolError('bad-config', lines[0]!, {
+    detail: lines.length > 1 ? lines.slice(1).join('\n') : undefined,
+    exitCode: 2,
+  });
 }

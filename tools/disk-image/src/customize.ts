@@ -31,7 +31,8 @@ function today(): number {
   return Math.floor(epoch / 86400);
 }
 
-const imageError = (summary: string) => new ToolError('bad-image', summary, { hint: 'the commit carries something disk-image will not edit' });
+const imageError = (summary: string) =>
+  new ToolError('bad-image', summary, { hint: 'the commit carries something disk-image will not edit' });
 
 /** A file of the image's /etc: a regular file (not a link out of the image), bounded. */
 async function readEtc(etc: string, name: string, optional = false): Promise<{ text: string; st: Stats } | null> {
@@ -41,8 +42,14 @@ async function readEtc(etc: string, name: string, optional = false): Promise<{ t
     if (optional) return null;
     throw imageError(`the image has no /etc/${name}`);
   }
-  if (!st.isFile()) throw imageError(`the image's /etc/${name} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: disk-image edits only regular files`);
-  return { text: await readBoundedText(path, { maxBytes: READ_LIMITS.attribute, what: `the image's /etc/${name}` }), st };
+  if (!st.isFile())
+    throw imageError(
+      `the image's /etc/${name} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: disk-image edits only regular files`,
+    );
+  return {
+    text: await readBoundedText(path, { maxBytes: READ_LIMITS.attribute, what: `the image's /etc/${name}` }),
+    st,
+  };
 }
 
 /** Replace a file by a rename (never writing through a link), keeping the old one's owner and mode. */
@@ -59,7 +66,12 @@ async function replaceFile(path: string, text: string, like: Stats | null, mode?
   }
 }
 
-export async function customize(sysroot: string, deployment: string, osname: string, cfg: DiskConfig): Promise<{ users: UserResult[]; hostname: string | null }> {
+export async function customize(
+  sysroot: string,
+  deployment: string,
+  osname: string,
+  cfg: DiskConfig,
+): Promise<{ users: UserResult[]; hostname: string | null }> {
   const etc = join(sysroot, deployment, 'etc');
   const varDir = join(sysroot, 'ostree/deploy', osname, 'var');
   if (cfg.hostname) {
@@ -101,24 +113,45 @@ async function addUser(etc: string, varDir: string, u: User, reserved: Set<numbe
     home = f[5] ?? '';
     // root may be customized (keys, password, groups); other system accounts are not logins to hand out.
     if (uid !== 0 && !(uid >= FIRST_UID && uid <= LAST_UID))
-      throw new ToolError('bad-config', `user ${u.name}: a system account of the image (uid ${f[2]}): the config may customize root and regular users, not system accounts`);
-    if (u.uid !== undefined && u.uid !== uid) throw new ToolError('bad-config', `user ${u.name} exists in the image with uid ${uid}: the config cannot change an existing account's uid`);
-    if (u.shell !== undefined && u.shell !== f[6]) throw new ToolError('bad-config', `user ${u.name} exists in the image with the shell ${f[6]}: the config cannot change an existing account's shell`);
+      throw new ToolError(
+        'bad-config',
+        `user ${u.name}: a system account of the image (uid ${f[2]}): the config may customize root and regular users, not system accounts`,
+      );
+    if (u.uid !== undefined && u.uid !== uid)
+      throw new ToolError(
+        'bad-config',
+        `user ${u.name} exists in the image with uid ${uid}: the config cannot change an existing account's uid`,
+      );
+    if (u.shell !== undefined && u.shell !== f[6])
+      throw new ToolError(
+        'bad-config',
+        `user ${u.name} exists in the image with the shell ${f[6]}: the config cannot change an existing account's shell`,
+      );
   } else {
     if (group.some((l) => l.startsWith(`${u.name}:`)))
-      throw new ToolError('bad-config', `user ${u.name}: the image already has a group ${u.name} (a new user gets a group of its own name)`, { hint: 'choose another user name, or list the group in the user\'s groups' });
+      throw new ToolError(
+        'bad-config',
+        `user ${u.name}: the image already has a group ${u.name} (a new user gets a group of its own name)`,
+        { hint: "choose another user name, or list the group in the user's groups" },
+      );
     const owners = new Map<number, string>();
     for (const l of [...passwd, ...group]) {
       const f = l.split(':');
       if (!owners.has(Number(f[2]))) owners.set(Number(f[2]), f[0]!);
     }
     if (u.uid !== undefined) {
-      if (owners.has(u.uid)) throw new ToolError('bad-config', `user ${u.name}: uid ${u.uid} is already used in the image (by ${owners.get(u.uid)})`, { hint: 'leave uid out to take the next free one' });
+      if (owners.has(u.uid))
+        throw new ToolError(
+          'bad-config',
+          `user ${u.name}: uid ${u.uid} is already used in the image (by ${owners.get(u.uid)})`,
+          { hint: 'leave uid out to take the next free one' },
+        );
       uid = u.uid;
     } else {
       uid = FIRST_UID;
       while (owners.has(uid) || reserved.has(uid)) uid++;
-      if (uid > LAST_UID) throw new ToolError('bad-config', `user ${u.name}: no free uid between ${FIRST_UID} and ${LAST_UID}`);
+      if (uid > LAST_UID)
+        throw new ToolError('bad-config', `user ${u.name}: no free uid between ${FIRST_UID} and ${LAST_UID}`);
     }
     gid = uid;
     home = `/var/home/${u.name}`;
@@ -156,7 +189,8 @@ async function addUser(etc: string, varDir: string, u: User, reserved: Set<numbe
   await replaceFile(join(etc, 'passwd'), passwd.join('\n') + '\n', passwdFile.st);
   await replaceFile(join(etc, 'group'), group.join('\n') + '\n', groupFile.st);
   await replaceFile(join(etc, 'shadow'), shadow.join('\n') + '\n', shadowFile.st, 0o640);
-  if (gshadow.length) await replaceFile(join(etc, 'gshadow'), gshadow.join('\n') + '\n', gshadowFile?.st ?? null, 0o640);
+  if (gshadow.length)
+    await replaceFile(join(etc, 'gshadow'), gshadow.join('\n') + '\n', gshadowFile?.st ?? null, 0o640);
 
   await mkdir(dirname(homeDir), { recursive: true, mode: 0o755 });
   await mkdir(homeDir, { recursive: true, mode: 0o700 });
@@ -165,12 +199,16 @@ async function addUser(etc: string, varDir: string, u: User, reserved: Set<numbe
   if (keys.length) {
     const ssh = join(homeDir, '.ssh');
     const st = await lstat(ssh).catch(() => null);
-    if (st && !st.isDirectory()) throw imageError(`user ${u.name}: ${home}/.ssh in the image's /var is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`);
+    if (st && !st.isDirectory())
+      throw imageError(
+        `user ${u.name}: ${home}/.ssh in the image's /var is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`,
+      );
     await mkdir(ssh, { recursive: true, mode: 0o700 });
     await chown(ssh, uid, gid);
     const keysFile = join(ssh, 'authorized_keys');
     const old = await lstat(keysFile).catch(() => null);
-    if (old?.isDirectory()) throw imageError(`user ${u.name}: ${home}/.ssh/authorized_keys in the image's /var is a directory`);
+    if (old?.isDirectory())
+      throw imageError(`user ${u.name}: ${home}/.ssh/authorized_keys in the image's /var is a directory`);
     await replaceFile(keysFile, keys.join('\n') + '\n', null, 0o600);
     await chown(keysFile, uid, gid);
   }
@@ -187,14 +225,21 @@ export async function homeInVar(varDir: string, user: string, home: string): Pro
   if (home === '/root') rel = 'roothome';
   else if (home.startsWith('/var/')) rel = home.slice('/var/'.length);
   else if (home.startsWith('/home/')) rel = home.slice(1);
-  else throw imageError(`user ${user}: the home ${home} is not in /var/home or /root: disk-image makes homes only in the stateroot's /var`);
+  else
+    throw imageError(
+      `user ${user}: the home ${home} is not in /var/home or /root: disk-image makes homes only in the stateroot's /var`,
+    );
   const parts = rel.split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw imageError(`user ${user}: the home ${home} is not a plain path`);
+  if (parts.some((p) => p === '' || p === '.' || p === '..'))
+    throw imageError(`user ${user}: the home ${home} is not a plain path`);
   let dir = varDir;
   for (const p of parts) {
     dir = join(dir, p);
     const st = await lstat(dir).catch(() => null);
-    if (st && !st.isDirectory()) throw imageError(`user ${user}: ${home} passes ${dir}, ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, in the image's /var`);
+    if (st && !st.isDirectory())
+      throw imageError(
+        `user ${user}: ${home} passes ${dir}, ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, in the image's /var`,
+      );
   }
   return dir;
 }

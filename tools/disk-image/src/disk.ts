@@ -63,7 +63,14 @@ export interface Layout {
   espVolumeId: string;
 }
 
-export function planLayout(o: { contentBytes: number; inodes: number; freeBytes?: number; diskBytes?: number; espBytes?: number; seed: string }): Layout {
+export function planLayout(o: {
+  contentBytes: number;
+  inodes: number;
+  freeBytes?: number;
+  diskBytes?: number;
+  espBytes?: number;
+  seed: string;
+}): Layout {
   const align = (n: number) => Math.ceil(n / MiB) * MiB;
   const espBytes = align(o.espBytes ?? 64 * MiB);
   const espStart = MiB;
@@ -77,15 +84,36 @@ export function planLayout(o: { contentBytes: number; inodes: number; freeBytes?
     const fit = align(o.contentBytes + overhead);
     const available = Math.floor((o.diskBytes - rootStart - MiB) / MiB) * MiB;
     if (available < fit)
-      throw Object.assign(new Error(`disk size ${o.diskBytes} is too small: the root file system needs ${fit} bytes plus the ESP (${espBytes})`), { code: 'too-small' });
+      throw Object.assign(
+        new Error(
+          `disk size ${o.diskBytes} is too small: the root file system needs ${fit} bytes plus the ESP (${espBytes})`,
+        ),
+        { code: 'too-small' },
+      );
     rootBytes = available;
     diskBytes = Math.floor(o.diskBytes / MiB) * MiB;
   }
   if (diskBytes > MAX_DISK_BYTES)
-    throw Object.assign(new Error(`a disk of ${diskBytes} bytes is more than the largest disk-image makes (${MAX_DISK_BYTES} bytes, 64 TiB)`), { code: 'too-large' });
+    throw Object.assign(
+      new Error(
+        `a disk of ${diskBytes} bytes is more than the largest disk-image makes (${MAX_DISK_BYTES} bytes, 64 TiB)`,
+      ),
+      { code: 'too-large' },
+    );
   const u = (what: string) => seededUuid(`${o.seed}:${what}`);
   const vol = createHash('sha256').update(`${o.seed}:esp-volume`).digest('hex').slice(0, 8).toUpperCase();
-  return { espBytes, rootBytes, diskBytes, espStart, rootStart, diskGuid: u('disk'), espGuid: u('esp'), rootGuid: u('root'), rootFsUuid: u('rootfs'), espVolumeId: vol };
+  return {
+    espBytes,
+    rootBytes,
+    diskBytes,
+    espStart,
+    rootStart,
+    diskGuid: u('disk'),
+    espGuid: u('esp'),
+    rootGuid: u('root'),
+    rootFsUuid: u('rootfs'),
+    espVolumeId: vol,
+  };
 }
 
 export function sfdiskScript(l: Layout): string {
@@ -102,7 +130,12 @@ export function sfdiskScript(l: Layout): string {
 }
 
 /** The ESP: FAT32 with the boot chain's files (ESP path → host file) and GRUB's hand-over config. */
-export async function buildEsp(work: string, l: Layout, files: ReadonlyArray<{ esp: string; host: string }>, grubCfg: { esp: string; text: string }): Promise<string> {
+export async function buildEsp(
+  work: string,
+  l: Layout,
+  files: ReadonlyArray<{ esp: string; host: string }>,
+  grubCfg: { esp: string; text: string },
+): Promise<string> {
   const img = join(work, 'esp.img');
   await makeEspFs(img, l, { create: true, binds: [work] });
   await fillEsp(img, work, files, grubCfg);
@@ -110,16 +143,29 @@ export async function buildEsp(work: string, l: Layout, files: ReadonlyArray<{ e
 }
 
 /** mkfs.vfat: FAT32 labelled ESP with the layout's volume id, in a new image file (create) or on a partition. */
-export async function makeEspFs(target: string, l: Pick<Layout, 'espBytes' | 'espVolumeId'>, o: { create: boolean; binds: string[] }): Promise<void> {
+export async function makeEspFs(
+  target: string,
+  l: Pick<Layout, 'espBytes' | 'espVolumeId'>,
+  o: { create: boolean; binds: string[] },
+): Promise<void> {
   const args = ['-F', '32', '-n', 'ESP', '-i', l.espVolumeId];
-  await toolboxRun('mkfs.vfat', o.create ? ['-C', ...args, target, String(l.espBytes / 1024)] : [...args, target], { binds: o.binds, providedBy: 'dosfstools', what: 'make the ESP' });
+  await toolboxRun('mkfs.vfat', o.create ? ['-C', ...args, target, String(l.espBytes / 1024)] : [...args, target], {
+    binds: o.binds,
+    providedBy: 'dosfstools',
+    what: 'make the ESP',
+  });
 }
 
 /**
  * Copy the boot chain and GRUB's hand-over config onto a FAT file system (an image file or a
  * partition) with mtools: no mount. `work` holds the config file while it is copied.
  */
-export async function fillEsp(target: string, work: string, files: ReadonlyArray<{ esp: string; host: string }>, grubCfg: { esp: string; text: string }): Promise<void> {
+export async function fillEsp(
+  target: string,
+  work: string,
+  files: ReadonlyArray<{ esp: string; host: string }>,
+  grubCfg: { esp: string; text: string },
+): Promise<void> {
   const binds = [work, target, ...new Set(files.map((f) => dirname(f.host)))];
   const cfg = join(work, 'esp-grub.cfg');
   await writeFile(cfg, grubCfg.text);
@@ -129,8 +175,17 @@ export async function fillEsp(target: string, work: string, files: ReadonlyArray
   const all = [...files, { esp: grubCfg.esp, host: cfg }];
   const dirs = new Set<string>();
   for (const f of all) for (let d = dirname(f.esp); d !== '.' && d !== '/'; d = dirname(d)) dirs.add(d);
-  await toolboxRun('mmd', ['-i', target, ...[...dirs].sort().map((d) => `::/${d}`)], { binds, providedBy: 'mtools', what: 'make the ESP directories' });
-  for (const f of all) await toolboxRun('mcopy', ['-m', '-i', target, f.host, `::/${f.esp}`], { binds, providedBy: 'mtools', what: `copy ${f.esp} to the ESP` });
+  await toolboxRun('mmd', ['-i', target, ...[...dirs].sort().map((d) => `::/${d}`)], {
+    binds,
+    providedBy: 'mtools',
+    what: 'make the ESP directories',
+  });
+  for (const f of all)
+    await toolboxRun('mcopy', ['-m', '-i', target, f.host, `::/${f.esp}`], {
+      binds,
+      providedBy: 'mtools',
+      what: `copy ${f.esp} to the ESP`,
+    });
 }
 
 /** An empty sparse file of `bytes` (the work directory's file system must allow a file that large). */
@@ -141,7 +196,9 @@ async function sparseFile(path: string, bytes: number): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EFBIG' && code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'EINVAL') throw err;
-    throw new ToolError('too-large', `${path}: cannot make a sparse file of ${bytes} bytes (${code})`, { hint: 'the file system beside --output cannot hold a file that large: choose a smaller disk.size or another --output directory' });
+    throw new ToolError('too-large', `${path}: cannot make a sparse file of ${bytes} bytes (${code})`, {
+      hint: 'the file system beside --output cannot hold a file that large: choose a smaller disk.size or another --output directory',
+    });
   }
 }
 
@@ -151,7 +208,21 @@ export async function buildRoot(work: string, l: Layout, sysroot: string, label:
   const env = process.env.SOURCE_DATE_EPOCH ? { E2FSPROGS_FAKE_TIME: process.env.SOURCE_DATE_EPOCH } : {};
   await toolboxRun(
     'mkfs.ext4',
-    ['-q', '-F', '-L', label, '-U', l.rootFsUuid, '-E', `hash_seed=${l.rootFsUuid},root_owner=0:0`, '-m', '0', '-d', sysroot, img],
+    [
+      '-q',
+      '-F',
+      '-L',
+      label,
+      '-U',
+      l.rootFsUuid,
+      '-E',
+      `hash_seed=${l.rootFsUuid},root_owner=0:0`,
+      '-m',
+      '0',
+      '-d',
+      sysroot,
+      img,
+    ],
     { binds: [work, sysroot], providedBy: 'e2fsprogs', what: 'make the root file system', env },
   );
   return img;
@@ -160,13 +231,26 @@ export async function buildRoot(work: string, l: Layout, sysroot: string, label:
 export async function assemble(work: string, l: Layout, esp: string, root: string): Promise<string> {
   const raw = join(work, 'disk.raw');
   await sparseFile(raw, l.diskBytes);
-  await toolboxRun('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', raw], { binds: [work], input: sfdiskScript(l), providedBy: 'fdisk', what: 'write the partition table' });
-  for (const [img, start] of [[esp, l.espStart], [root, l.rootStart]] as const)
-    await run('dd', [`if=${img}`, `of=${raw}`, 'bs=1M', `seek=${start / MiB}`, 'conv=notrunc,sparse', 'status=none'], { what: `place ${img}` });
+  await toolboxRun('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', raw], {
+    binds: [work],
+    input: sfdiskScript(l),
+    providedBy: 'fdisk',
+    what: 'write the partition table',
+  });
+  for (const [img, start] of [
+    [esp, l.espStart],
+    [root, l.rootStart],
+  ] as const)
+    await run('dd', [`if=${img}`, `of=${raw}`, 'bs=1M', `seek=${start / MiB}`, 'conv=notrunc,sparse', 'status=none'], {
+      what: `place ${img}`,
+    });
   return raw;
 }
 
 export async function convert(raw: string, format: Format, out: string): Promise<void> {
   if (format === 'raw') return rename(raw, out);
-  await run('qemu-img', ['convert', '-f', 'raw', '-O', FORMATS[format], raw, out], { providedBy: 'qemu-utils', what: `convert to ${format}` });
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', FORMATS[format], raw, out], {
+    providedBy: 'qemu-utils',
+    what: `convert to ${format}`,
+  });
 }

@@ -41,9 +41,13 @@ export async function espPayload(deployRoot: string, commit: string, secureBoot:
   for (const f of ESP_FILES) {
     const host = join(deployRoot, f.source);
     const data = await readFile(host).catch(() => {
-      throw new ToolError('missing-bootloader', `${commit.slice(0, 12)}: no /${f.source} in the commit (package ${f.package})`, {
-        hint: "the image boots through Debian's signed shim and GRUB: add shim-signed and grub-efi-amd64-signed to the treefile's packages (variants/treefiles/base.yaml lists them)",
-      });
+      throw new ToolError(
+        'missing-bootloader',
+        `${commit.slice(0, 12)}: no /${f.source} in the commit (package ${f.package})`,
+        {
+          hint: "the image boots through Debian's signed shim and GRUB: add shim-signed and grub-efi-amd64-signed to the treefile's packages (variants/treefiles/base.yaml lists them)",
+        },
+      );
     });
     files.push({ esp: f.esp, host, sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
   }
@@ -65,7 +69,11 @@ export async function checkKernels(deployRoot: string, commit: string): Promise<
     try {
       signers = peSigners(data);
     } catch (err) {
-      throw new ToolError('unsigned-kernel', `${commit.slice(0, 12)}: /usr/lib/modules/${k}/vmlinuz: ${(err as Error).message}`, { hint: secureBootHint });
+      throw new ToolError(
+        'unsigned-kernel',
+        `${commit.slice(0, 12)}: /usr/lib/modules/${k}/vmlinuz: ${(err as Error).message}`,
+        { hint: secureBootHint },
+      );
     }
     if (!signedByDebian(signers))
       throw new ToolError(
@@ -74,10 +82,14 @@ export async function checkKernels(deployRoot: string, commit: string): Promise<
         { hint: secureBootHint },
       );
   }
-  if (found === 0) throw new ToolError('no-kernel', `${commit.slice(0, 12)}: no kernel in /usr/lib/modules/*/vmlinuz`, { hint: 'add a kernel package (linux-image-amd64) to the treefile' });
+  if (found === 0)
+    throw new ToolError('no-kernel', `${commit.slice(0, 12)}: no kernel in /usr/lib/modules/*/vmlinuz`, {
+      hint: 'add a kernel package (linux-image-amd64) to the treefile',
+    });
 }
 
-const secureBootHint = "use Debian's kernel (linux-image-amd64), or set 'secure-boot: false' in the treefile for an image that boots with Secure Boot off only";
+const secureBootHint =
+  "use Debian's kernel (linux-image-amd64), or set 'secure-boot: false' in the treefile for an image that boots with Secure Boot off only";
 
 /** Versions of the packages the ESP files come from, from the commit's package manifest. */
 async function packageVersions(deployRoot: string, names: string[]): Promise<Record<string, string>> {
@@ -91,7 +103,8 @@ async function packageVersions(deployRoot: string, names: string[]): Promise<Rec
   const out: Record<string, string> = {};
   if (Array.isArray(list))
     for (const p of list as Array<{ name?: unknown; version?: unknown }>)
-      if (typeof p.name === 'string' && typeof p.version === 'string' && names.includes(p.name)) out[p.name] = p.version;
+      if (typeof p.name === 'string' && typeof p.version === 'string' && names.includes(p.name))
+        out[p.name] = p.version;
   return out;
 }
 
@@ -102,23 +115,32 @@ async function packageVersions(deployRoot: string, names: string[]): Promise<Rec
 export async function writeMenu(sysroot: string, rootFsUuid: string): Promise<string> {
   const boot = join(sysroot, 'boot');
   const loader = await readlink(join(boot, 'loader'));
-  if (!/^loader\.[01]$/.test(loader)) throw new ToolError('deploy-failed', `${boot}/loader points to ${loader}, expected loader.0 or loader.1`);
+  if (!/^loader\.[01]$/.test(loader))
+    throw new ToolError('deploy-failed', `${boot}/loader points to ${loader}, expected loader.0 or loader.1`);
   const bootversion = loader.slice(-1);
   const binds = [sysroot];
-  const entries = await toolboxRun('ostree', ['admin', 'instutil', 'grub2-generate', `--sysroot=${sysroot}`, bootversion], {
-    binds,
-    providedBy: 'ostree',
-    what: 'write the GRUB menu',
-    env: {
-      GRUB2_BOOT_DEVICE_ID: rootFsUuid,
-      GRUB2_PREPARE_ROOT_CACHE: `insmod part_gpt\ninsmod ext2\nsearch --no-floppy --fs-uuid --set=root ${rootFsUuid}`,
+  const entries = await toolboxRun(
+    'ostree',
+    ['admin', 'instutil', 'grub2-generate', `--sysroot=${sysroot}`, bootversion],
+    {
+      binds,
+      providedBy: 'ostree',
+      what: 'write the GRUB menu',
+      env: {
+        GRUB2_BOOT_DEVICE_ID: rootFsUuid,
+        GRUB2_PREPARE_ROOT_CACHE: `insmod part_gpt\ninsmod ext2\nsearch --no-floppy --fs-uuid --set=root ${rootFsUuid}`,
+      },
     },
-  });
+  );
   const menu = menuHeader() + entries.stdout;
   await writeFile(join(boot, loader, 'grub.cfg'), menu);
   await mkdir(join(boot, 'grub'), { recursive: true });
   await symlink('../loader/grub.cfg', join(boot, 'grub/grub.cfg'));
-  await toolboxRun('ostree', [`--repo=${join(sysroot, 'ostree/repo')}`, 'config', 'set', 'sysroot.bootloader', 'grub2'], { binds, providedBy: 'ostree', what: 'configure the bootloader' });
+  await toolboxRun(
+    'ostree',
+    [`--repo=${join(sysroot, 'ostree/repo')}`, 'config', 'set', 'sysroot.bootloader', 'grub2'],
+    { binds, providedBy: 'ostree', what: 'configure the bootloader' },
+  );
   return menu;
 }
 

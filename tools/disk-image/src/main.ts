@@ -1,7 +1,16 @@
 /** The command line of disk-image: everything given checked first, the image imported if --oci, then one disk. Returns the exit code. */
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { cli, type Io, onInterrupt, Progress, refOrCommitRecord, tempSibling, usageError, writeJson } from '@debian-atomic/lib';
+import {
+  cli,
+  type Io,
+  onInterrupt,
+  Progress,
+  refOrCommitRecord,
+  tempSibling,
+  usageError,
+  writeJson,
+} from '@debian-atomic/lib';
 import { checkOutput, checkRef, checkRepo } from './args.js';
 import { annotateImageCache, seedImageCache } from './cache.js';
 import { loadConfig } from './config.js';
@@ -10,20 +19,43 @@ import { FORMATS, type Format } from './disk.js';
 export const TOOL = 'disk-image';
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 (--repo REPO --ref REF|--commit FILE | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding the commit's Debian-signed shim and GRUB (Secure Boot),
-which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`, argv)
+  const args = await cli(
+    TOOL,
+    `$0 (--repo REPO --ref REF|--commit FILE | --oci oci:DIR[:TAG]|docker://...) [--config FILE] --format raw|qcow2|vmdk|vdi|vhd --output FILE\n\nMake a bootable GPT disk image (UEFI) from an OSTree commit, without loop devices\nor mounts: a deployed sysroot built with ostree, the root file system made with\nmkfs.ext4 -d, an ESP holding the commit's Debian-signed shim and GRUB (Secure Boot),
+which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`,
+    argv,
+  )
     .option('repo', { type: 'string', describe: 'OSTree repository holding the commit' })
-    .option('ref', { type: 'string', describe: 'Ref (or commit) to deploy (with --oci: the ref to give the imported commit)' })
-    .option('commit', { type: 'string', requiresArg: true, describe: "Instead of --ref: the ref of ostree-commit's record (build/<variant>/commit.json)" })
-    .option('oci', { type: 'string', describe: 'Deploy the commit of an ostree container image (oci-wrap): oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]' })
-    .option('tls-verify', { type: 'boolean', default: true, describe: 'With --oci docker://: verify the registry\'s TLS (--no-tls-verify for a local HTTP registry)' })
-    .option('config', { type: 'string', describe: 'YAML: users, hostname, kernel-args, disk sizes, remote or image (the update origin)' })
+    .option('ref', {
+      type: 'string',
+      describe: 'Ref (or commit) to deploy (with --oci: the ref to give the imported commit)',
+    })
+    .option('commit', {
+      type: 'string',
+      requiresArg: true,
+      describe: "Instead of --ref: the ref of ostree-commit's record (build/<variant>/commit.json)",
+    })
+    .option('oci', {
+      type: 'string',
+      describe:
+        'Deploy the commit of an ostree container image (oci-wrap): oci:DIR[:TAG] or docker://REGISTRY/NAME[:TAG]',
+    })
+    .option('tls-verify', {
+      type: 'boolean',
+      default: true,
+      describe: "With --oci docker://: verify the registry's TLS (--no-tls-verify for a local HTTP registry)",
+    })
+    .option('config', {
+      type: 'string',
+      describe: 'YAML: users, hostname, kernel-args, disk sizes, remote or image (the update origin)',
+    })
     .option('format', { choices: Object.keys(FORMATS) as Format[], default: 'qcow2' as Format })
     .option('output', { type: 'string', demandOption: true, describe: 'Image file to write (replaced atomically)' })
     .example('$0 --repo build/repo --ref debian/13/x86_64/base --output build/base/disk.qcow2', '')
     .parseAsync();
   args.ref = await refOrCommitRecord(args.ref, args.commit);
-  if (args.oci ? args.repo !== undefined : args.repo === undefined || args.ref === undefined) throw usageError('give either --repo and --ref (or --commit), or --oci', `see '${TOOL} --help'`);
+  if (args.oci ? args.repo !== undefined : args.repo === undefined || args.ref === undefined)
+    throw usageError('give either --repo and --ref (or --commit), or --oci', `see '${TOOL} --help'`);
   // Everything the user gave is checked before any work: the command line, then the config
   // (with its gpg-key file), then that --repo is a directory. Only then is the repo read.
   if (args.ref !== undefined) checkRef(args.ref);
@@ -53,7 +85,13 @@ which read the menu of the deployments ostree keeps in /boot/loader/grub.cfg.`, 
         source = await seedImageCache(args.oci, seeded, originImage, args['tls-verify']);
       }
       imported = tempSibling(resolve(args.output), 'oci-repo');
-      ({ ref, digest: pulledDigest } = await importImage({ source, repo: imported, ref: args.ref, tlsVerify: args['tls-verify'], progress: new Progress(TOOL, { quiet: args.quiet }) }));
+      ({ ref, digest: pulledDigest } = await importImage({
+        source,
+        repo: imported,
+        ref: args.ref,
+        tlsVerify: args['tls-verify'],
+        progress: new Progress(TOOL, { quiet: args.quiet }),
+      }));
       repo = imported;
       if (seeded && originImage) await annotateImageCache(seeded, originImage, pulledDigest);
     }

@@ -11,9 +11,11 @@ export function peSigners(buf: Buffer): string[] {
 
 /** The security directory's bytes (WIN_CERTIFICATE entries), or an empty buffer; throws on a file that is not PE. */
 export function peSignatureBlob(buf: Buffer): Buffer {
-  if (buf.length < 0x40 || buf.toString('latin1', 0, 2) !== 'MZ') throw new Error('not a PE/COFF binary (no MZ header)');
+  if (buf.length < 0x40 || buf.toString('latin1', 0, 2) !== 'MZ')
+    throw new Error('not a PE/COFF binary (no MZ header)');
   const pe = buf.readUInt32LE(0x3c);
-  if (pe + 26 > buf.length || buf.toString('latin1', pe, pe + 4) !== 'PE\0\0') throw new Error('not a PE/COFF binary (no PE header)');
+  if (pe + 26 > buf.length || buf.toString('latin1', pe, pe + 4) !== 'PE\0\0')
+    throw new Error('not a PE/COFF binary (no PE header)');
   const opt = pe + 24;
   const magic = buf.readUInt16LE(opt);
   // Data directories start at 96 (PE32) or 112 (PE32+); the security directory is the 5th (index 4).
@@ -25,7 +27,10 @@ export function peSignatureBlob(buf: Buffer): Buffer {
   const offset = buf.readUInt32LE(dirs + 4 * 8);
   const size = buf.readUInt32LE(dirs + 4 * 8 + 4);
   if (size === 0) return Buffer.alloc(0);
-  if (offset + size > buf.length) throw new Error(`its signature table (${size} bytes at ${offset}) lies past the end of the file (${buf.length} bytes)`);
+  if (offset + size > buf.length)
+    throw new Error(
+      `its signature table (${size} bytes at ${offset}) lies past the end of the file (${buf.length} bytes)`,
+    );
   return buf.subarray(offset, offset + size);
 }
 
@@ -38,7 +43,8 @@ export function certificateNames(der: Buffer): string[] {
     const len = der[i + 6]!;
     if (len > 0x7f || i + 7 + len > der.length) continue;
     const value = der.subarray(i + 7, i + 7 + len);
-    if (tag === 0x0c || tag === 0x13 || tag === 0x16 || tag === 0x14) names.add(value.toString(tag === 0x0c ? 'utf8' : 'latin1'));
+    if (tag === 0x0c || tag === 0x13 || tag === 0x16 || tag === 0x14)
+      names.add(value.toString(tag === 0x0c ? 'utf8' : 'latin1'));
     else if (tag === 0x1e) names.add(Buffer.from(value).swap16().toString('utf16le'));
   }
   return [...names];

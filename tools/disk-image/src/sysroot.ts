@@ -22,7 +22,10 @@ export type CommitTreefile = z.infer<typeof commitTreefileSchema>;
 
 /** The treefile's JSON text, checked; a problem names the commit and the file. */
 export function parseCommitTreefile(text: string, where: string): CommitTreefile {
-  const fail = (message: string) => new ToolError('bad-treefile', `${where}:${TREEFILE}: ${message}`, { hint: 'the commit carries a treefile disk-image cannot use' });
+  const fail = (message: string) =>
+    new ToolError('bad-treefile', `${where}:${TREEFILE}: ${message}`, {
+      hint: 'the commit carries a treefile disk-image cannot use',
+    });
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -66,11 +69,16 @@ async function ostree(args: string[], binds: string[], what: string) {
 }
 
 /** Commit metadata and the treefile recorded in the commit (osname, kernel-args). */
-export async function commitInfo(repo: string, ref: string): Promise<{ commit: string; treefile: CommitTreefile; version: string | null; kargsD: string[] }> {
+export async function commitInfo(
+  repo: string,
+  ref: string,
+): Promise<{ commit: string; treefile: CommitTreefile; version: string | null; kargsD: string[] }> {
   const commit = await ostree([`--repo=${repo}`, 'rev-parse', ref], [repo], `find ${ref}`).then(
     (r) => r.stdout.trim(),
     () => {
-      throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, { hint: `ostree --repo=${repo} refs lists what is there` });
+      throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, {
+        hint: `ostree --repo=${repo} refs lists what is there`,
+      });
     },
   );
   const text = await ostree([`--repo=${repo}`, 'cat', commit, TREEFILE], [repo], 'read the treefile').then(
@@ -78,7 +86,11 @@ export async function commitInfo(repo: string, ref: string): Promise<{ commit: s
     () => null,
   );
   const tf = text === null ? {} : parseCommitTreefile(text, commit.slice(0, 12));
-  const version = await ostree([`--repo=${repo}`, 'show', '--print-metadata-key=version', commit], [repo], 'read the version').then(
+  const version = await ostree(
+    [`--repo=${repo}`, 'show', '--print-metadata-key=version', commit],
+    [repo],
+    'read the version',
+  ).then(
     (r) => r.stdout.trim().replace(/^'(.*)'$/, '$1'),
     () => null,
   );
@@ -108,8 +120,13 @@ export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
   let refspec = o.ref;
   if (o.remote) {
     const r = o.remote;
-    await ostree([...repo, 'remote', 'add', `--set=gpg-verify=${r.gpgVerify}`, r.name, r.url, o.ref], binds, `add the remote ${r.name}`);
-    if (r.gpgKey) await ostree([...repo, 'remote', 'gpg-import', r.name, '-k', r.gpgKey], binds, 'import the remote key');
+    await ostree(
+      [...repo, 'remote', 'add', `--set=gpg-verify=${r.gpgVerify}`, r.name, r.url, o.ref],
+      binds,
+      `add the remote ${r.name}`,
+    );
+    if (r.gpgKey)
+      await ostree([...repo, 'remote', 'gpg-import', r.name, '-k', r.gpgKey], binds, 'import the remote key');
     // The deployment's origin names the remote, so `ostree admin upgrade` pulls from it.
     const commit = (await ostree([...repo, 'rev-parse', o.ref], binds, 'resolve the ref')).stdout.trim();
     await ostree([...repo, 'refs', `--create=${r.name}:${o.ref}`, commit], binds, 'record the remote ref');
@@ -125,16 +142,27 @@ export async function deploySysroot(o: DeployOptions): Promise<Deployment> {
     await writeFile(file, imageOrigin(o.image));
     origin.push(`--origin-file=${file}`);
   }
-  await ostree(['admin', 'deploy', `--sysroot=${s}`, `--os=${o.osname}`, ...origin, ...kargs, refspec], binds, `deploy ${o.ref}`);
+  await ostree(
+    ['admin', 'deploy', `--sysroot=${s}`, `--os=${o.osname}`, ...origin, ...kargs, refspec],
+    binds,
+    `deploy ${o.ref}`,
+  );
   if (o.image) {
     await rm(join(s, '.image.origin'));
     await ostree([...repo, 'refs', '--delete', o.ref], binds, 'drop the local ref');
   }
   const deployDir = join(s, 'ostree/deploy', o.osname, 'deploy');
   const entries = (await readdir(deployDir)).filter((d) => /^[0-9a-f]{64}\.\d+$/.test(d));
-  if (entries.length !== 1) throw new ToolError('deploy-failed', `expected one deployment in ${deployDir}, found ${entries.length}`);
+  if (entries.length !== 1)
+    throw new ToolError('deploy-failed', `expected one deployment in ${deployDir}, found ${entries.length}`);
   const loader = join(s, 'boot/loader/entries');
   const bls = (await readdir(loader)).filter((f) => f.endsWith('.conf'));
   const bootEntry = await readFile(join(loader, bls[0]!), 'utf8');
-  return { commit: entries[0]!.split('.')[0]!, osname: o.osname, path: join('ostree/deploy', o.osname, 'deploy', entries[0]!), kernelArgs: o.kernelArgs, bootEntry };
+  return {
+    commit: entries[0]!.split('.')[0]!,
+    osname: o.osname,
+    path: join('ostree/deploy', o.osname, 'deploy', entries[0]!),
+    kernelArgs: o.kernelArgs,
+    bootEntry,
+  };
 }

@@ -4,10 +4,28 @@ import { join } from 'node:path';
 import { checkOutput, checkRef, checkRepo } from '../src/args.js';
 
 t.test('--ref: an ostree ref, not an option or a line', async (t) => {
-  for (const ref of ['debian/13/x86_64/base', 'a', 'x_y-z.1/b', 'f'.repeat(64)]) t.doesNotThrow(() => checkRef(ref), ref);
-  for (const ref of ['', '-x', '--help', 'a\nb', 'a b', '/a', 'a/', 'a//b', 'remote:ref', '.a', 'a/.b', 'x'.repeat(1025)])
+  for (const ref of ['debian/13/x86_64/base', 'a', 'x_y-z.1/b', 'f'.repeat(64)])
+    t.doesNotThrow(() => checkRef(ref), ref);
+  for (const ref of [
+    '',
+    '-x',
+    '--help',
+    'a\nb',
+    'a b',
+    '/a',
+    'a/',
+    'a//b',
+    'remote:ref',
+    '.a',
+    'a/.b',
+    'x'.repeat(1025),
+  ])
     t.throws(() => checkRef(ref), { exitCode: 2, message: /not an ostree ref/ }, JSON.stringify(ref.slice(0, 20)));
-  t.throws(() => checkRef('x'.repeat(5000)), { message: /^--ref "x{80}…": / }, 'a long ref is shortened in the message');
+  t.throws(
+    () => checkRef('x'.repeat(5000)),
+    { message: /^--ref "x{80}…": / },
+    'a long ref is shortened in the message',
+  );
 });
 
 t.test('--output: an image file in a writable directory', async (t) => {
@@ -32,5 +50,8 @@ t.test('--repo: a directory', async (t) => {
   const dir = t.testdir({ repo: {}, file: 'x' });
   await checkRepo(join(dir, 'repo'));
   await t.rejects(checkRepo(join(dir, 'nope')), { exitCode: 2, message: /no such directory/ });
-  await t.rejects(checkRepo(join(dir, 'file')), { exitCode: 2, message: /is a regular file, expected an OSTree repository directory/ });
+  await t.rejects(checkRepo(join(dir, 'file')), {
+    exitCode: 2,
+    message: /is a regular file, expected an OSTree repository directory/,
+  });
 });

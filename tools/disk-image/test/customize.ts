@@ -11,7 +11,8 @@ const DEPLOYMENT = 'ostree/deploy/debian/deploy/abc.0';
 async function sysroot(dir: string, etc: Record<string, string> = {}): Promise<string> {
   const root = join(dir, 'sysroot');
   const files: Record<string, string> = {
-    passwd: 'root:x:0:0:root:/root:/bin/bash\nmessagebus:x:100:101::/nonexistent:/usr/sbin/nologin\nolduser:x:1000:1000::/var/home/olduser:/bin/bash\n',
+    passwd:
+      'root:x:0:0:root:/root:/bin/bash\nmessagebus:x:100:101::/nonexistent:/usr/sbin/nologin\nolduser:x:1000:1000::/var/home/olduser:/bin/bash\n',
     group: 'root:x:0:\nsudo:x:27:\nmessagebus:x:101:\nolduser:x:1000:\n',
     shadow: 'root:*:20000:0:99999:7:::\nmessagebus:!:20000::::::\nolduser:!:20000:0:99999:7:::\n',
     gshadow: 'root:*::\nsudo:*::\nmessagebus:!::\nolduser:!::\n',
@@ -39,7 +40,15 @@ t.test('users, root keys and the hostname are written into /etc and /var', async
     ],
   });
   t.same(r.hostname, 'box');
-  t.same(r.users.map((u) => [u.name, u.uid, u.home, u.sshKeys]), [['alice', 1002, '/var/home/alice', 2], ['bob', 1001, '/var/home/bob', 0], ['root', 0, '/root', 1]], 'uid 1001 is kept for bob, alice takes the next free one');
+  t.same(
+    r.users.map((u) => [u.name, u.uid, u.home, u.sshKeys]),
+    [
+      ['alice', 1002, '/var/home/alice', 2],
+      ['bob', 1001, '/var/home/bob', 0],
+      ['root', 0, '/root', 1],
+    ],
+    'uid 1001 is kept for bob, alice takes the next free one',
+  );
   t.equal(await etcFile(root, 'hostname'), 'box\n');
   const passwd = await etcFile(root, 'passwd');
   t.match(passwd, /^alice:x:1002:1002::\/var\/home\/alice:\/bin\/bash$/m);
@@ -64,30 +73,48 @@ t.test('users, root keys and the hostname are written into /etc and /var', async
 
 t.test('an existing regular user is customized, not changed', async (t) => {
   const root = await sysroot(t.testdir({}));
-  const r = await run(root, { users: [{ name: 'olduser', uid: 1000, shell: '/bin/bash', groups: ['sudo'], 'password-hash': '$y$j9T$abc$def' }] });
+  const r = await run(root, {
+    users: [{ name: 'olduser', uid: 1000, shell: '/bin/bash', groups: ['sudo'], 'password-hash': '$y$j9T$abc$def' }],
+  });
   t.same(r.users[0], { name: 'olduser', uid: 1000, home: '/var/home/olduser', groups: ['sudo'], sshKeys: 0 });
   t.match(await etcFile(root, 'shadow'), /^olduser:\$y\$j9T\$abc\$def:20000:/m);
-  await t.rejects(run(root, { users: [{ name: 'olduser', uid: 1500 }] }), { message: /user olduser exists in the image with uid 1000: the config cannot change an existing account's uid/ });
-  await t.rejects(run(root, { users: [{ name: 'olduser', shell: '/bin/sh' }] }), { message: /exists in the image with the shell \/bin\/bash/ });
+  await t.rejects(run(root, { users: [{ name: 'olduser', uid: 1500 }] }), {
+    message: /user olduser exists in the image with uid 1000: the config cannot change an existing account's uid/,
+  });
+  await t.rejects(run(root, { users: [{ name: 'olduser', shell: '/bin/sh' }] }), {
+    message: /exists in the image with the shell \/bin\/bash/,
+  });
 });
 
 t.test('what the config may not do to the image', async (t) => {
   const dir = t.testdir({});
   const root = await sysroot(dir);
   const cases: [DiskConfig, RegExp][] = [
-    [{ users: [{ name: 'messagebus', 'ssh-keys': [KEY] }] }, /user messagebus: a system account of the image \(uid 100\)/],
+    [
+      { users: [{ name: 'messagebus', 'ssh-keys': [KEY] }] },
+      /user messagebus: a system account of the image \(uid 100\)/,
+    ],
     [{ users: [{ name: 'carol', uid: 1000 }] }, /user carol: uid 1000 is already used in the image \(by olduser\)/],
     [{ users: [{ name: 'carol', groups: ['wheel'] }] }, /user carol: group wheel does not exist in the image/],
   ];
   for (const [cfg, re] of cases) await t.rejects(run(root, cfg), { code: 'bad-config', message: re });
   const noShadow = await sysroot(join(dir, 'b'), { shadow: 'root:*:20000:0:99999:7:::\n' });
-  await t.rejects(run(noShadow, { users: [{ name: 'olduser', 'password-hash': '!' }] }), { message: /olduser is in the image's \/etc\/passwd but not in \/etc\/shadow/ });
+  await t.rejects(run(noShadow, { users: [{ name: 'olduser', 'password-hash': '!' }] }), {
+    message: /olduser is in the image's \/etc\/passwd but not in \/etc\/shadow/,
+  });
   const group = await sysroot(join(dir, 'c'), { group: 'root:x:0:\ncarol:x:1200:\n' });
-  await t.rejects(run(group, { users: [{ name: 'carol' }] }), { message: /user carol: the image already has a group carol/ });
-  const full = await sysroot(join(dir, 'd'), { group: Array.from({ length: 59000 }, (_, i) => `g${i}:x:${1000 + i}:`).join('\n') });
+  await t.rejects(run(group, { users: [{ name: 'carol' }] }), {
+    message: /user carol: the image already has a group carol/,
+  });
+  const full = await sysroot(join(dir, 'd'), {
+    group: Array.from({ length: 59000 }, (_, i) => `g${i}:x:${1000 + i}:`).join('\n'),
+  });
   await t.rejects(run(full, { users: [{ name: 'carol' }] }), { message: /no free uid between 1000 and 59999/ });
   const huge = await sysroot(join(dir, 'e'), { passwd: 'x'.repeat(2 << 20) });
-  await t.rejects(run(huge, { users: [{ name: 'carol' }] }), { exitCode: 2, message: /the image's \/etc\/passwd larger than 1048576 bytes/ });
+  await t.rejects(run(huge, { users: [{ name: 'carol' }] }), {
+    exitCode: 2,
+    message: /the image's \/etc\/passwd larger than 1048576 bytes/,
+  });
 });
 
 t.test('nothing the commit holds leads an edit out of the sysroot', async (t) => {
@@ -97,7 +124,10 @@ t.test('nothing the commit holds leads an edit out of the sysroot', async (t) =>
   const shadow = join(linked, DEPLOYMENT, 'etc/shadow');
   await rm(shadow);
   await symlink(join(dir, 'host-shadow'), shadow);
-  await t.rejects(run(linked, { users: [{ name: 'alice' }] }), { code: 'bad-image', message: /the image's \/etc\/shadow is a symbolic link/ });
+  await t.rejects(run(linked, { users: [{ name: 'alice' }] }), {
+    code: 'bad-image',
+    message: /the image's \/etc\/shadow is a symbolic link/,
+  });
   t.equal(await readFile(join(dir, 'host-shadow'), 'utf8'), 'host:secret:1::::::\n', 'the host file is untouched');
   t.notMatch(await etcFile(linked, 'passwd'), /alice/, 'no file of /etc was changed');
 
@@ -114,24 +144,36 @@ t.test('nothing the commit holds leads an edit out of the sysroot', async (t) =>
   // /var/home -> outside: a new user's home is not made through it.
   const home = await sysroot(join(dir, 'c'));
   await symlink(join(dir, 'outside'), join(home, 'ostree/deploy/debian/var/home'));
-  await t.rejects(run(home, { users: [{ name: 'alice', 'ssh-keys': [KEY] }] }), { message: /user alice: \/var\/home\/alice passes .*var\/home, a symbolic link/ });
+  await t.rejects(run(home, { users: [{ name: 'alice', 'ssh-keys': [KEY] }] }), {
+    message: /user alice: \/var\/home\/alice passes .*var\/home, a symbolic link/,
+  });
   t.notMatch(await etcFile(home, 'passwd'), /alice/, 'checked before /etc is changed');
 
   // ~/.ssh -> outside: the keys are not written through it.
   const ssh = await sysroot(join(dir, 'd'));
   await mkdir(join(ssh, 'ostree/deploy/debian/var/home/olduser'), { recursive: true });
   await symlink(join(dir, 'outside'), join(ssh, 'ostree/deploy/debian/var/home/olduser/.ssh'));
-  await t.rejects(run(ssh, { users: [{ name: 'olduser', 'ssh-keys': [KEY] }] }), { message: /\.ssh in the image's \/var is a symbolic link/ });
+  await t.rejects(run(ssh, { users: [{ name: 'olduser', 'ssh-keys': [KEY] }] }), {
+    message: /\.ssh in the image's \/var is a symbolic link/,
+  });
   const keysDir = await sysroot(join(dir, 'd2'));
   await mkdir(join(keysDir, 'ostree/deploy/debian/var/home/olduser/.ssh/authorized_keys'), { recursive: true });
-  await t.rejects(run(keysDir, { users: [{ name: 'olduser', 'ssh-keys': [KEY] }] }), { message: /authorized_keys in the image's \/var is a directory/ });
+  await t.rejects(run(keysDir, { users: [{ name: 'olduser', 'ssh-keys': [KEY] }] }), {
+    message: /authorized_keys in the image's \/var is a directory/,
+  });
   // an authorized_keys link is replaced, not written through
   const keysLink = await sysroot(join(dir, 'd3'));
   await mkdir(join(keysLink, 'ostree/deploy/debian/var/home/olduser/.ssh'), { recursive: true });
-  await symlink(join(dir, 'host-hostname'), join(keysLink, 'ostree/deploy/debian/var/home/olduser/.ssh/authorized_keys'));
+  await symlink(
+    join(dir, 'host-hostname'),
+    join(keysLink, 'ostree/deploy/debian/var/home/olduser/.ssh/authorized_keys'),
+  );
   await run(keysLink, { users: [{ name: 'olduser', 'ssh-keys': [KEY] }] });
   t.equal(await readFile(join(dir, 'host-hostname'), 'utf8'), 'host\n');
-  await t.rejects(readlink(join(keysLink, 'ostree/deploy/debian/var/home/olduser/.ssh/authorized_keys')), 'a file now, not a link');
+  await t.rejects(
+    readlink(join(keysLink, 'ostree/deploy/debian/var/home/olduser/.ssh/authorized_keys')),
+    'a file now, not a link',
+  );
 
   t.same(await readdir(join(dir, 'outside')), [], 'nothing written outside');
 

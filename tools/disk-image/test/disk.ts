@@ -23,9 +23,21 @@ t.test('layout: aligned, root grown to fit, or filling a given disk', async (t) 
   t.equal(fixed.diskBytes, 4096 * MiB);
   t.equal(fixed.rootBytes, 4096 * MiB - 66 * MiB);
   t.throws(() => planLayout({ contentBytes: 400 * MiB, inodes: 20000, seed: 's', diskBytes: 300 * MiB }), /too small/);
-  t.equal(planLayout({ contentBytes: 0, inodes: 0, seed: 's' }).rootFsUuid, l.rootFsUuid, 'the root UUID depends on the seed only');
-  t.throws(() => planLayout({ contentBytes: 400 * MiB, inodes: 20000, seed: 's', freeBytes: MAX_DISK_BYTES }), { code: 'too-large', message: /more than the largest disk-image makes/ }, 'content plus free space past 64 TiB');
-  t.equal(planLayout({ contentBytes: 0, inodes: 0, seed: 's', diskBytes: MAX_DISK_BYTES }).diskBytes, MAX_DISK_BYTES, '64 TiB itself is allowed');
+  t.equal(
+    planLayout({ contentBytes: 0, inodes: 0, seed: 's' }).rootFsUuid,
+    l.rootFsUuid,
+    'the root UUID depends on the seed only',
+  );
+  t.throws(
+    () => planLayout({ contentBytes: 400 * MiB, inodes: 20000, seed: 's', freeBytes: MAX_DISK_BYTES }),
+    { code: 'too-large', message: /more than the largest disk-image makes/ },
+    'content plus free space past 64 TiB',
+  );
+  t.equal(
+    planLayout({ contentBytes: 0, inodes: 0, seed: 's', diskBytes: MAX_DISK_BYTES }).diskBytes,
+    MAX_DISK_BYTES,
+    '64 TiB itself is allowed',
+  );
 });
 
 t.test('seeded UUIDs are valid v4 and stable', async (t) => {

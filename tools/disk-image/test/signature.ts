@@ -11,12 +11,26 @@ t.test('the signers of a PE binary, from its security directory', async (t) => {
 });
 
 t.test('common names in DER: the string types X.509 uses, lengths checked', async (t) => {
-  const cn = (tag: number, value: Buffer) => Buffer.concat([Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03, tag, value.length]), value]);
+  const cn = (tag: number, value: Buffer) =>
+    Buffer.concat([Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03, tag, value.length]), value]);
   const bmp = Buffer.from('Bmp Name', 'utf16le').swap16();
-  const der = Buffer.concat([cn(0x13, Buffer.from('Printable')), cn(0x0c, Buffer.from('Ütf8')), cn(0x1e, bmp), cn(0x04, Buffer.from('octets'))]);
+  const der = Buffer.concat([
+    cn(0x13, Buffer.from('Printable')),
+    cn(0x0c, Buffer.from('Ütf8')),
+    cn(0x1e, bmp),
+    cn(0x04, Buffer.from('octets')),
+  ]);
   t.same(certificateNames(der), ['Printable', 'Ütf8', 'Bmp Name'], 'octet strings are not names');
-  t.equal(bmp.toString('hex'), Buffer.from('Bmp Name', 'utf16le').swap16().toString('hex'), 'the input is not modified');
-  t.same(certificateNames(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x50, 0x41])), [], 'a length past the end is skipped');
+  t.equal(
+    bmp.toString('hex'),
+    Buffer.from('Bmp Name', 'utf16le').swap16().toString('hex'),
+    'the input is not modified',
+  );
+  t.same(
+    certificateNames(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x50, 0x41])),
+    [],
+    'a length past the end is skipped',
+  );
   t.same(certificateNames(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03])), [], 'a cut-off attribute is skipped');
 });
 

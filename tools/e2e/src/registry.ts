@@ -39,7 +39,10 @@ export async function startRegistry(storage: string): Promise<Registry> {
   };
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
-    const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${host}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { host, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -87,7 +90,8 @@ export class RegistryProxy {
   /** Blobs answered with their whole body (GET 200), by digest. */
   get blobsServed(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const r of this.requests) if (r.blob && r.method === 'GET' && r.status === 200) m.set(r.blob, (m.get(r.blob) ?? 0) + r.bytes);
+    for (const r of this.requests)
+      if (r.blob && r.method === 'GET' && r.status === 200) m.set(r.blob, (m.get(r.blob) ?? 0) + r.bytes);
     return m;
   }
 
@@ -98,28 +102,44 @@ export class RegistryProxy {
   async listen(host = '127.0.0.1'): Promise<number> {
     const [upHost, upPort] = this.upstream.split(':');
     this.server = createServer((req, res) => {
-      const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, bytes: 0, blob: /\/blobs\/(sha256:[0-9a-f]{64})/.exec(req.url ?? '')?.[1] ?? null };
+      const entry: ProxiedRequest = {
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        status: 0,
+        bytes: 0,
+        blob: /\/blobs\/(sha256:[0-9a-f]{64})/.exec(req.url ?? '')?.[1] ?? null,
+      };
       this.requests.push(entry);
-      const up = request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: { ...req.headers, host: this.upstream } }, (upRes) => {
-        entry.status = upRes.statusCode ?? 0;
-        res.writeHead(entry.status, upRes.headers);
-        void (async () => {
-          try {
-            for await (const buf of upRes as AsyncIterable<Buffer>) {
-              if (res.destroyed) return void upRes.destroy();
-              res.write(buf);
-              entry.bytes += buf.length;
-              this.onBytes?.(this.bytes);
-              if (this.throttle && entry.blob) await new Promise((r) => setTimeout(r, (buf.length / this.throttle) * 1000));
-              // Asked after the pause: a 'drain' during it has already happened and will not come again.
-              if (res.writableNeedDrain && !res.destroyed) await drained(res);
+      const up = request(
+        {
+          host: upHost,
+          port: Number(upPort),
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: this.upstream },
+        },
+        (upRes) => {
+          entry.status = upRes.statusCode ?? 0;
+          res.writeHead(entry.status, upRes.headers);
+          void (async () => {
+            try {
+              for await (const buf of upRes as AsyncIterable<Buffer>) {
+                if (res.destroyed) return void upRes.destroy();
+                res.write(buf);
+                entry.bytes += buf.length;
+                this.onBytes?.(this.bytes);
+                if (this.throttle && entry.blob)
+                  await new Promise((r) => setTimeout(r, (buf.length / this.throttle) * 1000));
+                // Asked after the pause: a 'drain' during it has already happened and will not come again.
+                if (res.writableNeedDrain && !res.destroyed) await drained(res);
+              }
+              res.end();
+            } catch {
+              res.destroy();
             }
-            res.end();
-          } catch {
-            res.destroy();
-          }
-        })();
-      });
+          })();
+        },
+      );
       up.once('error', () => res.destroy());
       req.pipe(up);
     });

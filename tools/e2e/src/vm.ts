@@ -70,19 +70,53 @@ export class Vm {
     await rm(this.o.serialLog, { force: true });
     await rm(this.serialSocket, { force: true });
     const args = [
-      '--foreground', '-k', '5', String(this.o.timeout),
-      'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(this.o.memoryMiB ?? 2048), '-smp', '2',
-      ...(sb ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on'] : ['-machine', 'q35']),
-      '-nographic', '-monitor', 'none',
+      '--foreground',
+      '-k',
+      '5',
+      String(this.o.timeout),
+      'qemu-system-x86_64',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-m',
+      String(this.o.memoryMiB ?? 2048),
+      '-smp',
+      '2',
+      ...(sb
+        ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on']
+        : ['-machine', 'q35']),
+      '-nographic',
+      '-monitor',
+      'none',
       ...(this.o.serialInput
-        ? ['-chardev', `socket,id=ser0,path=${this.serialSocket},server=on,wait=off,logfile=${this.o.serialLog}`, '-serial', 'chardev:ser0']
+        ? [
+            '-chardev',
+            `socket,id=ser0,path=${this.serialSocket},server=on,wait=off,logfile=${this.o.serialLog}`,
+            '-serial',
+            'chardev:ser0',
+          ]
         : ['-serial', `file:${this.o.serialLog}`]),
-      '-drive', `if=pflash,format=raw,readonly=on,file=${sb ? OVMF_CODE_SECBOOT : OVMF_CODE}`,
-      '-drive', `if=pflash,format=raw,file=${this.vars}`,
-      '-drive', `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
-      '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
-      '-device', 'virtio-rng-pci',
-      ...(this.o.cdrom ? ['-drive', `if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=${this.o.cdrom}`, '-device', 'ide-cd,drive=cd0,bootindex=0'] : []),
+      '-drive',
+      `if=pflash,format=raw,readonly=on,file=${sb ? OVMF_CODE_SECBOOT : OVMF_CODE}`,
+      '-drive',
+      `if=pflash,format=raw,file=${this.vars}`,
+      '-drive',
+      `if=virtio,format=${this.o.format},file=${this.o.disk}${this.o.snapshot ? ',snapshot=on' : ''}`,
+      '-netdev',
+      `user,id=n0,hostfwd=tcp:127.0.0.1:${this.port}-:22`,
+      '-device',
+      'virtio-net-pci,netdev=n0',
+      '-device',
+      'virtio-rng-pci',
+      ...(this.o.cdrom
+        ? [
+            '-drive',
+            `if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=${this.o.cdrom}`,
+            '-device',
+            'ide-cd,drive=cd0,bootindex=0',
+          ]
+        : []),
       ...(this.o.extraArgs ?? []),
     ];
     // Its own process group, so that a power cut kills timeout and qemu together.
@@ -103,7 +137,19 @@ export class Vm {
   async waitForExit(limitMs: number): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => void this.serialTail().then((tail) => reject(new ToolError('vm-timeout', `the VM did not power off within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: tail }))), limitMs);
+      timer = setTimeout(
+        () =>
+          void this.serialTail().then((tail) =>
+            reject(
+              new ToolError(
+                'vm-timeout',
+                `the VM did not power off within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`,
+                { detail: tail },
+              ),
+            ),
+          ),
+        limitMs,
+      );
     });
     try {
       return await Promise.race([this.exited, limit]);
@@ -117,13 +163,24 @@ export class Vm {
     const start = Date.now();
     while (Date.now() - start < limitMs) {
       // eslint-disable-next-line no-control-regex
-      const text = (await readFile(this.o.serialLog, 'utf8').catch(() => '')).slice(from).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+      const text = (await readFile(this.o.serialLog, 'utf8').catch(() => ''))
+        .slice(from)
+        .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
       const match = pattern.exec(text);
       if (match) return { match, end: from + match.index + match[0].length };
-      if (!this.running) throw new ToolError('vm-exited', `the VM exited before the console showed ${pattern}; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+      if (!this.running)
+        throw new ToolError(
+          'vm-exited',
+          `the VM exited before the console showed ${pattern}; serial log: ${this.o.serialLog}`,
+          { detail: await this.serialTail() },
+        );
       await new Promise((r) => setTimeout(r, 2000));
     }
-    throw new ToolError('vm-timeout', `the console did not show ${pattern} within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+    throw new ToolError(
+      'vm-timeout',
+      `the console did not show ${pattern} within ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`,
+      { detail: await this.serialTail() },
+    );
   }
 
   /** Type on the serial console (serialInput: true), as a person at a terminal would; Enter is "\r". */
@@ -147,9 +204,26 @@ export class Vm {
 
   sshArgs(cmd: string, connectTimeout = 10): string[] {
     return [
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes',
-      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
-      '-i', this.o.sshKey, '-p', String(this.port), `${this.o.user}@127.0.0.1`, cmd,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `ConnectTimeout=${connectTimeout}`,
+      '-o',
+      'ServerAliveInterval=5',
+      '-o',
+      'ServerAliveCountMax=6',
+      '-i',
+      this.o.sshKey,
+      '-p',
+      String(this.port),
+      `${this.o.user}@127.0.0.1`,
+      cmd,
     ];
   }
 
@@ -170,12 +244,20 @@ export class Vm {
   async waitForSsh(limitMs: number): Promise<number> {
     const start = Date.now();
     while (Date.now() - start < limitMs) {
-      if (!this.running) throw new ToolError('vm-exited', `the VM exited before SSH came up; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
-      const ok = await run('ssh', this.sshArgs('true', 15), { timeout: 40_000 }).then(() => true, () => false);
+      if (!this.running)
+        throw new ToolError('vm-exited', `the VM exited before SSH came up; serial log: ${this.o.serialLog}`, {
+          detail: await this.serialTail(),
+        });
+      const ok = await run('ssh', this.sshArgs('true', 15), { timeout: 40_000 }).then(
+        () => true,
+        () => false,
+      );
       if (ok) return Date.now() - start;
       await new Promise((r) => setTimeout(r, 5000));
     }
-    throw new ToolError('vm-timeout', `no SSH after ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+    throw new ToolError('vm-timeout', `no SSH after ${Math.round(limitMs / 1000)} s; serial log: ${this.o.serialLog}`, {
+      detail: await this.serialTail(),
+    });
   }
 
   /** The id of the running boot (a reboot changes it). */
@@ -200,17 +282,25 @@ export class Vm {
     const start = Date.now();
     while (Date.now() - start < limitMs) {
       await new Promise((r) => setTimeout(r, 5000));
-      const r = await run('ssh', this.sshArgs('cat /proc/sys/kernel/random/boot_id', 15), { timeout: 40_000 }).catch(() => null);
+      const r = await run('ssh', this.sshArgs('cat /proc/sys/kernel/random/boot_id', 15), { timeout: 40_000 }).catch(
+        () => null,
+      );
       const id = r?.stdout.trim();
       if (id && id !== oldBootId) return id;
     }
-    throw new ToolError('vm-timeout', `the guest did not come back after reboot; serial log: ${this.o.serialLog}`, { detail: await this.serialTail() });
+    throw new ToolError('vm-timeout', `the guest did not come back after reboot; serial log: ${this.o.serialLog}`, {
+      detail: await this.serialTail(),
+    });
   }
 
   async serialTail(lines = 30): Promise<string> {
     const text = await readFile(this.o.serialLog, 'utf8').catch(() => '');
     // eslint-disable-next-line no-control-regex
-    return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n').slice(-lines).join('\n');
+    return text
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   }
 
   /** Cut the power (SIGKILL): what a power failure does. */

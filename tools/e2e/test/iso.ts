@@ -25,7 +25,8 @@ const BOOT_LIMIT = 600_000;
 // The live system boots from the CD, imports the image into the disk and deploys it: under TCG, many minutes.
 const INSTALL_LIMIT = 2_700_000;
 const started = Date.now();
-const log = (s: string) => process.stderr.write(`iso-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
+const log = (s: string) =>
+  process.stderr.write(`iso-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
 const results: Record<string, unknown> = {};
 
 if (!process.env.DEBIAN_ATOMIC_ISO_TEST) {
@@ -38,7 +39,19 @@ const INSTALLER = join(ROOT, 'build', 'installer', 'commit.json');
 
 function isoImage(config: string, output: string): Record<string, unknown> & { bytes: number; seconds: number } {
   const live = JSON.parse(readFileSync(INSTALLER, 'utf8')) as { ref: string };
-  const args = ['--quiet', '--live-repo', join(ROOT, 'build/repo'), '--live-ref', live.ref, '--oci', `oci:${join(BUILD, 'oci')}:latest`, '--config', config, '--output', output];
+  const args = [
+    '--quiet',
+    '--live-repo',
+    join(ROOT, 'build/repo'),
+    '--live-ref',
+    live.ref,
+    '--oci',
+    `oci:${join(BUILD, 'oci')}:latest`,
+    '--config',
+    config,
+    '--output',
+    output,
+  ];
   const r = spawnSync('node', [join(ROOT, 'tools/iso-image/dist/bin.js'), ...args], { encoding: 'utf8', cwd: ROOT });
   if (r.status !== 0) throw new Error(`iso-image failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown> & { bytes: number; seconds: number };
@@ -78,16 +91,38 @@ async function serialEntry(t: Test, v: Vm): Promise<void> {
  * Boot the installed disk alone and check it from inside; with `then`, a second blank disk is
  * attached (/dev/vdb) and `then` runs before the power goes off.
  */
-async function bootInstalled(t: Test, disk: string, what: string, commit: string, refspec: string, then?: (v: Vm) => Promise<void>, second?: string): Promise<void> {
+async function bootInstalled(
+  t: Test,
+  disk: string,
+  what: string,
+  commit: string,
+  refspec: string,
+  then?: (v: Vm) => Promise<void>,
+  second?: string,
+): Promise<void> {
   const { key } = testConfig();
   const extraArgs = second ? ['-drive', `if=virtio,format=qcow2,file=${second}`] : [];
-  vm = new Vm({ disk, format: 'qcow2', serialLog: join(DIR, `${what}-first-boot.log`), sshKey: key, user: 'debian', password: PASSWORD, timeout: 2400, secureBoot: true, extraArgs });
+  vm = new Vm({
+    disk,
+    format: 'qcow2',
+    serialLog: join(DIR, `${what}-first-boot.log`),
+    sshKey: key,
+    user: 'debian',
+    password: PASSWORD,
+    timeout: 2400,
+    secureBoot: true,
+    extraArgs,
+  });
   await vm.start();
   const ms = await vm.waitForSsh(BOOT_LIMIT);
   results[`${what}_first_boot_ssh_seconds_host`] = Math.round(ms / 1000);
   log(`${what}: first boot, SSH after ${Math.round(ms / 1000)} s`);
   t.pass(`${what}: the configured user logs in over SSH with its key`);
-  t.equal((await vm.ssh('systemctl is-system-running --wait || true', 600_000)).trim(), 'running', `${what}: the system is running, nothing failed`);
+  t.equal(
+    (await vm.ssh('systemctl is-system-running --wait || true', 600_000)).trim(),
+    'running',
+    `${what}: the system is running, nothing failed`,
+  );
   results[`${what}_first_boot_guest`] = (await vm.ssh('systemd-analyze time | head -1')).trim();
   t.match(await vm.ssh('mokutil --sb-state'), /SecureBoot enabled/, `${what}: booted with Secure Boot on`);
   t.equal((await vm.ssh('hostname')).trim(), `atomic-${VARIANT}`, `${what}: the configured hostname`);
@@ -99,7 +134,11 @@ async function bootInstalled(t: Test, disk: string, what: string, commit: string
   t.equal(check.code, 0, `${what}: atomic upgrade --check reaches the origin`, { out: check.out });
   t.match(check.out, /No update available/, `${what}: the installed commit is the newest`);
   t.match(await vm.sudo('atomic bootloader status'), /Up to date\./, `${what}: the ESP's boot loader is the image's`);
-  t.match(await vm.sudo('findmnt -n -o SOURCE /sysroot'), /^\/dev\/vda2/, `${what}: the root is the disk's second partition`);
+  t.match(
+    await vm.sudo('findmnt -n -o SOURCE /sysroot'),
+    /^\/dev\/vda2/,
+    `${what}: the root is the disk's second partition`,
+  );
   if (then) await then(vm);
   await vm.stop();
   vm = undefined;
@@ -126,7 +165,19 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   const disk = join(DIR, 'unattended.qcow2');
   blankDisk(disk);
   const { key } = testConfig();
-  vm = new Vm({ disk, format: 'qcow2', cdrom: iso, serialLog: join(DIR, 'unattended-install.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 3600, secureBoot: true, memoryMiB: 3072, serialInput: true });
+  vm = new Vm({
+    disk,
+    format: 'qcow2',
+    cdrom: iso,
+    serialLog: join(DIR, 'unattended-install.log'),
+    sshKey: key,
+    user: 'debian',
+    password: PASSWORD,
+    timeout: 3600,
+    secureBoot: true,
+    memoryMiB: 3072,
+    serialInput: true,
+  });
   await vm.start();
   await serialEntry(t, vm);
   await vm.waitForSerial(/Debian Atomic installer: installing/, BOOT_LIMIT);
@@ -137,21 +188,59 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   // remote it follows (REMOTE:REF), with the same config put in the guest; that disk then boots alone.
   const third = join(DIR, 'from-remote.qcow2');
   blankDisk(third);
-  await bootInstalled(t, disk, 'unattended', info.commit, refspec, async (v) => {
-    const cfg = readFileSync(testConfig(remote).config, 'utf8');
-    await v.ssh(`cat > /tmp/install.yaml <<'EOF'\n${cfg}EOF`);
-    const started = Date.now();
-    const r = await v.sshStatus(v.sudoCmd(`atomic install to-disk /dev/vdb --source ${refspec} --config /tmp/install.yaml --json`), INSTALL_LIMIT);
-    t.equal(r.code, 0, 'from the installed system: atomic install to-disk /dev/vdb --source REMOTE:REF', { out: r.out.slice(-2000) });
-    const out = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { commit: string; device: string; origin: unknown; partitions: { path: string }[]; seconds: number };
-    t.match(out, { commit: info.commit, device: '/dev/vdb', origin: { type: 'ostree', refspec }, partitions: [{ path: '/dev/vdb1' }, { path: '/dev/vdb2' }] }, 'the second disk holds the commit, following the remote');
-    results.from_remote_install_seconds_guest = out.seconds;
-    log(`from the installed system: installed /dev/vdb in ${out.seconds} s (guest clock), ${Math.round((Date.now() - started) / 1000)} s on the host`);
-    const again = await v.sshStatus(v.sudoCmd('atomic install to-disk /dev/vdb --source ' + refspec), 300_000);
-    t.equal(again.code, 1, 'a second install onto it without --wipe is refused', { out: again.out });
-    t.match(again.out, /\/dev\/vdb holds data; install to-disk would destroy:\n\s+\/dev\/vdb1: 64 MiB vfat "ESP"/, 'naming what it holds');
-    t.match(await v.sudo('atomic install to-disk /dev/vda --wipe --source ' + refspec + ' 2>&1; echo "exit $?"'), /\/dev\/vda2 is mounted on [\s\S]*\nexit 1\s*$/, 'the disk the system runs from is refused, even with --wipe');
-  }, third);
+  await bootInstalled(
+    t,
+    disk,
+    'unattended',
+    info.commit,
+    refspec,
+    async (v) => {
+      const cfg = readFileSync(testConfig(remote).config, 'utf8');
+      await v.ssh(`cat > /tmp/install.yaml <<'EOF'\n${cfg}EOF`);
+      const started = Date.now();
+      const r = await v.sshStatus(
+        v.sudoCmd(`atomic install to-disk /dev/vdb --source ${refspec} --config /tmp/install.yaml --json`),
+        INSTALL_LIMIT,
+      );
+      t.equal(r.code, 0, 'from the installed system: atomic install to-disk /dev/vdb --source REMOTE:REF', {
+        out: r.out.slice(-2000),
+      });
+      const out = JSON.parse(r.out.slice(r.out.indexOf('{'))) as {
+        commit: string;
+        device: string;
+        origin: unknown;
+        partitions: { path: string }[];
+        seconds: number;
+      };
+      t.match(
+        out,
+        {
+          commit: info.commit,
+          device: '/dev/vdb',
+          origin: { type: 'ostree', refspec },
+          partitions: [{ path: '/dev/vdb1' }, { path: '/dev/vdb2' }],
+        },
+        'the second disk holds the commit, following the remote',
+      );
+      results.from_remote_install_seconds_guest = out.seconds;
+      log(
+        `from the installed system: installed /dev/vdb in ${out.seconds} s (guest clock), ${Math.round((Date.now() - started) / 1000)} s on the host`,
+      );
+      const again = await v.sshStatus(v.sudoCmd('atomic install to-disk /dev/vdb --source ' + refspec), 300_000);
+      t.equal(again.code, 1, 'a second install onto it without --wipe is refused', { out: again.out });
+      t.match(
+        again.out,
+        /\/dev\/vdb holds data; install to-disk would destroy:\n\s+\/dev\/vdb1: 64 MiB vfat "ESP"/,
+        'naming what it holds',
+      );
+      t.match(
+        await v.sudo('atomic install to-disk /dev/vda --wipe --source ' + refspec + ' 2>&1; echo "exit $?"'),
+        /\/dev\/vda2 is mounted on [\s\S]*\nexit 1\s*$/,
+        'the disk the system runs from is refused, even with --wipe',
+      );
+    },
+    third,
+  );
   await bootInstalled(t, third, 'from-remote', info.commit, refspec);
 
   // 2. Interactive: no disk in the config; the questions answered on the serial console.
@@ -161,14 +250,33 @@ t.test(`${VARIANT}: install from the ISO, unattended and interactive, then boot 
   t.match(made2, { unattended: false });
   const disk2 = join(DIR, 'interactive.qcow2');
   blankDisk(disk2);
-  vm = new Vm({ disk: disk2, format: 'qcow2', cdrom: iso2, serialLog: join(DIR, 'interactive-install.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 3600, secureBoot: true, memoryMiB: 3072, serialInput: true });
+  vm = new Vm({
+    disk: disk2,
+    format: 'qcow2',
+    cdrom: iso2,
+    serialLog: join(DIR, 'interactive-install.log'),
+    sshKey: key,
+    user: 'debian',
+    password: PASSWORD,
+    timeout: 3600,
+    secureBoot: true,
+    memoryMiB: 3072,
+    serialInput: true,
+  });
   await vm.start();
   await serialEntry(t, vm);
-  const which = await vm.waitForSerial(/1\) \/dev\/vda\s+8\.0 GiB[^\n]*\n[\s\S]*Install to which disk\? \[1-(\d+), or q to quit\]: $/m, BOOT_LIMIT);
+  const which = await vm.waitForSerial(
+    /1\) \/dev\/vda\s+8\.0 GiB[^\n]*\n[\s\S]*Install to which disk\? \[1-(\d+), or q to quit\]: $/m,
+    BOOT_LIMIT,
+  );
   t.pass('the installer lists the blank disk and asks which');
   t.notMatch(which.match[0], /\/dev\/sr0/, 'the CD-ROM is not offered');
   await vm.typeOnSerial('9\r');
-  const again = await vm.waitForSerial(/'9' is not one of the disks above\s+Install to which disk\?/, 120_000, which.end);
+  const again = await vm.waitForSerial(
+    /'9' is not one of the disks above\s+Install to which disk\?/,
+    120_000,
+    which.end,
+  );
   await vm.typeOnSerial('1\r');
   const confirm = await vm.waitForSerial(/Type "yes" to erase \/dev\/vda and install: $/m, 120_000, again.end);
   t.pass('a wrong answer is asked again; then the confirmation');

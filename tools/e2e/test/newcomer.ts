@@ -12,13 +12,19 @@ import { dirname, join } from 'node:path';
 import { ROOT } from './fixtures/images.js';
 
 // Commands that need the dependencies: the compiler, a compiled tool, the packaging, a VM, the Debian tools.
-const WORK = /node_modules\/\.bin\/|\bnpx\b|tools\/[a-z0-9-]+\/dist\/|packaging\/(bundle\.mjs|build-debs\.sh|sea\.sh)|scripts\/(toolbox|run-vm|run-tests|check)\.sh|\bmmdebstrap\b|qemu-/;
+const WORK =
+  /node_modules\/\.bin\/|\bnpx\b|tools\/[a-z0-9-]+\/dist\/|packaging\/(bundle\.mjs|build-debs\.sh|sea\.sh)|scripts\/(toolbox|run-vm|run-tests|check)\.sh|\bmmdebstrap\b|qemu-/;
 const DEPS = /(^|\s)scripts\/deps\.sh(\s|$)/;
 
 /** The tracked (and new, unignored) files of this checkout as they are now, without build outputs. */
 function freshCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'newcomer-'));
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter(Boolean);
   for (const f of files) {
     try {
       mkdirSync(dirname(join(dir, f)), { recursive: true });
@@ -38,7 +44,35 @@ export function dryRun(dir: string, args: string[]): { lines: string[]; status: 
   return { lines: r.stdout.split('\n'), status: r.status, stderr: r.stderr };
 }
 
-const TARGETS: string[][] = [[], ['check'], ['VARIANT=server'], ['image', 'FORMAT=raw'], ['oci'], ['debs'], ['dist'], ['run'], ['serve'], ['lint'], ['test'], ['resolve'], ['plan', 'VARIANT=server'], ['rootfs'], ['install-debs'], ['hwdetect-apply'], ['usr-unify'], ['commit'], ['report'], ['boot-test'], ['update-test'], ['registry-test'], ['layering-test'], ['iso'], ['iso-test'], ['derived-test'], ['check-slow']];
+const TARGETS: string[][] = [
+  [],
+  ['check'],
+  ['VARIANT=server'],
+  ['image', 'FORMAT=raw'],
+  ['oci'],
+  ['debs'],
+  ['dist'],
+  ['run'],
+  ['serve'],
+  ['lint'],
+  ['test'],
+  ['resolve'],
+  ['plan', 'VARIANT=server'],
+  ['rootfs'],
+  ['install-debs'],
+  ['hwdetect-apply'],
+  ['usr-unify'],
+  ['commit'],
+  ['report'],
+  ['boot-test'],
+  ['update-test'],
+  ['registry-test'],
+  ['layering-test'],
+  ['iso'],
+  ['iso-test'],
+  ['derived-test'],
+  ['check-slow'],
+];
 
 t.test('every public target installs its dependencies before any work, in a fresh clone', async (t) => {
   const dir = freshCopy();
@@ -50,8 +84,14 @@ t.test('every public target installs its dependencies before any work, in a fres
     const deps = lines.findIndex((l) => DEPS.test(l));
     const work = lines.findIndex((l) => WORK.test(l));
     t.ok(work >= 0, `${name}: does some work (first: ${lines[work]?.slice(0, 100)})`);
-    t.ok(deps >= 0 && deps < work, `${name}: scripts/deps.sh (line ${deps}) runs before the first command that needs it (line ${work}: ${lines[work]?.slice(0, 100)})`);
-    t.notOk(lines.some((l) => /\bnpx tsc\b/.test(l)), `${name}: never npx tsc (npx fetches an unrelated "tsc" package when TypeScript is missing)`);
+    t.ok(
+      deps >= 0 && deps < work,
+      `${name}: scripts/deps.sh (line ${deps}) runs before the first command that needs it (line ${work}: ${lines[work]?.slice(0, 100)})`,
+    );
+    t.notOk(
+      lines.some((l) => /\bnpx tsc\b/.test(l)),
+      `${name}: never npx tsc (npx fetches an unrelated "tsc" package when TypeScript is missing)`,
+    );
   }
 });
 
@@ -63,5 +103,8 @@ t.test('the check catches the old bug: a compile reached without deps', async (t
   const { lines } = dryRun(dir, []);
   const deps = lines.findIndex((l) => DEPS.test(l));
   const work = lines.findIndex((l) => WORK.test(l));
-  t.ok(work >= 0 && (deps < 0 || deps > work), `without "| deps", make compiles first (deps at ${deps}, work at ${work})`);
+  t.ok(
+    work >= 0 && (deps < 0 || deps > work),
+    `without "| deps", make compiles first (deps at ${deps}, work at ${work})`,
+  );
 });

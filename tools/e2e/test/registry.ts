@@ -17,7 +17,17 @@ import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RegistryProxy, startRegistry, type Registry } from '../src/registry.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
-import { fetchDeb, gpgKey, makeV2Tree, ostree, ostreeCommit, PACKAGE, UNOWNED_FILE, V2_KARG, V2_MARK } from './fixtures/update.js';
+import {
+  fetchDeb,
+  gpgKey,
+  makeV2Tree,
+  ostree,
+  ostreeCommit,
+  PACKAGE,
+  UNOWNED_FILE,
+  V2_KARG,
+  V2_MARK,
+} from './fixtures/update.js';
 import { atomicStatus, runAndReboot } from './fixtures/guest.js';
 
 const BOOT_LIMIT = 600_000;
@@ -26,7 +36,8 @@ const COMMAND_LIMIT = 1_200_000;
 const SERVER_VARIANT = process.env.REGISTRY_SWITCH_VARIANT ?? 'server';
 const DIR = join(BUILD, 'registry-test');
 const started = Date.now();
-const log = (s: string) => process.stderr.write(`registry-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
+const log = (s: string) =>
+  process.stderr.write(`registry-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
 
 if (!process.env.DEBIAN_ATOMIC_REGISTRY_TEST) {
   t.plan(0, 'the registry test is slow: run it with make registry-test (DEBIAN_ATOMIC_REGISTRY_TEST=1)');
@@ -42,14 +53,25 @@ interface Wrapped {
 }
 
 function ociWrap(repo: string, ref: string, out: string, previous?: string): Wrapped {
-  const args = ['--quiet', '--repo', repo, '--ref', ref, '--output', out, ...(previous ? ['--previous', previous] : [])];
+  const args = [
+    '--quiet',
+    '--repo',
+    repo,
+    '--ref',
+    ref,
+    '--output',
+    out,
+    ...(previous ? ['--previous', previous] : []),
+  ];
   const r = spawnSync('node', [join(ROOT, 'tools/oci-wrap/dist/bin.js'), ...args], { encoding: 'utf8', cwd: ROOT });
   if (r.status !== 0) throw new Error(`oci-wrap failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Wrapped;
 }
 
 function push(from: string, to: string): void {
-  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', from, to], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', from, to], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 let registry: Registry | undefined;
@@ -67,7 +89,15 @@ t.teardown(async () => {
 async function boot(why: string): Promise<Vm> {
   boots++;
   const { key } = testConfig();
-  vm = new Vm({ disk: join(DIR, 'disk.qcow2'), format: 'qcow2', serialLog: join(DIR, `serial-${boots}.log`), sshKey: key, user: 'debian', password: PASSWORD, timeout: 1800 });
+  vm = new Vm({
+    disk: join(DIR, 'disk.qcow2'),
+    format: 'qcow2',
+    serialLog: join(DIR, `serial-${boots}.log`),
+    sshKey: key,
+    user: 'debian',
+    password: PASSWORD,
+    timeout: 1800,
+  });
   await vm.start();
   const ms = await vm.waitForSsh(BOOT_LIMIT);
   log(`boot ${boots} (${why}): SSH after ${Math.round(ms / 1000)} s`);
@@ -101,7 +131,17 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   push(`oci:${oci}:v1`, `docker://${registry.host}/${baseImage}`);
   const config = join(DIR, 'config.yaml');
   writeFileSync(config, `${readFileSync(testConfig().config, 'utf8')}image: docker://${guestRegistry}/${baseImage}\n`);
-  const image = diskImage(['--oci', `docker://${registry.host}/${baseImage}`, '--no-tls-verify', '--config', config, '--format', 'qcow2', '--output', join(DIR, 'disk.qcow2')]);
+  const image = diskImage([
+    '--oci',
+    `docker://${registry.host}/${baseImage}`,
+    '--no-tls-verify',
+    '--config',
+    config,
+    '--format',
+    'qcow2',
+    '--output',
+    join(DIR, 'disk.qcow2'),
+  ]);
   t.equal(image.commit, w1.commit, 'the disk holds v1, imported from the registry');
   log(`v1 ${w1.commit.slice(0, 12)} (${w1.layers.length} layers) pushed; disk made`);
 
@@ -120,7 +160,9 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   const tree = join(DIR, 'v2-tree');
   makeV2Tree(join(BUILD, 'rootfs'), tree, deb, 'unowned');
   // v2 one hour after v1: an update is never older than what it replaces.
-  process.env.SOURCE_DATE_EPOCH = String((v1Info as ReturnType<typeof commitInfo> & { timestamp: number }).timestamp + 3600);
+  process.env.SOURCE_DATE_EPOCH = String(
+    (v1Info as ReturnType<typeof commitInfo> & { timestamp: number }).timestamp + 3600,
+  );
   const c2 = ostreeCommit(['--repo', v2Repo, '--ref', v1Info.ref, tree]);
   rmSync(tree, { recursive: true, force: true });
   const w2 = ociWrap(v2Repo, v1Info.ref, `oci:${oci}:v2`, `oci:${oci}:v1`);
@@ -129,16 +171,29 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   const changed = w2.layers.filter((l) => !v1Layers.has(l.digest));
   const debBytes = readFileSync(deb).length;
   results.v2_changed_layers = changed.map((l) => ({ size: l.size, components: l.components }));
-  t.ok(changed.length <= 2, `a one-package update changes at most 2 layers (${changed.length}: ${changed.map((l) => `${l.components.join(',') || 'commit'} ${l.size} B`).join('; ')})`);
+  t.ok(
+    changed.length <= 2,
+    `a one-package update changes at most 2 layers (${changed.length}: ${changed.map((l) => `${l.components.join(',') || 'commit'} ${l.size} B`).join('; ')})`,
+  );
 
   let v = await booting;
   // The guest reaches the registry over plain HTTP: registries.conf says so, as a user would.
-  await v.sudo(`mkdir -p /etc/containers/registries.conf.d && printf '[[registry]]\\nlocation = "${guestRegistry}"\\ninsecure = true\\n' > /etc/containers/registries.conf.d/50-test.conf`);
+  await v.sudo(
+    `mkdir -p /etc/containers/registries.conf.d && printf '[[registry]]\\nlocation = "${guestRegistry}"\\ninsecure = true\\n' > /etc/containers/registries.conf.d/50-test.conf`,
+  );
   await v.sudo('echo edited > /etc/debian-atomic-test && echo kept > /var/debian-atomic-test');
   let s = await status(t, v, 'v1');
   t.equal(s.status.booted?.checksum, w1.commit, 'v1 booted');
-  t.same(s.status.booted?.origin, { type: 'image', image: `docker://${guestRegistry}/${baseImage}`, digest: w1.manifest }, 'its origin: the registry image and the digest it was made from');
-  t.match(await v.ssh('atomic status'), new RegExp(`docker://${guestRegistry.replace(/\./g, '\\.')}/`), 'atomic status names the image');
+  t.same(
+    s.status.booted?.origin,
+    { type: 'image', image: `docker://${guestRegistry}/${baseImage}`, digest: w1.manifest },
+    'its origin: the registry image and the digest it was made from',
+  );
+  t.match(
+    await v.ssh('atomic status'),
+    new RegExp(`docker://${guestRegistry.replace(/\./g, '\\.')}/`),
+    'atomic status names the image',
+  );
 
   // Nothing new yet, then v2 pushed.
   const none = await v.sshStatus(v.sudoCmd('atomic upgrade --check'), COMMAND_LIMIT);
@@ -179,7 +234,11 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   s = await status(t, v, 'after cut 1');
   t.equal(s.status.booted?.checksum, w1.commit, 'after cut 1: v1 booted');
   t.equal(s.status.staged ?? null, null, 'after cut 1: nothing staged');
-  t.equal(await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'), 'edited\nkept\n', 'after cut 1: /etc edit and /var data intact');
+  t.equal(
+    await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'),
+    'edited\nkept\n',
+    'after cut 1: /etc edit and /var data intact',
+  );
 
   // The upgrade: only the changed layers come over the wire.
   counted.reset();
@@ -188,11 +247,22 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   const served = counted.blobsServed;
   const layersPulled = w2.layers.filter((l) => served.has(l.digest));
   const layerBytes = layersPulled.reduce((n, l) => n + (served.get(l.digest) ?? 0), 0);
-  results.upgrade = { layers_completed_before_cut: changed.filter((l) => (beforeCut.get(l.digest) ?? 0) >= l.size).length, layers_pulled: layersPulled.length, layer_bytes: layerBytes, all_bytes: counted.bytes, requests: counted.requests.length, deb_bytes: debBytes, ratio_to_deb: +(counted.bytes / debBytes).toFixed(1) };
+  results.upgrade = {
+    layers_completed_before_cut: changed.filter((l) => (beforeCut.get(l.digest) ?? 0) >= l.size).length,
+    layers_pulled: layersPulled.length,
+    layer_bytes: layerBytes,
+    all_bytes: counted.bytes,
+    requests: counted.requests.length,
+    deb_bytes: debBytes,
+    ratio_to_deb: +(counted.bytes / debBytes).toFixed(1),
+  };
   log(`atomic upgrade -r: ${JSON.stringify(results.upgrade)}: ${up.trim().split('\n').slice(-4).join(' | ')}`);
   const complete = (l: { digest: string; size: number }) => (beforeCut.get(l.digest) ?? 0) >= l.size;
   const changedDigests = new Set(changed.map((l) => l.digest));
-  t.ok(layersPulled.every((l) => changedDigests.has(l.digest)), `atomic upgrade pulled changed layers only (${layersPulled.length} of ${changed.length}), ${counted.bytes} bytes in all for a ${debBytes}-byte .deb`);
+  t.ok(
+    layersPulled.every((l) => changedDigests.has(l.digest)),
+    `atomic upgrade pulled changed layers only (${layersPulled.length} of ${changed.length}), ${counted.bytes} bytes in all for a ${debBytes}-byte .deb`,
+  );
   t.same(
     changed.filter((l) => !layersPulled.includes(l)).filter((l) => !complete(l)),
     [],
@@ -202,17 +272,47 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   s = await status(t, v, 'v2');
   t.equal(s.status.booted?.checksum, w2.commit, 'v2 booted');
   t.equal(s.status.rollback?.checksum, w1.commit, 'v1 is the rollback');
-  t.equal(s.status.booted?.origin?.type === 'image' ? s.status.booted.origin.digest : null, w2.manifest, "v2's origin records v2's digest");
-  const bootedAt = Number(await v.ssh(`echo $(( $(sed -n 's/^btime //p' /proc/stat) * 1000000 + $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target) ))`)) / 1e6;
+  t.equal(
+    s.status.booted?.origin?.type === 'image' ? s.status.booted.origin.digest : null,
+    w2.manifest,
+    "v2's origin records v2's digest",
+  );
+  const bootedAt =
+    Number(
+      await v.ssh(
+        `echo $(( $(sed -n 's/^btime //p' /proc/stat) * 1000000 + $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target) ))`,
+      ),
+    ) / 1e6;
   results.upgrade_to_booted_v2_s = Math.round(bootedAt - guestStart);
-  t.match(await v.ssh(`${PACKAGE} -L 1 /usr/share/debian-atomic`), /treefile\.json/, `v2: the new package runs (${PACKAGE})`);
+  t.match(
+    await v.ssh(`${PACKAGE} -L 1 /usr/share/debian-atomic`),
+    /treefile\.json/,
+    `v2: the new package runs (${PACKAGE})`,
+  );
   t.match(await v.ssh(`cat /${UNOWNED_FILE}`), V2_MARK, 'v2: the changed file');
   t.ok((await v.cmdline()).includes(V2_KARG), `v2 booted with its kargs.d argument ${V2_KARG}`);
-  t.equal(await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'), 'edited\nkept\n', '/etc edit and /var data survived the upgrade');
-  const diff = JSON.parse(await v.ssh('atomic db diff --json')) as { added: { name: string }[]; removed: unknown[]; upgraded: unknown[]; downgraded: unknown[] };
-  t.same([diff.added.map((p) => p.name), diff.removed, diff.upgraded, diff.downgraded], [[PACKAGE], [], [], []], `atomic db diff: exactly ${PACKAGE} added`);
+  t.equal(
+    await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'),
+    'edited\nkept\n',
+    '/etc edit and /var data survived the upgrade',
+  );
+  const diff = JSON.parse(await v.ssh('atomic db diff --json')) as {
+    added: { name: string }[];
+    removed: unknown[];
+    upgraded: unknown[];
+    downgraded: unknown[];
+  };
+  t.same(
+    [diff.added.map((p) => p.name), diff.removed, diff.upgraded, diff.downgraded],
+    [[PACKAGE], [], [], []],
+    `atomic db diff: exactly ${PACKAGE} added`,
+  );
   t.match(await v.ssh('atomic db diff'), new RegExp(`\\b${PACKAGE}\\b`), 'atomic db diff (text) names it');
-  t.match(await v.sshStatus('dpkg-query -W -f=\'${Status}\' ' + PACKAGE).then((r) => r.out), /install ok installed/, 'dpkg knows it');
+  t.match(
+    await v.sshStatus("dpkg-query -W -f='${Status}' " + PACKAGE).then((r) => r.out),
+    /install ok installed/,
+    'dpkg knows it',
+  );
 
   // Rollback.
   const rb = await reboot(v, 'atomic rollback -r');
@@ -224,7 +324,8 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
 
   // Switch to another variant's image (read only now: make registry-test built it first).
   const serverCommit = join(ROOT, 'build', SERVER_VARIANT, 'commit.json');
-  if (!existsSync(serverCommit)) throw new Error(`${serverCommit} is missing: make registry-test builds it (make VARIANT=${SERVER_VARIANT} commit)`);
+  if (!existsSync(serverCommit))
+    throw new Error(`${serverCommit} is missing: make registry-test builds it (make VARIANT=${SERVER_VARIANT} commit)`);
   const server = JSON.parse(readFileSync(serverCommit, 'utf8')) as { ref: string; commit: string };
   const ws = ociWrap(join(ROOT, 'build/repo'), server.ref, `oci:${oci}:server`);
   push(`oci:${oci}:server`, `docker://${registry.host}/${serverImage}`);
@@ -234,9 +335,17 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   log(`atomic switch: ${JSON.stringify(results.switch)}: ${sw.trim().split('\n').slice(-3).join(' | ')}`);
   s = await status(t, v, 'switched');
   t.equal(s.status.booted?.checksum, ws.commit, `after atomic switch -r: the ${SERVER_VARIANT} commit is booted`);
-  t.same(s.status.booted?.origin, { type: 'image', image: `docker://${guestRegistry}/${serverImage}`, digest: ws.manifest }, 'its origin: the new image');
+  t.same(
+    s.status.booted?.origin,
+    { type: 'image', image: `docker://${guestRegistry}/${serverImage}`, digest: ws.manifest },
+    'its origin: the new image',
+  );
   t.equal(s.status.rollback?.checksum, w1.commit, 'the previous deployment is the rollback');
-  t.equal(await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'), 'edited\nkept\n', '/etc edit and /var data survived the switch');
+  t.equal(
+    await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'),
+    'edited\nkept\n',
+    '/etc edit and /var data survived the switch',
+  );
 
   // Power cut 2: mid-deploy (a switch back to the base image, cut when the deploy starts).
   // A watcher in the guest says when `ostree admin deploy --stage` has been at work for a second.
@@ -248,7 +357,11 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   s = await status(t, v, 'after cut 2');
   t.equal(s.status.booted?.checksum, ws.commit, `after cut 2: the ${SERVER_VARIANT} deployment boots, intact`);
   t.equal(s.status.staged ?? null, null, 'after cut 2: no half-staged deployment');
-  t.equal((await v.sshStatus('timeout 100 systemctl is-system-running --wait')).out.trim(), 'running', 'after cut 2: systemctl is-system-running');
+  t.equal(
+    (await v.sshStatus('timeout 100 systemctl is-system-running --wait')).out.trim(),
+    'running',
+    'after cut 2: systemctl is-system-running',
+  );
 
   // Signed-only policy: an unsigned image is refused and nothing changes.
   const key = await gpgKey('Debian Atomic Images (test) <images@example.invalid>');
@@ -256,10 +369,16 @@ t.test(`${VARIANT}: upgrade, rollback and switch from a registry; power cuts; si
   rmSync(key.home, { recursive: true, force: true });
   const policy = {
     default: [{ type: 'insecureAcceptAnything' }],
-    transports: { docker: { [guestRegistry]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/etc/containers/test-images.asc' }] } },
+    transports: {
+      docker: {
+        [guestRegistry]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/etc/containers/test-images.asc' }],
+      },
+    },
   };
   const b64 = (text: string) => Buffer.from(text).toString('base64');
-  await v.sudo(`echo ${b64(pub)} | base64 -d > /etc/containers/test-images.asc && echo ${b64(JSON.stringify(policy, null, 2))} | base64 -d > /etc/containers/policy.json`);
+  await v.sudo(
+    `echo ${b64(pub)} | base64 -d > /etc/containers/test-images.asc && echo ${b64(JSON.stringify(policy, null, 2))} | base64 -d > /etc/containers/policy.json`,
+  );
   const before = await status(t, v, 'before the refused switch');
   const refused = await v.sshStatus(v.sudoCmd(`atomic switch docker://${guestRegistry}/${baseImage}`), COMMAND_LIMIT);
   t.not(refused.code, 0, 'an unsigned image under a signed-only policy: atomic switch fails');

@@ -25,7 +25,11 @@ t.test(`make run VARIANT=${VARIANT}: a logged-in shell on the serial console, SS
   t.ok(existsSync(disk), `${disk} exists (make run-test builds it)`);
   const before = await sha256(disk);
   const env = { ...process.env, RUN_TIMEOUT: String(LIMIT_MS / 1000 + 60), VARIANT };
-  const proc = spawn('make', ['--no-print-directory', '-s', 'run'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('make', ['--no-print-directory', '-s', 'run'], {
+    cwd: ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   t.teardown(() => proc.kill('SIGKILL'));
   let out = '';
   let err = '';
@@ -35,7 +39,10 @@ t.test(`make run VARIANT=${VARIANT}: a logged-in shell on the serial console, SS
   const waitFor = async (what: string, test: () => boolean, ms = LIMIT_MS) => {
     const start = Date.now();
     while (!test()) {
-      if (proc.exitCode !== null) throw new Error(`make run exited (${proc.exitCode}) while waiting for ${what}; stderr: ${err.slice(-500)}; console: ${out.slice(-1500)}`);
+      if (proc.exitCode !== null)
+        throw new Error(
+          `make run exited (${proc.exitCode}) while waiting for ${what}; stderr: ${err.slice(-500)}; console: ${out.slice(-1500)}`,
+        );
       if (Date.now() - start > ms) throw new Error(`no ${what} after ${ms / 1000} s; console: ${out.slice(-1500)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -57,13 +64,44 @@ t.test(`make run VARIANT=${VARIANT}: a logged-in shell on the serial console, SS
   t.match(out, /RUN-42 root (running|degraded)/, 'the console shell is root on a booted system');
 
   const guest = (cmd: string) =>
-    run('ssh', ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-i', join(ROOT, key!), '-p', port!, 'root@127.0.0.1', cmd], { timeout: 120_000 });
+    run(
+      'ssh',
+      [
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        'BatchMode=yes',
+        '-i',
+        join(ROOT, key!),
+        '-p',
+        port!,
+        'root@127.0.0.1',
+        cmd,
+      ],
+      { timeout: 120_000 },
+    );
   const ssh = await guest('ostree admin status; findmnt -no OPTIONS /usr');
-  t.match(ssh.stdout, /^\* debian [0-9a-f]{64}\.0/m, 'SSH on the printed port with the printed key: the ostree deployment is booted');
+  t.match(
+    ssh.stdout,
+    /^\* debian [0-9a-f]{64}\.0/m,
+    'SSH on the printed port with the printed key: the ostree deployment is booted',
+  );
   t.match(ssh.stdout, /(^|,)ro(,|$)/m, '/usr is read-only');
   // The credentials belong to this boot: nothing in the image's /etc or /usr enables autologin.
-  t.equal((await guest('grep -rls -e --autologin -e login.noauth /etc/systemd /usr/lib/systemd/system || true')).stdout, '', 'no unit or drop-in in the image logs anyone in');
-  t.match((await guest('ls /run/credentials/@system')).stdout, /agetty\.autologin/, 'autologin came from a credential of this boot');
+  t.equal(
+    (await guest('grep -rls -e --autologin -e login.noauth /etc/systemd /usr/lib/systemd/system || true')).stdout,
+    '',
+    'no unit or drop-in in the image logs anyone in',
+  );
+  t.match(
+    (await guest('ls /run/credentials/@system')).stdout,
+    /agetty\.autologin/,
+    'autologin came from a credential of this boot',
+  );
 
   proc.stdin.write('\x01x');
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000))]);

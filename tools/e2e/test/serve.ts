@@ -26,7 +26,14 @@ t.test('serves files with their size, 404 for the rest, and counts the bytes', a
   t.equal(server.bytes, 1000, 'only body bytes of GETs count');
   t.same(
     server.requests.map((q) => [q.path, q.status]),
-    [['/objects/ab/cdef.filez', 200], ['/objects/ab/missing.filez', 404], ['/objects', 404], ['/etc/passwd', 404], ['/config', 405], ['/config', 200]],
+    [
+      ['/objects/ab/cdef.filez', 200],
+      ['/objects/ab/missing.filez', 404],
+      ['/objects', 404],
+      ['/etc/passwd', 404],
+      ['/config', 405],
+      ['/config', 200],
+    ],
   );
   server.reset();
   t.equal(server.bytes, 0);
@@ -86,6 +93,9 @@ t.test('a client that goes away mid-file is not an error', async (t) => {
   const r = await fetch(`http://127.0.0.1:${port}/objects/ab/cdef.filez`, { signal: ac.signal });
   await r.text().catch(() => 'aborted');
   await new Promise((res) => setTimeout(res, 500));
-  t.ok(server.bytes >= 4096 && server.bytes < 64 * 1024, `counted what was sent before the cut (${server.bytes} bytes)`);
+  t.ok(
+    server.bytes >= 4096 && server.bytes < 64 * 1024,
+    `counted what was sent before the cut (${server.bytes} bytes)`,
+  );
   t.equal((await fetch(`http://127.0.0.1:${port}/config`)).status, 200, 'the server still serves');
 });

@@ -13,12 +13,24 @@ import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RepoServer } from '../src/serve.js';
 import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
-import { cleanupUpdate, measurePull, PACKAGE, publishV1, publishV2, UPDATE_DIR, V2_KARG, V2_MARK, type Published, type Release } from './fixtures/update.js';
+import {
+  cleanupUpdate,
+  measurePull,
+  PACKAGE,
+  publishV1,
+  publishV2,
+  UPDATE_DIR,
+  V2_KARG,
+  V2_MARK,
+  type Published,
+  type Release,
+} from './fixtures/update.js';
 
 const BOOT_LIMIT = 600_000;
 const REMOTE = 'debian-atomic';
 const started = Date.now();
-const log = (s: string) => process.stderr.write(`update-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
+const log = (s: string) =>
+  process.stderr.write(`update-test ${VARIANT} [${Math.round((Date.now() - started) / 1000)} s]: ${s}\n`);
 
 interface Deployment {
   booted: boolean;
@@ -62,7 +74,15 @@ async function boot(why: string): Promise<Vm> {
   const serialLog = join(UPDATE_DIR, `serial-${boots}.log`);
   serialLogs.push(serialLog);
   const { key } = testConfig();
-  vm = new Vm({ disk: join(UPDATE_DIR, 'disk.qcow2'), format: 'qcow2', serialLog, sshKey: key, user: 'debian', password: PASSWORD, timeout: 1200 });
+  vm = new Vm({
+    disk: join(UPDATE_DIR, 'disk.qcow2'),
+    format: 'qcow2',
+    serialLog,
+    sshKey: key,
+    user: 'debian',
+    password: PASSWORD,
+    timeout: 1200,
+  });
   await vm.start();
   const ms = await vm.waitForSsh(BOOT_LIMIT);
   log(`boot ${boots} (${why}): SSH after ${Math.round(ms / 1000)} s`);
@@ -79,7 +99,11 @@ async function checkIntact(t: Test, v: Vm, expect: 'v1' | 'v2' | 'either'): Prom
   const which = booted[0]?.commit === p.v2 ? 'v2' : booted[0]?.commit === p.v1 ? 'v1' : null;
   t.ok(which, `the booted deployment is v1 or v2 (${which ?? booted[0]?.commit})`, { status });
   if (expect !== 'either') t.equal(which, expect, `booted ${expect}`, { status });
-  t.ok(deps.every((d) => d.commit === p.v1 || d.commit === p.v2), 'every deployment is v1 or v2', { status });
+  t.ok(
+    deps.every((d) => d.commit === p.v1 || d.commit === p.v2),
+    'every deployment is v1 or v2',
+    { status },
+  );
   const osRelease = await v.ssh('cat /usr/lib/os-release');
   const hasTree = (await v.sshStatus(`command -v ${PACKAGE} && dpkg-query -W -f='\${Status}' ${PACKAGE}`)).out;
   if (which === 'v2') {
@@ -90,14 +114,20 @@ async function checkIntact(t: Test, v: Vm, expect: 'v1' | 'v2' | 'either'): Prom
     t.notMatch(hasTree, /install ok installed/, `v1: no ${PACKAGE}`);
   }
   const state = (await v.sshStatus('timeout 100 systemctl is-system-running --wait')).out.trim();
-  t.equal(state, 'running', 'systemctl is-system-running', { failed: state === 'running' ? '' : await v.ssh('systemctl --failed --no-legend --plain') });
-  t.equal(await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'), 'edited\nkept\n', '/etc edit and /var data survived');
+  t.equal(state, 'running', 'systemctl is-system-running', {
+    failed: state === 'running' ? '' : await v.ssh('systemctl --failed --no-legend --plain'),
+  });
+  t.equal(
+    await v.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'),
+    'edited\nkept\n',
+    '/etc edit and /var data survived',
+  );
   return which ?? 'v1';
 }
 
-
 const other = (w: 'v1' | 'v2') => (w === 'v1' ? pub!.v2 : pub!.v1);
-const deployOther = (w: 'v1' | 'v2', extra = '') => `stdbuf -oL -eL ostree admin upgrade --allow-downgrade ${extra} --override-commit=${other(w)}`;
+const deployOther = (w: 'v1' | 'v2', extra = '') =>
+  `stdbuf -oL -eL ostree admin upgrade --allow-downgrade ${extra} --override-commit=${other(w)}`;
 
 t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refused; power cuts survived`, async (t) => {
   const { ref, commit: v1, timestamp } = commitInfo() as ReturnType<typeof commitInfo> & { timestamp: number };
@@ -111,7 +141,18 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   const config = join(UPDATE_DIR, 'config.yaml');
   const remote = `remote:\n  name: ${REMOTE}\n  url: http://10.0.2.2:${port}/\n  gpg-verify: true\n  gpg-key: ${rel.pubKey}\n`;
   writeFileSync(config, `${readFileSync(testConfig().config, 'utf8')}${remote}`);
-  const image = diskImage(['--repo', rel.repo, '--ref', ref, '--config', config, '--format', 'qcow2', '--output', join(UPDATE_DIR, 'disk.qcow2')]);
+  const image = diskImage([
+    '--repo',
+    rel.repo,
+    '--ref',
+    ref,
+    '--config',
+    config,
+    '--format',
+    'qcow2',
+    '--output',
+    join(UPDATE_DIR, 'disk.qcow2'),
+  ]);
   t.equal(image.commit, v1, 'the image holds v1');
 
   // Boot 1 (v1) while v2 is built and published, as a release would happen while systems run v1.
@@ -122,35 +163,69 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   process.env.SOURCE_DATE_EPOCH = String(timestamp + 3600);
   pub = await publishV2(rel, join(BUILD, 'rootfs'));
   results.publish_s = Math.round((Date.now() - t0) / 1000);
-  log(`published v1 ${v1.slice(0, 12)} and v2 ${pub.v2.slice(0, 12)} (${pub.v2Version}, delta ${pub.delta ? 'yes' : 'no'}); image built; ${results.publish_s} s`);
+  log(
+    `published v1 ${v1.slice(0, 12)} and v2 ${pub.v2.slice(0, 12)} (${pub.v2Version}, delta ${pub.delta ? 'yes' : 'no'}); image built; ${results.publish_s} s`,
+  );
   t.ok(pub.delta, 'v2 has a static delta from v1');
 
   // The host measures what v1 → v2 costs on the wire while the guest boots.
   const measuring = (async () => {
-    results.bytes_with_delta = await measurePull({ v1Repo: join(ROOT, 'build/repo'), v1, ref, url, noDelta: false, served: () => server.bytes });
-    results.bytes_without_delta = await measurePull({ v1Repo: join(ROOT, 'build/repo'), v1, ref, url, noDelta: true, served: () => server.bytes });
+    results.bytes_with_delta = await measurePull({
+      v1Repo: join(ROOT, 'build/repo'),
+      v1,
+      ref,
+      url,
+      noDelta: false,
+      served: () => server.bytes,
+    });
+    results.bytes_without_delta = await measurePull({
+      v1Repo: join(ROOT, 'build/repo'),
+      v1,
+      ref,
+      url,
+      noDelta: true,
+      served: () => server.bytes,
+    });
   })();
   let v = await booting;
   await v.sudo('echo edited > /etc/debian-atomic-test && echo kept > /var/debian-atomic-test');
   t.equal(await checkIntact(t, v, 'v1'), 'v1');
-  t.equal((await v.ssh('ostree remote show-url ' + REMOTE)).trim(), `http://10.0.2.2:${port}/`, 'the image updates from the configured remote');
-  t.match(await v.ssh(`ostree config --repo=/ostree/repo get 'remote "${REMOTE}".gpg-verify'`), /true/, 'with GPG verification on');
+  t.equal(
+    (await v.ssh('ostree remote show-url ' + REMOTE)).trim(),
+    `http://10.0.2.2:${port}/`,
+    'the image updates from the configured remote',
+  );
+  t.match(
+    await v.ssh(`ostree config --repo=/ostree/repo get 'remote "${REMOTE}".gpg-verify'`),
+    /true/,
+    'with GPG verification on',
+  );
   t.match(await v.ssh('atomic status'), /^\* /m, "'atomic status' works");
   await measuring;
   server.reset();
-  log(`host pull v1 → v2: ${String(results.bytes_with_delta)} bytes with the static delta, ${String(results.bytes_without_delta)} without; ${PACKAGE}.deb is ${pub.debBytes} bytes`);
+  log(
+    `host pull v1 → v2: ${String(results.bytes_with_delta)} bytes with the static delta, ${String(results.bytes_without_delta)} without; ${PACKAGE}.deb is ${pub.debBytes} bytes`,
+  );
 
   // (a) Tampered server: refused, nothing deployed.
   for (const [what, dir, error] of [
     ['v2 signed by a key the image does not trust', pub.wrongKey, /GPG|signature|keyring/i],
-    [`a changed byte in /usr/bin/${PACKAGE}'s object`, pub.corrupt, /corrupt|checksum|expected|zlib|incorrect|invalid/i],
+    [
+      `a changed byte in /usr/bin/${PACKAGE}'s object`,
+      pub.corrupt,
+      /corrupt|checksum|expected|zlib|incorrect|invalid/i,
+    ],
   ] as const) {
     server.root = dir;
     const r = await v.sshStatus(v.sudoCmd('ostree admin upgrade'));
     t.not(r.code, 0, `tampered (${what}): ostree admin upgrade fails`);
     t.match(r.out, error, `tampered (${what}): the error says why`, { out: r.out });
     const deps = parseStatus(await v.ssh('ostree admin status'));
-    t.same(deps.map((d) => d.commit), [v1], `tampered (${what}): still only v1 deployed`);
+    t.same(
+      deps.map((d) => d.commit),
+      [v1],
+      `tampered (${what}): still only v1 deployed`,
+    );
     log(`tampered (${what}): refused: ${r.out.trim().split('\n').pop()}`);
   }
   server.root = pub.repo;
@@ -179,31 +254,67 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   // Boot 2: still v1 after the refused updates and the cut; then the real upgrade.
   v = await boot('after power cut 1 (mid-pull)');
   await checkIntact(t, v, 'v1');
-  t.same(parseStatus(await v.ssh('ostree admin status')).map((d) => d.commit), [v1], 'only v1 is deployed');
+  t.same(
+    parseStatus(await v.ssh('ostree admin status')).map((d) => d.commit),
+    [v1],
+    'only v1 is deployed',
+  );
   // A kernel argument of the user's own: an upgrade keeps it (as bootc and rpm-ostree do).
   await v.sudo('ostree admin kargs edit-in-place --append-if-missing=debian_atomic.user=kept');
   server.reset();
   const guestStart = Number(await v.ssh('date +%s.%N'));
   const up = await v.sudo('atomic upgrade', 600_000);
-  t.match(up, new RegExp(`Kernel arguments from the image's kargs\\.d: --karg-append=${V2_KARG.replace(/\./g, '\\.')}`), "atomic upgrade applies v2's new kargs.d entry");
+  t.match(
+    up,
+    new RegExp(`Kernel arguments from the image's kargs\\.d: --karg-append=${V2_KARG.replace(/\./g, '\\.')}`),
+    "atomic upgrade applies v2's new kargs.d entry",
+  );
   const guestUpgraded = Number(await v.ssh('date +%s.%N'));
   results.guest_upgrade_bytes = server.bytes;
   results.guest_upgrade_requests = server.requests.length;
   results.upgrade_command_s = +(guestUpgraded - guestStart).toFixed(1);
-  log(`atomic upgrade: ${results.upgrade_command_s} s (guest), ${server.bytes} bytes in ${server.requests.length} requests: ${up.trim().split('\n').join(' | ')}`);
+  log(
+    `atomic upgrade: ${results.upgrade_command_s} s (guest), ${server.bytes} bytes in ${server.requests.length} requests: ${up.trim().split('\n').join(' | ')}`,
+  );
   const pending = parseStatus(await v.ssh('ostree admin status'));
-  t.same(pending.map((d) => [d.commit, d.booted]), [[pub.v2, false], [v1, true]], 'v2 deployed as the next boot, v1 booted');
+  t.same(
+    pending.map((d) => [d.commit, d.booted]),
+    [
+      [pub.v2, false],
+      [v1, true],
+    ],
+    'v2 deployed as the next boot, v1 booted',
+  );
   await v.reboot(BOOT_LIMIT);
   boots++;
   log(`boot ${boots} (into v2)`);
   t.equal(await checkIntact(t, v, 'v2'), 'v2');
-  const bootedAt = Number(await v.ssh(`echo $(( $(sed -n 's/^btime //p' /proc/stat) * 1000000 + $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target) ))`)) / 1e6;
+  const bootedAt =
+    Number(
+      await v.ssh(
+        `echo $(( $(sed -n 's/^btime //p' /proc/stat) * 1000000 + $(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target) ))`,
+      ),
+    ) / 1e6;
   results.upgrade_to_booted_v2_s = Math.round(bootedAt - guestStart);
   log(`upgrade start → v2 multi-user.target: ${results.upgrade_to_booted_v2_s} s (guest clock)`);
-  t.ok(Number(results.upgrade_to_booted_v2_s) > 0, `from 'atomic upgrade' to v2 booted (multi-user.target): ${results.upgrade_to_booted_v2_s} s guest time`);
+  t.ok(
+    Number(results.upgrade_to_booted_v2_s) > 0,
+    `from 'atomic upgrade' to v2 booted (multi-user.target): ${results.upgrade_to_booted_v2_s} s guest time`,
+  );
   let deps = parseStatus(await v.ssh('ostree admin status'));
-  t.same(deps.map((d) => [d.commit, d.tag]), [[pub.v2, null], [v1, 'rollback']], 'v2 booted, v1 still listed (rollback)');
-  t.match(await v.ssh(`${PACKAGE} -L 1 /usr/share/debian-atomic`), /treefile\.json/, `the new package runs (${PACKAGE})`);
+  t.same(
+    deps.map((d) => [d.commit, d.tag]),
+    [
+      [pub.v2, null],
+      [v1, 'rollback'],
+    ],
+    'v2 booted, v1 still listed (rollback)',
+  );
+  t.match(
+    await v.ssh(`${PACKAGE} -L 1 /usr/share/debian-atomic`),
+    /treefile\.json/,
+    `the new package runs (${PACKAGE})`,
+  );
   const v2Args = await v.cmdline();
   t.ok(v2Args.includes(V2_KARG), `v2 booted with its kargs.d argument ${V2_KARG}`);
   t.ok(v2Args.includes('debian_atomic.user=kept'), "and with the user's own argument");
@@ -211,14 +322,28 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   // Rollback: one word, then reboot → v1.
   t.match(await v.sudo('atomic rollback'), /previous deployment is now the default/);
   deps = parseStatus(await v.ssh('ostree admin status'));
-  t.same(deps.map((d) => d.commit), [v1, pub.v2], 'after atomic rollback, v1 is the default');
+  t.same(
+    deps.map((d) => d.commit),
+    [v1, pub.v2],
+    'after atomic rollback, v1 is the default',
+  );
   await v.reboot(BOOT_LIMIT);
   boots++;
   log(`boot ${boots} (rolled back to v1)`);
   t.equal(await checkIntact(t, v, 'v1'), 'v1');
   deps = parseStatus(await v.ssh('ostree admin status'));
-  t.same(deps.map((d) => [d.commit, d.booted]), [[v1, true], [pub.v2, false]], 'v1 booted after the rollback, v2 still there');
-  t.notOk((await v.cmdline()).some((a) => a.includes(V2_KARG)), "v1 boots with its own arguments: not v2's kargs.d");
+  t.same(
+    deps.map((d) => [d.commit, d.booted]),
+    [
+      [v1, true],
+      [pub.v2, false],
+    ],
+    'v1 booted after the rollback, v2 still there',
+  );
+  t.notOk(
+    (await v.cmdline()).some((a) => a.includes(V2_KARG)),
+    "v1 boots with its own arguments: not v2's kargs.d",
+  );
 
   // Power cut 2: during the deploy of an upgrade (when ostree merges /etc).
   let which: 'v1' | 'v2' = 'v1';
@@ -248,7 +373,9 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   let seen = false;
   while (Date.now() < deadline && !seen) {
     // eslint-disable-next-line no-control-regex
-    const console = readFileSync(serial, 'utf8').slice(before).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    const console = readFileSync(serial, 'utf8')
+      .slice(before)
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     // systemd shortens long unit names on the console ("ostree-finalize-staged.ser…").
     seen = /Stopping ostree-finalize-staged|ostree-finalize-staged\.service\/stop/.test(console);
     if (!seen) await new Promise((res) => setTimeout(res, 100));
@@ -274,7 +401,9 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   // The last boot: the whole repository checks out (every object of every deployment).
   const fsckStart = Date.now();
   const fsck = await v.sudo('ostree fsck 2>&1; echo "fsck exit $?"', 1_200_000);
-  t.match(fsck, /fsck exit 0$/m, 'ostree fsck: the repository (every object of every deployment) is intact', { out: fsck });
+  t.match(fsck, /fsck exit 0$/m, 'ostree fsck: the repository (every object of every deployment) is intact', {
+    out: fsck,
+  });
   results.fsck_s = Math.round((Date.now() - fsckStart) / 1000);
   await v.stop();
 

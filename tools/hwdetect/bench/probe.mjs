@@ -19,4 +19,6 @@ times.sort((a, b) => a - b);
 const ms = (x) => x.toFixed(2);
 const { facts } = probe(opts);
 const devices = Object.values(facts.pci).flat().length;
-console.log(`probe: median ${ms(times[Math.floor(runs / 2)])} ms, min ${ms(times[0])} ms, max ${ms(times[runs - 1])} ms over ${runs} runs (${devices} PCI devices, ${facts.storage.disks.length} disks)`);
+console.log(
+  `probe: median ${ms(times[Math.floor(runs / 2)])} ms, min ${ms(times[0])} ms, max ${ms(times[runs - 1])} ms over ${runs} runs (${devices} PCI devices, ${facts.storage.disks.length} disks)`,
+);

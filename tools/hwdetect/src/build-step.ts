@@ -6,7 +6,15 @@
  * modules...) also dates the treefile, on which make keys the tree.
  */
 import { rm, utimes } from 'node:fs/promises';
-import { canonicalJson, inputError, READ_LIMITS, readBoundedText, usageError, warn, writeFileIfChanged } from '@debian-atomic/lib';
+import {
+  canonicalJson,
+  inputError,
+  READ_LIMITS,
+  readBoundedText,
+  usageError,
+  warn,
+  writeFileIfChanged,
+} from '@debian-atomic/lib';
 import { parseResolvedTreefile } from '@debian-atomic/treefile-lint';
 import type { Io } from '@debian-atomic/lib';
 import { DOCUMENT_LIMITS } from './input.js';
@@ -32,7 +40,8 @@ async function write(file: string, text: string): Promise<boolean> {
 }
 
 export async function planTreefileCommand(a: PlanTreefileArgs, io: Io): Promise<number> {
-  if (a.outputTreefile === undefined || a.output === undefined) throw usageError('--treefile needs --output-treefile FILE and -o FILE (the plan)', `see '${TOOL} plan --help'`);
+  if (a.outputTreefile === undefined || a.output === undefined)
+    throw usageError('--treefile needs --output-treefile FILE and -o FILE (the plan)', `see '${TOOL} plan --help'`);
   if (a.treefile === '-') throw usageError('--treefile -: give a file (its bytes are copied when there is no policy)');
   const text = await readBoundedText(a.treefile, { maxBytes: READ_LIMITS.config, what: 'resolved treefile' });
   const tf = parseResolvedTreefile(text, a.treefile);
@@ -45,7 +54,10 @@ export async function planTreefileCommand(a: PlanTreefileArgs, io: Io): Promise<
   const plan = makePlan(await loadPolicy(policy, io.stdin), null);
   for (const s of plan.skipped) warn(TOOL, `not installing ${s.packages.join(' ')}: ${s.because}`, a.quiet);
   const planText = canonicalJson(plan);
-  if (Buffer.byteLength(planText) > DOCUMENT_LIMITS.plan) throw inputError(`${policy}: the plan would be larger than ${DOCUMENT_LIMITS.plan} bytes, more than 'hwdetect apply --plan' reads`);
+  if (Buffer.byteLength(planText) > DOCUMENT_LIMITS.plan)
+    throw inputError(
+      `${policy}: the plan would be larger than ${DOCUMENT_LIMITS.plan} bytes, more than 'hwdetect apply --plan' reads`,
+    );
   const planChanged = await write(a.output, planText);
   const treefileChanged = await write(a.outputTreefile, canonicalJson(mergePlanIntoTreefile(tf, plan)));
   if (planChanged && !treefileChanged) {

@@ -34,7 +34,11 @@ export function checkKargs(plan: Plan, cmdline: readonly string[]): CheckReport 
   return { policy: plan.policy.name, wanted, ...diff, commands: kargsCommands(diff) };
 }
 
-export async function bootCheck(loaded: LoadedPolicy, stateDir: string | undefined, opts: ProbeOptions = {}): Promise<CheckResult> {
+export async function bootCheck(
+  loaded: LoadedPolicy,
+  stateDir: string | undefined,
+  opts: ProbeOptions = {},
+): Promise<CheckResult> {
   const { facts, warnings } = probe(opts);
   const plan = makePlan(loaded, facts);
   const report = checkKargs(plan, facts.kernel.cmdline);
@@ -44,8 +48,10 @@ export async function bootCheck(loaded: LoadedPolicy, stateDir: string | undefin
     await atomicWriteFile(join(stateDir, 'report.json'), canonicalJson(report));
   }
   const messages: string[] = [];
-  if (report.missing.length) messages.push(`kernel arguments missing (policy ${report.policy}): ${report.missing.join(' ')}`);
-  for (const c of report.conflicting) messages.push(`kernel argument ${c.want} wanted (policy ${report.policy}), booted with ${c.have.join(' ')}`);
+  if (report.missing.length)
+    messages.push(`kernel arguments missing (policy ${report.policy}): ${report.missing.join(' ')}`);
+  for (const c of report.conflicting)
+    messages.push(`kernel argument ${c.want} wanted (policy ${report.policy}), booted with ${c.have.join(' ')}`);
   if (report.commands.length) messages.push(`to apply, run: ${report.commands.join(' && ')}`);
   return { report, plan, warnings, messages };
 }

@@ -24,9 +24,15 @@ interface Roots {
 export async function emit(value: unknown, what: 'facts' | 'plan', output: string | undefined, io: Io): Promise<void> {
   const text = canonicalJson(value);
   if (Buffer.byteLength(text) > DOCUMENT_LIMITS[what]) {
-    throw inputError(`the ${what} would be larger than ${DOCUMENT_LIMITS[what]} bytes, more than 'hwdetect ${what === 'facts' ? 'plan --facts' : 'apply --plan'}' reads`, {
-      hint: what === 'facts' ? 'is --sysfs a real sysfs, or a capture of one?' : 'a policy needs a few dozen rules; is this the policy you meant?',
-    });
+    throw inputError(
+      `the ${what} would be larger than ${DOCUMENT_LIMITS[what]} bytes, more than 'hwdetect ${what === 'facts' ? 'plan --facts' : 'apply --plan'}' reads`,
+      {
+        hint:
+          what === 'facts'
+            ? 'is --sysfs a real sysfs, or a capture of one?'
+            : 'a policy needs a few dozen rules; is this the policy you meant?',
+      },
+    );
   }
   if (output) await writeOutputFile(output, text);
   else io.stdout.write(text);
@@ -60,27 +66,50 @@ export function listPlan(plan: Plan, what: (typeof LIST_CHOICES)[number]): strin
 }
 
 export async function planCommand(
-  a: Common & Roots & { policy?: string; facts?: string; anyHardware?: boolean; list?: (typeof LIST_CHOICES)[number]; output?: string; treefile?: string; outputTreefile?: string },
+  a: Common &
+    Roots & {
+      policy?: string;
+      facts?: string;
+      anyHardware?: boolean;
+      list?: (typeof LIST_CHOICES)[number];
+      output?: string;
+      treefile?: string;
+      outputTreefile?: string;
+    },
   io: Io,
 ): Promise<number> {
-  if (a.treefile !== undefined) return (await import('./build-step.js')).planTreefileCommand({ ...a, treefile: a.treefile }, io);
-  if (a.policy === undefined) throw usageError('Missing required argument: policy (or --treefile)', `see '${TOOL} plan --help'`);
+  if (a.treefile !== undefined)
+    return (await import('./build-step.js')).planTreefileCommand({ ...a, treefile: a.treefile }, io);
+  if (a.policy === undefined)
+    throw usageError('Missing required argument: policy (or --treefile)', `see '${TOOL} plan --help'`);
   if (a.policy === '-' && a.facts === '-') throw usageError('--policy and --facts cannot both be read from stdin');
   await checkOutputFile(a.output);
   const loaded = await loadPolicy(a.policy, io.stdin);
-  const facts = a.anyHardware ? null : a.facts !== undefined ? await loadDocument(a.facts, FactsSchema, 'facts', io.stdin, DOCUMENT_LIMITS.facts) : probeWithWarnings(a);
+  const facts = a.anyHardware
+    ? null
+    : a.facts !== undefined
+      ? await loadDocument(a.facts, FactsSchema, 'facts', io.stdin, DOCUMENT_LIMITS.facts)
+      : probeWithWarnings(a);
   const plan = makePlan(loaded, facts);
   for (const s of plan.skipped) warn(TOOL, `not installing ${s.packages.join(' ')}: ${s.because}`, a.quiet);
   if (a.list) {
-    const lines = listPlan(plan, a.list).map((l) => `${l}\n`).join('');
+    const lines = listPlan(plan, a.list)
+      .map((l) => `${l}\n`)
+      .join('');
     if (a.output) await writeOutputFile(a.output, lines);
     else io.stdout.write(lines);
   } else await emit(plan, 'plan', a.output, io);
   return 0;
 }
 
-export async function applyCommand(a: Common & { plan: string; root: string; installSelf?: boolean; installDeb?: string; ifPlanned?: boolean }, io: Io): Promise<number> {
-  const isDir = await stat(a.root).then((s) => s.isDirectory(), () => false);
+export async function applyCommand(
+  a: Common & { plan: string; root: string; installSelf?: boolean; installDeb?: string; ifPlanned?: boolean },
+  io: Io,
+): Promise<number> {
+  const isDir = await stat(a.root).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (a.ifPlanned && a.plan !== '-' && !(await stat(a.plan).catch(() => null))) {
     if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
     writeJson({ written: [], unchanged: [], removed: [] } satisfies ApplyResult, io.stdout);
@@ -89,7 +118,8 @@ export async function applyCommand(a: Common & { plan: string; root: string; ins
   const plan = await loadDocument(a.plan, PlanSchema, 'plan', io.stdin, DOCUMENT_LIMITS.plan);
   if (!isDir) throw inputError(`--root ${a.root}: not a directory`);
   // The package's files and its dpkg record, before applyPlan checks that they are there.
-  const installed = a.installDeb !== undefined && plan.enabled ? (await installDebs(a.root, [a.installDeb])).installed : undefined;
+  const installed =
+    a.installDeb !== undefined && plan.enabled ? (await installDebs(a.root, [a.installDeb])).installed : undefined;
   let result;
   try {
     result = await applyPlan(plan, a.root, { installSelf: a.installSelf ?? false });
@@ -119,7 +149,9 @@ export async function checkCommand(a: Common & Roots & { policy: string; stateDi
 
 export async function schemaCommand(a: { document: 'policy' | 'facts' | 'plan' }, io: Io): Promise<number> {
   const schema =
-    a.document === 'policy' ? policyJsonSchema() : z.toJSONSchema(a.document === 'facts' ? FactsSchema : PlanSchema, { io: 'output', unrepresentable: 'any' });
+    a.document === 'policy'
+      ? policyJsonSchema()
+      : z.toJSONSchema(a.document === 'facts' ? FactsSchema : PlanSchema, { io: 'output', unrepresentable: 'any' });
   writeJson(schema, io.stdout);
   return 0;
 }

@@ -14,13 +14,37 @@ export const STORAGE_KINDS = ['nvme', 'sata', 'virtio', 'scsi', 'usb', 'mmc', 'o
 export type StorageKind = (typeof STORAGE_KINDS)[number];
 
 /** systemd-detect-virt's names, plus vm-other for "a hypervisor, but which one is unknown". */
-export const VIRTUALIZATION_TYPES = ['none', 'kvm', 'qemu', 'xen', 'vmware', 'microsoft', 'oracle', 'amazon', 'google', 'vm-other'] as const;
+export const VIRTUALIZATION_TYPES = [
+  'none',
+  'kvm',
+  'qemu',
+  'xen',
+  'vmware',
+  'microsoft',
+  'oracle',
+  'amazon',
+  'google',
+  'vm-other',
+] as const;
 export type VirtualizationType = (typeof VIRTUALIZATION_TYPES)[number];
 
 export const CPU_VENDORS = ['intel', 'amd', 'other'] as const;
 
 /** The CPU flags policies may match on (the full list is long and machine-specific). */
-export const CPU_FLAGS_OF_INTEREST = ['hypervisor', 'vmx', 'svm', 'aes', 'avx', 'avx2', 'avx512f', 'sse4_2', 'sha_ni', 'rdrand', 'nx', 'pdpe1gb'] as const;
+export const CPU_FLAGS_OF_INTEREST = [
+  'hypervisor',
+  'vmx',
+  'svm',
+  'aes',
+  'avx',
+  'avx2',
+  'avx512f',
+  'sse4_2',
+  'sha_ni',
+  'rdrand',
+  'nx',
+  'pdpe1gb',
+] as const;
 
 export const X86_64_LEVELS = ['x86-64', 'x86-64-v2', 'x86-64-v3', 'x86-64-v4'] as const;
 
@@ -46,7 +70,8 @@ export const FACTS_LIMITS = {
 /** A PCI address: domain (16 bits, 32 with VMD), bus, device, function. */
 export const PCI_ADDRESS = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 /** The kernel's PCI modalias (drivers/pci/pci-driver.c): fixed width, hex ids. */
-export const PCI_MODALIAS = /^pci:v[0-9a-f]{8}d[0-9a-f]{8}sv[0-9a-f]{8}sd[0-9a-f]{8}bc[0-9a-f]{2}sc[0-9a-f]{2}i[0-9a-f]{2}$/i;
+export const PCI_MODALIAS =
+  /^pci:v[0-9a-f]{8}d[0-9a-f]{8}sv[0-9a-f]{8}sd[0-9a-f]{8}bc[0-9a-f]{2}sc[0-9a-f]{2}i[0-9a-f]{2}$/i;
 
 const text = (what: string) => lineText(FACTS_LIMITS.text, what);
 
@@ -60,7 +85,9 @@ export const PciDeviceSchema = z.strictObject({
   /** What the class code (or the virtio device id) says it is: vga, hda, nvme, ahci, virtio-net... */
   kind: text('a device kind'),
   driver: text('a driver name').nullable(),
-  modalias: z.string().regex(PCI_MODALIAS, 'expected a PCI modalias like pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00'),
+  modalias: z
+    .string()
+    .regex(PCI_MODALIAS, 'expected a PCI modalias like pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00'),
   /** Only for display devices: the one the firmware used. */
   bootVga: z.boolean().optional(),
 });
@@ -89,7 +116,10 @@ export const FactsSchema = z.strictObject({
       network: devices,
       other: devices,
     })
-    .refine((pci) => PCI_GROUPS.reduce((n, g) => n + pci[g].length, 0) <= FACTS_LIMITS.devices, `at most ${FACTS_LIMITS.devices} PCI devices in all`),
+    .refine(
+      (pci) => PCI_GROUPS.reduce((n, g) => n + pci[g].length, 0) <= FACTS_LIMITS.devices,
+      `at most ${FACTS_LIMITS.devices} PCI devices in all`,
+    ),
   cpu: z.strictObject({
     vendor: z.enum(CPU_VENDORS),
     vendorId: text('a CPU vendor id').nullable(),
@@ -118,7 +148,9 @@ export const FactsSchema = z.strictObject({
   iommu: z.strictObject({ groups: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }),
   kernel: z.strictObject({
     /** The kernel's own parameters from /proc/cmdline (what follows "--" goes to init and is left out). */
-    cmdline: z.array(lineText(FACTS_LIMITS.kernelArg, 'a kernel command line argument')).max(FACTS_LIMITS.kernelArgs, `at most ${FACTS_LIMITS.kernelArgs} arguments`),
+    cmdline: z
+      .array(lineText(FACTS_LIMITS.kernelArg, 'a kernel command line argument'))
+      .max(FACTS_LIMITS.kernelArgs, `at most ${FACTS_LIMITS.kernelArgs} arguments`),
   }),
 });
 export type Facts = z.infer<typeof FactsSchema>;

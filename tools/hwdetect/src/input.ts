@@ -5,7 +5,18 @@
  * costs about 80 times the document's size in memory, so a JSON document that
  * is valid is taken from JSON.parse; only a bad one goes through YAML to say where.
  */
-import { formatDiagnostic, inputError, parseYamlText, READ_LIMITS, readBoundedText, schemaDiagnostics, syntaxDiagnostics, zodObjectKeys, type Diagnostic, type LoadedYaml } from '@debian-atomic/lib';
+import {
+  formatDiagnostic,
+  inputError,
+  parseYamlText,
+  READ_LIMITS,
+  readBoundedText,
+  schemaDiagnostics,
+  syntaxDiagnostics,
+  zodObjectKeys,
+  type Diagnostic,
+  type LoadedYaml,
+} from '@debian-atomic/lib';
 import type { z } from 'zod';
 
 export function diagnosticsError(what: string, diagnostics: readonly Diagnostic[]) {
@@ -25,7 +36,10 @@ export function validateYaml<T>(y: LoadedYaml, schema: z.ZodType<T>, what: strin
  * Standard input, at most maxBytes (the bound of a file: READ_LIMITS.config). A stream
  * that goes on (/dev/zero piped in) is refused at the bound, not read to the end.
  */
-export async function readStdin(stream: NodeJS.ReadableStream = process.stdin, maxBytes: number = READ_LIMITS.config): Promise<string> {
+export async function readStdin(
+  stream: NodeJS.ReadableStream = process.stdin,
+  maxBytes: number = READ_LIMITS.config,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {
@@ -33,7 +47,9 @@ export async function readStdin(stream: NodeJS.ReadableStream = process.stdin, m
     total += buf.length;
     if (total > maxBytes) {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      throw inputError(`<stdin>: larger than ${maxBytes} bytes, refusing to read it`, { hint: 'is this the input you meant?' });
+      throw inputError(`<stdin>: larger than ${maxBytes} bytes, refusing to read it`, {
+        hint: 'is this the input you meant?',
+      });
     }
     chunks.push(buf);
   }
@@ -64,7 +80,13 @@ function validJson<T>(text: string, schema: z.ZodType<T>): T | undefined {
 }
 
 /** Load FILE (or standard input for "-") of at most maxBytes and validate it with a schema. */
-export async function loadDocument<T>(file: string, schema: z.ZodType<T>, what: string, stdin?: NodeJS.ReadableStream, maxBytes: number = READ_LIMITS.config): Promise<T> {
+export async function loadDocument<T>(
+  file: string,
+  schema: z.ZodType<T>,
+  what: string,
+  stdin?: NodeJS.ReadableStream,
+  maxBytes: number = READ_LIMITS.config,
+): Promise<T> {
   const name = file === '-' ? '<stdin>' : file;
   const text = file === '-' ? await readStdin(stdin, maxBytes) : await readBoundedText(file, { maxBytes });
   return validJson(text, schema) ?? validateYaml(parseYamlText(name, text), schema, what);

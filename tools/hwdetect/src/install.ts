@@ -44,7 +44,11 @@ async function readPackageJson(dir: string): Promise<PackageJson> {
   return JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as PackageJson;
 }
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Node's lookup: DIR/node_modules/NAME, then each parent's. */
 async function resolvePackage(fromDir: string, name: string): Promise<{ path: string; own: boolean } | undefined> {
@@ -71,7 +75,9 @@ export async function runtimeClosure(packageDir: string): Promise<Map<string, st
       const found = await resolvePackage(real, name);
       if (!found) {
         if (optional.has(name)) continue;
-        throw new ToolError('missing-dependency', `${pkg.name ?? real}: dependency ${name} is not installed`, { hint: "run 'npm ci' at the top of the checkout" });
+        throw new ToolError('missing-dependency', `${pkg.name ?? real}: dependency ${name} is not installed`, {
+          hint: "run 'npm ci' at the top of the checkout",
+        });
       }
       const target = found.own ? join(dest, 'node_modules', name) : join('node_modules', name);
       const source = await realpath(found.path);
@@ -80,7 +86,10 @@ export async function runtimeClosure(packageDir: string): Promise<Map<string, st
         layout.set(target, source);
         queue.push([target, source]);
       } else if (known !== source) {
-        throw new ToolError('layout-conflict', `cannot install ${name}: two versions want ${target} (${known}, ${source})`);
+        throw new ToolError(
+          'layout-conflict',
+          `cannot install ${name}: two versions want ${target} (${known}, ${source})`,
+        );
       }
     }
   }
@@ -128,15 +137,24 @@ export async function enableUnit(root: string, plan: Plan, result: ApplyResult):
 export async function checkInstalled(root: string, plan: Plan): Promise<void> {
   for (const rel of [BIN_LINK, UNIT_FILE]) {
     if (!(await exists(join(root, rel)))) {
-      throw new ToolError('not-installed', `${join(root, rel)}: hwdetect is not installed in the root, and policy ${plan.policy.name} enables it`, {
-        hint: 'install the debian-atomic-hwdetect package into the root first (hwdetect apply --install-deb debs/debian-atomic-hwdetect_*.deb, or rootfs install-debs --root ROOT DEB), or pass --install-self',
-      });
+      throw new ToolError(
+        'not-installed',
+        `${join(root, rel)}: hwdetect is not installed in the root, and policy ${plan.policy.name} enables it`,
+        {
+          hint: 'install the debian-atomic-hwdetect package into the root first (hwdetect apply --install-deb debs/debian-atomic-hwdetect_*.deb, or rootfs install-debs --root ROOT DEB), or pass --install-self',
+        },
+      );
     }
   }
 }
 
 /** An enabled policy, no package: copy this hwdetect (and its runtime dependencies) into the root. */
-export async function installSelf(root: string, plan: Plan, result: ApplyResult, opts: InstallOptions = {}): Promise<void> {
+export async function installSelf(
+  root: string,
+  plan: Plan,
+  result: ApplyResult,
+  opts: InstallOptions = {},
+): Promise<void> {
   const packageDir = opts.packageDir ?? thisPackageDir();
   if (!(await exists(join(packageDir, 'dist/bin.js')))) {
     throw new ToolError('not-built', `${packageDir}/dist/bin.js: hwdetect is not built`, { hint: "run 'make build'" });

@@ -60,10 +60,19 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_.,:/=@%+-]+$/.test(s) ? s : `'${
 export function kargsCommands(diff: KargsDiff): string[] {
   const cmds: string[] = [];
   if (diff.missing.length > 0) {
-    cmds.push(['ostree admin kargs edit-in-place', ...diff.missing.map((a) => shellQuote(`--append-if-missing=${a}`))].join(' '));
+    cmds.push(
+      ['ostree admin kargs edit-in-place', ...diff.missing.map((a) => shellQuote(`--append-if-missing=${a}`))].join(
+        ' ',
+      ),
+    );
   }
   if (diff.conflicting.length > 0) {
-    cmds.push(['ostree admin instutil set-kargs --merge', ...diff.conflicting.map((c) => shellQuote(`--replace=${c.want}`))].join(' '));
+    cmds.push(
+      [
+        'ostree admin instutil set-kargs --merge',
+        ...diff.conflicting.map((c) => shellQuote(`--replace=${c.want}`)),
+      ].join(' '),
+    );
   }
   return cmds;
 }

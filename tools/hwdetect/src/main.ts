@@ -14,7 +14,12 @@ function roots<T>(y: Argv<T>) {
     .option('proc', { type: 'string', default: '/proc', describe: 'procfs tree to read' });
 }
 
-const output = { alias: 'o', type: 'string', requiresArg: true, describe: 'Write the JSON to FILE (atomically) instead of stdout' } as const;
+const output = {
+  alias: 'o',
+  type: 'string',
+  requiresArg: true,
+  describe: 'Write the JSON to FILE (atomically) instead of stdout',
+} as const;
 
 /** Run the tool on argv; returns the exit code (0 ok, 1 findings); throws ToolError for failures. */
 export async function main(argv: string[], io: Io = process): Promise<number> {
@@ -31,15 +36,29 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       "What to apply for a variant's policy: on this machine, on given facts, or on any hardware (image builds)",
       (y) =>
         roots(y)
-          .option('policy', { type: 'string', requiresArg: true, describe: 'Policy YAML (variants/hardware/hwdetect-<variant>.yaml)' })
+          .option('policy', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'Policy YAML (variants/hardware/hwdetect-<variant>.yaml)',
+          })
           .option('treefile', {
             type: 'string',
             requiresArg: true,
-            describe: "Image build: plan its hwdetect-policy for any hardware (a resolved treefile, treefile-lint --resolve); needs --output-treefile and -o",
+            describe:
+              'Image build: plan its hwdetect-policy for any hardware (a resolved treefile, treefile-lint --resolve); needs --output-treefile and -o',
           })
-          .option('output-treefile', { type: 'string', requiresArg: true, describe: "With --treefile: the treefile with the plan's packages and components (rewritten only when it changes)" })
+          .option('output-treefile', {
+            type: 'string',
+            requiresArg: true,
+            describe:
+              "With --treefile: the treefile with the plan's packages and components (rewritten only when it changes)",
+          })
           .conflicts('treefile', ['policy', 'facts', 'any-hardware', 'list'])
-          .option('facts', { type: 'string', requiresArg: true, describe: "Facts JSON from 'hwdetect probe' ('-' for stdin); default: probe this machine" })
+          .option('facts', {
+            type: 'string',
+            requiresArg: true,
+            describe: "Facts JSON from 'hwdetect probe' ('-' for stdin); default: probe this machine",
+          })
           .option('any-hardware', { type: 'boolean', describe: 'Plan an image for any hardware the policy covers' })
           .conflicts('facts', 'any-hardware')
           .option('list', { choices: LIST_CHOICES, describe: 'Print only these names, one per line' })
@@ -51,19 +70,34 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       'Write a plan into a root filesystem: kargs.d, modules-load.d, dracut.conf.d (and enable the boot-time check if the policy says so)',
       (y) =>
         y
-          .option('plan', { type: 'string', requiresArg: true, demandOption: true, describe: "Plan JSON from 'hwdetect plan' ('-' for stdin)" })
-          .option('root', { type: 'string', requiresArg: true, demandOption: true, describe: 'Root filesystem to write into' })
+          .option('plan', {
+            type: 'string',
+            requiresArg: true,
+            demandOption: true,
+            describe: "Plan JSON from 'hwdetect plan' ('-' for stdin)",
+          })
+          .option('root', {
+            type: 'string',
+            requiresArg: true,
+            demandOption: true,
+            describe: 'Root filesystem to write into',
+          })
           .option('install-self', {
             type: 'boolean',
-            describe: 'Enabled policy: copy this hwdetect into the root (default: expect the debian-atomic-hwdetect package there)',
+            describe:
+              'Enabled policy: copy this hwdetect into the root (default: expect the debian-atomic-hwdetect package there)',
           })
           .option('install-deb', {
             type: 'string',
             requiresArg: true,
-            describe: "Enabled policy: install this debian-atomic-hwdetect .deb into the root first, with the root's own dpkg (image builds)",
+            describe:
+              "Enabled policy: install this debian-atomic-hwdetect .deb into the root first, with the root's own dpkg (image builds)",
           })
           .conflicts('install-deb', 'install-self')
-          .option('if-planned', { type: 'boolean', describe: 'A missing --plan file (a treefile without hwdetect-policy) applies nothing' }),
+          .option('if-planned', {
+            type: 'boolean',
+            describe: 'A missing --plan file (a treefile without hwdetect-policy) applies nothing',
+          }),
       async (a) => void (code = await (await commands()).applyCommand(a, io)),
     )
     .command(
@@ -71,8 +105,17 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       'Boot-time check: probe, plan, keep both in --state-dir, report kernel arguments that differ (exit 1)',
       (y) =>
         roots(y)
-          .option('policy', { type: 'string', requiresArg: true, default: '/usr/share/hwdetect/policy.json', describe: 'Policy (YAML or JSON)' })
-          .option('state-dir', { type: 'string', default: '/run/hwdetect', describe: 'Where facts.json, plan.json and report.json go' }),
+          .option('policy', {
+            type: 'string',
+            requiresArg: true,
+            default: '/usr/share/hwdetect/policy.json',
+            describe: 'Policy (YAML or JSON)',
+          })
+          .option('state-dir', {
+            type: 'string',
+            default: '/run/hwdetect',
+            describe: 'Where facts.json, plan.json and report.json go',
+          }),
       async (a) => void (code = await (await commands()).checkCommand(a, io)),
     )
     .command(

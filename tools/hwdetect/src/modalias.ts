@@ -65,7 +65,10 @@ function compile(pattern: string): CompiledGlob {
       // A ']' right after '[' or '[!' is a member, not the end.
       const end = pattern.indexOf(']', start + 1);
       if (end === -1) {
-        problems.push({ index: i, message: `unterminated bracket expression at character ${i + 1} (write [[] for a literal [)` });
+        problems.push({
+          index: i,
+          message: `unterminated bracket expression at character ${i + 1} (write [[] for a literal [)`,
+        });
         literal(c);
         continue;
       }
@@ -76,7 +79,11 @@ function compile(pattern: string): CompiledGlob {
         // "a-z" is a range; a '-' first or last is a member.
         if (source[j + 1] === '-' && j + 2 < source.length) {
           const hi = source.charCodeAt(j + 2);
-          if (hi < lo) problems.push({ index: start + j, message: `reversed range "${source.slice(j, j + 3)}" at character ${start + j + 1} (a range goes from low to high)` });
+          if (hi < lo)
+            problems.push({
+              index: start + j,
+              message: `reversed range "${source.slice(j, j + 3)}" at character ${start + j + 1} (a range goes from low to high)`,
+            });
           ranges.push([lo, hi]);
           j += 2;
         } else ranges.push([lo, lo]);
@@ -103,11 +110,18 @@ const globs = new Map<string, CompiledGlob>();
 const foldedTexts = new Map<string, string>();
 // eslint-disable-next-line no-control-regex
 const ASCII = /^[\x00-\x7f]*$/;
-const foldText = (text: string) => (ASCII.test(text) ? text.toLowerCase() : Array.from({ length: text.length }, (_, i) => fold(text[i]!)).join(''));
+const foldText = (text: string) =>
+  ASCII.test(text) ? text.toLowerCase() : Array.from({ length: text.length }, (_, i) => fold(text[i]!)).join('');
 
 /** The problems of a pattern a policy gives (empty when it is a valid glob). */
 export function globProblems(pattern: string): GlobProblem[] {
-  if (pattern.length > MAX_GLOB_LENGTH) return [{ index: MAX_GLOB_LENGTH, message: `a modalias glob is at most ${MAX_GLOB_LENGTH} characters (this one has ${pattern.length})` }];
+  if (pattern.length > MAX_GLOB_LENGTH)
+    return [
+      {
+        index: MAX_GLOB_LENGTH,
+        message: `a modalias glob is at most ${MAX_GLOB_LENGTH} characters (this one has ${pattern.length})`,
+      },
+    ];
   return compile(pattern).problems;
 }
 
@@ -154,7 +168,9 @@ export function globMatch(pattern: string, text: string, budget?: GlobBudget): b
         continue;
       }
       const code = text.charCodeAt(s);
-      one = t.kind === ANY || (t.kind === CHAR ? t.code === code || t.folded === folded.charCodeAt(s) : inClass(t.ranges, code) !== t.negate);
+      one =
+        t.kind === ANY ||
+        (t.kind === CHAR ? t.code === code || t.folded === folded.charCodeAt(s) : inClass(t.ranges, code) !== t.negate);
     }
     if (one) {
       p++;

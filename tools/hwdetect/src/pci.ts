@@ -20,7 +20,15 @@ const VIRTIO_TYPES: Record<number, [string, PciGroup]> = {
   26: ['fs', 'other'],
   27: ['pmem', 'storage'],
 };
-const VIRTIO_TRANSITIONAL: Record<number, number> = { 0x1000: 1, 0x1001: 2, 0x1002: 5, 0x1003: 3, 0x1004: 8, 0x1005: 4, 0x1009: 9 };
+const VIRTIO_TRANSITIONAL: Record<number, number> = {
+  0x1000: 1,
+  0x1001: 2,
+  0x1002: 5,
+  0x1003: 3,
+  0x1004: 8,
+  0x1005: 4,
+  0x1009: 9,
+};
 
 /** Base-class names for devices that are not in one of the groups policies care about. */
 const BASE_CLASS_NAMES: Record<number, string> = {
@@ -43,7 +51,15 @@ const BASE_CLASS_NAMES: Record<number, string> = {
   0xff: 'unassigned',
 };
 const SERIAL_BUS_KINDS: Record<number, string> = { 0x03: 'usb', 0x05: 'smbus', 0x07: 'ipmi', 0x80: 'serial-bus' };
-const STORAGE_KINDS: Record<number, string> = { 0x00: 'scsi', 0x01: 'ide', 0x04: 'raid', 0x05: 'ata', 0x06: 'sata', 0x07: 'sas', 0x08: 'nvm' };
+const STORAGE_KINDS: Record<number, string> = {
+  0x00: 'scsi',
+  0x01: 'ide',
+  0x04: 'raid',
+  0x05: 'ata',
+  0x06: 'sata',
+  0x07: 'sas',
+  0x08: 'nvm',
+};
 const DISPLAY_KINDS: Record<number, string> = { 0x00: 'vga', 0x01: 'xga', 0x02: '3d' };
 
 export interface Classification {
@@ -86,7 +102,13 @@ export function classifyPci(classCode: number, vendor: number, device: number): 
 }
 
 /** The kernel's modalias for a PCI device (drivers/pci/pci-driver.c), for when the file is unreadable. */
-export function pciModalias(classCode: number, vendor: number, device: number, subVendor: number, subDevice: number): string {
+export function pciModalias(
+  classCode: number,
+  vendor: number,
+  device: number,
+  subVendor: number,
+  subDevice: number,
+): string {
   const h = (n: number, w: number) => n.toString(16).toUpperCase().padStart(w, '0');
   return `pci:v${h(vendor, 8)}d${h(device, 8)}sv${h(subVendor, 8)}sd${h(subDevice, 8)}bc${h((classCode >> 16) & 0xff, 2)}sc${h((classCode >> 8) & 0xff, 2)}i${h(classCode & 0xff, 2)}`;
 }

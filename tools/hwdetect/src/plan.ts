@@ -13,7 +13,18 @@ import { z } from 'zod';
 import { allPciDevices, type Facts } from './facts.js';
 import { GlobBudget, matchModalias } from './modalias.js';
 import { GPU_VENDOR_IDS } from './pci.js';
-import { COMPONENTS, KernelArgSchema, ModuleNameSchema, PackageNameSchema, PolicyNameSchema, PolicySchema, type Component, type LoadedPolicy, type Match, type MatchKey } from './policy.js';
+import {
+  COMPONENTS,
+  KernelArgSchema,
+  ModuleNameSchema,
+  PackageNameSchema,
+  PolicyNameSchema,
+  PolicySchema,
+  type Component,
+  type LoadedPolicy,
+  type Match,
+  type MatchKey,
+} from './policy.js';
 
 export const PLAN_VERSION = 1;
 export const TARGETS = ['machine', 'any-hardware'] as const;
@@ -47,7 +58,9 @@ export const PlanSchema = z.strictObject({
   /** Archive components the packages come from. */
   components: z.array(z.enum(COMPONENTS)),
   /** Packages whose rule holds but whose component the policy does not allow. */
-  skipped: z.array(z.strictObject({ packages: z.array(z.string()), component: z.enum(COMPONENTS), because: z.string() })),
+  skipped: z.array(
+    z.strictObject({ packages: z.array(z.string()), component: z.enum(COMPONENTS), because: z.string() }),
+  ),
   /** Conditional entries an any-hardware plan cannot decide. */
   deferred: z.array(z.strictObject({ section: z.enum(SECTIONS), items: z.array(z.string()), when: z.string() })),
 });
@@ -64,9 +77,12 @@ const sameDriver = (a: string, b: string) => a.replaceAll('-', '_') === b.replac
 export const GLOB_STEPS = 50_000_000;
 
 function tooMuchMatching(facts: Facts) {
-  return inputError(`matching the policy's modalias globs against the ${allPciDevices(facts).length} PCI devices of the facts takes more than ${GLOB_STEPS} steps, stopped`, {
-    hint: 'a policy needs a few dozen globs; are these the policy and facts you meant?',
-  });
+  return inputError(
+    `matching the policy's modalias globs against the ${allPciDevices(facts).length} PCI devices of the facts takes more than ${GLOB_STEPS} steps, stopped`,
+    {
+      hint: 'a policy needs a few dozen globs; are these the policy and facts you meant?',
+    },
+  );
 }
 
 /** A plan's reasons are comments, not reports: long ones (many globs, many devices) are cut. */
@@ -85,7 +101,11 @@ export function describeMatch(match: Match): string {
  * Whether a match holds on a machine: every condition must (a list is any-of).
  * Returns what made it hold, for the plan's `because`, or undefined.
  */
-export function evaluateMatch(match: Match, facts: Facts, budget: GlobBudget = new GlobBudget(GLOB_STEPS)): string[] | undefined {
+export function evaluateMatch(
+  match: Match,
+  facts: Facts,
+  budget: GlobBudget = new GlobBudget(GLOB_STEPS),
+): string[] | undefined {
   const reasons: string[] = [];
   const devices = (ds: { address: string }[]) => ds.map((d) => d.address).join(', ');
   for (const [key, value] of Object.entries(match) as [MatchKey, string | string[] | undefined][]) {
@@ -166,7 +186,9 @@ export function makePlan(loaded: LoadedPolicy, facts: Facts | null): Plan {
     for (const rule of spec.when) {
       if (anyHardware) {
         if (deferIfUnknown) deferred.push({ section: name, items: rule.add, when: brief(describeMatch(rule.match)) });
-        else for (const item of rule.add) entries.add({ name: item, because: `any hardware: when ${describeMatch(rule.match)}` });
+        else
+          for (const item of rule.add)
+            entries.add({ name: item, because: `any hardware: when ${describeMatch(rule.match)}` });
         continue;
       }
       const reasons = evaluateMatch(rule.match, facts, budget);
@@ -180,12 +202,20 @@ export function makePlan(loaded: LoadedPolicy, facts: Facts | null): Plan {
   const skipped: Plan['skipped'] = [];
   const addPackages = (names: string[], component: Component, because: string) => {
     if (allowed.has(component)) for (const name of names) packages.add({ name, component, because });
-    else skipped.push({ packages: names, component, because: `${brief(because)} (component ${component} not in allow-components)` });
+    else
+      skipped.push({
+        packages: names,
+        component,
+        because: `${brief(because)} (component ${component} not in allow-components)`,
+      });
   };
   if (policy.enabled) addPackages(['nodejs'], 'main', 'enabled: hwdetect runs at boot');
   for (const rule of policy.packages) {
     // The isenkram-style top-level modalias and the match must both hold.
-    const conditions: Match[] = [...(rule.modalias === undefined ? [] : [{ modalias: rule.modalias }]), ...(rule.match ? [rule.match] : [])];
+    const conditions: Match[] = [
+      ...(rule.modalias === undefined ? [] : [{ modalias: rule.modalias }]),
+      ...(rule.match ? [rule.match] : []),
+    ];
     if (conditions.length === 0) {
       addPackages(rule.packages, rule.component, 'always');
     } else if (anyHardware) {

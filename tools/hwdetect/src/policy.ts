@@ -16,7 +16,9 @@ export type Component = (typeof COMPONENTS)[number];
 
 /** A value or a non-empty list of them; a list means "any of". */
 function oneOrMany(item: z.ZodString, expected: string) {
-  return z.union([item, z.array(item).min(1, 'an empty list matches nothing')], { error: `expected ${expected}, or a list of them` });
+  return z.union([item, z.array(item).min(1, 'an empty list matches nothing')], {
+    error: `expected ${expected}, or a list of them`,
+  });
 }
 const oneOf = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -40,12 +42,19 @@ export const KernelArgSchema = z
   .string()
   .superRefine((s, ctx) => {
     const problem = kernelArgProblem(s);
-    if (problem !== null && (s.length === 0 || s.length > 4096 || controlCharName(s) !== null)) ctx.addIssue({ code: 'custom', message: problem, continue: false });
+    if (problem !== null && (s.length === 0 || s.length > 4096 || controlCharName(s) !== null))
+      ctx.addIssue({ code: 'custom', message: problem, continue: false });
   })
   .regex(KERNEL_ARG_SHAPE, 'expected one kernel argument: name or name=value, no spaces outside quotes');
 /** MODULE_NAME_LEN is 56; names land in modules-load.d lines and dracut's add_drivers. */
-export const ModuleNameSchema = z.string().max(64, 'a kernel module name is at most 64 characters').regex(/^[A-Za-z0-9_-]+$/, 'expected a kernel module name (letters, digits, _ and -)');
-export const PackageNameSchema = z.string().max(128, 'a Debian package name is at most 128 characters').regex(/^[a-z0-9][a-z0-9+.-]+$/, 'expected a Debian package name');
+export const ModuleNameSchema = z
+  .string()
+  .max(64, 'a kernel module name is at most 64 characters')
+  .regex(/^[A-Za-z0-9_-]+$/, 'expected a kernel module name (letters, digits, _ and -)');
+export const PackageNameSchema = z
+  .string()
+  .max(128, 'a Debian package name is at most 128 characters')
+  .regex(/^[a-z0-9][a-z0-9+.-]+$/, 'expected a Debian package name');
 const MODALIAS_EXAMPLE = 'a modalias glob like pci:v000010DEd*sv*sd*bc03sc*i*';
 /** A glob, checked when the policy is read: bounded, and every bracket expression valid. */
 export const ModaliasPatternSchema = z
@@ -54,12 +63,21 @@ export const ModaliasPatternSchema = z
   .superRefine((s, ctx) => {
     const control = controlCharName(s);
     if (control) ctx.addIssue({ code: 'custom', message: `a modalias glob must not contain ${control}` });
-    for (const p of globProblems(s)) ctx.addIssue({ code: 'custom', message: `invalid modalias glob ${JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s)}: ${p.message}` });
+    for (const p of globProblems(s))
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid modalias glob ${JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s)}: ${p.message}`,
+      });
   });
 /** A policy's name: it is in plans, and in the comment lines of the files apply writes. */
-export const PolicyNameSchema = z.string().max(128, 'a policy name is at most 128 characters').regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, ., _ and -');
+export const PolicyNameSchema = z
+  .string()
+  .max(128, 'a policy name is at most 128 characters')
+  .regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, ., _ and -');
 const VENDOR_REF = `a PCI vendor id like 0x10de or one of ${oneOf(Object.keys(GPU_VENDOR_IDS))}`;
-const VendorRefSchema = z.string().regex(new RegExp(`^(0x[0-9a-fA-F]{4}|${Object.keys(GPU_VENDOR_IDS).join('|')})$`), `expected ${VENDOR_REF}`);
+const VendorRefSchema = z
+  .string()
+  .regex(new RegExp(`^(0x[0-9a-fA-F]{4}|${Object.keys(GPU_VENDOR_IDS).join('|')})$`), `expected ${VENDOR_REF}`);
 
 const VIRTUALIZATION_MATCH = [...VIRTUALIZATION_TYPES, 'vm'] as const;
 
@@ -69,7 +87,10 @@ export const MatchSchema = z
     'gpu-vendor': oneOrMany(VendorRefSchema, VENDOR_REF).optional(),
     'cpu-vendor': oneOrMany(choice(CPU_VENDORS), `one of ${oneOf(CPU_VENDORS)}`).optional(),
     'cpu-flag': oneOrMany(choice(CPU_FLAGS_OF_INTEREST), `one of ${oneOf(CPU_FLAGS_OF_INTEREST)}`).optional(),
-    virtualization: oneOrMany(choice(VIRTUALIZATION_MATCH, `one of ${oneOf(VIRTUALIZATION_MATCH)} ("vm": any hypervisor)`), `one of ${oneOf(VIRTUALIZATION_MATCH)}`).optional(),
+    virtualization: oneOrMany(
+      choice(VIRTUALIZATION_MATCH, `one of ${oneOf(VIRTUALIZATION_MATCH)} ("vm": any hypervisor)`),
+      `one of ${oneOf(VIRTUALIZATION_MATCH)}`,
+    ).optional(),
     firmware: oneOrMany(choice(['uefi', 'bios']), 'one of "uefi", "bios"').optional(),
     storage: oneOrMany(choice(STORAGE_KINDS), `one of ${oneOf(STORAGE_KINDS)}`).optional(),
     driver: oneOrMany(ModuleNameSchema, 'a kernel driver name bound to a PCI device').optional(),
@@ -84,7 +105,9 @@ function section(item: z.ZodString) {
       /** Applied on every machine. */
       always: z.array(item).default([]),
       /** Applied where the match holds (every condition; a list in a condition means any of). */
-      when: z.array(z.strictObject({ match: MatchSchema, add: z.array(item).min(1, 'add at least one item') })).default([]),
+      when: z
+        .array(z.strictObject({ match: MatchSchema, add: z.array(item).min(1, 'add at least one item') }))
+        .default([]),
     })
     .prefault({});
 }
@@ -118,8 +141,13 @@ export const PolicySchema = z
   .superRefine((p, ctx) => {
     const sections = [p['kernel-args'], p.modules, p['initramfs-drivers']];
     const names =
-      sections.reduce((n, s) => n + s.always.length + s.when.reduce((m, w) => m + w.add.length, 0), 0) + p.packages.reduce((n, r) => n + r.packages.length, 0);
-    if (names > MAX_POLICY_NAMES) ctx.addIssue({ code: 'custom', message: `a policy lists at most ${MAX_POLICY_NAMES} names in all (kernel arguments, modules, drivers, packages); this one has ${names}` });
+      sections.reduce((n, s) => n + s.always.length + s.when.reduce((m, w) => m + w.add.length, 0), 0) +
+      p.packages.reduce((n, r) => n + r.packages.length, 0);
+    if (names > MAX_POLICY_NAMES)
+      ctx.addIssue({
+        code: 'custom',
+        message: `a policy lists at most ${MAX_POLICY_NAMES} names in all (kernel arguments, modules, drivers, packages); this one has ${names}`,
+      });
   });
 export type Policy = z.infer<typeof PolicySchema>;
 
@@ -133,9 +161,12 @@ export async function loadPolicy(file: string, stdin?: NodeJS.ReadableStream): P
   const policy = await loadDocument(file, PolicySchema, 'policy', stdin, DOCUMENT_LIMITS.policy);
   const name = policy.name ?? (file === '-' ? 'stdin' : basename(file).replace(/\.(ya?ml|json)$/, ''));
   if (!PolicyNameSchema.safeParse(name).success) {
-    throw inputError(`${file}: the policy has no 'name' and its file name ${JSON.stringify(name)} is not one (letters, digits, ., _ and -, at most 128)`, {
-      hint: "add a 'name:' key to the policy",
-    });
+    throw inputError(
+      `${file}: the policy has no 'name' and its file name ${JSON.stringify(name)} is not one (letters, digits, ., _ and -, at most 128)`,
+      {
+        hint: "add a 'name:' key to the policy",
+      },
+    );
   }
   return { name, policy };
 }

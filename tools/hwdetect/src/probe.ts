@@ -50,7 +50,8 @@ class Reader {
 
   private problem(path: string, err: unknown, optional: boolean): undefined {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    if (!(optional && (code === 'ENOENT' || code === 'ENOTDIR'))) this.warnings.push(`cannot read ${path}: ${code}, skipped`);
+    if (!(optional && (code === 'ENOENT' || code === 'ENOTDIR')))
+      this.warnings.push(`cannot read ${path}: ${code}, skipped`);
     return undefined;
   }
 
@@ -83,7 +84,10 @@ class Reader {
       return undefined;
     }
     this.bytes += text.length;
-    if (this.bytes > this.maxBytes) throw inputError(`${path}: the files probe read add up to more than ${this.maxBytes} bytes, stopped`, { hint: TREE_HINT });
+    if (this.bytes > this.maxBytes)
+      throw inputError(`${path}: the files probe read add up to more than ${this.maxBytes} bytes, stopped`, {
+        hint: TREE_HINT,
+      });
     return text.trim();
   }
 
@@ -140,7 +144,8 @@ function kindOf(st: Stats): string {
   return 'not a regular file';
 }
 
-const tooLarge = (path: string, max: number) => inputError(`${path}: larger than ${max} bytes, refusing to read it`, { hint: TREE_HINT });
+const tooLarge = (path: string, max: number) =>
+  inputError(`${path}: larger than ${max} bytes, refusing to read it`, { hint: TREE_HINT });
 
 function requireDir(path: string, option: string): void {
   let ok = false;
@@ -190,7 +195,8 @@ function probePci(r: Reader, sysfs: string): Facts['pci'] {
     const { group, kind } = classifyPci(classCode, vendor, device);
     const rebuilt = () => pciModalias(classCode, vendor, device, subVendor ?? 0, subDevice ?? 0);
     const modalias = r.text(join(dir, 'modalias'));
-    if (modalias && !PCI_MODALIAS.test(modalias)) r.warnings.push(`${join(dir, 'modalias')}: not a PCI modalias, rebuilt from the ids`);
+    if (modalias && !PCI_MODALIAS.test(modalias))
+      r.warnings.push(`${join(dir, 'modalias')}: not a PCI modalias, rebuilt from the ids`);
     const dev: PciDevice = {
       address,
       class: `0x${classCode.toString(16).padStart(6, '0')}`,
@@ -199,7 +205,10 @@ function probePci(r: Reader, sysfs: string): Facts['pci'] {
       subsystemVendor: subVendor === undefined ? null : hex4(subVendor),
       subsystemDevice: subDevice === undefined ? null : hex4(subDevice),
       kind,
-      driver: driverLink === undefined ? null : (r.bounded(driverLink.split('/').pop()!, `${join(dir, 'driver')} (the driver name)`) ?? null),
+      driver:
+        driverLink === undefined
+          ? null
+          : (r.bounded(driverLink.split('/').pop()!, `${join(dir, 'driver')} (the driver name)`) ?? null),
       modalias: modalias && PCI_MODALIAS.test(modalias) ? modalias : rebuilt(),
     };
     if (group === 'gpu') dev.bootVga = r.text(join(dir, 'boot_vga')) === '1';
@@ -226,7 +235,9 @@ function sizeInBytes(r: Reader, path: string): number | null {
   if (sectors === undefined || !/^\d+$/.test(sectors)) return null;
   const bytes = Number(sectors) * 512;
   if (Number.isSafeInteger(bytes)) return bytes;
-  r.warnings.push(`${path}: ${sectors.length > 20 ? `${sectors.slice(0, 20)}...` : sectors} sectors is not a disk size, ignored`);
+  r.warnings.push(
+    `${path}: ${sectors.length > 20 ? `${sectors.slice(0, 20)}...` : sectors} sectors is not a disk size, ignored`,
+  );
   return null;
 }
 
@@ -298,7 +309,7 @@ const CPUINFO_KEYS = new Set(['processor', 'vendor_id', 'model name', 'flags']);
 export function parseCpuinfo(text: string): { fields: Map<string, string>; processors: number } {
   const fields = new Map<string, string>();
   let processors = 0;
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length;) {
     let eol = text.indexOf('\n', at);
     if (eol === -1) eol = text.length;
     const colon = text.indexOf(':', at);
@@ -321,7 +332,8 @@ function probeCpu(r: Reader, sysfs: string, proc: string): { cpu: Facts['cpu']; 
   const { fields, processors } = parseCpuinfo(r.text(path, false, READ_LIMITS.large) ?? '');
   const flagsLine = fields.get('flags') ?? '';
   // Only known names are kept from it, so only its length matters.
-  if (flagsLine.length > MAX_FLAGS_LINE) r.warnings.push(`${path}: the flags line is longer than ${MAX_FLAGS_LINE} characters, ignored`);
+  if (flagsLine.length > MAX_FLAGS_LINE)
+    r.warnings.push(`${path}: the flags line is longer than ${MAX_FLAGS_LINE} characters, ignored`);
   const allFlags = new Set(flagsLine.length > MAX_FLAGS_LINE ? [] : flagsLine.split(/\s+/).filter(Boolean));
   const field = (key: string) => {
     const v = fields.get(key);
@@ -335,7 +347,9 @@ function probeCpu(r: Reader, sysfs: string, proc: string): { cpu: Facts['cpu']; 
       vendor: vendorId === 'GenuineIntel' ? 'intel' : vendorId === 'AuthenticAMD' ? 'amd' : 'other',
       vendorId,
       model: field('model name'),
-      count: (online === undefined ? undefined : countCpuList(online)) ?? (processors > 0 && processors <= FACTS_LIMITS.cpus ? processors : null),
+      count:
+        (online === undefined ? undefined : countCpuList(online)) ??
+        (processors > 0 && processors <= FACTS_LIMITS.cpus ? processors : null),
       flags: CPU_FLAGS_OF_INTEREST.filter((f) => allFlags.has(f)),
       level: x86Level(allFlags),
     },
@@ -360,12 +374,19 @@ const DMI_VENDORS: [RegExp, VirtualizationType][] = [
   [/^Google/, 'google'],
 ];
 
-function probeVirtualization(r: Reader, sysfs: string, dmi: Facts['dmi'], hypervisorFlag: boolean): Facts['virtualization'] {
+function probeVirtualization(
+  r: Reader,
+  sysfs: string,
+  dmi: Facts['dmi'],
+  hypervisorFlag: boolean,
+): Facts['virtualization'] {
   const evidence: string[] = [];
   if (hypervisorFlag) evidence.push('cpu flag hypervisor');
   const hypervisorType = r.line(join(sysfs, 'hypervisor/type'), 'the hypervisor type');
   if (hypervisorType) evidence.push(`/sys/hypervisor/type ${hypervisorType}`);
-  const clocksources = (r.text(join(sysfs, 'devices/system/clocksource/clocksource0/available_clocksource')) ?? '').split(/\s+/);
+  const clocksources = (
+    r.text(join(sysfs, 'devices/system/clocksource/clocksource0/available_clocksource')) ?? ''
+  ).split(/\s+/);
   const kvmClock = clocksources.includes('kvm-clock');
   if (kvmClock) evidence.push('clocksource kvm-clock');
   const vendor = dmi.sysVendor ?? '';
@@ -399,7 +420,9 @@ const MAX_CMDLINE = 64 << 10;
 
 /** The kernel's arguments; one that no kernel would print (a control character, kilobytes) is left out. */
 function probeCmdline(r: Reader, path: string): string[] {
-  const args = splitCmdline(r.text(path, false, MAX_CMDLINE) ?? '').filter((a) => r.bounded(a, `${path} (argument ${JSON.stringify(a.slice(0, 40))})`, FACTS_LIMITS.kernelArg) !== undefined);
+  const args = splitCmdline(r.text(path, false, MAX_CMDLINE) ?? '').filter(
+    (a) => r.bounded(a, `${path} (argument ${JSON.stringify(a.slice(0, 40))})`, FACTS_LIMITS.kernelArg) !== undefined,
+  );
   if (args.length <= FACTS_LIMITS.kernelArgs) return args;
   r.warnings.push(`${path}: more than ${FACTS_LIMITS.kernelArgs} arguments, the rest ignored`);
   return args.slice(0, FACTS_LIMITS.kernelArgs);

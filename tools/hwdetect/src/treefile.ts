@@ -11,7 +11,10 @@ import { COMPONENTS } from './policy.js';
 type Repo = ResolvedTreefile['repos'][number];
 
 /** The keyring files of Debian's debian-archive-keyring package (.pgp since trixie's 2025.1). */
-export const DEBIAN_ARCHIVE_KEYRINGS: ReadonlySet<string> = new Set(['debian-archive-keyring.gpg', 'debian-archive-keyring.pgp']);
+export const DEBIAN_ARCHIVE_KEYRINGS: ReadonlySet<string> = new Set([
+  'debian-archive-keyring.gpg',
+  'debian-archive-keyring.pgp',
+]);
 const DEBIAN_COMPONENTS: ReadonlySet<string> = new Set(COMPONENTS);
 
 /**
@@ -20,16 +23,28 @@ const DEBIAN_COMPONENTS: ReadonlySet<string> = new Set(COMPONENTS);
  * archive's components.
  */
 export function isDebianArchive(repo: Repo): boolean {
-  return repo.keyring !== undefined && DEBIAN_ARCHIVE_KEYRINGS.has(basename(repo.keyring)) && repo.components.every((c) => DEBIAN_COMPONENTS.has(c));
+  return (
+    repo.keyring !== undefined &&
+    DEBIAN_ARCHIVE_KEYRINGS.has(basename(repo.keyring)) &&
+    repo.components.every((c) => DEBIAN_COMPONENTS.has(c))
+  );
 }
 
 /** `list` as it is, then what `more` adds to it. */
-const appendNew = <T>(list: readonly T[], more: readonly T[]): T[] => [...list, ...[...new Set(more)].filter((x) => !list.includes(x))];
+const appendNew = <T>(list: readonly T[], more: readonly T[]): T[] => [
+  ...list,
+  ...[...new Set(more)].filter((x) => !list.includes(x)),
+];
 
 export function mergePlanIntoTreefile(tf: ResolvedTreefile, plan: Plan): ResolvedTreefile {
   return {
     ...tf,
-    packages: appendNew(tf.packages, plan.packages.map((p) => p.name)),
-    repos: tf.repos.map((r) => (isDebianArchive(r) ? { ...r, components: appendNew(r.components, plan.components) } : r)),
+    packages: appendNew(
+      tf.packages,
+      plan.packages.map((p) => p.name),
+    ),
+    repos: tf.repos.map((r) =>
+      isDebianArchive(r) ? { ...r, components: appendNew(r.components, plan.components) } : r,
+    ),
   };
 }

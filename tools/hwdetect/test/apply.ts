@@ -1,10 +1,28 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseKargsToml, readKargsDir } from '@debian-atomic/lib';
 import { applyPlan, DRACUT_FILE, KARGS_FILE, MODULES_FILE } from '../src/apply.js';
-import { BIN_LINK, INSTALL_DIR, PLAN_FILE, POLICY_FILE, runtimeClosure, thisPackageDir, UNIT_FILE, UNIT_WANTS } from '../src/install.js';
+import {
+  BIN_LINK,
+  INSTALL_DIR,
+  PLAN_FILE,
+  POLICY_FILE,
+  runtimeClosure,
+  thisPackageDir,
+  UNIT_FILE,
+  UNIT_WANTS,
+} from '../src/install.js';
 import { makePlan, PlanSchema } from '../src/plan.js';
 import { loadPolicy, PolicySchema } from '../src/policy.js';
 import { probe } from '../src/probe.js';
@@ -38,43 +56,91 @@ t.test('a machine plan becomes kargs.d, modules-load.d and dracut files', async 
   t.same(again, { written: [], unchanged: [KARGS_FILE, MODULES_FILE, DRACUT_FILE], removed: [] }, 'idempotent');
 
   const empty = makePlan({ name: 'hwdetect-empty', policy: PolicySchema.parse({}) }, facts);
-  t.same(await applyPlan(empty, root), { written: [], unchanged: [], removed: [KARGS_FILE, MODULES_FILE, DRACUT_FILE] }, 'empty sections remove their files');
+  t.same(
+    await applyPlan(empty, root),
+    { written: [], unchanged: [], removed: [KARGS_FILE, MODULES_FILE, DRACUT_FILE] },
+    'empty sections remove their files',
+  );
 });
 
-t.test('an enabled policy with --install-self copies hwdetect, its unit, policy and plan; the copied tool runs', async (t) => {
-  const plan = makePlan(await serverPolicy(), null);
-  const root = scratchDir(t, 'root');
-  const result = await applyPlan(plan, root, { installSelf: true });
-  t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, `${INSTALL_DIR}/`, UNIT_FILE, BIN_LINK, UNIT_WANTS, POLICY_FILE, PLAN_FILE]);
+t.test(
+  'an enabled policy with --install-self copies hwdetect, its unit, policy and plan; the copied tool runs',
+  async (t) => {
+    const plan = makePlan(await serverPolicy(), null);
+    const root = scratchDir(t, 'root');
+    const result = await applyPlan(plan, root, { installSelf: true });
+    t.same(result.written, [
+      KARGS_FILE,
+      MODULES_FILE,
+      DRACUT_FILE,
+      `${INSTALL_DIR}/`,
+      UNIT_FILE,
+      BIN_LINK,
+      UNIT_WANTS,
+      POLICY_FILE,
+      PLAN_FILE,
+    ]);
 
-  t.equal(read(root, UNIT_FILE), readFileSync(join(thisPackageDir(), 'data/hwdetect.service'), 'utf8'));
-  t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service', 'enabled statically, in /usr');
-  t.equal(readlinkSync(join(root, BIN_LINK)), '../lib/hwdetect/dist/bin.js');
-  t.equal(statSync(join(root, INSTALL_DIR, 'dist/bin.js')).mode & 0o111, 0o111, 'executable');
-  t.ok(PolicySchema.safeParse(JSON.parse(read(root, POLICY_FILE))).success, 'the policy, as JSON');
-  t.ok(PlanSchema.safeParse(JSON.parse(read(root, PLAN_FILE))).success, 'the build-time plan');
-  for (const rel of ['node_modules/zod/package.json', 'node_modules/yargs/package.json', 'node_modules/@debian-atomic/lib/dist/index.js', 'node_modules/execa/package.json']) {
-    t.ok(existsSync(join(root, INSTALL_DIR, rel)), `${rel} installed`);
-  }
-  t.notOk(existsSync(join(root, INSTALL_DIR, 'src')), 'no sources');
-  t.notOk(existsSync(join(root, INSTALL_DIR, 'test')), 'no tests');
-  t.notOk(existsSync(join(root, INSTALL_DIR, 'node_modules/@debian-atomic/lib/src')), 'no sources of workspace packages');
-  t.notOk(lstatSync(join(root, INSTALL_DIR, 'node_modules/@debian-atomic/lib')).isSymbolicLink(), 'a real copy, not a link into the checkout');
+    t.equal(read(root, UNIT_FILE), readFileSync(join(thisPackageDir(), 'data/hwdetect.service'), 'utf8'));
+    t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service', 'enabled statically, in /usr');
+    t.equal(readlinkSync(join(root, BIN_LINK)), '../lib/hwdetect/dist/bin.js');
+    t.equal(statSync(join(root, INSTALL_DIR, 'dist/bin.js')).mode & 0o111, 0o111, 'executable');
+    t.ok(PolicySchema.safeParse(JSON.parse(read(root, POLICY_FILE))).success, 'the policy, as JSON');
+    t.ok(PlanSchema.safeParse(JSON.parse(read(root, PLAN_FILE))).success, 'the build-time plan');
+    for (const rel of [
+      'node_modules/zod/package.json',
+      'node_modules/yargs/package.json',
+      'node_modules/@debian-atomic/lib/dist/index.js',
+      'node_modules/execa/package.json',
+    ]) {
+      t.ok(existsSync(join(root, INSTALL_DIR, rel)), `${rel} installed`);
+    }
+    t.notOk(existsSync(join(root, INSTALL_DIR, 'src')), 'no sources');
+    t.notOk(existsSync(join(root, INSTALL_DIR, 'test')), 'no tests');
+    t.notOk(
+      existsSync(join(root, INSTALL_DIR, 'node_modules/@debian-atomic/lib/src')),
+      'no sources of workspace packages',
+    );
+    t.notOk(
+      lstatSync(join(root, INSTALL_DIR, 'node_modules/@debian-atomic/lib')).isSymbolicLink(),
+      'a real copy, not a link into the checkout',
+    );
 
-  // The copy is self-contained: run it from the image tree on a capture, as the unit would.
-  const c = extractCapture(t, 'firecracker-vm');
-  const run = spawnSync(process.execPath, [join(root, INSTALL_DIR, 'dist/bin.js'), 'check', '--policy', join(root, POLICY_FILE), '--state-dir', join(c.dir, 'run'), '--sysfs', c.sysfs, '--proc', c.proc]);
-  t.equal(run.status, 1, 'iommu=pt is missing on this machine: exit 1');
-  t.match(run.stderr.toString(), /ostree admin kargs edit-in-place --append-if-missing=iommu=pt/);
-  t.ok(existsSync(join(c.dir, 'run/facts.json')));
+    // The copy is self-contained: run it from the image tree on a capture, as the unit would.
+    const c = extractCapture(t, 'firecracker-vm');
+    const run = spawnSync(process.execPath, [
+      join(root, INSTALL_DIR, 'dist/bin.js'),
+      'check',
+      '--policy',
+      join(root, POLICY_FILE),
+      '--state-dir',
+      join(c.dir, 'run'),
+      '--sysfs',
+      c.sysfs,
+      '--proc',
+      c.proc,
+    ]);
+    t.equal(run.status, 1, 'iommu=pt is missing on this machine: exit 1');
+    t.match(run.stderr.toString(), /ostree admin kargs edit-in-place --append-if-missing=iommu=pt/);
+    t.ok(existsSync(join(c.dir, 'run/facts.json')));
 
-  const disabled = makePlan({ ...(await serverPolicy()), policy: { ...(await serverPolicy()).policy, enabled: false } }, null);
-  const removed = await applyPlan(disabled, root);
-  t.same(removed.removed, [INSTALL_DIR, UNIT_FILE, UNIT_WANTS, BIN_LINK, 'usr/share/hwdetect'], 'disabling takes it out again');
-});
+    const disabled = makePlan(
+      { ...(await serverPolicy()), policy: { ...(await serverPolicy()).policy, enabled: false } },
+      null,
+    );
+    const removed = await applyPlan(disabled, root);
+    t.same(
+      removed.removed,
+      [INSTALL_DIR, UNIT_FILE, UNIT_WANTS, BIN_LINK, 'usr/share/hwdetect'],
+      'disabling takes it out again',
+    );
+  },
+);
 
 t.test('runtime closure: nested versions stay nested, conflicts and missing deps are errors', async (t) => {
-  const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) => ({ 'package.json': JSON.stringify({ name, dependencies: deps, ...extra }) });
+  const pkg = (name: string, deps: Record<string, string> = {}, extra: object = {}) => ({
+    'package.json': JSON.stringify({ name, dependencies: deps, ...extra }),
+  });
   const dir = t.testdir({
     node_modules: {
       a: { ...pkg('a', { b: '1' }), node_modules: { b: pkg('b') } },
@@ -84,12 +150,18 @@ t.test('runtime closure: nested versions stay nested, conflicts and missing deps
     app: pkg('app', { a: '1', b: '2', c: '1' }),
   });
   const layout = await runtimeClosure(join(dir, 'app'));
-  t.same(
-    [...layout.keys()].sort(),
-    ['', 'node_modules/a', 'node_modules/a/node_modules/b', 'node_modules/b', 'node_modules/c'],
-  );
+  t.same([...layout.keys()].sort(), [
+    '',
+    'node_modules/a',
+    'node_modules/a/node_modules/b',
+    'node_modules/b',
+    'node_modules/c',
+  ]);
   const broken = t.testdir({ app: pkg('app', { gone: '1' }) });
-  await t.rejects(runtimeClosure(join(broken, 'app')), { code: 'missing-dependency', message: /dependency gone is not installed/ });
+  await t.rejects(runtimeClosure(join(broken, 'app')), {
+    code: 'missing-dependency',
+    message: /dependency gone is not installed/,
+  });
   const conflict = t.testdir({
     node_modules: { x: { ...pkg('x', { y: '1' }) }, y: pkg('y') },
     app: { ...pkg('app', { x: '1', y: '2' }), node_modules: { y: pkg('y') } },
@@ -107,24 +179,40 @@ t.test('install refuses an unbuilt package', async (t) => {
   await t.rejects(applyPlan(plan, root, { installSelf: true, packageDir: pkg }), { code: 'ENOENT' }, 'no unit file');
 });
 
-t.test('an enabled policy in a root with the debian-atomic-hwdetect package: the unit is enabled with the policy and plan', async (t) => {
-  const plan = makePlan(await serverPolicy(), null);
-  const root = scratchDir(t, 'root');
-  await t.rejects(applyPlan(plan, root), { code: 'not-installed', message: /usr\/bin\/hwdetect: hwdetect is not installed in the root, and policy hwdetect-server enables it/ });
-  t.same(readdirSync(root), [], 'nothing written');
-  // The package's files (packaging/build-debs.sh): the tool and the unit, not enabled.
-  mkdirSync(join(root, 'usr/bin'), { recursive: true });
-  writeFileSync(join(root, BIN_LINK), '#!/usr/bin/node\n');
-  await t.rejects(applyPlan(plan, root), { code: 'not-installed', message: /hwdetect\.service/ }, 'the unit is needed too');
-  mkdirSync(join(root, 'usr/lib/systemd/system'), { recursive: true });
-  writeFileSync(join(root, UNIT_FILE), '[Service]\n');
-  const result = await applyPlan(plan, root);
-  t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, UNIT_WANTS, POLICY_FILE, PLAN_FILE]);
-  t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service');
-  t.notOk(existsSync(join(root, INSTALL_DIR)), 'nothing copied');
+t.test(
+  'an enabled policy in a root with the debian-atomic-hwdetect package: the unit is enabled with the policy and plan',
+  async (t) => {
+    const plan = makePlan(await serverPolicy(), null);
+    const root = scratchDir(t, 'root');
+    await t.rejects(applyPlan(plan, root), {
+      code: 'not-installed',
+      message: /usr\/bin\/hwdetect: hwdetect is not installed in the root, and policy hwdetect-server enables it/,
+    });
+    t.same(readdirSync(root), [], 'nothing written');
+    // The package's files (packaging/build-debs.sh): the tool and the unit, not enabled.
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    writeFileSync(join(root, BIN_LINK), '#!/usr/bin/node\n');
+    await t.rejects(
+      applyPlan(plan, root),
+      { code: 'not-installed', message: /hwdetect\.service/ },
+      'the unit is needed too',
+    );
+    mkdirSync(join(root, 'usr/lib/systemd/system'), { recursive: true });
+    writeFileSync(join(root, UNIT_FILE), '[Service]\n');
+    const result = await applyPlan(plan, root);
+    t.same(result.written, [KARGS_FILE, MODULES_FILE, DRACUT_FILE, UNIT_WANTS, POLICY_FILE, PLAN_FILE]);
+    t.equal(readlinkSync(join(root, UNIT_WANTS)), '../hwdetect.service');
+    t.notOk(existsSync(join(root, INSTALL_DIR)), 'nothing copied');
 
-  const disabled = makePlan({ ...(await serverPolicy()), policy: { ...(await serverPolicy()).policy, enabled: false } }, null);
-  const removed = await applyPlan(disabled, root);
-  t.same(removed.removed, [UNIT_WANTS, 'usr/share/hwdetect'], 'disabling disables the unit');
-  t.ok(existsSync(join(root, BIN_LINK)) && existsSync(join(root, UNIT_FILE)), "the package's files are dpkg's: they stay");
-});
+    const disabled = makePlan(
+      { ...(await serverPolicy()), policy: { ...(await serverPolicy()).policy, enabled: false } },
+      null,
+    );
+    const removed = await applyPlan(disabled, root);
+    t.same(removed.removed, [UNIT_WANTS, 'usr/share/hwdetect'], 'disabling disables the unit');
+    t.ok(
+      existsSync(join(root, BIN_LINK)) && existsSync(join(root, UNIT_FILE)),
+      "the package's files are dpkg's: they stay",
+    );
+  },
+);

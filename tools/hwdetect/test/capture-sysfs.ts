@@ -27,7 +27,10 @@ t.test('re-capturing a capture gives the same facts, links kept as relative link
   t.ok(lstatSync(link).isSymbolicLink());
   t.equal(readlinkSync(link), '../../../devices/pci0000:00/0000:00:03.0');
   t.equal(readlinkSync(join(again.sysfs, 'devices/pci0000:00/0000:00:03.0/driver')), '../../../bus/pci/drivers/nvme');
-  t.ok(lstatSync(join(again.sysfs, 'bus/pci/drivers/nvme')).isDirectory(), 'the driver link resolves inside the capture');
+  t.ok(
+    lstatSync(join(again.sysfs, 'bus/pci/drivers/nvme')).isDirectory(),
+    'the driver link resolves inside the capture',
+  );
 });
 
 t.test('a capture of the live machine probes like the live machine', async (t) => {

@@ -18,7 +18,10 @@ t.test('boot check on this machine: reports iommu=pt with the command, writes th
     conflicting: [],
     commands: ['ostree admin kargs edit-in-place --append-if-missing=iommu=pt'],
   });
-  t.same(res.messages, ['kernel arguments missing (policy hwdetect-server): iommu=pt', 'to apply, run: ostree admin kargs edit-in-place --append-if-missing=iommu=pt']);
+  t.same(res.messages, [
+    'kernel arguments missing (policy hwdetect-server): iommu=pt',
+    'to apply, run: ostree admin kargs edit-in-place --append-if-missing=iommu=pt',
+  ]);
   t.same(res.warnings, []);
   const json = (f: string) => JSON.parse(readFileSync(join(state, f), 'utf8')) as unknown;
   t.ok(FactsSchema.safeParse(json('facts.json')).success);
@@ -28,7 +31,12 @@ t.test('boot check on this machine: reports iommu=pt with the command, writes th
 
 t.test('nothing to report when the command line has the arguments', async (t) => {
   const c = extractCapture(t, 'qemu-q35-tcg-uefi');
-  const loaded = { name: 'p', policy: PolicySchema.parse({ 'kernel-args': { always: ['quiet', 'console=ttyS0'], when: [{ match: { firmware: 'uefi' }, add: ['panic=-1'] }] } }) };
+  const loaded = {
+    name: 'p',
+    policy: PolicySchema.parse({
+      'kernel-args': { always: ['quiet', 'console=ttyS0'], when: [{ match: { firmware: 'uefi' }, add: ['panic=-1'] }] },
+    }),
+  };
   const res = await bootCheck(loaded, undefined, c);
   t.same(res.report.missing, []);
   t.same(res.report.commands, []);
@@ -40,6 +48,9 @@ t.test('a different value is a conflict, with set-kargs', async (t) => {
   const c = extractCapture(t, 'qemu-q35-tcg-uefi');
   const res = await bootCheck(loaded, undefined, c);
   t.same(res.report.conflicting, [{ want: 'panic=10', have: ['panic=-1'] }]);
-  t.same(res.messages, ['kernel argument panic=10 wanted (policy p), booted with panic=-1', 'to apply, run: ostree admin instutil set-kargs --merge --replace=panic=10']);
+  t.same(res.messages, [
+    'kernel argument panic=10 wanted (policy p), booted with panic=-1',
+    'to apply, run: ostree admin instutil set-kargs --merge --replace=panic=10',
+  ]);
   t.same(checkKargs(makePlan(loaded, null), ['panic=10', 'quiet']).commands, []);
 });

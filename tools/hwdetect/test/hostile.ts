@@ -88,17 +88,26 @@ function machine(over: Record<string, HostileFile> = {}): Record<string, Hostile
 }
 const PROBE = ['probe', '--sysfs', '{dir}/sys', '--proc', '{dir}/proc'];
 
-const policyWithGlob = (glob: string) => `packages:\n  - modalias: ${JSON.stringify(glob)}\n    packages: [nic-firmware]\n`;
+const policyWithGlob = (glob: string) =>
+  `packages:\n  - modalias: ${JSON.stringify(glob)}\n    packages: [nic-firmware]\n`;
 const CATASTROPHIC = `pci:${'*?'.repeat(40)}Q`;
 
 /** Facts of `n` PCI devices whose modalias is all zeros, and `globs` globs that scan each modalias again and again. */
 function manyDevices(n: number): string {
   const modalias = 'pci:v00000000d00000000sv00000000sd00000000bc00sc00i00';
-  const other = Array.from({ length: n }, (_, i) => ({ ...NET, modalias, address: `0000:${(i >> 8).toString(16).padStart(2, '0')}:${((i >> 3) & 31).toString(16).padStart(2, '0')}.${i & 7}` }));
+  const other = Array.from({ length: n }, (_, i) => ({
+    ...NET,
+    modalias,
+    address: `0000:${(i >> 8).toString(16).padStart(2, '0')}:${((i >> 3) & 31).toString(16).padStart(2, '0')}.${i & 7}`,
+  }));
   return facts({ pci: { gpu: [], audio: [], storage: [], network: [], other } });
 }
 function manyGlobs(globs: number): string {
-  const rules = Array.from({ length: globs / 8 }, (_, r) => `  - modalias: [${Array.from({ length: 8 }, (_, i) => `"pci:*00000000Q${r * 8 + i}"`).join(', ')}]\n    packages: [xx]\n`);
+  const rules = Array.from(
+    { length: globs / 8 },
+    (_, r) =>
+      `  - modalias: [${Array.from({ length: 8 }, (_, i) => `"pci:*00000000Q${r * 8 + i}"`).join(', ')}]\n    packages: [xx]\n`,
+  );
   return `packages:\n${rules.join('')}`;
 }
 
@@ -120,7 +129,9 @@ const cases: HostileCase[] = [
   {
     name: 'glob: reversed ranges, unterminated brackets, overlong globs are policy errors with their position (they were exit 0 for any hardware)',
     args: ['plan', '--policy', 'p.yaml', '--any-hardware'],
-    files: { 'p.yaml': `packages:\n  - modalias: ["pci:v[z-a]*", "pci:v0000[0-9", "pci:${'?'.repeat(300)}"]\n    packages: [nic-firmware]\n` },
+    files: {
+      'p.yaml': `packages:\n  - modalias: ["pci:v[z-a]*", "pci:v0000[0-9", "pci:${'?'.repeat(300)}"]\n    packages: [nic-firmware]\n`,
+    },
     exit: 2,
     stderr:
       /p\.yaml:2:16: packages\.0\.modalias\.0: invalid modalias glob "pci:v\[z-a\]\*": reversed range "z-a" at character 7[^]*p\.yaml:2:31: .*unterminated bracket expression at character 10[^]*p\.yaml:2:48: .*at most 256 characters/,
@@ -128,7 +139,10 @@ const cases: HostileCase[] = [
   {
     name: 'glob: a reversed range on a machine (it was an internal error)',
     args: ['plan', '--policy', 'p.yaml', '--facts', 'facts.json'],
-    files: { 'p.yaml': `kernel-args:\n  when:\n    - match: {modalias: ["pci:*", "pci:v[9-0]*"]}\n      add: [quiet]\n`, 'facts.json': facts() },
+    files: {
+      'p.yaml': `kernel-args:\n  when:\n    - match: {modalias: ["pci:*", "pci:v[9-0]*"]}\n      add: [quiet]\n`,
+      'facts.json': facts(),
+    },
     exit: 2,
     stderr: /p\.yaml:3:\d+: kernel-args\.when\.0\.match\.modalias\.1: invalid modalias glob .*reversed range "9-0"/,
   },
@@ -142,7 +156,18 @@ const cases: HostileCase[] = [
   {
     name: 'facts: a modalias that is not a PCI modalias (a megabyte to match globs against)',
     args: ['plan', '--policy', 'p.yaml', '--facts', 'facts.json'],
-    files: { 'p.yaml': policyWithGlob('pci:*0*0*0*0*0*0*0*0*0*0*Q'), 'facts.json': facts({ pci: { gpu: [], audio: [], storage: [], network: [{ ...NET, modalias: `pci:${'0'.repeat(1 << 20)}` }], other: [] } }) },
+    files: {
+      'p.yaml': policyWithGlob('pci:*0*0*0*0*0*0*0*0*0*0*Q'),
+      'facts.json': facts({
+        pci: {
+          gpu: [],
+          audio: [],
+          storage: [],
+          network: [{ ...NET, modalias: `pci:${'0'.repeat(1 << 20)}` }],
+          other: [],
+        },
+      }),
+    },
     exit: 2,
     stderr: /facts\.json:1:\d+: pci\.network\.0\.modalias: expected a PCI modalias/,
   },
@@ -153,12 +178,16 @@ const cases: HostileCase[] = [
     args: ['plan', '--policy', 'p.yaml', '--any-hardware'],
     files: { 'p.yaml': `kernel-args:\n  always: ["quiet\\u0085init=/bin/sh", a=${'x'.repeat(5000)}]\n` },
     exit: 2,
-    stderr: /p\.yaml:2:12: kernel-args\.always\.0: a kernel argument must be one word: it contains a control character \(U\+0085\)[^]*kernel-args\.always\.1: a kernel argument is longer than 4096 characters/,
+    stderr:
+      /p\.yaml:2:12: kernel-args\.always\.0: a kernel argument must be one word: it contains a control character \(U\+0085\)[^]*kernel-args\.always\.1: a kernel argument is longer than 4096 characters/,
   },
   {
     name: 'injection: a plan whose kernel argument carries init= on a second line is not applied',
     args: ['apply', '--plan', 'plan.json', '--root', 'root'],
-    files: { 'plan.json': plan({ kernelArgs: [{ name: 'quiet\ninit=/bin/sh', because: 'always' }] }), root: { dir: true } },
+    files: {
+      'plan.json': plan({ kernelArgs: [{ name: 'quiet\ninit=/bin/sh', because: 'always' }] }),
+      root: { dir: true },
+    },
     exit: 2,
     stderr: /plan\.json:1:\d+: kernelArgs\.0\.name: a kernel argument must be one word: it contains a newline/,
     after: (dir) => {
@@ -178,7 +207,8 @@ const cases: HostileCase[] = [
     }),
     files: { root: { dir: true } },
     exit: 2,
-    stderr: /<stdin>:1:\d+: policy\.name: expected a name of letters, digits[^]*modules\.0\.name: expected a kernel module name[^]*modules\.1\.because: a reason must be one line: it contains a newline/,
+    stderr:
+      /<stdin>:1:\d+: policy\.name: expected a name of letters, digits[^]*modules\.0\.name: expected a kernel module name[^]*modules\.1\.because: a reason must be one line: it contains a newline/,
     after: (dir) => {
       if (existsSync(join(dir, 'root/usr'))) throw new Error('apply wrote into the root');
     },
@@ -245,11 +275,15 @@ const cases: HostileCase[] = [
   {
     name: 'read: a FIFO where apply compares its output (it hung), replaced',
     args: ['apply', '--plan', 'plan.json', '--root', 'root'],
-    files: { 'plan.json': plan({ modules: [{ name: 'overlay', because: 'always' }] }), 'root/usr/lib/modules-load.d/hwdetect.conf': { fifo: true } },
+    files: {
+      'plan.json': plan({ modules: [{ name: 'overlay', because: 'always' }] }),
+      'root/usr/lib/modules-load.d/hwdetect.conf': { fifo: true },
+    },
     exit: 0,
     stdout: /"written":\s*\[\s*"usr\/lib\/modules-load\.d\/hwdetect\.conf"/,
     after: (dir) => {
-      if (!lstatSync(join(dir, 'root/usr/lib/modules-load.d/hwdetect.conf')).isFile()) throw new Error('the FIFO is still there');
+      if (!lstatSync(join(dir, 'root/usr/lib/modules-load.d/hwdetect.conf')).isFile())
+        throw new Error('the FIFO is still there');
     },
   },
 
@@ -298,12 +332,18 @@ const roundTrip = (files: Record<string, HostileFile>, warnings: RegExp[], name:
   // Every warning, in any order.
   stderr: new RegExp(warnings.map((w) => `(?=[\\s\\S]*${w.source})`).join('')),
   after: (dir) => {
-    const r = spawnSync(process.execPath, [bin, 'plan', '--policy', 'p.yaml', '--facts', 'facts.json', '--list', 'packages'], { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0 || r.stdout !== 'nic-firmware\n') throw new Error(`plan refused the facts probe wrote (exit ${r.status}): ${r.stderr}`);
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'plan', '--policy', 'p.yaml', '--facts', 'facts.json', '--list', 'packages'],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    if (r.status !== 0 || r.stdout !== 'nic-firmware\n')
+      throw new Error(`plan refused the facts probe wrote (exit ${r.status}): ${r.stderr}`);
   },
 });
 const DEV = 'sys/bus/pci/devices/0000:00:04.0';
-const pciDevice = (address: string, ids: Record<string, string>) => Object.fromEntries(Object.entries(ids).map(([k, v]) => [`sys/bus/pci/devices/${address}/${k}`, `${v}\n`]));
+const pciDevice = (address: string, ids: Record<string, string>) =>
+  Object.fromEntries(Object.entries(ids).map(([k, v]) => [`sys/bus/pci/devices/${address}/${k}`, `${v}\n`]));
 cases.push(
   roundTrip(
     {
@@ -330,7 +370,11 @@ cases.push(
       'sys/devices/system/cpu/online': '0-3,5-1,0-99999999999\n',
       'proc/meminfo': `MemTotal: ${'9'.repeat(300)} kB\n`,
     },
-    [/vda\/size: 9+\.\.\. sectors is not a disk size/, /disk "vd\\nx"\): contains a newline/, /MemTotal is not a number of kB/],
+    [
+      /vda\/size: 9+\.\.\. sectors is not a disk size/,
+      /disk "vd\\nx"\): contains a newline/,
+      /MemTotal is not a number of kB/,
+    ],
     'a disk of 10^40 sectors, a disk name with a newline, reversed and impossible CPU ranges, a 300-digit MemTotal',
   ),
   roundTrip(
@@ -340,7 +384,13 @@ cases.push(
       'proc/cpuinfo': `processor\t: 0\nvendor_id\t: ${'G'.repeat(1000)}\nmodel name\t: ${'m'.repeat(1000)}\nflags\t\t: ${'x'.repeat(70000)}\n`,
       'proc/cmdline': 'ro "a\tb" quiet\n',
     },
-    [/sys_vendor \(the DMI vendor\): contains a control character/, /vendor_id\): longer than 256 characters/, /model name\): longer than 256/, /the flags line is longer than 65536 characters/, /argument .*contains a tab/],
+    [
+      /sys_vendor \(the DMI vendor\): contains a control character/,
+      /vendor_id\): longer than 256 characters/,
+      /model name\): longer than 256/,
+      /the flags line is longer than 65536 characters/,
+      /argument .*contains a tab/,
+    ],
     'a 300-digit chassis type, a control character in the DMI vendor, a 1000-character CPU vendor and model, a 70 kB flags line, a tab in a quoted kernel argument',
   ),
 );
@@ -352,7 +402,9 @@ t.test('hostile input', async (t) => {
 /** CPU time and state of a process (/proc/PID/stat), or null when it is gone. */
 function cpu(pid: number): { ticks: number; state: string } | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ');
     return { state: fields[0]!, ticks: Number(fields[11]) + Number(fields[12]) };
   } catch {
     return null;
@@ -374,7 +426,18 @@ async function idle(pid: number): Promise<void> {
 /** Ctrl-C (130) or SIGTERM while hwdetect waits for its input: it stops at once. */
 t.test('signals: interrupted while reading stdin', async (t) => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const child = spawn(process.execPath, [bin, 'plan', '--policy', fileURLToPath(new URL('../../../variants/hardware/hwdetect-server.yaml', import.meta.url)), '--facts', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'plan',
+        '--policy',
+        fileURLToPath(new URL('../../../variants/hardware/hwdetect-server.yaml', import.meta.url)),
+        '--facts',
+        '-',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.write('{"version": 1,');

@@ -15,7 +15,13 @@ async function cli(t: { capture: (o: object, m: string) => () => { args: unknown
   stdout.on('data', (c: Buffer) => (out += c.toString()));
   const stderr = t.capture(process.stderr, 'write');
   const code = await main(args, { stdout, stdin: Readable.from([stdin]) });
-  return { code, out, err: stderr().map((c) => String(c.args[0])).join('') };
+  return {
+    code,
+    out,
+    err: stderr()
+      .map((c) => String(c.args[0]))
+      .join(''),
+  };
 }
 
 t.test('probe → plan → apply, through files and pipes', async (t) => {
@@ -36,7 +42,12 @@ t.test('probe → plan → apply, through files and pipes', async (t) => {
     'initramfs-drivers': 'nvme\nahci\nsd_mod\nvirtio_pci\nvirtio_blk\nvirtio_scsi\n',
     packages: 'nodejs\namd64-microcode\nnvme-cli\nsmartmontools\nqemu-guest-agent\n',
   };
-  for (const [what, want] of Object.entries(lists)) t.equal((await cli(t, ['plan', '--policy', server, '--facts', '-', '--list', what], probe.out)).out, want, `--list ${what}`);
+  for (const [what, want] of Object.entries(lists))
+    t.equal(
+      (await cli(t, ['plan', '--policy', server, '--facts', '-', '--list', what], probe.out)).out,
+      want,
+      `--list ${what}`,
+    );
 
   const factsFile = join(c.dir, 'facts.json');
   writeFileSync(factsFile, probe.out);
@@ -50,12 +61,19 @@ t.test('probe → plan → apply, through files and pipes', async (t) => {
 
   const root = join(c.dir, 'root');
   writeFileSync(join(c.dir, 'disabled.json'), JSON.stringify({ ...planJson, enabled: false }));
-  await t.rejects(cli(t, ['apply', '--plan', join(c.dir, 'disabled.json'), '--root', root]), { exitCode: 2, message: /--root .*: not a directory/ });
+  await t.rejects(cli(t, ['apply', '--plan', join(c.dir, 'disabled.json'), '--root', root]), {
+    exitCode: 2,
+    message: /--root .*: not a directory/,
+  });
   const { mkdirSync } = await import('node:fs');
   mkdirSync(root);
   const apply = await cli(t, ['apply', '--plan', '-', '--root', root], JSON.stringify({ ...planJson, enabled: false }));
   t.equal(apply.code, 0);
-  t.same(JSON.parse(apply.out).written, ['usr/lib/bootc/kargs.d/10-hwdetect.toml', 'usr/lib/modules-load.d/hwdetect.conf', 'usr/lib/dracut/dracut.conf.d/50-hwdetect.conf']);
+  t.same(JSON.parse(apply.out).written, [
+    'usr/lib/bootc/kargs.d/10-hwdetect.toml',
+    'usr/lib/modules-load.d/hwdetect.conf',
+    'usr/lib/dracut/dracut.conf.d/50-hwdetect.conf',
+  ]);
 });
 
 t.test('warnings and notes go to stderr; --quiet silences warnings', async (t) => {
@@ -76,13 +94,31 @@ t.test('warnings and notes go to stderr; --quiet silences warnings', async (t) =
 
 t.test('check: report on stdout, the difference on stderr, exit 1', async (t) => {
   const c = extractCapture(t, 'firecracker-vm');
-  const r = await cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'run'), '--sysfs', c.sysfs, '--proc', c.proc, '--quiet']);
+  const r = await cli(t, [
+    'check',
+    '--policy',
+    server,
+    '--state-dir',
+    join(c.dir, 'run'),
+    '--sysfs',
+    c.sysfs,
+    '--proc',
+    c.proc,
+    '--quiet',
+  ]);
   t.equal(r.code, 1);
   t.same(JSON.parse(r.out).missing, ['iommu=pt']);
-  t.match(r.err, /hwdetect: kernel arguments missing \(policy hwdetect-server\): iommu=pt\nhwdetect: to apply, run: ostree admin kargs edit-in-place --append-if-missing=iommu=pt\n/);
+  t.match(
+    r.err,
+    /hwdetect: kernel arguments missing \(policy hwdetect-server\): iommu=pt\nhwdetect: to apply, run: ostree admin kargs edit-in-place --append-if-missing=iommu=pt\n/,
+  );
   const pass = join(c.dir, 'pass.yaml');
   writeFileSync(pass, 'kernel-args: {always: [quiet]}\n');
-  t.equal((await cli(t, ['check', '--policy', pass, '--state-dir', join(c.dir, 'run'), '--sysfs', c.sysfs, '--proc', c.proc])).code, 0);
+  t.equal(
+    (await cli(t, ['check', '--policy', pass, '--state-dir', join(c.dir, 'run'), '--sysfs', c.sysfs, '--proc', c.proc]))
+      .code,
+    0,
+  );
 });
 
 t.test('schema prints JSON Schema', async (t) => {
@@ -95,16 +131,28 @@ t.test('schema prints JSON Schema', async (t) => {
 t.test('usage and input errors are exit 2', async (t) => {
   await t.rejects(cli(t, []), { exitCode: 2, message: /a command is needed/ });
   await t.rejects(cli(t, ['plan']), { exitCode: 2, message: /Missing required argument: policy/ });
-  await t.rejects(cli(t, ['plan', '--policy', server, '--facts', 'x', '--any-hardware']), { exitCode: 2, message: /mutually exclusive/ });
-  await t.rejects(cli(t, ['plan', '--policy', '-', '--facts', '-']), { exitCode: 2, message: /cannot both be read from stdin/ });
+  await t.rejects(cli(t, ['plan', '--policy', server, '--facts', 'x', '--any-hardware']), {
+    exitCode: 2,
+    message: /mutually exclusive/,
+  });
+  await t.rejects(cli(t, ['plan', '--policy', '-', '--facts', '-']), {
+    exitCode: 2,
+    message: /cannot both be read from stdin/,
+  });
   await t.rejects(cli(t, ['plan', '--policy', server, '--facts', '-'], '{"version": 2}'), {
     exitCode: 2,
     message: /^invalid facts: <stdin>:1:1: /,
     detail: /<stdin>:1:13: version: /,
   });
-  await t.rejects(cli(t, ['plan', '--policy', server, '--list', 'nope', '--any-hardware']), { exitCode: 2, message: /Invalid values/ });
+  await t.rejects(cli(t, ['plan', '--policy', server, '--list', 'nope', '--any-hardware']), {
+    exitCode: 2,
+    message: /Invalid values/,
+  });
   await t.rejects(cli(t, ['schema', 'treefile']), { exitCode: 2 });
-  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', '/'], '{}'), { exitCode: 2, message: /invalid plan: <stdin>:1:1: / });
+  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', '/'], '{}'), {
+    exitCode: 2,
+    message: /invalid plan: <stdin>:1:1: /,
+  });
 });
 
 t.test('the built bin: JSON only on stdout, errors on stderr, exit codes', async (t) => {
@@ -129,29 +177,53 @@ t.test('outputs that cannot be written: clear errors naming the path, the old ou
   const c = extractCapture(t, 'firecracker-vm');
   const { mkdirSync } = await import('node:fs');
   const probeArgs = ['probe', '--sysfs', c.sysfs, '--proc', c.proc];
-  await t.rejects(cli(t, [...probeArgs, '-o', c.dir]), { exitCode: 2, message: `-o ${c.dir}: is a directory, expected a file name` });
+  await t.rejects(cli(t, [...probeArgs, '-o', c.dir]), {
+    exitCode: 2,
+    message: `-o ${c.dir}: is a directory, expected a file name`,
+  });
   writeFileSync(join(c.dir, 'file'), 'old\n');
-  await t.rejects(cli(t, [...probeArgs, '-o', join(c.dir, 'file/facts.json')]), { exitCode: 2, message: /-o .*file\/facts\.json: cannot write: a component of the path is not a directory/ });
-  await t.rejects(cli(t, ['plan', '--policy', server, '--any-hardware', '--list', 'packages', '-o', join(c.dir, 'file/x')]), { exitCode: 2, message: /cannot write/ });
+  await t.rejects(cli(t, [...probeArgs, '-o', join(c.dir, 'file/facts.json')]), {
+    exitCode: 2,
+    message: /-o .*file\/facts\.json: cannot write: a component of the path is not a directory/,
+  });
+  await t.rejects(
+    cli(t, ['plan', '--policy', server, '--any-hardware', '--list', 'packages', '-o', join(c.dir, 'file/x')]),
+    { exitCode: 2, message: /cannot write/ },
+  );
   t.equal(readFileSync(join(c.dir, 'file'), 'utf8'), 'old\n');
 
-  await t.rejects(cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file'), '--sysfs', c.sysfs, '--proc', c.proc]), { exitCode: 2, message: /--state-dir .*file: not a directory/ });
-  await t.rejects(cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file/run'), '--sysfs', c.sysfs, '--proc', c.proc]), {
-    exitCode: 2,
-    message: /--state-dir .*file\/run: cannot write: a component of the path is not a directory/,
-  });
+  await t.rejects(
+    cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file'), '--sysfs', c.sysfs, '--proc', c.proc]),
+    { exitCode: 2, message: /--state-dir .*file: not a directory/ },
+  );
+  await t.rejects(
+    cli(t, ['check', '--policy', server, '--state-dir', join(c.dir, 'file/run'), '--sysfs', c.sysfs, '--proc', c.proc]),
+    {
+      exitCode: 2,
+      message: /--state-dir .*file\/run: cannot write: a component of the path is not a directory/,
+    },
+  );
 
   // A directory where apply writes a file: the root's problem, a failure (exit 1) naming it.
   const root = join(c.dir, 'root');
   mkdirSync(join(root, 'usr/lib/modules-load.d/hwdetect.conf'), { recursive: true });
   const plan = (await cli(t, ['plan', '--policy', server, '--any-hardware'])).out;
-  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', root], JSON.stringify({ ...JSON.parse(plan), enabled: false })), {
-    exitCode: 1,
-    message: /^--root .*root: cannot write: is a directory \(.*hwdetect\.conf/,
-  });
+  await t.rejects(
+    cli(t, ['apply', '--plan', '-', '--root', root], JSON.stringify({ ...JSON.parse(plan), enabled: false })),
+    {
+      exitCode: 1,
+      message: /^--root .*root: cannot write: is a directory \(.*hwdetect\.conf/,
+    },
+  );
 });
 
 t.test('inputs on stdin are bounded', async (t) => {
-  await t.rejects(cli(t, ['plan', '--policy', server, '--facts', '-'], `{"version": 1, "pad": "${' '.repeat(3 << 20)}"}`), { exitCode: 2, message: /^<stdin>: larger than 2097152 bytes, refusing to read it/ });
-  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', '/'], ' '.repeat(3 << 20)), { exitCode: 2, message: /^<stdin>: larger than 2097152 bytes/ });
+  await t.rejects(
+    cli(t, ['plan', '--policy', server, '--facts', '-'], `{"version": 1, "pad": "${' '.repeat(3 << 20)}"}`),
+    { exitCode: 2, message: /^<stdin>: larger than 2097152 bytes, refusing to read it/ },
+  );
+  await t.rejects(cli(t, ['apply', '--plan', '-', '--root', '/'], ' '.repeat(3 << 20)), {
+    exitCode: 2,
+    message: /^<stdin>: larger than 2097152 bytes/,
+  });
 });

@@ -15,7 +15,12 @@ t.test('isenkram-style globs over the whole modalias', async (t) => {
   t.ok(matchModalias('pci:v000010DEd0000268[^5]sv*', nvidiaGpu), '^ negates too');
   t.ok(matchModalias('a[]]b', 'a]b'), '] first in a class is a member');
   t.ok(matchModalias('a[b', 'a[b'), 'an unclosed [ is literal');
-  t.ok(matchModalias('usb:v1D6Bp0002d*dc09dsc00dp03ic09isc00ip00in00', 'usb:v1D6Bp0002d0610dc09dsc00dp03ic09isc00ip00in00'));
+  t.ok(
+    matchModalias(
+      'usb:v1D6Bp0002d*dc09dsc00dp03ic09isc00ip00in00',
+      'usb:v1D6Bp0002d0610dc09dsc00dp03ic09isc00ip00in00',
+    ),
+  );
   t.ok(matchModalias('of:N*T*Cfoo.bar(x)+', 'of:NxTyCfoo.bar(x)+'), 'regex characters are literal');
   t.equal(globToRegExp('a*b').source, '^a.*b$');
 });
@@ -87,12 +92,32 @@ t.test('a table of globs, strings and answers', async (t) => {
     ['straße', 'STRASSE', false],
     ['pci:v[z-a]*', 'pci:vq', false],
   ];
-  for (const [glob, text, want] of table) t.equal(globMatch(glob, text), want, `${JSON.stringify(glob)} on ${JSON.stringify(text)}`);
+  for (const [glob, text, want] of table)
+    t.equal(globMatch(glob, text), want, `${JSON.stringify(glob)} on ${JSON.stringify(text)}`);
 });
 
 t.test('the same answers as the RegExp it replaced, for every valid glob', async (t) => {
   // Small random globs over a small alphabet: the RegExp is quick on them, and every construct meets every other.
-  const pieces = ['a', 'b', 'A', '.', '*', '?', '[ab]', '[!a]', '[^b]', '[a-b]', '[B-C]', '[]a]', '[-]', '(', '+', '$', '\\', '[a'];
+  const pieces = [
+    'a',
+    'b',
+    'A',
+    '.',
+    '*',
+    '?',
+    '[ab]',
+    '[!a]',
+    '[^b]',
+    '[a-b]',
+    '[B-C]',
+    '[]a]',
+    '[-]',
+    '(',
+    '+',
+    '$',
+    '\\',
+    '[a',
+  ];
   const chars = ['a', 'b', 'A', 'B', 'c', '.', '(', '+', '$', '\\', '[', ']', '-', '\n'];
   let seed = 42;
   const random = (n: number) => {
@@ -136,15 +161,23 @@ t.test('linear time: the globs that made the RegExp backtrack for minutes', asyn
 t.test('problems of invalid globs, for the policy', async (t) => {
   t.same(globProblems('pci:v000010DEd*sv*sd*bc03sc*i*'), []);
   t.same(globProblems('a[]]b[!]]c[-a-]'), []);
-  t.same(globProblems('pci:v[z-a]*'), [{ index: 6, message: 'reversed range "z-a" at character 7 (a range goes from low to high)' }]);
-  t.same(globProblems('pci:v[abc'), [{ index: 5, message: 'unterminated bracket expression at character 6 (write [[] for a literal [)' }]);
-  t.same(globProblems('[9-0][b-a]').map((p) => p.index), [1, 6]);
+  t.same(globProblems('pci:v[z-a]*'), [
+    { index: 6, message: 'reversed range "z-a" at character 7 (a range goes from low to high)' },
+  ]);
+  t.same(globProblems('pci:v[abc'), [
+    { index: 5, message: 'unterminated bracket expression at character 6 (write [[] for a literal [)' },
+  ]);
+  t.same(
+    globProblems('[9-0][b-a]').map((p) => p.index),
+    [1, 6],
+  );
   t.match(globProblems('x'.repeat(MAX_GLOB_LENGTH + 1)), [{ message: /at most 256 characters \(this one has 257\)/ }]);
   t.equal(globProblems('x'.repeat(MAX_GLOB_LENGTH)).length, 0);
 });
 
 t.test('globToRegExp shows a glob as the RegExp it was', async (t) => {
   for (const glob of ['pci:v000010DEd*sv*sd*bc03sc*i*', 'a[]]b', 'a[!x-z]?', 'of:N*T*Cfoo.bar(x)+', 'a[b']) {
-    for (const text of ['a]b', 'awb', 'of:NxTyCfoo.bar(x)+', 'a[b', 'pci:v000010DEd1sv2sd3bc03sc4i5']) t.equal(globToRegExp(glob).test(text), oldGlobToRegExp(glob).test(text), `${glob} on ${text}`);
+    for (const text of ['a]b', 'awb', 'of:NxTyCfoo.bar(x)+', 'a[b', 'pci:v000010DEd1sv2sd3bc03sc4i5'])
+      t.equal(globToRegExp(glob).test(text), oldGlobToRegExp(glob).test(text), `${glob} on ${text}`);
   }
 });

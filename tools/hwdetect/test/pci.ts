@@ -36,10 +36,17 @@ t.test('class codes and virtio ids classify devices', async (t) => {
     [0x050000, 0x1af4, 0x1110, 'other', 'memory'],
   ];
   for (const [cls, vendor, device, group, kind] of table) {
-    t.same(classifyPci(cls, vendor, device), { group, kind }, `${cls.toString(16)} ${vendor.toString(16)}:${device.toString(16)}`);
+    t.same(
+      classifyPci(cls, vendor, device),
+      { group, kind },
+      `${cls.toString(16)} ${vendor.toString(16)}:${device.toString(16)}`,
+    );
   }
 });
 
 t.test('modalias as the kernel prints it', async (t) => {
-  t.equal(pciModalias(0x030000, 0x10de, 0x2684, 0x1043, 0x88e2), 'pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00');
+  t.equal(
+    pciModalias(0x030000, 0x10de, 0x2684, 0x1043, 0x88e2),
+    'pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00',
+  );
 });

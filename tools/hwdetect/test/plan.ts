@@ -59,56 +59,94 @@ t.test('server on the QEMU guest: NVMe, SATA and virtio disks', async (t) => {
 t.test('workstation on the QEMU guest: Bochs VGA is not a GPU vendor the policy knows', async (t) => {
   const plan = makePlan(await variantPolicy('hwdetect-workstation'), await captureFacts(t, 'qemu-q35-tcg-uefi'));
   t.same(plan.kernelArgs, []);
-  t.same(names(plan.initramfsDrivers), ['nvme', 'ahci', 'sd_mod', 'virtio_pci', 'virtio_blk'], 'no early-KMS driver for bochs');
-  t.same(names(plan.packages), ['nodejs', 'amd64-microcode', 'spice-vdagent', 'qemu-guest-agent'], 'plain HDA (0403) needs no SOF firmware');
+  t.same(
+    names(plan.initramfsDrivers),
+    ['nvme', 'ahci', 'sd_mod', 'virtio_pci', 'virtio_blk'],
+    'no early-KMS driver for bochs',
+  );
+  t.same(
+    names(plan.packages),
+    ['nodejs', 'amd64-microcode', 'spice-vdagent', 'qemu-guest-agent'],
+    'plain HDA (0403) needs no SOF firmware',
+  );
 });
 
-t.test('an image for any hardware: conditional drivers and packages in, conditional kargs and modules deferred', async (t) => {
-  const server = makePlan(await variantPolicy('hwdetect-server'), null);
-  t.equal(server.target, 'any-hardware');
-  t.same(names(server.kernelArgs), ['iommu=pt']);
-  t.same(server.deferred, [{ section: 'kernel-args', items: ['intel_iommu=on'], when: 'cpu-vendor intel and virtualization none' }]);
-  t.same(names(server.initramfsDrivers), ['nvme', 'ahci', 'sd_mod', 'virtio_pci', 'virtio_blk', 'virtio_scsi']);
-  t.ok(names(server.packages).includes('intel-microcode') && names(server.packages).includes('amd64-microcode'));
-  t.equal(server.packages.find((p) => p.name === 'firmware-realtek')!.because, 'any hardware: when modalias pci:v000010ECd*sv*sd*bc02sc00i*');
+t.test(
+  'an image for any hardware: conditional drivers and packages in, conditional kargs and modules deferred',
+  async (t) => {
+    const server = makePlan(await variantPolicy('hwdetect-server'), null);
+    t.equal(server.target, 'any-hardware');
+    t.same(names(server.kernelArgs), ['iommu=pt']);
+    t.same(server.deferred, [
+      { section: 'kernel-args', items: ['intel_iommu=on'], when: 'cpu-vendor intel and virtualization none' },
+    ]);
+    t.same(names(server.initramfsDrivers), ['nvme', 'ahci', 'sd_mod', 'virtio_pci', 'virtio_blk', 'virtio_scsi']);
+    t.ok(names(server.packages).includes('intel-microcode') && names(server.packages).includes('amd64-microcode'));
+    t.equal(
+      server.packages.find((p) => p.name === 'firmware-realtek')!.because,
+      'any hardware: when modalias pci:v000010ECd*sv*sd*bc02sc00i*',
+    );
 
-  const ws = makePlan(await variantPolicy('hwdetect-workstation'), null);
-  t.same(ws.skipped, [
-    {
-      packages: ['nvidia-driver'],
-      component: 'non-free',
-      because: 'any hardware: when modalias pci:v000010DEd*sv*sd*bc03sc*i* (component non-free not in allow-components)',
-    },
-  ]);
-  t.same(ws.deferred, [{ section: 'kernel-args', items: ['nvidia-drm.modeset=1', 'nvidia-drm.fbdev=1'], when: 'gpu-vendor nvidia' }]);
-  t.same(names(ws.initramfsDrivers).slice(0, 2), ['amdgpu', 'i915']);
-  t.same(ws.components, ['main', 'non-free-firmware']);
-});
+    const ws = makePlan(await variantPolicy('hwdetect-workstation'), null);
+    t.same(ws.skipped, [
+      {
+        packages: ['nvidia-driver'],
+        component: 'non-free',
+        because:
+          'any hardware: when modalias pci:v000010DEd*sv*sd*bc03sc*i* (component non-free not in allow-components)',
+      },
+    ]);
+    t.same(ws.deferred, [
+      { section: 'kernel-args', items: ['nvidia-drm.modeset=1', 'nvidia-drm.fbdev=1'], when: 'gpu-vendor nvidia' },
+    ]);
+    t.same(names(ws.initramfsDrivers).slice(0, 2), ['amdgpu', 'i915']);
+    t.same(ws.components, ['main', 'non-free-firmware']);
+  },
+);
 
 t.test('an NVIDIA GPU (the QEMU capture with its VGA swapped for an RTX 4090)', async (t) => {
   const facts = await captureFacts(t, 'qemu-q35-tcg-uefi');
-  facts.pci.gpu[0] = { ...facts.pci.gpu[0]!, vendor: '0x10de', device: '0x2684', driver: 'nouveau', modalias: 'pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00' };
+  facts.pci.gpu[0] = {
+    ...facts.pci.gpu[0]!,
+    vendor: '0x10de',
+    device: '0x2684',
+    driver: 'nouveau',
+    modalias: 'pci:v000010DEd00002684sv00001043sd000088E2bc03sc00i00',
+  };
   const loaded = await variantPolicy('hwdetect-workstation');
   const plan = makePlan(loaded, facts);
   t.same(names(plan.kernelArgs), ['nvidia-drm.modeset=1', 'nvidia-drm.fbdev=1']);
   t.equal(plan.kernelArgs[0]!.because, 'gpu-vendor nvidia (0000:00:01.0)');
   t.ok(names(plan.packages).includes('firmware-nvidia-graphics'));
-  t.same(plan.skipped.map((s) => s.packages), [['nvidia-driver']]);
-  const allowed = { ...loaded, policy: { ...loaded.policy, 'allow-components': [...loaded.policy['allow-components'], 'non-free' as const] } };
+  t.same(
+    plan.skipped.map((s) => s.packages),
+    [['nvidia-driver']],
+  );
+  const allowed = {
+    ...loaded,
+    policy: { ...loaded.policy, 'allow-components': [...loaded.policy['allow-components'], 'non-free' as const] },
+  };
   const withNonFree = makePlan(allowed, facts);
   t.same(withNonFree.skipped, []);
-  t.same(withNonFree.packages.find((p) => p.name === 'nvidia-driver'), {
-    name: 'nvidia-driver',
-    component: 'non-free',
-    because: 'modalias pci:v000010DEd*sv*sd*bc03sc*i* (0000:00:01.0)',
-  });
+  t.same(
+    withNonFree.packages.find((p) => p.name === 'nvidia-driver'),
+    {
+      name: 'nvidia-driver',
+      component: 'non-free',
+      because: 'modalias pci:v000010DEd*sv*sd*bc03sc*i* (0000:00:01.0)',
+    },
+  );
   t.same(withNonFree.components, ['main', 'non-free', 'non-free-firmware']);
 });
 
 t.test('each match condition', async (t) => {
   const facts = await captureFacts(t, 'qemu-q35-tcg-uefi');
   const holds = (match: object) => evaluateMatch(match, facts);
-  t.same(holds({ 'cpu-vendor': 'amd', firmware: 'uefi' }), ['cpu-vendor amd', 'firmware uefi'], 'all conditions must hold');
+  t.same(
+    holds({ 'cpu-vendor': 'amd', firmware: 'uefi' }),
+    ['cpu-vendor amd', 'firmware uefi'],
+    'all conditions must hold',
+  );
   t.equal(holds({ 'cpu-vendor': 'amd', firmware: 'bios' }), undefined);
   t.same(holds({ 'cpu-flag': ['vmx', 'svm'] }), ['cpu-flag svm'], 'a list is any of');
   t.equal(holds({ 'cpu-flag': 'vmx' }), undefined);
@@ -140,7 +178,11 @@ t.test('package rules: top-level modalias and match both hold; dedup keeps the f
   const plan = makePlan(loaded, facts);
   t.same(plan.packages, [
     { name: 'always-there', component: 'main', because: 'always' },
-    { name: 'e1000e-in-qemu', component: 'main', because: 'modalias pci:v00008086d*bc02* (0000:00:04.0); virtualization qemu' },
+    {
+      name: 'e1000e-in-qemu',
+      component: 'main',
+      because: 'modalias pci:v00008086d*bc02* (0000:00:04.0); virtualization qemu',
+    },
     { name: 'nvme-tool', component: 'contrib', because: 'storage nvme' },
   ]);
   t.same(plan.modules, [
@@ -162,7 +204,10 @@ t.test('bounded: a reason is cut, the glob matching has a budget', async (t) => 
   t.equal(because.length, MAX_BECAUSE, 'a reason naming 40 globs is cut');
   t.match(because, /^modalias pci:v00008086d\*bc02\*\|.*\.\.\.$/);
   t.ok(PlanSchema.safeParse(plan).success);
-  t.throws(() => evaluateMatch({ modalias: 'pci:*' }, facts, new GlobBudget(10)), { exitCode: 2, message: /modalias globs against the \d+ PCI devices of the facts takes more than/ });
+  t.throws(() => evaluateMatch({ modalias: 'pci:*' }, facts, new GlobBudget(10)), {
+    exitCode: 2,
+    message: /modalias globs against the \d+ PCI devices of the facts takes more than/,
+  });
   t.ok(evaluateMatch({ modalias: 'pci:*' }, facts, new GlobBudget(GLOB_STEPS)));
 });
 
@@ -178,5 +223,6 @@ t.test('a plan read back names what apply writes with the grammar of its file', 
     ['packages', [{ name: 'Bad_Name', component: 'main', because: 'always' }]],
     ['policy', { name: 'p\nadd_drivers+=x', spec: {} }],
   ];
-  for (const [key, value] of bad) t.notOk(PlanSchema.safeParse({ ...plan, [key]: value }).success, `${key}: ${JSON.stringify(value)}`);
+  for (const [key, value] of bad)
+    t.notOk(PlanSchema.safeParse({ ...plan, [key]: value }).success, `${key}: ${JSON.stringify(value)}`);
 });

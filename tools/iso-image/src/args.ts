@@ -26,11 +26,18 @@ export const DEFAULT_LABEL = 'DEBIAN_ATOMIC';
 
 export function checkLabel(label: string): void {
   if (!LABEL.test(label))
-    throw usageError(`--label ${JSON.stringify(label.length > 40 ? `${label.slice(0, 40)}…` : label)}: not a volume label (1 to 32 letters, digits, "_", "." or "-", not starting with "." or "-")`, 'e.g. --label DEBIAN_ATOMIC');
+    throw usageError(
+      `--label ${JSON.stringify(label.length > 40 ? `${label.slice(0, 40)}…` : label)}: not a volume label (1 to 32 letters, digits, "_", "." or "-", not starting with "." or "-")`,
+      'e.g. --label DEBIAN_ATOMIC',
+    );
 }
 
 /** --oci: an OCI layout directory (its index.json there); the image itself is read by oci-wrap's readImage. */
 export async function checkLayout(dir: string, given: string): Promise<void> {
   const index = await stat(join(dir, 'index.json')).catch(() => null);
-  if (!index?.isFile()) throw usageError(`--oci ${given}: ${dir} is not an OCI layout (no index.json)`, 'make oci writes one: build/<variant>/oci');
+  if (!index?.isFile())
+    throw usageError(
+      `--oci ${given}: ${dir} is not an OCI layout (no index.json)`,
+      'make oci writes one: build/<variant>/oci',
+    );
 }

@@ -71,7 +71,10 @@ export async function buildIso(o: IsoOptions): Promise<IsoResult> {
     const title = menuTitle(img.image.labels, img.image.labels[REF_LABEL], o.oci.tag);
     // One line naming the image, as Debian's CDs have (gcdx64's built-in config finds the ISO by it).
     await writeFile(join(tree, '.disk/info'), `${title.replace(/^Install /, '')} installer (${img.digest})\n`);
-    await writeFile(join(tree, 'boot/grub/grub.cfg'), isoGrubConfig({ title, label: o.label, tag: o.oci.tag, finish: plan.finish }));
+    await writeFile(
+      join(tree, 'boot/grub/grub.cfg'),
+      isoGrubConfig({ title, label: o.label, tag: o.oci.tag, finish: plan.finish }),
+    );
     if (o.configFile) await writeInstallConfig(o.configFile, o.config, tree);
 
     p?.step('writing the ISO (xorriso)');

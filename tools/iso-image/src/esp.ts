@@ -11,7 +11,11 @@ import { toolboxRun, ToolError } from '@debian-atomic/lib';
 /** ESP path → path in the live commit, and the package that ships it. */
 export const BOOT_FILES = [
   { esp: 'EFI/BOOT/BOOTX64.EFI', source: 'usr/lib/shim/shimx64.efi.signed', package: 'shim-signed' },
-  { esp: 'EFI/BOOT/grubx64.efi', source: 'usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed', package: 'grub-efi-amd64-signed' },
+  {
+    esp: 'EFI/BOOT/grubx64.efi',
+    source: 'usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed',
+    package: 'grub-efi-amd64-signed',
+  },
   { esp: 'EFI/BOOT/mmx64.efi', source: 'usr/lib/shim/mmx64.efi.signed', package: 'shim-helpers-amd64-signed' },
 ] as const;
 
@@ -40,7 +44,9 @@ export async function buildBootImage(liveRoot: string, img: string, seed: string
     const host = join(liveRoot, f.source);
     const st = await stat(host).catch(() => null);
     if (!st?.isFile())
-      throw new ToolError('missing-bootloader', `the live commit has no /${f.source} (package ${f.package})`, { hint: 'the ISO boots through Debian\'s signed shim and GRUB: variants/treefiles/base.yaml installs them' });
+      throw new ToolError('missing-bootloader', `the live commit has no /${f.source} (package ${f.package})`, {
+        hint: "the ISO boots through Debian's signed shim and GRUB: variants/treefiles/base.yaml installs them",
+      });
     await mkdir(join(stage, dirname(f.esp)), { recursive: true });
     await copyFile(host, join(stage, f.esp));
     bytes += st.size;
@@ -49,7 +55,15 @@ export async function buildBootImage(liveRoot: string, img: string, seed: string
   for (const f of BOOT_FILES) await utimes(join(stage, f.esp), time, time);
   for (const d of ['EFI/BOOT', 'EFI']) await utimes(join(stage, d), time, time);
   const opts = { binds: [dirname(img)], env: { SOURCE_DATE_EPOCH: epoch } };
-  await toolboxRun('mkfs.vfat', ['-C', '-n', 'EFIBOOT', '-i', volumeId(seed), img, String(bootImageKiB(bytes))], { ...opts, providedBy: 'dosfstools', what: 'make the EFI boot image' });
-  await toolboxRun('mcopy', ['-s', '-m', '-i', img, join(stage, 'EFI'), '::/'], { ...opts, providedBy: 'mtools', what: 'copy the boot files to the EFI boot image' });
+  await toolboxRun('mkfs.vfat', ['-C', '-n', 'EFIBOOT', '-i', volumeId(seed), img, String(bootImageKiB(bytes))], {
+    ...opts,
+    providedBy: 'dosfstools',
+    what: 'make the EFI boot image',
+  });
+  await toolboxRun('mcopy', ['-s', '-m', '-i', img, join(stage, 'EFI'), '::/'], {
+    ...opts,
+    providedBy: 'mtools',
+    what: 'copy the boot files to the EFI boot image',
+  });
   await rm(stage, { recursive: true, force: true });
 }

@@ -22,7 +22,10 @@ export interface MenuOptions {
 export type Console = 'screen' | 'serial';
 
 /** The kernel command line of the live system; the installer unit reads atomic.installer.*. */
-export function liveKernelArgs(o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>, console: Console = 'screen'): string[] {
+export function liveKernelArgs(
+  o: Pick<MenuOptions, 'label' | 'tag' | 'finish'>,
+  console: Console = 'screen',
+): string[] {
   return [
     `root=live:CDLABEL=${o.label}`,
     'rd.live.image',
@@ -44,7 +47,7 @@ function quote(s: string): string {
 
 export function isoGrubConfig(o: MenuOptions): string {
   return [
-    '# The installer ISO\'s menu, written by iso-image.',
+    "# The installer ISO's menu, written by iso-image.",
     'set default=0',
     `set timeout=${o.timeout ?? 10}`,
     'serial --unit=0 --speed=115200',

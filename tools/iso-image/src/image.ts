@@ -38,7 +38,12 @@ async function copyBlob(src: string, dest: string, digest: string, size: number)
   });
   await pipeline(createReadStream(blob(src, digest)), tap, createWriteStream(blob(dest, digest), { flags: 'wx' }));
   const got = `sha256:${hash.digest('hex')}`;
-  if (got !== digest || n !== size) throw new ToolError('bad-image', `${src}: blob ${digest.slice(0, 19)}… holds ${n} bytes with digest ${got.slice(0, 19)}…, the manifest says ${size} bytes`, { exitCode: 2 });
+  if (got !== digest || n !== size)
+    throw new ToolError(
+      'bad-image',
+      `${src}: blob ${digest.slice(0, 19)}… holds ${n} bytes with digest ${got.slice(0, 19)}…, the manifest says ${size} bytes`,
+      { exitCode: 2 },
+    );
 }
 
 export async function copyImage(src: string, tag: string, dest: string): Promise<ImageCopy> {
@@ -46,7 +51,8 @@ export async function copyImage(src: string, tag: string, dest: string): Promise
   const { descriptor } = await readManifest(src, tag);
   const blobs = [descriptor, image.manifest.config, ...image.manifest.layers];
   for (const d of blobs)
-    if (!d.digest.startsWith('sha256:')) throw new ToolError('bad-image', `${src}: blob ${d.digest.slice(0, 19)}… is not sha256`, { exitCode: 2 });
+    if (!d.digest.startsWith('sha256:'))
+      throw new ToolError('bad-image', `${src}: blob ${d.digest.slice(0, 19)}… is not sha256`, { exitCode: 2 });
   await mkdir(join(dest, 'blobs', 'sha256'), { recursive: true });
   const seen = new Set<string>();
   let bytes = 0;
@@ -57,7 +63,9 @@ export async function copyImage(src: string, tag: string, dest: string): Promise
     bytes += d.size;
   }
   await writeFile(join(dest, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const manifests = [{ mediaType: MEDIA.manifest, digest: descriptor.digest, size: descriptor.size, annotations: { [REF_NAME]: tag } }];
+  const manifests = [
+    { mediaType: MEDIA.manifest, digest: descriptor.digest, size: descriptor.size, annotations: { [REF_NAME]: tag } },
+  ];
   await writeFile(join(dest, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests }));
   return { image, digest: descriptor.digest, bytes };
 }

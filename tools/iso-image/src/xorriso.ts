@@ -5,25 +5,57 @@
  */
 import { toolboxRun } from '@debian-atomic/lib';
 
-export function xorrisoArgs(o: { tree: string; efiImage: string; label: string; output: string; epoch: string }): string[] {
+export function xorrisoArgs(o: {
+  tree: string;
+  efiImage: string;
+  label: string;
+  output: string;
+  epoch: string;
+}): string[] {
   return [
-    '-as', 'mkisofs',
-    '-r', '-J', '-joliet-long', '-iso-level', '3',
-    '-V', o.label,
+    '-as',
+    'mkisofs',
+    '-r',
+    '-J',
+    '-joliet-long',
+    '-iso-level',
+    '3',
+    '-V',
+    o.label,
     // SOURCE_DATE_EPOCH alone dates the volume and the UUID, not the files: the tree's directories
     // were made now. Every file and directory gets the epoch (=N: seconds since 1970).
-    '--set_all_file_dates', `=${o.epoch}`,
+    '--set_all_file_dates',
+    `=${o.epoch}`,
     // The ISO partition starts after 16 blocks, so the GPT and the ISO's own superblock do not overlap.
-    '-partition_offset', '16',
-    '-append_partition', '2', '0xef', o.efiImage,
+    '-partition_offset',
+    '16',
+    '-append_partition',
+    '2',
+    '0xef',
+    o.efiImage,
     '-appended_part_as_gpt',
-    '-e', '--interval:appended_partition_2:all::', '-no-emul-boot',
-    '-o', o.output,
+    '-e',
+    '--interval:appended_partition_2:all::',
+    '-no-emul-boot',
+    '-o',
+    o.output,
     o.tree,
   ];
 }
 
 /** SOURCE_DATE_EPOCH makes xorriso derive the volume dates, the UUID and the GPT GUIDs from it; the files' dates are set above. */
-export async function writeIso(o: { tree: string; efiImage: string; label: string; output: string; epoch: string; binds: string[] }): Promise<void> {
-  await toolboxRun('xorriso', xorrisoArgs(o), { binds: o.binds, env: { SOURCE_DATE_EPOCH: o.epoch }, providedBy: 'xorriso', what: 'write the ISO' });
+export async function writeIso(o: {
+  tree: string;
+  efiImage: string;
+  label: string;
+  output: string;
+  epoch: string;
+  binds: string[];
+}): Promise<void> {
+  await toolboxRun('xorriso', xorrisoArgs(o), {
+    binds: o.binds,
+    env: { SOURCE_DATE_EPOCH: o.epoch },
+    providedBy: 'xorriso',
+    what: 'write the ISO',
+  });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkCommitOption } from '../../lib/test/fixtures/commit-option.js';
 
-t.test('--live-commit build/installer/commit.json: the ref of ostree-commit\'s record', async (t) => {
+t.test("--live-commit build/installer/commit.json: the ref of ostree-commit's record", async (t) => {
   checkCommitOption(t, fileURLToPath(new URL('../dist/bin.js', import.meta.url)), {
     args: (dir) => {
       mkdirSync(join(dir, 'oci'), { recursive: true });

@@ -8,14 +8,19 @@ const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n-----END PGP PUBLIC
 
 t.test('unattended only when the config names the disk; poweroff by default', async (t) => {
   t.same(installPlan({}), { unattended: false, device: null, finish: 'poweroff' });
-  t.same(installPlan({ install: { device: '/dev/vda', finish: 'reboot' } }), { unattended: true, device: '/dev/vda', finish: 'reboot' });
+  t.same(installPlan({ install: { device: '/dev/vda', finish: 'reboot' } }), {
+    unattended: true,
+    device: '/dev/vda',
+    finish: 'reboot',
+  });
 });
 
 t.test('the config goes on the ISO as given, its gpg-key beside it under a fixed name', async (t) => {
   const dir = t.testdir({
     keys: { 'k.asc': KEY },
     'plain.yaml': 'install:\n  device: /dev/vda\n',
-    'keyed.yaml': '# my install\nremote:\n  url: http://10.0.2.2:8000/\n  gpg-key: keys/k.asc # the signing key\ninstall:\n  finish: reboot\n',
+    'keyed.yaml':
+      '# my install\nremote:\n  url: http://10.0.2.2:8000/\n  gpg-key: keys/k.asc # the signing key\ninstall:\n  finish: reboot\n',
     tree1: {},
     tree2: {},
   });
@@ -31,5 +36,8 @@ t.test('the config goes on the ISO as given, its gpg-key beside it under a fixed
 });
 
 t.test('rewriteGpgKey keeps everything else', async (t) => {
-  t.equal(rewriteGpgKey('remote:\n  url: http://x/\n  gpg-key: /abs/k.asc\n', 'n.asc'), 'remote:\n  url: http://x/\n  gpg-key: n.asc\n');
+  t.equal(
+    rewriteGpgKey('remote:\n  url: http://x/\n  gpg-key: /abs/k.asc\n', 'n.asc'),
+    'remote:\n  url: http://x/\n  gpg-key: n.asc\n',
+  );
 });

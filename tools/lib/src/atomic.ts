@@ -53,7 +53,10 @@ export async function atomicReplaceDir(target: string, build: (tmpDir: string) =
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-  const exists = await stat(target).then(() => true, () => false);
+  const exists = await stat(target).then(
+    () => true,
+    () => false,
+  );
   if (exists) await rename(target, old);
   await rename(tmp, target);
   if (exists) await rm(old, { recursive: true, force: true });

@@ -32,11 +32,36 @@ export interface EspFile {
  * directory, so a cut at any point leaves a shim and a GRUB that boot each other.
  */
 export const ESP_FILES: readonly EspFile[] = [
-  { esp: 'EFI/debian/grubx64.efi', source: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', package: 'grub-efi-amd64-signed', component: 'grub' },
-  { esp: 'EFI/debian/mmx64.efi', source: 'usr/lib/shim/mmx64.efi.signed', package: 'shim-helpers-amd64-signed', component: 'mokmanager' },
-  { esp: 'EFI/debian/shimx64.efi', source: 'usr/lib/shim/shimx64.efi.signed', package: 'shim-signed', component: 'shim' },
-  { esp: 'EFI/BOOT/grubx64.efi', source: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', package: 'grub-efi-amd64-signed', component: 'grub' },
-  { esp: 'EFI/BOOT/mmx64.efi', source: 'usr/lib/shim/mmx64.efi.signed', package: 'shim-helpers-amd64-signed', component: 'mokmanager' },
+  {
+    esp: 'EFI/debian/grubx64.efi',
+    source: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed',
+    package: 'grub-efi-amd64-signed',
+    component: 'grub',
+  },
+  {
+    esp: 'EFI/debian/mmx64.efi',
+    source: 'usr/lib/shim/mmx64.efi.signed',
+    package: 'shim-helpers-amd64-signed',
+    component: 'mokmanager',
+  },
+  {
+    esp: 'EFI/debian/shimx64.efi',
+    source: 'usr/lib/shim/shimx64.efi.signed',
+    package: 'shim-signed',
+    component: 'shim',
+  },
+  {
+    esp: 'EFI/BOOT/grubx64.efi',
+    source: 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed',
+    package: 'grub-efi-amd64-signed',
+    component: 'grub',
+  },
+  {
+    esp: 'EFI/BOOT/mmx64.efi',
+    source: 'usr/lib/shim/mmx64.efi.signed',
+    package: 'shim-helpers-amd64-signed',
+    component: 'mokmanager',
+  },
   { esp: 'EFI/BOOT/BOOTX64.EFI', source: 'usr/lib/shim/shimx64.efi.signed', package: 'shim-signed', component: 'shim' },
 ];
 
@@ -45,7 +70,12 @@ export const ESP_GRUB_CFG = 'EFI/debian/grub.cfg';
 
 /** The ESP's grub.cfg: find the root file system and read the menu ostree keeps there. */
 export function espGrubConfig(rootFsUuid: string): string {
-  return [`search --no-floppy --fs-uuid --set=root ${rootFsUuid}`, "set prefix=($root)'/boot/grub'", 'configfile $prefix/grub.cfg', ''].join('\n');
+  return [
+    `search --no-floppy --fs-uuid --set=root ${rootFsUuid}`,
+    "set prefix=($root)'/boot/grub'",
+    'configfile $prefix/grub.cfg',
+    '',
+  ].join('\n');
 }
 
 /** Where the state lives, from the sysroot (the root file system): `/boot/atomic/bootloader.json` on a booted system. */
@@ -64,11 +94,20 @@ export const BootloaderStateSchema = z
     kind: z.literal('BootloaderState'),
     esp: z
       .strictObject({
-        partuuid: z.string().regex(/^[0-9a-f-]{36}$/).describe('GPT partition GUID of the ESP, lower case (/dev/disk/by-partuuid)'),
-        volumeId: z.string().regex(/^[0-9A-F]{4}-[0-9A-F]{4}$/).describe('FAT volume ID (/dev/disk/by-uuid)'),
+        partuuid: z
+          .string()
+          .regex(/^[0-9a-f-]{36}$/)
+          .describe('GPT partition GUID of the ESP, lower case (/dev/disk/by-partuuid)'),
+        volumeId: z
+          .string()
+          .regex(/^[0-9A-F]{4}-[0-9A-F]{4}$/)
+          .describe('FAT volume ID (/dev/disk/by-uuid)'),
       })
       .describe('The ESP these files were written to'),
-    commit: z.string().regex(/^[0-9a-f]{64}$/).describe('The OSTree commit the files were copied from'),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe('The OSTree commit the files were copied from'),
     packages: z.record(packageName, packageVersion).describe('Package → version of the packages the files come from'),
     files: z
       .array(z.strictObject({ path: espPath.describe('Path on the ESP, from its root'), sha256, size: z.int().min(0) }))

@@ -83,6 +83,8 @@ export async function runTool(tool: string, main: () => Promise<number>): Promis
     code = err instanceof ToolError ? err.exitCode : EXIT.failure;
   }
   // Let stdout drain before exiting (large JSON on a pipe).
-  await new Promise<void>((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once('drain', () => resolve())));
+  await new Promise<void>((resolve) =>
+    process.stdout.writableLength === 0 ? resolve() : process.stdout.once('drain', () => resolve()),
+  );
   process.exit(code);
 }

@@ -34,7 +34,13 @@ export async function readYamlFile(file: string, maxBytes?: number): Promise<Loa
 export function parseYamlText(file: string, text: string): LoadedYaml {
   const lines = new LineCounter();
   // logLevel 'error': yaml's warnings stay in doc.warnings instead of going to stderr via process.emitWarning.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    logLevel: 'error',
+  });
   return { file, text, doc, lines };
 }
 
@@ -73,7 +79,10 @@ export function documentValue(y: LoadedYaml): { value: unknown; diagnostics: Dia
 }
 
 /** The node at a path, or the deepest existing ancestor. */
-export function nodeAt(y: LoadedYaml, path: readonly PropertyKey[]): { node: YamlNode | undefined; keyNode: YamlNode | undefined } {
+export function nodeAt(
+  y: LoadedYaml,
+  path: readonly PropertyKey[],
+): { node: YamlNode | undefined; keyNode: YamlNode | undefined } {
   let node: unknown = y.doc.contents;
   let keyNode: YamlNode | undefined;
   for (const seg of path) {
@@ -92,7 +101,11 @@ export function nodeAt(y: LoadedYaml, path: readonly PropertyKey[]): { node: Yam
   return { node: node as YamlNode | undefined, keyNode };
 }
 
-export function positionOf(y: LoadedYaml, path: readonly PropertyKey[], preferKey = false): { line: number; col: number } {
+export function positionOf(
+  y: LoadedYaml,
+  path: readonly PropertyKey[],
+  preferKey = false,
+): { line: number; col: number } {
   const { node, keyNode } = nodeAt(y, path);
   const target = preferKey && keyNode ? keyNode : node;
   const offset = target?.range?.[0] ?? 0;
@@ -103,7 +116,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
@@ -117,12 +131,17 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Human message for a zod issue: what was expected and what was found. */
-function issueMessage(issue: z.core.$ZodIssue, data: unknown, knownKeys: (path: readonly PropertyKey[]) => string[]): string[] {
+function issueMessage(
+  issue: z.core.$ZodIssue,
+  data: unknown,
+  knownKeys: (path: readonly PropertyKey[]) => string[],
+): string[] {
   const key = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   const found = valueAt(data, issue.path);
   switch (issue.code) {
     case 'invalid_type':
-      if (found === undefined && issue.path.length) return [`missing required key '${String(issue.path[issue.path.length - 1])}' (expected ${issue.expected})`];
+      if (found === undefined && issue.path.length)
+        return [`missing required key '${String(issue.path[issue.path.length - 1])}' (expected ${issue.expected})`];
       return [`${key}: expected ${issue.expected}, found ${describe(found)}`];
     case 'unrecognized_keys':
       return issue.keys.map((k) => {
@@ -130,9 +149,13 @@ function issueMessage(issue: z.core.$ZodIssue, data: unknown, knownKeys: (path: 
         return `unknown key '${k}'${s ? ` (did you mean '${s}'?)` : ''}`;
       });
     case 'invalid_value':
-      return [`${key}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, found ${describe(found)}`];
+      return [
+        `${key}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, found ${describe(found)}`,
+      ];
     default:
-      return [`${key}: ${issue.message}${found !== undefined && issue.code !== 'custom' ? ` (found ${describe(found)})` : ''}`];
+      return [
+        `${key}: ${issue.message}${found !== undefined && issue.code !== 'custom' ? ` (found ${describe(found)})` : ''}`,
+      ];
   }
 }
 
@@ -175,7 +198,8 @@ export function zodObjectKeys(schema: unknown, path: readonly PropertyKey[]): st
     const element = (s as { element?: unknown }).element;
     if (shape && typeof seg === 'string' && seg in shape) s = shape[seg];
     else if (element && typeof seg === 'number') s = element;
-    else if ((s as { _zod?: { def?: { valueType?: unknown } } })._zod?.def?.valueType) s = (s as { _zod: { def: { valueType: unknown } } })._zod.def.valueType;
+    else if ((s as { _zod?: { def?: { valueType?: unknown } } })._zod?.def?.valueType)
+      s = (s as { _zod: { def: { valueType: unknown } } })._zod.def.valueType;
     else return [];
   }
   s = unwrap(s);

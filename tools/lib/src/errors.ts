@@ -58,7 +58,13 @@ export function inputError(summary: string, opts: Omit<ToolErrorOptions, 'exitCo
 export function formatError(tool: string, err: unknown, debug = false): string {
   if (err instanceof ToolError) {
     const lines = [`${tool}: ${err.summary}`];
-    if (err.detail) lines.push(...err.detail.trimEnd().split('\n').map((l) => `  ${l}`));
+    if (err.detail)
+      lines.push(
+        ...err.detail
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
     if (err.hint) lines.push(`  hint: ${err.hint}`);
     if (debug && err.stack) lines.push(err.stack);
     return lines.join('\n') + '\n';

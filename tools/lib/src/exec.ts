@@ -47,9 +47,14 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const stdout = String(res.stdout ?? '');
   const stderr = String(res.stderr ?? '');
   const what = opts.what ? ` (${opts.what})` : '';
-  if ((res as { code?: string }).code === 'ENOENT' || (res.failed && res.exitCode === undefined && /ENOENT/.test(String(res.message)))) {
+  if (
+    (res as { code?: string }).code === 'ENOENT' ||
+    (res.failed && res.exitCode === undefined && /ENOENT/.test(String(res.message)))
+  ) {
     throw new ToolError('missing-command', `${cmd}: command not found${what}`, {
-      hint: opts.providedBy ? `install it: apt-get install ${opts.providedBy} (or run 'make deps')` : `install ${cmd} (or run 'make deps')`,
+      hint: opts.providedBy
+        ? `install it: apt-get install ${opts.providedBy} (or run 'make deps')`
+        : `install ${cmd} (or run 'make deps')`,
     });
   }
   if (res.timedOut) {
@@ -60,10 +65,14 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   }
   if (res.failed && !(res.exitCode !== undefined && opts.allowExitCodes?.includes(res.exitCode))) {
     const status = res.exitCode !== undefined ? `exit ${res.exitCode}` : String(res.signal ?? 'failed');
-    throw new ToolError('command-failed', `${[cmd, ...args.slice(0, 3)].join(' ')}${args.length > 3 ? ' ...' : ''} failed (${status})${what}`, {
-      detail: tailLines(stderr || stdout),
-      output: stderr || stdout,
-    });
+    throw new ToolError(
+      'command-failed',
+      `${[cmd, ...args.slice(0, 3)].join(' ')}${args.length > 3 ? ' ...' : ''} failed (${status})${what}`,
+      {
+        detail: tailLines(stderr || stdout),
+        output: stderr || stdout,
+      },
+    );
   }
   return { stdout, stderr, exitCode: res.exitCode ?? 0 };
 }

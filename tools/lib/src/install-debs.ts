@@ -24,15 +24,25 @@ export async function installDebs(root: string, debs: readonly string[]): Promis
   if (!dpkg?.isFile()) throw inputError(`${root}: no dpkg: not a Debian tree (or already usr-unified)`);
   for (const deb of debs) {
     const st = await stat(deb).catch(() => null);
-    if (!st?.isFile()) throw inputError(`${deb}: cannot read the .deb: ${st ? 'not a regular file' : 'no such file'}`, { hint: 'make debs builds them' });
+    if (!st?.isFile())
+      throw inputError(`${deb}: cannot read the .deb: ${st ? 'not a regular file' : 'no such file'}`, {
+        hint: 'make debs builds them',
+      });
   }
   const stage = join(tree, DEB_STAGE);
   await mkdir(stage, { recursive: true });
   try {
     for (const deb of debs) await copyFile(deb, join(stage, basename(deb)));
-    await sandboxRun({ root: tree, env: { DEBIAN_FRONTEND: 'noninteractive' } }, 'dpkg', ['--install', ...debs.map((d) => `/${DEB_STAGE}/${basename(d)}`)]).catch((err: unknown) => {
+    await sandboxRun({ root: tree, env: { DEBIAN_FRONTEND: 'noninteractive' } }, 'dpkg', [
+      '--install',
+      ...debs.map((d) => `/${DEB_STAGE}/${basename(d)}`),
+    ]).catch((err: unknown) => {
       if (!(err instanceof ToolError)) throw err;
-      throw new ToolError('dpkg', `dpkg failed in ${root}`, { detail: err.detail, hint: "if a dependency is missing (nodejs...), add it to the variant's packages", cause: err });
+      throw new ToolError('dpkg', `dpkg failed in ${root}`, {
+        detail: err.detail,
+        hint: "if a dependency is missing (nodejs...), add it to the variant's packages",
+        cause: err,
+      });
     });
   } finally {
     await rm(stage, { recursive: true, force: true });

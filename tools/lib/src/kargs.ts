@@ -18,7 +18,14 @@ export { parseKargsToml, type KargsFile } from './contracts/kargs.js';
 
 /** bootc's name (Rust's std::env::consts::ARCH) for a Node process.arch. */
 export function bootcArch(nodeArch: string = process.arch): string {
-  const names: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'x86', ppc64: 'powerpc64', riscv64: 'riscv64', s390x: 's390x' };
+  const names: Record<string, string> = {
+    x64: 'x86_64',
+    arm64: 'aarch64',
+    ia32: 'x86',
+    ppc64: 'powerpc64',
+    riscv64: 'riscv64',
+    s390x: 's390x',
+  };
   return names[nodeArch] ?? nodeArch;
 }
 
@@ -36,7 +43,11 @@ export function formatKargsToml(file: KargsFile, comment?: string): string {
  * `files` maps a file name (only *.toml count) to its text; `where` names the
  * directory in error messages.
  */
-export function kargsFromFiles(files: ReadonlyMap<string, string>, arch: string = bootcArch(), where: string = KARGS_D): string[] {
+export function kargsFromFiles(
+  files: ReadonlyMap<string, string>,
+  arch: string = bootcArch(),
+  where: string = KARGS_D,
+): string[] {
   const out: string[] = [];
   for (const name of [...files.keys()].filter((n) => n.endsWith('.toml')).sort()) {
     const f = parseKargsToml(files.get(name)!, join(where, name));
@@ -56,7 +67,8 @@ export async function readKargsDir(root: string, arch: string = bootcArch()): Pr
     throw err;
   }
   const files = new Map<string, string>();
-  for (const name of names) files.set(name, await readBoundedText(join(dir, name), { maxBytes: READ_LIMITS.attribute, what: 'kargs.d file' }));
+  for (const name of names)
+    files.set(name, await readBoundedText(join(dir, name), { maxBytes: READ_LIMITS.attribute, what: 'kargs.d file' }));
   return kargsFromFiles(files, arch, dir);
 }
 
@@ -65,9 +77,14 @@ export async function readKargsDir(root: string, arch: string = bootcArch()): Pr
  * toolbox's ostree on a build host, the system's on a target): what disk-image applies at install
  * and atomic diffs on upgrade. `binds` are the paths ostree needs to see (the repository).
  */
-export async function commitKargs(repo: string, commit: string, o: { binds: readonly string[]; arch?: string; tool: string }): Promise<string[]> {
+export async function commitKargs(
+  repo: string,
+  commit: string,
+  o: { binds: readonly string[]; arch?: string; tool: string },
+): Promise<string[]> {
   const dir = `/${KARGS_D}`;
-  const ostree = (args: string[], what: string) => toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: o.binds, providedBy: 'ostree', what });
+  const ostree = (args: string[], what: string) =>
+    toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: o.binds, providedBy: 'ostree', what });
   const listing = await ostree(['ls', '--nul-filenames-only', commit, dir], `list ${dir}`).catch((err: unknown) => {
     if (err instanceof ToolError && /No such file/.test(`${err.summary}\n${err.detail ?? ''}`)) return null;
     throw err;
@@ -81,6 +98,8 @@ export async function commitKargs(repo: string, commit: string, o: { binds: read
   try {
     return kargsFromFiles(files, o.arch ?? bootcArch(), `${commit.slice(0, 12)}:${dir}`);
   } catch (err) {
-    throw new ToolError('bad-kargs', err instanceof ToolError ? err.summary : String(err), { hint: `the commit carries a kargs.d file ${o.tool} cannot read (expected kargs = ["..."], match-architectures = [...])` });
+    throw new ToolError('bad-kargs', err instanceof ToolError ? err.summary : String(err), {
+      hint: `the commit carries a kargs.d file ${o.tool} cannot read (expected kargs = ["..."], match-architectures = [...])`,
+    });
   }
 }

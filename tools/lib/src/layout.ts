@@ -10,4 +10,10 @@ export const TMPFILES_CONF = 'usr/lib/tmpfiles.d/debian-atomic-var.conf';
 /** The system users and groups of /etc/passwd and /etc/group. */
 export const SYSUSERS_CONF = 'usr/lib/sysusers.d/debian-atomic.conf';
 /** Regenerable content under /var that is not worth copying back at boot. */
-export const VAR_DROP: readonly RegExp[] = [/^var\/log\/./, /^var\/cache\/./, /^var\/tmp\/./, /^var\/lib\/apt\/lists\/./, /^var\/lib\/dpkg\//];
+export const VAR_DROP: readonly RegExp[] = [
+  /^var\/log\/./,
+  /^var\/cache\/./,
+  /^var\/tmp\/./,
+  /^var\/lib\/apt\/lists\/./,
+  /^var\/lib\/dpkg\//,
+];

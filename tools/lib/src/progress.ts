@@ -26,6 +26,11 @@ export class Progress {
 }
 
 /** Warnings and notes always go to stderr (never stdout), unless quiet. */
-export function warn(tool: string, message: string, quiet = false, stream: NodeJS.WritableStream = process.stderr): void {
+export function warn(
+  tool: string,
+  message: string,
+  quiet = false,
+  stream: NodeJS.WritableStream = process.stderr,
+): void {
   if (!quiet) stream.write(`${tool}: warning: ${message}\n`);
 }

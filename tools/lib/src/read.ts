@@ -37,7 +37,16 @@ export function fileKind(st: Stats): string {
 
 function openError(file: string, err: unknown, what: string | undefined) {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code === 'ELOOP' ? 'too many levels of symbolic links' : String(code ?? err);
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'is a directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'ELOOP'
+            ? 'too many levels of symbolic links'
+            : String(code ?? err);
   return inputError(`${file}: cannot read${what ? ` ${what}` : ''}: ${why}`);
 }
 
@@ -46,7 +55,9 @@ function notRegular(file: string, st: Stats, what: string | undefined) {
 }
 
 function tooLarge(file: string, max: number, what: string | undefined) {
-  return inputError(`${file}: ${what ?? 'file'} larger than ${max} bytes, refusing to read it`, { hint: 'is this the file you meant?' });
+  return inputError(`${file}: ${what ?? 'file'} larger than ${max} bytes, refusing to read it`, {
+    hint: 'is this the file you meant?',
+  });
 }
 
 // O_NONBLOCK: opening a FIFO with no writer would otherwise block before fstat can refuse it.
@@ -120,7 +131,9 @@ export function readBoundedFileSync(file: string, opts: ReadOptions = {}): Buffe
         bytesRead = readSync(fd, buf, 0, buf.length, null);
       } catch (err) {
         // EAGAIN cannot happen on a regular file; anything else (EIO from a sysfs attribute) is the file's.
-        throw inputError(`${file}: cannot read${opts.what ? ` ${opts.what}` : ''}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw inputError(
+          `${file}: cannot read${opts.what ? ` ${opts.what}` : ''}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        );
       }
       if (bytesRead === 0) break;
       total += bytesRead;

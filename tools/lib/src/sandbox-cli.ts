@@ -24,14 +24,41 @@ export async function parseSandboxArgs(argv: readonly string[]): Promise<{ bwrap
   const command = dash < 0 ? [] : argv.slice(dash + 1);
   const a = await cli(TOOL, USAGE, [...(dash < 0 ? argv : argv.slice(0, dash))])
     .option('root', { type: 'string', requiresArg: true, demandOption: true, describe: 'The tree to run in' })
-    .option('read-only-root', { type: 'boolean', default: false, describe: "TREE's system directories, read-only, on a tmpfs /" })
-    .option('bind', { type: 'string', array: true, requiresArg: true, describe: 'A host path, read-write at the same path' })
-    .option('ro-bind', { type: 'string', array: true, requiresArg: true, describe: 'A host path, read-only at the same path' })
-    .option('network', { type: 'boolean', default: false, describe: "The host's network (and its resolv.conf and hosts)" })
+    .option('read-only-root', {
+      type: 'boolean',
+      default: false,
+      describe: "TREE's system directories, read-only, on a tmpfs /",
+    })
+    .option('bind', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'A host path, read-write at the same path',
+    })
+    .option('ro-bind', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'A host path, read-only at the same path',
+    })
+    .option('network', {
+      type: 'boolean',
+      default: false,
+      describe: "The host's network (and its resolv.conf and hosts)",
+    })
     .option('host-devices', { type: 'boolean', default: false, describe: "The host's /dev, and /sys read-only" })
-    .option('all-caps', { type: 'boolean', default: false, describe: 'Keep every capability (a nested sandbox: mkosi)' })
+    .option('all-caps', {
+      type: 'boolean',
+      default: false,
+      describe: 'Keep every capability (a nested sandbox: mkosi)',
+    })
     .option('chdir', { type: 'string', requiresArg: true, describe: 'Working directory inside' })
-    .option('setenv', { type: 'string', array: true, requiresArg: true, describe: 'NAME=VALUE in the otherwise empty environment' })
+    .option('setenv', {
+      type: 'string',
+      array: true,
+      requiresArg: true,
+      describe: 'NAME=VALUE in the otherwise empty environment',
+    })
     .parseAsync();
   if (command.length === 0) throw usageError('no command: give it after --', `see '${TOOL} --help'`);
   const env: Record<string, string> = {};
@@ -58,7 +85,11 @@ export async function sandboxMain(argv: readonly string[]): Promise<number> {
   const { bwrap, command } = await parseSandboxArgs(argv);
   const child = spawn('bwrap', [...bwrap, '--', ...command], { stdio: 'inherit' });
   return new Promise((done, fail) => {
-    child.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ENOENT' ? usageError('bwrap: command not found', 'install it: apt-get install bubblewrap') : err));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        err.code === 'ENOENT' ? usageError('bwrap: command not found', 'install it: apt-get install bubblewrap') : err,
+      ),
+    );
     child.on('exit', (code, signal) => done(code ?? (signal === 'SIGINT' ? 130 : 1)));
   });
 }

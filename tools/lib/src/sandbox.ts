@@ -63,6 +63,11 @@ export function bwrapArgs(opts: SandboxOptions): string[] {
   return args;
 }
 
-export async function sandboxRun(opts: SandboxOptions, cmd: string, args: readonly string[], runOpts: RunOptions = {}): Promise<RunResult> {
+export async function sandboxRun(
+  opts: SandboxOptions,
+  cmd: string,
+  args: readonly string[],
+  runOpts: RunOptions = {},
+): Promise<RunResult> {
   return run('bwrap', [...bwrapArgs(opts), '--', cmd, ...args], { providedBy: 'bubblewrap', ...runOpts });
 }

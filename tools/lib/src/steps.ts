@@ -21,7 +21,10 @@ export const StepRecordSchema = z
   .object({
     step: z.string().min(1).describe('The tool, with its subcommand if it has one: "rootfs", "hwdetect plan"'),
     tool: z.string().min(1),
-    argv: z.array(z.string()).max(MAX_ARGS + 1).describe('The arguments, each cut to 256 characters'),
+    argv: z
+      .array(z.string())
+      .max(MAX_ARGS + 1)
+      .describe('The arguments, each cut to 256 characters'),
     run: z.string().nullable().describe('DEBIAN_ATOMIC_RUN: the make invocation this run belongs to'),
     cwd: z.string(),
     start: z.iso.datetime().describe('When the process started'),
@@ -61,8 +64,18 @@ export function stdoutFile(): string | null {
   }
 }
 
-export function stepRecord(o: { tool: string; argv: readonly string[]; run: string | undefined; start: Date; end: Date; exit: number; stdout: string | null }): StepRecord {
-  const clipped = o.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG_CHARS ? `${a.slice(0, MAX_ARG_CHARS - 1)}…` : a));
+export function stepRecord(o: {
+  tool: string;
+  argv: readonly string[];
+  run: string | undefined;
+  start: Date;
+  end: Date;
+  exit: number;
+  stdout: string | null;
+}): StepRecord {
+  const clipped = o.argv
+    .slice(0, MAX_ARGS)
+    .map((a) => (a.length > MAX_ARG_CHARS ? `${a.slice(0, MAX_ARG_CHARS - 1)}…` : a));
   if (o.argv.length > MAX_ARGS) clipped.push(`… ${o.argv.length - MAX_ARGS} more`);
   return {
     step: stepName(o.tool, o.argv),

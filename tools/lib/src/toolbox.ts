@@ -13,7 +13,9 @@ import { run, type RunOptions, type RunResult } from './exec.js';
 import { sandboxRun } from './sandbox.js';
 
 export function cacheDir(): string {
-  return process.env.DEBIAN_ATOMIC_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'debian-atomic');
+  return (
+    process.env.DEBIAN_ATOMIC_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'debian-atomic')
+  );
 }
 
 export function toolboxRoot(): string | undefined {
@@ -30,13 +32,24 @@ export interface ToolboxRunOptions extends RunOptions {
 }
 
 /** Run a Debian tool from the toolbox (or the host when there is none). */
-export async function toolboxRun(cmd: string, args: readonly string[], opts: ToolboxRunOptions = {}): Promise<RunResult> {
+export async function toolboxRun(
+  cmd: string,
+  args: readonly string[],
+  opts: ToolboxRunOptions = {},
+): Promise<RunResult> {
   const root = toolboxRoot();
   if (!root) return run(cmd, args, opts);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v !== undefined) env[k] = v;
   return sandboxRun(
-    { root, binds: opts.binds?.map((b) => resolve(b)), network: opts.network ?? false, readOnlyRoot: true, cwd: opts.cwd, env },
+    {
+      root,
+      binds: opts.binds?.map((b) => resolve(b)),
+      network: opts.network ?? false,
+      readOnlyRoot: true,
+      cwd: opts.cwd,
+      env,
+    },
     cmd,
     args,
     { ...opts, env: undefined, cwd: undefined },

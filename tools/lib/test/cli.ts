@@ -21,11 +21,14 @@ function tool(dir: string, body: string): string {
 
 t.test('exit codes and clean error lines', async (t) => {
   const dir = t.testdir({});
-  const f = tool(dir, `if (argv.fail === 'user') throw new ToolError('x', 'bad input here', { hint: 'fix it' });
+  const f = tool(
+    dir,
+    `if (argv.fail === 'user') throw new ToolError('x', 'bad input here', { hint: 'fix it' });
   if (argv.fail === 'bug') throw new TypeError('oops');
   if (argv.fail === 'findings') return 1;
   if (argv.fail === 'sleep') { onInterrupt(() => process.stderr.write('cleaned\\n')); process.stdout.write('ready\\n'); await new Promise((r) => setTimeout(r, 10000)); }
-  process.stdout.write(JSON.stringify({ ok: true }) + '\\n'); return 0;`);
+  process.stdout.write(JSON.stringify({ ok: true }) + '\\n'); return 0;`,
+  );
   const ok = spawnSync('node', [f]);
   t.equal(ok.status, 0);
   t.equal(ok.stdout.toString(), '{"ok":true}\n');
@@ -61,7 +64,10 @@ t.test("'--opt -' keeps '-' as the option's value", async (t) => {
 
 t.test('SIGINT runs cleanups and exits 130', async (t) => {
   const dir = t.testdir({});
-  const f = tool(dir, `onInterrupt(() => process.stderr.write('cleaned\\n')); process.stdout.write('ready\\n'); await new Promise((r) => setTimeout(r, 10000)); return 0;`);
+  const f = tool(
+    dir,
+    `onInterrupt(() => process.stderr.write('cleaned\\n')); process.stdout.write('ready\\n'); await new Promise((r) => setTimeout(r, 10000)); return 0;`,
+  );
   const { spawn } = await import('node:child_process');
   const child = spawn('node', [f]);
   let err = '';

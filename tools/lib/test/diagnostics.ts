@@ -1,7 +1,15 @@
 import t from 'tap';
 import { z } from 'zod';
 import { join } from 'node:path';
-import { formatDiagnostic, parseYamlText, positionOf, readYamlFile, schemaDiagnostics, syntaxDiagnostics, zodObjectKeys } from '../src/diagnostics.js';
+import {
+  formatDiagnostic,
+  parseYamlText,
+  positionOf,
+  readYamlFile,
+  schemaDiagnostics,
+  syntaxDiagnostics,
+  zodObjectKeys,
+} from '../src/diagnostics.js';
 
 const Schema = z.strictObject({
   ref: z.string(),
@@ -23,12 +31,15 @@ t.test('syntax errors are positioned', async (t) => {
 });
 
 t.test('schema issues map to line:col with expected and found', async (t) => {
-  const y = parseYamlText('v.yaml', 'ref: r\npackages:\n  - a\n  - 3\nrecomends: true\nvariant: big\nnested:\n  inner: "x"\n  outer: 1\n');
+  const y = parseYamlText(
+    'v.yaml',
+    'ref: r\npackages:\n  - a\n  - 3\nrecomends: true\nvariant: big\nnested:\n  inner: "x"\n  outer: 1\n',
+  );
   const { data, diagnostics } = schemaDiagnostics(y, Schema, keys);
   t.equal(data, undefined);
   const text = diagnostics.map(formatDiagnostic);
   t.same(text, [
-    "v.yaml:4:5: packages.1: expected string, found number 3",
+    'v.yaml:4:5: packages.1: expected string, found number 3',
     "v.yaml:5:1: unknown key 'recomends' (did you mean 'recommends'?)",
     'v.yaml:6:10: variant: expected one of "apt", "minbase", found the string "big"',
     'v.yaml:8:10: nested.inner: expected number, found the string "x"',

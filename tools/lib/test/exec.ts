@@ -12,7 +12,9 @@ t.test('run returns stdout and stderr of a real command', async (t) => {
 });
 
 t.test('a failing command becomes a ToolError with the tail of its stderr', async (t) => {
-  const err = await run('sh', ['-c', 'echo first >&2; echo why it failed >&2; exit 3'], { what: 'testing' }).catch((e: unknown) => e);
+  const err = await run('sh', ['-c', 'echo first >&2; echo why it failed >&2; exit 3'], { what: 'testing' }).catch(
+    (e: unknown) => e,
+  );
   t.ok(err instanceof ToolError);
   const e = err as ToolError;
   t.equal(e.code, 'command-failed');

@@ -23,7 +23,10 @@ function deb(dir: string, name: string, depends?: string): string {
   mkdirSync(join(src, 'DEBIAN'), { recursive: true });
   mkdirSync(join(src, 'usr/share', name), { recursive: true });
   writeFileSync(join(src, 'usr/share', name, 'hello'), 'hello\n');
-  writeFileSync(join(src, 'DEBIAN/control'), `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.org>\nDescription: test\n${depends ? `Depends: ${depends}\n` : ''}`);
+  writeFileSync(
+    join(src, 'DEBIAN/control'),
+    `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.org>\nDescription: test\n${depends ? `Depends: ${depends}\n` : ''}`,
+  );
   const out = join(dir, `${name}_1.0_all.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '--build', src, out], { stdio: 'ignore' });
   return out;
@@ -35,14 +38,19 @@ t.test("the tree's own dpkg installs the .debs and records them; the staging dir
   const r = await installDebs(root, [deb(dir, 'da-test-one'), deb(dir, 'da-test-two', 'da-test-one')]);
   t.same(r.installed, ['da-test-one_1.0_all.deb', 'da-test-two_1.0_all.deb']);
   t.equal(readFileSync(join(root, 'usr/share/da-test-two/hello'), 'utf8'), 'hello\n');
-  t.match(readFileSync(join(root, 'var/lib/dpkg/status'), 'utf8'), /Package: da-test-one\nStatus: install ok installed/);
+  t.match(
+    readFileSync(join(root, 'var/lib/dpkg/status'), 'utf8'),
+    /Package: da-test-one\nStatus: install ok installed/,
+  );
   t.notOk(existsSync(join(root, DEB_STAGE)));
 });
 
 t.test('a missing dependency fails with the hint; no dpkg or no .deb is bad input', async (t) => {
   const dir = t.testdir({ empty: {} });
   const root = debianTree(dir);
-  const e = (await installDebs(root, [deb(dir, 'da-test-needy', 'da-no-such-package')]).catch((e: unknown) => e)) as ToolError;
+  const e = (await installDebs(root, [deb(dir, 'da-test-needy', 'da-no-such-package')]).catch(
+    (e: unknown) => e,
+  )) as ToolError;
   t.ok(e instanceof ToolError);
   t.equal(e.exitCode, 1);
   t.match(e.summary, /dpkg failed in/);

@@ -6,7 +6,10 @@ t.test('canonical JSON sorts keys recursively and drops undefined', async (t) =>
   const a = canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } });
   const b = canonicalJson({ a: { d: [3, { y: 2, z: 1 }] }, b: 1 });
   t.equal(a, b);
-  t.equal(a, '{\n  "a": {\n    "d": [\n      3,\n      {\n        "y": 2,\n        "z": 1\n      }\n    ]\n  },\n  "b": 1\n}\n');
+  t.equal(
+    a,
+    '{\n  "a": {\n    "d": [\n      3,\n      {\n        "y": 2,\n        "z": 1\n      }\n    ]\n  },\n  "b": 1\n}\n',
+  );
   t.same(canonicalize([null, 'x', 2]), [null, 'x', 2]);
 });
 

@@ -2,7 +2,13 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBoundedFile, readBoundedFileSync, readBoundedText, readBoundedTextSync, READ_LIMITS } from '../src/read.js';
+import {
+  readBoundedFile,
+  readBoundedFileSync,
+  readBoundedText,
+  readBoundedTextSync,
+  READ_LIMITS,
+} from '../src/read.js';
 
 const readers = {
   async: (f: string, o?: { maxBytes?: number; what?: string }) => readBoundedText(f, o),
@@ -26,7 +32,10 @@ for (const [kind, read] of Object.entries(readers)) {
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     // A FIFO with no writer would block open(2) and read(2) forever: this must return at once.
-    await t.rejects(read(fifo, { what: 'treefile' }), { message: /fifo: cannot read treefile: a FIFO, expected a regular file/, exitCode: 2 });
+    await t.rejects(read(fifo, { what: 'treefile' }), {
+      message: /fifo: cannot read treefile: a FIFO, expected a regular file/,
+      exitCode: 2,
+    });
     await t.rejects(read('/dev/zero'), { message: /\/dev\/zero: cannot read: a character device/, exitCode: 2 });
     await t.rejects(read(join(dir, 'sub')), { message: /cannot read: (a directory|is a directory)/, exitCode: 2 });
     await t.rejects(read(join(dir, 'nope')), { message: /nope: cannot read: no such file/, exitCode: 2 });
@@ -34,7 +43,10 @@ for (const [kind, read] of Object.entries(readers)) {
 
   t.test(`${kind}: refuses files over the bound, by stat and by bytes read`, async (t) => {
     const dir = t.testdir({ big: 'y'.repeat(1001) });
-    await t.rejects(read(join(dir, 'big'), { maxBytes: 1000, what: 'config' }), { message: /big: config larger than 1000 bytes/, exitCode: 2 });
+    await t.rejects(read(join(dir, 'big'), { maxBytes: 1000, what: 'config' }), {
+      message: /big: config larger than 1000 bytes/,
+      exitCode: 2,
+    });
     // /proc files say size 0: the bound holds on what is read (cpuinfo is far over 10 bytes).
     await t.rejects(read('/proc/self/status', { maxBytes: 10 }), { message: /larger than 10 bytes/ });
     t.match(await read('/proc/self/status', { maxBytes: READ_LIMITS.attribute }), /^Name:/);

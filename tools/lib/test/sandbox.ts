@@ -22,10 +22,15 @@ t.test('bwrap arguments: no network by default, binds at the same path', async (
 });
 
 t.test('a real sandbox has no network interfaces but loopback', async (t) => {
-  const r = await sandboxRun({ root: '/', readOnlyRoot: true }, 'sh', ['-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; echo "$PATH"']);
+  const r = await sandboxRun({ root: '/', readOnlyRoot: true }, 'sh', [
+    '-c',
+    'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; echo "$PATH"',
+  ]);
   t.match(r.stdout, /^lo\n/);
   t.notMatch(r.stdout, /eth|ens|enp/);
-  const w = await sandboxRun({ root: '/', readOnlyRoot: true }, 'sh', ['-c', 'touch /usr/should-fail']).catch((e: unknown) => e);
+  const w = await sandboxRun({ root: '/', readOnlyRoot: true }, 'sh', ['-c', 'touch /usr/should-fail']).catch(
+    (e: unknown) => e,
+  );
   t.match(w, { code: 'command-failed' });
 });
 

@@ -43,7 +43,15 @@ t.test('a record: clipped arguments, --output in both spellings, no run id as nu
   const start = new Date('2026-12-07T08:00:00.000Z');
   const end = new Date('2026-12-07T08:01:08.250Z');
   const long = 'x'.repeat(1000);
-  const r = stepRecord({ tool: 'rootfs', argv: ['--output', 'build/base/rootfs', long, ...Array(70).fill('a')], run: '', start, end, exit: 0, stdout: null });
+  const r = stepRecord({
+    tool: 'rootfs',
+    argv: ['--output', 'build/base/rootfs', long, ...Array(70).fill('a')],
+    run: '',
+    start,
+    end,
+    exit: 0,
+    stdout: null,
+  });
   t.equal(r.seconds, 68.25);
   t.equal(r.output, 'build/base/rootfs');
   t.equal(r.run, null);
@@ -51,8 +59,22 @@ t.test('a record: clipped arguments, --output in both spellings, no run id as nu
   t.equal(r.argv.length, 65);
   t.equal(r.argv[64], '… 9 more');
   t.same(StepRecordSchema.parse(r), r);
-  t.equal(stepRecord({ tool: 'x', argv: ['--output=oci:build/base/oci:latest'], run: 'r1', start, end: start, exit: 1, stdout: null }).output, 'oci:build/base/oci:latest');
-  t.equal(stepRecord({ tool: 'x', argv: ['-o', 'plan.json'], run: 'r1', start, end: start, exit: 1, stdout: null }).output, 'plan.json');
+  t.equal(
+    stepRecord({
+      tool: 'x',
+      argv: ['--output=oci:build/base/oci:latest'],
+      run: 'r1',
+      start,
+      end: start,
+      exit: 1,
+      stdout: null,
+    }).output,
+    'oci:build/base/oci:latest',
+  );
+  t.equal(
+    stepRecord({ tool: 'x', argv: ['-o', 'plan.json'], run: 'r1', start, end: start, exit: 1, stdout: null }).output,
+    'plan.json',
+  );
 });
 
 t.test('with DEBIAN_ATOMIC_STEPS, each exit appends one line; stdout and exit codes stay as they were', async (t) => {
@@ -80,12 +102,23 @@ t.test('with DEBIAN_ATOMIC_STEPS, each exit appends one line; stdout and exit co
   t.equal(readFileSync(outFile, 'utf8'), '{"data":true}\n');
 
   const rs = records(steps);
-  t.same(rs.map((r) => [r.step, r.exit, r.run]), [['demo', 1, 'run-1'], ['demo', 2, 'run-1'], ['demo', 0, 'run-1'], ['demo', 0, 'run-1']]);
+  t.same(
+    rs.map((r) => [r.step, r.exit, r.run]),
+    [
+      ['demo', 1, 'run-1'],
+      ['demo', 2, 'run-1'],
+      ['demo', 0, 'run-1'],
+      ['demo', 0, 'run-1'],
+    ],
+  );
   t.equal(rs[0]!.output, 'out.json');
   t.same(rs[0]!.argv, ['--output', 'out.json', '--exit', '1']);
   t.equal(rs[0]!.stdout, null, 'a pipe is not a file');
   t.equal(rs[3]!.stdout, outFile);
-  t.ok(rs.every((r) => r.seconds > 0 && Date.parse(r.end) >= Date.parse(r.start)), 'the process start counts: node is not free');
+  t.ok(
+    rs.every((r) => r.seconds > 0 && Date.parse(r.end) >= Date.parse(r.start)),
+    'the process start counts: node is not free',
+  );
 });
 
 t.test('an interrupted tool is recorded with 130', async (t) => {
@@ -95,7 +128,10 @@ t.test('an interrupted tool is recorded with 130', async (t) => {
   await new Promise<void>((r) => child.stdout.once('data', () => r()));
   child.kill('SIGINT');
   t.equal(await new Promise<number | null>((r) => child.on('exit', (c) => r(c))), 130);
-  t.same(records(steps).map((r) => [r.exit, r.run]), [[130, null]]);
+  t.same(
+    records(steps).map((r) => [r.exit, r.run]),
+    [[130, null]],
+  );
 });
 
 t.test('tools exiting at once (make -j) never interleave lines', async (t) => {
@@ -105,15 +141,31 @@ t.test('tools exiting at once (make -j) never interleave lines', async (t) => {
   const n = 4;
   const argv = (i: number) => ['--output', `out-${i}-${'p'.repeat(200)}`];
   const codes = await Promise.all(
-    Array.from({ length: n }, (_, i) => new Promise<number | null>((r) => spawn('node', [f, ...argv(i)], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: steps }, stdio: 'ignore' }).on('exit', r))),
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<number | null>((r) =>
+          spawn('node', [f, ...argv(i)], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: steps }, stdio: 'ignore' }).on(
+            'exit',
+            r,
+          ),
+        ),
+    ),
   );
   t.same(codes, Array(n).fill(0));
-  t.same(records(steps).map((r) => r.output).sort(), Array.from({ length: n }, (_, i) => argv(i)[1]).sort());
+  t.same(
+    records(steps)
+      .map((r) => r.output)
+      .sort(),
+    Array.from({ length: n }, (_, i) => argv(i)[1]).sort(),
+  );
 });
 
 t.test('a steps file that cannot be written: one line on stderr, same stdout and exit code', async (t) => {
   const dir = t.testdir({ file: 'a regular file, not a directory' });
-  const r = spawnSync('node', [tool(dir), '--exit', '1'], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: join(dir, 'file/steps.ndjson') } });
+  const r = spawnSync('node', [tool(dir), '--exit', '1'], {
+    env: { ...process.env, DEBIAN_ATOMIC_STEPS: join(dir, 'file/steps.ndjson') },
+  });
   t.equal(r.status, 1);
   t.equal(r.stdout.toString(), '{"data":true}\n');
   t.match(r.stderr.toString(), /^demo: DEBIAN_ATOMIC_STEPS=.*file\/steps\.ndjson: step not recorded: /);

@@ -40,7 +40,11 @@ export function componentOf(path: string, owner: string | undefined): string | u
  * Layers for components: at most maxLayers in all (commit + kernel + packages).
  * `previous` is the previous image's layers as component lists (commit layer excluded).
  */
-export function planLayers(components: readonly Component[], maxLayers: number, previous?: readonly string[][]): LayerPlan {
+export function planLayers(
+  components: readonly Component[],
+  maxLayers: number,
+  previous?: readonly string[][],
+): LayerPlan {
   const budget = maxLayers - 2;
   const pkgs = components.filter((c) => c.name !== KERNEL_LAYER);
   const hasKernel = components.some((c) => c.name === KERNEL_LAYER);
@@ -48,7 +52,10 @@ export function planLayers(components: readonly Component[], maxLayers: number, 
   let groups: string[][];
   if (previous) {
     const present = new Set(pkgs.map((c) => c.name));
-    groups = previous.filter((l) => !l.includes(KERNEL_LAYER)).map((l) => l.filter((n) => present.has(n))).filter((l) => l.length);
+    groups = previous
+      .filter((l) => !l.includes(KERNEL_LAYER))
+      .map((l) => l.filter((n) => present.has(n)))
+      .filter((l) => l.length);
     const placed = new Set(groups.flat());
     const fresh = bySize.filter((c) => !placed.has(c.name)).map((c) => c.name);
     for (const name of fresh) {

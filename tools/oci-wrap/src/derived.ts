@@ -26,7 +26,16 @@
  */
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { DPKG_DB, parseGroup, parsePasswd, rehome, SYSUSERS_CONF, sysusersConf, ToolError, VAR_DROP } from '@debian-atomic/lib';
+import {
+  DPKG_DB,
+  parseGroup,
+  parsePasswd,
+  rehome,
+  SYSUSERS_CONF,
+  sysusersConf,
+  ToolError,
+  VAR_DROP,
+} from '@debian-atomic/lib';
 import { presentedPath } from './layer.js';
 import { ostree } from './tree.js';
 import { encodeEntry, END_OF_ARCHIVE, padding, type TarHeader, type TarStreamEntry } from './tar.js';
@@ -68,7 +77,12 @@ function refused(name: string, why: string): ToolError {
  * name it is written at (so nothing is written below a symlink), mtimes zeroed. Hardlinks must
  * name a file of the same layer (as container layers do).
  */
-export async function* filterLayer(entries: AsyncIterable<TarStreamEntry>, guard: PathGuard, filtered: Map<string, number>, safeName: (n: string) => string): AsyncGenerator<Buffer> {
+export async function* filterLayer(
+  entries: AsyncIterable<TarStreamEntry>,
+  guard: PathGuard,
+  filtered: Map<string, number>,
+  safeName: (n: string) => string,
+): AsyncGenerator<Buffer> {
   const files = new Set<string>();
   for await (const e of entries) {
     const where = derivedPath(safeName(e.header.name));
@@ -82,17 +96,32 @@ export async function* filterLayer(entries: AsyncIterable<TarStreamEntry>, guard
     let linkname = e.header.linkname;
     if (e.header.type === 'link') {
       const target = derivedPath(safeName(linkname ?? ''));
-      if ('filtered' in target) throw refused(e.header.name, `hardlink to ${JSON.stringify(linkname)}, which the import drops (/${target.filtered})`);
+      if ('filtered' in target)
+        throw refused(
+          e.header.name,
+          `hardlink to ${JSON.stringify(linkname)}, which the import drops (/${target.filtered})`,
+        );
       linkname = target.path;
     }
-    guard.check({ header: { ...e.header, name: presentedPath(path), ...(e.header.type === 'link' ? { linkname: presentedPath(linkname!) } : {}) } });
-    if (e.header.type === 'link' && !files.has(linkname!)) throw refused(e.header.name, `hardlink to ${JSON.stringify(e.header.linkname)}, which is not a file of the same layer`);
+    guard.check({
+      header: {
+        ...e.header,
+        name: presentedPath(path),
+        ...(e.header.type === 'link' ? { linkname: presentedPath(linkname!) } : {}),
+      },
+    });
+    if (e.header.type === 'link' && !files.has(linkname!))
+      throw refused(
+        e.header.name,
+        `hardlink to ${JSON.stringify(e.header.linkname)}, which is not a file of the same layer`,
+      );
     const base = posix.basename(path);
     const dir = posix.dirname(path);
     if (base === OPAQUE) guard.forget(presentedPath(dir), true);
     else if (base.startsWith(WHITEOUT)) {
       const gone = base.slice(WHITEOUT.length);
-      if (gone === '' || gone === '.' || gone === '..' || gone.startsWith(WHITEOUT)) throw refused(e.header.name, 'not a whiteout of a name');
+      if (gone === '' || gone === '.' || gone === '..' || gone.startsWith(WHITEOUT))
+        throw refused(e.header.name, 'not a whiteout of a name');
       guard.forget(presentedPath(posix.join(dir, gone)));
     }
     if (e.header.type === 'file' || e.header.type === 'link') files.add(path);
@@ -177,7 +206,8 @@ async function finishVar(root: string, o: Required<FinishOptions>): Promise<void
       const st = await lstat(join(root, child));
       if (st.isDirectory()) {
         const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-        if (!declared.has(`/${child}`)) lines.push(`d /${child} ${mode} ${users.get(st.uid) ?? st.uid} ${groups.get(st.gid) ?? st.gid} -`);
+        if (!declared.has(`/${child}`))
+          lines.push(`d /${child} ${mode} ${users.get(st.uid) ?? st.uid} ${groups.get(st.gid) ?? st.gid} -`);
         await visit(child);
       } else if (st.isSymbolicLink()) {
         if (!declared.has(`/${child}`)) lines.push(`L /${child} - - - - ${await readlink(join(root, child))}`);
@@ -190,7 +220,8 @@ async function finishVar(root: string, o: Required<FinishOptions>): Promise<void
     }
   };
   await visit('var');
-  for (const name of await readdir(join(root, 'var'))) await rm(join(root, 'var', name), { recursive: true, force: true });
+  for (const name of await readdir(join(root, 'var')))
+    await rm(join(root, 'var', name), { recursive: true, force: true });
   if (lines.length) await writeTreeFile(root, o.tmpfilesConf, [o.header, ...lines].join('\n') + '\n');
 }
 
@@ -207,7 +238,12 @@ async function finishAccounts(root: string): Promise<void> {
 
 /** What usr-unify makes of a built tree, made of the merged tree of a derived image (or of layered packages: atomic). */
 export async function finishDerivedTree(root: string, o: FinishOptions = {}): Promise<void> {
-  await finishVar(root, { tmpfilesConf: o.tmpfilesConf ?? DERIVED_TMPFILES, header: o.header ?? '# Generated by oci-wrap: what the derived layers put in /var, recreated at boot by systemd-tmpfiles.' });
+  await finishVar(root, {
+    tmpfilesConf: o.tmpfilesConf ?? DERIVED_TMPFILES,
+    header:
+      o.header ??
+      '# Generated by oci-wrap: what the derived layers put in /var, recreated at boot by systemd-tmpfiles.',
+  });
   await finishAccounts(root);
 }
 
@@ -231,18 +267,29 @@ export interface DerivedCommit {
 
 /** The new commit: base + layers, as ostree-ext's merge commit (parent: the base commit). */
 export async function commitDerived(o: DerivedCommit): Promise<string> {
-  if (process.getuid?.() !== 0) throw new ToolError('needs-root', 'importing a derived image needs root: the files keep their owners (ostree checkout and commit as root)');
+  if (process.getuid?.() !== 0)
+    throw new ToolError(
+      'needs-root',
+      'importing a derived image needs root: the files keep their owners (ostree checkout and commit as root)',
+    );
   const root = join(o.work, 'root');
   await mkdir(o.work, { recursive: true });
   await ostree(o.repo, ['checkout', o.base, root], 'check out the base commit');
   for (const [i, tar] of o.layers.entries()) {
-    const layer = (await ostree(o.repo, ['commit', '--orphan', '--no-bindings', '--tar-autocreate-parents', `--tree=tar=${tar}`, '--timestamp=@0'], `commit derived layer ${i + 1}`)).trim();
+    const layer = (
+      await ostree(
+        o.repo,
+        ['commit', '--orphan', '--no-bindings', '--tar-autocreate-parents', `--tree=tar=${tar}`, '--timestamp=@0'],
+        `commit derived layer ${i + 1}`,
+      )
+    ).trim();
     await ostree(o.repo, ['checkout', '--union', '--whiteouts', layer, root], `apply derived layer ${i + 1}`);
   }
   await finishDerivedTree(root);
   // ostree --bootable needs a kernel in /usr/lib/modules/$KVER/vmlinuz (as ostree-commit checks).
   let kernel = false;
-  for (const k of await readdir(join(root, 'usr/lib/modules')).catch(() => [] as string[])) if ((await lstat(join(root, 'usr/lib/modules', k, 'vmlinuz')).catch(() => null))?.isFile()) kernel = true;
+  for (const k of await readdir(join(root, 'usr/lib/modules')).catch(() => [] as string[]))
+    if ((await lstat(join(root, 'usr/lib/modules', k, 'vmlinuz')).catch(() => null))?.isFile()) kernel = true;
   const args = [
     'commit',
     '--orphan',

@@ -83,7 +83,8 @@ export function decodeFilezHeader(buf: Buffer): { header: FileHeader; contentOff
   const v = buf.subarray(8, 8 + len);
   const os = offsetSizeOfTotal(v.length);
   const stringEnd = os === 8 ? Number(v.readBigUInt64LE(v.length - 8)) : v.readUIntLE(v.length - os, os);
-  if (stringEnd < 25 || stringEnd > v.length - os || v[stringEnd - 1] !== 0) throw corrupt('bad symlink target framing');
+  if (stringEnd < 25 || stringEnd > v.length - os || v[stringEnd - 1] !== 0)
+    throw corrupt('bad symlink target framing');
   return {
     header: {
       size: Number(v.readBigUInt64BE(0)),

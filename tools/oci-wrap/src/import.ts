@@ -28,7 +28,8 @@ import { REF_LABEL } from './wrap.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 
-const OBJECT = /^sysroot\/ostree\/repo\/objects\/([0-9a-f]{2})\/([0-9a-f]{62})\.(commit|commitmeta|dirtree|dirmeta|file|file-xattrs|file-xattrs-link)$/;
+const OBJECT =
+  /^sysroot\/ostree\/repo\/objects\/([0-9a-f]{2})\/([0-9a-f]{62})\.(commit|commitmeta|dirtree|dirmeta|file|file-xattrs|file-xattrs-link)$/;
 const CHECKSUM = /^[0-9a-f]{64}$/;
 // ostree's ref grammar (ostree-core.c), without a remote prefix.
 const OSTREE_REF = /^[\w\d][-._\w\d]*(\/[\w\d][-._\w\d]*)*$/;
@@ -99,7 +100,10 @@ function rejected(name: string, why: string): ToolError {
 export function safeName(name: string): string {
   if (name.includes('\0')) throw rejected(name, 'NUL in name');
   if (name.startsWith('/')) throw rejected(name, 'absolute path');
-  const parts = name.replace(/^(\.\/)+/, '').split('/').filter((p, i, a) => p !== '' || i === a.length - 1);
+  const parts = name
+    .replace(/^(\.\/)+/, '')
+    .split('/')
+    .filter((p, i, a) => p !== '' || i === a.length - 1);
   if (parts.at(-1) === '') parts.pop();
   if (parts.some((p) => p === '..')) throw rejected(name, 'path traversal (..)');
   const clean = parts.filter((p) => p !== '.').join('/');
@@ -116,7 +120,8 @@ export class EntryChecker {
     if (!name) return name;
     const parts = name.split('/');
     for (let i = 1; i < parts.length; i++) {
-      if (this.seen.get(parts.slice(0, i).join('/')) === 'symlink') throw rejected(e.header.name, `goes through the symlink ${parts.slice(0, i).join('/')}`);
+      if (this.seen.get(parts.slice(0, i).join('/')) === 'symlink')
+        throw rejected(e.header.name, `goes through the symlink ${parts.slice(0, i).join('/')}`);
     }
     if (e.header.type === 'link') {
       const target = e.header.linkname ?? '';
@@ -125,17 +130,25 @@ export class EntryChecker {
       try {
         t = safeName(target);
       } catch (err) {
-        throw rejected(e.header.name, `hardlink target ${JSON.stringify(target)}: ${(err as ToolError).summary.replace(/^.*: /, '')}`);
+        throw rejected(
+          e.header.name,
+          `hardlink target ${JSON.stringify(target)}: ${(err as ToolError).summary.replace(/^.*: /, '')}`,
+        );
       }
       const kind = this.seen.get(t);
-      if (!t || kind === undefined || kind === 'directory') throw rejected(e.header.name, `hardlink to ${JSON.stringify(target)}, which is not a file earlier in the image`);
+      if (!t || kind === undefined || kind === 'directory')
+        throw rejected(
+          e.header.name,
+          `hardlink to ${JSON.stringify(target)}, which is not a file earlier in the image`,
+        );
       this.seen.set(name, kind === 'link' ? 'file' : kind);
       return name;
     }
     if (e.header.type === 'symlink' && !OBJECT.test(name)) {
       // A real path's symlink is resolved from its own directory; it must stay inside the root.
       const target = e.header.linkname ?? '';
-      if (!target.startsWith('/') && climbsOut(posix.dirname(name), target)) throw rejected(e.header.name, `symlink escapes the root (${target})`);
+      if (!target.startsWith('/') && climbsOut(posix.dirname(name), target))
+        throw rejected(e.header.name, `symlink escapes the root (${target})`);
     }
     this.seen.set(name, e.header.type);
     return name;
@@ -163,14 +176,22 @@ export function climbsOut(dir: string, target: string): boolean {
 
 /** How many tar bytes a layer may hold: its size as plain tar, a bounded multiple when gzip. */
 function inflateBound(layer: Descriptor, limits: ImportLimits): number {
-  return GZIP_LAYERS.includes(layer.mediaType) ? Math.max(limits.inflateFloor, layer.size * limits.inflateRatio) : layer.size;
+  return GZIP_LAYERS.includes(layer.mediaType)
+    ? Math.max(limits.inflateFloor, layer.size * limits.inflateRatio)
+    : layer.size;
 }
 
 /**
  * A layer's tar bytes, streamed: gunzipped when needed, never more than `bound` of them (a gzip
  * bomb stops there), each passed to `onTar` (the diff ID). Not gzip, truncated: an input error.
  */
-async function* layerTar(layout: string, layer: Descriptor, what: string, bound: number, onTar: (b: Buffer) => void): AsyncGenerator<Buffer> {
+async function* layerTar(
+  layout: string,
+  layer: Descriptor,
+  what: string,
+  bound: number,
+  onTar: (b: Buffer) => void,
+): AsyncGenerator<Buffer> {
   const source = streamVerifiedBlob(layout, layer, what);
   if (TAR_LAYERS.includes(layer.mediaType)) {
     for await (const b of source) {
@@ -188,7 +209,11 @@ async function* layerTar(layout: string, layer: Descriptor, what: string, bound:
     for await (const chunk of gunzip) {
       const b = chunk as Buffer;
       total += b.length;
-      if (total > bound) throw invalid('layer-too-large', `${what} inflates to more than ${bound} bytes from ${layer.size} (a gzip bomb?)`);
+      if (total > bound)
+        throw invalid(
+          'layer-too-large',
+          `${what} inflates to more than ${bound} bytes from ${layer.size} (a gzip bomb?)`,
+        );
       onTar(b);
       yield b;
     }
@@ -215,7 +240,8 @@ export interface OstreeImage {
   derived: number;
 }
 
-const layerName = (layout: string, i: number, layer: Descriptor) => `${layout}: layer ${i + 1} (${layer.digest.slice(0, 19)}…)`;
+const layerName = (layout: string, i: number, layer: Descriptor) =>
+  `${layout}: layer ${i + 1} (${layer.digest.slice(0, 19)}…)`;
 
 /** Read and check everything about an image that is not its layers' contents (cheap; before any work). */
 export async function readImage(layout: string, tag: string): Promise<OstreeImage> {
@@ -223,14 +249,31 @@ export async function readImage(layout: string, tag: string): Promise<OstreeImag
   const config = await readConfig(layout, manifest);
   const labels = config.config?.Labels ?? {};
   const commit = labels['ostree.commit'];
-  if (!commit) throw invalid('not-ostree-image', `${layout}:${tag} is not an ostree container image (no ostree.commit label)`);
-  if (!CHECKSUM.test(commit)) throw invalid('bad-image', `${layout}:${tag}: label ostree.commit ${JSON.stringify(commit.slice(0, 80))} is not a commit checksum (64 hex digits)`);
+  if (!commit)
+    throw invalid('not-ostree-image', `${layout}:${tag} is not an ostree container image (no ostree.commit label)`);
+  if (!CHECKSUM.test(commit))
+    throw invalid(
+      'bad-image',
+      `${layout}:${tag}: label ostree.commit ${JSON.stringify(commit.slice(0, 80))} is not a commit checksum (64 hex digits)`,
+    );
   const ref = labels[REF_LABEL];
-  if (ref !== undefined && (ref.length > 255 || !OSTREE_REF.test(ref))) throw invalid('bad-image', `${layout}:${tag}: label ${REF_LABEL} ${JSON.stringify(ref.slice(0, 80))} is not an ostree ref`);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) throw invalid('bad-oci', `${layout}: the config lists ${config.rootfs.diff_ids.length} layers, the manifest ${manifest.layers.length}`);
+  if (ref !== undefined && (ref.length > 255 || !OSTREE_REF.test(ref)))
+    throw invalid(
+      'bad-image',
+      `${layout}:${tag}: label ${REF_LABEL} ${JSON.stringify(ref.slice(0, 80))} is not an ostree ref`,
+    );
+  if (config.rootfs.diff_ids.length !== manifest.layers.length)
+    throw invalid(
+      'bad-oci',
+      `${layout}: the config lists ${config.rootfs.diff_ids.length} layers, the manifest ${manifest.layers.length}`,
+    );
   for (const [i, layer] of manifest.layers.entries()) {
     if (!GZIP_LAYERS.includes(layer.mediaType) && !TAR_LAYERS.includes(layer.mediaType)) {
-      throw invalid('unsupported-layer', `${layerName(layout, i, layer)}: media type ${layer.mediaType} is not supported`, 'skopeo copy --dest-compress-format gzip converts it');
+      throw invalid(
+        'unsupported-layer',
+        `${layerName(layout, i, layer)}: media type ${layer.mediaType} is not supported`,
+        'skopeo copy --dest-compress-format gzip converts it',
+      );
     }
     // Present, a regular file, of the size the manifest says: before anything is created.
     await (await openBlob(layout, layer, `layer ${i + 1}`)).close();
@@ -239,28 +282,51 @@ export async function readImage(layout: string, tag: string): Promise<OstreeImag
   // rest are derived. Without the label (an older image), every layer is an ostree layer.
   const final = labels['ostree.final-diffid'];
   const last = final === undefined ? manifest.layers.length - 1 : config.rootfs.diff_ids.indexOf(final);
-  if (last === -1) throw invalid('bad-image', `${layout}:${tag}: label ostree.final-diffid ${JSON.stringify(final!.slice(0, 80))} names none of the image's layers`);
-  return { layout, tag, manifest, config, labels, commit, digest: descriptor.digest, derived: manifest.layers.length - 1 - last };
+  if (last === -1)
+    throw invalid(
+      'bad-image',
+      `${layout}:${tag}: label ostree.final-diffid ${JSON.stringify(final!.slice(0, 80))} names none of the image's layers`,
+    );
+  return {
+    layout,
+    tag,
+    manifest,
+    config,
+    labels,
+    commit,
+    digest: descriptor.digest,
+    derived: manifest.layers.length - 1 - last,
+  };
 }
 
 /** Errors about one layer's contents are prefixed with the layer they come from. */
 const ENTRY_ERRORS = new Set(['bad-tar', 'unsafe-entry', 'entry-too-large']);
 
 /** Write an object (bytes, or a stream when large); a failed write is a failure of ours (exit 1), named. */
-async function writeObject(target: string, data: Buffer | { header: Buffer; body: AsyncIterable<Buffer> }): Promise<void> {
+async function writeObject(
+  target: string,
+  data: Buffer | { header: Buffer; body: AsyncIterable<Buffer> },
+): Promise<void> {
   try {
     await mkdir(dirname(target), { recursive: true });
     if (Buffer.isBuffer(data)) await writeFile(target, data);
     else {
       // Large content: deflated as it streams, never held whole.
-      await pipeline(data.body, createDeflateRaw({ level: 1 }), async function* (deflated: AsyncIterable<Buffer>) {
-        yield data.header;
-        yield* deflated;
-      }, createWriteStream(target));
+      await pipeline(
+        data.body,
+        createDeflateRaw({ level: 1 }),
+        async function* (deflated: AsyncIterable<Buffer>) {
+          yield data.header;
+          yield* deflated;
+        },
+        createWriteStream(target),
+      );
     }
   } catch (err) {
     if (err instanceof ToolError || !(err as NodeJS.ErrnoException).syscall) throw err;
-    throw new ToolError('write-failed', `${target}: cannot write the object: ${(err as NodeJS.ErrnoException).code}`, { cause: err });
+    throw new ToolError('write-failed', `${target}: cannot write the object: ${(err as NodeJS.ErrnoException).code}`, {
+      cause: err,
+    });
   }
 }
 
@@ -305,7 +371,13 @@ export interface LayersImported {
  * Write the objects of one image's layers into an archive repository; with derived layers, the
  * commit they make on top of the base commit (see derived.ts).
  */
-export async function importLayers(layout: string | OstreeImage, tag: string, repo: string, limitsIn: Partial<ImportLimits> = {}, o: ImportLayersOptions = {}): Promise<LayersImported> {
+export async function importLayers(
+  layout: string | OstreeImage,
+  tag: string,
+  repo: string,
+  limitsIn: Partial<ImportLimits> = {},
+  o: ImportLayersOptions = {},
+): Promise<LayersImported> {
   const image = typeof layout === 'string' ? await readImage(layout, tag) : layout;
   const { manifest, config, labels } = image;
   const limits = { ...IMPORT_LIMITS, ...limitsIn };
@@ -329,7 +401,9 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
     for (const [i, layer] of manifest.layers.entries()) {
       const what = layerName(image.layout, i, layer);
       const derived = i >= firstDerived;
-      o.progress?.step(`importing ${derived ? 'derived ' : ''}layer ${i + 1} of ${manifest.layers.length} (${printable((layer.annotations?.['ostree.components'] ?? layer.digest).slice(0, 60))})`);
+      o.progress?.step(
+        `importing ${derived ? 'derived ' : ''}layer ${i + 1} of ${manifest.layers.length} (${printable((layer.annotations?.['ostree.components'] ?? layer.digest).slice(0, 60))})`,
+      );
       const bound = inflateBound(layer, limits);
       const hash = createHash('sha256');
       const tar = layerTar(image.layout, layer, what, bound, (b) => hash.update(b));
@@ -344,7 +418,13 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
             const name = checker.check(e);
             const m = OBJECT.exec(name);
             if (!m) {
-              if (!name.startsWith('sysroot/') && e.header.type !== 'directory' && e.header.type !== 'link' && e.header.type !== 'symlink') ignored++;
+              if (
+                !name.startsWith('sysroot/') &&
+                e.header.type !== 'directory' &&
+                e.header.type !== 'link' &&
+                e.header.type !== 'symlink'
+              )
+                ignored++;
               continue;
             }
             const [, dir, rest, ext] = m;
@@ -353,15 +433,18 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
             if (ext === 'file-xattrs') {
               if (e.header.type !== 'file') throw rejected(name, 'xattrs object does not match its name');
               const content = await readBody(e, limits.objectBytes, 'xattrs object');
-              if (createHash('sha256').update(content).digest('hex') !== checksum) throw rejected(name, 'xattrs object does not match its name');
+              if (createHash('sha256').update(content).digest('hex') !== checksum)
+                throw rejected(name, 'xattrs object does not match its name');
               if (!xattrs.has(name)) held += content.length;
-              if (held > limits.heldBytes) throw rejected(name, `the image's xattrs objects take more than ${limits.heldBytes} bytes`);
+              if (held > limits.heldBytes)
+                throw rejected(name, `the image's xattrs objects take more than ${limits.heldBytes} bytes`);
               xattrs.set(name, content);
             } else if (ext === 'file-xattrs-link') {
               if (e.header.type !== 'link') throw rejected(name, 'expected a hardlink');
               xattrsOf.set(checksum, safeName(e.header.linkname!));
             } else if (ext === 'file') {
-              if (e.header.type !== 'file' && e.header.type !== 'symlink') throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
+              if (e.header.type !== 'file' && e.header.type !== 'symlink')
+                throw rejected(name, `a content object must be a file or symlink, not a ${e.header.type}`);
               const xname = xattrsOf.get(checksum);
               const x = xname === undefined ? Buffer.alloc(0) : xattrs.get(xname);
               if (!x) throw rejected(name, 'its xattrs object is missing');
@@ -380,7 +463,14 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
                 xattrs: x,
               });
               if (symlink) await writeObject(target, header);
-              else if (e.header.size <= WHOLE_OBJECT) await writeObject(target, Buffer.concat([header, await deflateRawAsync(await readBody(e, WHOLE_OBJECT, 'content object'), { level: 1 })]));
+              else if (e.header.size <= WHOLE_OBJECT)
+                await writeObject(
+                  target,
+                  Buffer.concat([
+                    header,
+                    await deflateRawAsync(await readBody(e, WHOLE_OBJECT, 'content object'), { level: 1 }),
+                  ]),
+                );
               else await writeObject(target, { header, body: e.body });
               objects++;
             } else {
@@ -399,16 +489,28 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
         // Whatever follows the end-of-archive blocks is part of the layer's digest too.
         for await (const rest of tar) void rest;
       } catch (err) {
-        if (err instanceof ToolError && ENTRY_ERRORS.has(err.code)) throw new ToolError(err.code, `${what}: ${err.summary}`, { exitCode: err.exitCode, hint: err.hint, detail: err.detail, cause: err });
+        if (err instanceof ToolError && ENTRY_ERRORS.has(err.code))
+          throw new ToolError(err.code, `${what}: ${err.summary}`, {
+            exitCode: err.exitCode,
+            hint: err.hint,
+            detail: err.detail,
+            cause: err,
+          });
         throw err;
       } finally {
         await tar.return(undefined);
       }
       const diffId = `sha256:${hash.digest('hex')}`;
-      if (diffId !== config.rootfs.diff_ids[i]) throw invalid('digest-mismatch', `${what}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`);
+      if (diffId !== config.rootfs.diff_ids[i])
+        throw invalid(
+          'digest-mismatch',
+          `${what}: uncompressed digest ${diffId} does not match the config's ${config.rootfs.diff_ids[i]}`,
+        );
     }
-    if (commits.length !== 1) throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
-    if (commits[0] !== labels['ostree.commit']) throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
+    if (commits.length !== 1)
+      throw invalid('bad-image', `the image carries ${commits.length} commit objects, expected exactly 1`);
+    if (commits[0] !== labels['ostree.commit'])
+      throw invalid('bad-image', `the image carries commit ${commits[0]}, its label says ${labels['ostree.commit']}`);
     const base = commits[0]!;
     let commit = base;
     if (image.derived) {
@@ -426,7 +528,17 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
         bindRef: labels[REF_LABEL],
       });
     }
-    return { commit, base, labels, layers: manifest.layers.length, derived: image.derived, objects, skipped, ignored, filtered: Object.fromEntries([...filtered].sort()) };
+    return {
+      commit,
+      base,
+      labels,
+      layers: manifest.layers.length,
+      derived: image.derived,
+      objects,
+      skipped,
+      ignored,
+      filtered: Object.fromEntries([...filtered].sort()),
+    };
   } finally {
     if (work) await rm(work, { recursive: true, force: true });
   }
@@ -435,7 +547,11 @@ export async function importLayers(layout: string | OstreeImage, tag: string, re
 /** Entries whose declared size the layer can hold. */
 async function* bounded(entries: AsyncIterable<TarStreamEntry>, bound: number): AsyncGenerator<TarStreamEntry> {
   for await (const e of entries) {
-    if (e.header.size > bound) throw invalid('entry-too-large', `entry ${JSON.stringify(e.header.name)} declares ${e.header.size} bytes, more than the layer can hold (${bound} bytes)`);
+    if (e.header.size > bound)
+      throw invalid(
+        'entry-too-large',
+        `entry ${JSON.stringify(e.header.name)} declares ${e.header.size} bytes, more than the layer can hold (${bound} bytes)`,
+      );
     yield e;
   }
 }
@@ -456,7 +572,8 @@ async function checkNewRepo(repo: string): Promise<void> {
     throw usageError(`${repo}: cannot create the import repository here: ${err.code ?? String(err)}`);
   });
   if (!st) return;
-  if (!st.isDirectory() || (await readdir(repo)).length > 0) throw usageError(`${repo}: exists and is not an empty directory; the import creates a new repository`);
+  if (!st.isDirectory() || (await readdir(repo)).length > 0)
+    throw usageError(`${repo}: exists and is not an empty directory; the import creates a new repository`);
 }
 
 export async function importImage(o: ImportOptions): Promise<ImportResult> {
@@ -480,7 +597,17 @@ export async function importImage(o: ImportOptions): Promise<ImportResult> {
     if (docker) {
       fetched = await mkdtemp(join(dirname(repo), '.oci-pull-'));
       o.progress?.step(`pulling ${o.source}`);
-      await run('skopeo', ['copy', '--quiet', ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : []), o.source, `oci:${fetched}:pulled`], { providedBy: 'skopeo', what: `pull ${o.source}` });
+      await run(
+        'skopeo',
+        [
+          'copy',
+          '--quiet',
+          ...(o.tlsVerify === false ? ['--src-tls-verify=false'] : []),
+          o.source,
+          `oci:${fetched}:pulled`,
+        ],
+        { providedBy: 'skopeo', what: `pull ${o.source}` },
+      );
       layout = fetched;
       tag = 'pulled';
     }
@@ -492,11 +619,21 @@ export async function importImage(o: ImportOptions): Promise<ImportResult> {
     const ref = o.ref ?? r.labels[REF_LABEL] ?? 'ostree/container/image';
     await ostree(staging, ['refs', `--create=${ref}`, r.commit], 'set the ref');
     // The derived layers' own commits were steps of the merge: only the ref's history is kept.
-    if (r.derived) await ostree(staging, ['prune', '--refs-only'], 'drop the derived layers\' commits');
+    if (r.derived) await ostree(staging, ['prune', '--refs-only'], "drop the derived layers' commits");
     o.progress?.step('verifying every object (ostree fsck)');
     await ostree(staging, ['fsck', '--quiet'], 'verify the imported objects');
     await rename(staging, repo);
-    return { commit: r.commit, digest: image.digest, ref, layers: r.layers, objects: r.objects, ignored: r.ignored, base: r.base, derived: r.derived, filtered: r.filtered };
+    return {
+      commit: r.commit,
+      digest: image.digest,
+      ref,
+      layers: r.layers,
+      objects: r.objects,
+      ignored: r.ignored,
+      base: r.base,
+      derived: r.derived,
+      filtered: r.filtered,
+    };
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;

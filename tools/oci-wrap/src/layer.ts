@@ -46,11 +46,32 @@ export function presentedPath(path: string): string {
   return path === 'usr/etc' || path.startsWith('usr/etc/') ? path.slice(4) : path;
 }
 
-const DIR = (name: string, mode = 0o755, uid = 0, gid = 0): TarHeader => ({ name, type: 'directory', mode, uid, gid, size: 0, mtime: 0 });
-const DATA = (name: string, size: number): TarHeader => ({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0 });
+const DIR = (name: string, mode = 0o755, uid = 0, gid = 0): TarHeader => ({
+  name,
+  type: 'directory',
+  mode,
+  uid,
+  gid,
+  size: 0,
+  mtime: 0,
+});
+const DATA = (name: string, size: number): TarHeader => ({
+  name,
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size,
+  mtime: 0,
+});
 
 /** The entries of one layer, in a fixed order: directories, repo skeleton, metadata objects, content objects, real paths. */
-async function* layerEntries(o: { repo: string }, tree: LayerJob['tree'], l: LayerContent, first: boolean): AsyncGenerator<Buffer> {
+async function* layerEntries(
+  o: { repo: string },
+  tree: LayerJob['tree'],
+  l: LayerContent,
+  first: boolean,
+): AsyncGenerator<Buffer> {
   if (first) {
     const treeDirs = new Set<string>();
     for (const d of [...tree.dirs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
@@ -61,7 +82,8 @@ async function* layerEntries(o: { repo: string }, tree: LayerJob['tree'], l: Lay
     }
     const skeleton = [OSTREEDIR.split('/')[0]!, OSTREEDIR, `${OSTREEDIR}/repo`, OBJECTS];
     for (let i = 0; i < 256; i++) skeleton.push(`${OBJECTS}/${i.toString(16).padStart(2, '0')}`);
-    for (const d of ['extensions', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp', 'tmp/cache']) skeleton.push(`${OSTREEDIR}/repo/${d}`);
+    for (const d of ['extensions', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp', 'tmp/cache'])
+      skeleton.push(`${OSTREEDIR}/repo/${d}`);
     for (const d of skeleton) if (!treeDirs.has(d)) yield* encodeEntry(DIR(d));
     for (const v of tree.var ?? []) if (!treeDirs.has(v.name)) yield* encodeEntry({ ...v, size: 0, mtime: 0 });
     const config = Buffer.from(REPO_CONFIG);
@@ -70,7 +92,10 @@ async function* layerEntries(o: { repo: string }, tree: LayerJob['tree'], l: Lay
     yield* encodeEntry(DATA(objectName(tree.commit, 'commit'), commit.length), commit);
     const commitmeta = await readMetaObject(o.repo, tree.commit, 'commitmeta');
     if (commitmeta) yield* encodeEntry(DATA(objectName(tree.commit, 'commitmeta'), commitmeta.length), commitmeta);
-    for (const [ext, sums] of [['dirmeta', new Set(tree.dirs.map((d) => d.meta))], ['dirtree', new Set(tree.dirs.map((d) => d.tree))]] as const) {
+    for (const [ext, sums] of [
+      ['dirmeta', new Set(tree.dirs.map((d) => d.meta))],
+      ['dirtree', new Set(tree.dirs.map((d) => d.tree))],
+    ] as const) {
       for (const sum of [...sums].sort()) {
         const data = (await readMetaObject(o.repo, sum, ext))!;
         yield* encodeEntry(DATA(objectName(sum, ext), data.length), data);
@@ -89,14 +114,37 @@ async function* layerEntries(o: { repo: string }, tree: LayerJob['tree'], l: Lay
     yield* encodeEntry({ ...DATA(objectName(checksum, 'file-xattrs-link'), 0), type: 'link', linkname: xattrsName });
     const symlink = (header.mode & S_IFMT) === S_IFLNK;
     const h: TarHeader = symlink
-      ? { name: objectName(checksum, 'file'), type: 'symlink', linkname: header.symlinkTarget, mode: header.mode & 0o7777, uid: header.uid, gid: header.gid, size: 0, mtime: 0 }
-      : { name: objectName(checksum, 'file'), type: 'file', mode: header.mode & 0o7777, uid: header.uid, gid: header.gid, size: content.length, mtime: 0 };
+      ? {
+          name: objectName(checksum, 'file'),
+          type: 'symlink',
+          linkname: header.symlinkTarget,
+          mode: header.mode & 0o7777,
+          uid: header.uid,
+          gid: header.gid,
+          size: 0,
+          mtime: 0,
+        }
+      : {
+          name: objectName(checksum, 'file'),
+          type: 'file',
+          mode: header.mode & 0o7777,
+          uid: header.uid,
+          gid: header.gid,
+          size: content.length,
+          mtime: 0,
+        };
     headers.set(checksum, h);
     yield* encodeEntry(h, symlink ? undefined : content);
   }
   for (const f of l.paths) {
     const h = headers.get(f.checksum)!;
-    yield* encodeEntry({ ...h, name: presentedPath(f.path), type: 'link', size: 0, linkname: objectName(f.checksum, 'file') });
+    yield* encodeEntry({
+      ...h,
+      name: presentedPath(f.path),
+      type: 'link',
+      size: 0,
+      linkname: objectName(f.checksum, 'file'),
+    });
   }
   yield END_OF_ARCHIVE;
 }
@@ -147,4 +195,3 @@ export async function writeLayer(job: LayerJob): Promise<LayerResult> {
   await adoptBlob(o.dir, tmp, d);
   return { mediaType: MEDIA.layerGzip, digest: d, size, diffId: `sha256:${diff.digest('hex')}`, bytes };
 }
-

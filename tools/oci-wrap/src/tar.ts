@@ -29,7 +29,12 @@ function octal(buf: Buffer, at: number, width: number, value: number): void {
   buf.write(value.toString(8).padStart(width - 1, '0') + '\0', at, width, 'ascii');
 }
 
-function ustarBlock(name: string, typeflag: string, h: { mode: number; uid: number; gid: number; size: number; mtime: number }, linkname = ''): Buffer {
+function ustarBlock(
+  name: string,
+  typeflag: string,
+  h: { mode: number; uid: number; gid: number; size: number; mtime: number },
+  linkname = '',
+): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(name, 0, 100, 'utf8');
   octal(b, 100, 8, h.mode & 0o7777);
@@ -76,7 +81,12 @@ export function encodeHeader(h: TarHeader): Buffer {
   );
   if (!records.length) return main;
   const pax = Buffer.from(records.join(''), 'utf8');
-  const paxHeader = ustarBlock('PaxHeaders/entry', 'x', { mode: 0o644, uid: 0, gid: 0, size: pax.length, mtime: h.mtime }, '');
+  const paxHeader = ustarBlock(
+    'PaxHeaders/entry',
+    'x',
+    { mode: 0o644, uid: 0, gid: 0, size: pax.length, mtime: h.mtime },
+    '',
+  );
   return Buffer.concat([paxHeader, pax, padding(pax.length), main]);
 }
 
@@ -158,7 +168,8 @@ function parsePax(data: Buffer): Record<string, string> {
     if (space === -1 || space - i > 12) throw bad('bad pax record');
     const digits = data.subarray(i, space).toString('ascii');
     const len = /^[0-9]+$/.test(digits) ? Number(digits) : NaN;
-    if (!Number.isInteger(len) || len <= space - i + 1 || i + len > data.length || data[i + len - 1] !== 0x0a) throw bad('bad pax record length');
+    if (!Number.isInteger(len) || len <= space - i + 1 || i + len > data.length || data[i + len - 1] !== 0x0a)
+      throw bad('bad pax record length');
     const rec = data.subarray(space + 1, i + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq === -1) throw bad('bad pax record');
@@ -222,7 +233,10 @@ class ByteReader {
  * Entries of a tar stream, their contents streamed: only headers (and pax / GNU long-name
  * headers, bounded by limits.metadataBytes) are held in memory. Unknown entry types are refused.
  */
-export async function* readTarStream(source: AsyncIterable<Buffer>, limits: TarLimits = {}): AsyncGenerator<TarStreamEntry> {
+export async function* readTarStream(
+  source: AsyncIterable<Buffer>,
+  limits: TarLimits = {},
+): AsyncGenerator<TarStreamEntry> {
   const maxMeta = limits.metadataBytes ?? MAX_METADATA;
   const maxEntry = limits.entryBytes ?? MAX_ENTRY;
   const r = new ByteReader(source[Symbol.asyncIterator]());
@@ -250,7 +264,10 @@ export async function* readTarStream(source: AsyncIterable<Buffer>, limits: TarL
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       metaBytes += size;
-      if (size > maxMeta || metaBytes > maxMeta) throw bad(`${typeflag === 'L' || typeflag === 'K' ? 'GNU long name' : 'pax'} header of ${size} bytes (more than ${maxMeta} bytes of headers for one entry)`);
+      if (size > maxMeta || metaBytes > maxMeta)
+        throw bad(
+          `${typeflag === 'L' || typeflag === 'K' ? 'GNU long name' : 'pax'} header of ${size} bytes (more than ${maxMeta} bytes of headers for one entry)`,
+        );
       const data = size ? (await r.read(size + pad))?.subarray(0, size) : Buffer.alloc(0);
       if (!data) throw bad('truncated entry');
       if (typeflag === 'x') pax = { ...pax, ...parsePax(data) };
@@ -258,11 +275,21 @@ export async function* readTarStream(source: AsyncIterable<Buffer>, limits: TarL
       else if (typeflag === 'K') gnuLink = cstring(data, 0, data.length);
       continue;
     }
-    const types: Record<string, EntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '5': 'directory' };
+    const types: Record<string, EntryType> = {
+      '0': 'file',
+      '\0': 'file',
+      '7': 'file',
+      '1': 'link',
+      '2': 'symlink',
+      '5': 'directory',
+    };
     const type = types[typeflag];
     const prefix = cstring(block, 345, 155);
     const rawName = pax.path ?? gnuName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
-    if (!type) throw bad(`${shown(rawName)}: unsupported entry type '${/^[\x21-\x7e]$/.test(typeflag) ? typeflag : `\\x${block[156]!.toString(16).padStart(2, '0')}`}'`);
+    if (!type)
+      throw bad(
+        `${shown(rawName)}: unsupported entry type '${/^[\x21-\x7e]$/.test(typeflag) ? typeflag : `\\x${block[156]!.toString(16).padStart(2, '0')}`}'`,
+      );
     const linkname = pax.linkpath ?? gnuLink ?? cstring(block, 157, 100);
     const header: TarHeader = {
       name: rawName,
@@ -296,7 +323,12 @@ export async function* readTarStream(source: AsyncIterable<Buffer>, limits: TarL
 
 /** An entry's content, read whole: at most max bytes (the header's size is checked first). */
 export async function readBody(e: TarStreamEntry, max: number, what: string): Promise<Buffer> {
-  if (e.header.size > max) throw new ToolError('entry-too-large', `${shown(e.header.name)}: ${e.header.size} bytes, more than the ${max} a ${what} may have`, { exitCode: 2 });
+  if (e.header.size > max)
+    throw new ToolError(
+      'entry-too-large',
+      `${shown(e.header.name)}: ${e.header.size} bytes, more than the ${max} a ${what} may have`,
+      { exitCode: 2 },
+    );
   const chunks: Buffer[] = [];
   for await (const c of e.body) chunks.push(c);
   return Buffer.concat(chunks, e.header.size);
@@ -304,5 +336,6 @@ export async function readBody(e: TarStreamEntry, max: number, what: string): Pr
 
 /** Entries of a tar stream, each content read whole (small archives; see readTarStream). */
 export async function* readTar(source: AsyncIterable<Buffer>, limits: TarLimits = {}): AsyncGenerator<TarEntry> {
-  for await (const e of readTarStream(source, limits)) yield { header: e.header, content: await readBody(e, limits.entryBytes ?? MAX_ENTRY, 'entry') };
+  for await (const e of readTarStream(source, limits))
+    yield { header: e.header, content: await readBody(e, limits.entryBytes ?? MAX_ENTRY, 'entry') };
 }

@@ -37,7 +37,8 @@ export interface CommitTree {
 }
 
 export async function ostree(repo: string, args: string[], what: string): Promise<string> {
-  return (await toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: [repo], what, providedBy: 'ostree' })).stdout;
+  return (await toolboxRun('ostree', [`--repo=${repo}`, ...args], { binds: [repo], what, providedBy: 'ostree' }))
+    .stdout;
 }
 
 const LINE = /^([dl-])([0-7]{5}) +(\d+) +(\d+) +(\d+) +([0-9a-f]{64})(?: ([0-9a-f]{64}))? (\/.*)$/;
@@ -53,7 +54,8 @@ export function parseLs(text: string): { dirs: TreeDir[]; files: TreeFile[] } {
     const [, kind, mode, uid, gid, size, c1, c2, rawPath] = m;
     let path = rawPath!.slice(1);
     if (kind === 'l') path = path.slice(0, path.lastIndexOf(' -> '));
-    if (kind === 'd') dirs.push({ path, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid), tree: c1!, meta: c2! });
+    if (kind === 'd')
+      dirs.push({ path, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid), tree: c1!, meta: c2! });
     else files.push({ path, symlink: kind === 'l', size: Number(size), checksum: c1! });
   }
   return { dirs, files };
@@ -61,7 +63,13 @@ export function parseLs(text: string): { dirs: TreeDir[]; files: TreeFile[] } {
 
 export async function repoMode(repo: string): Promise<string> {
   const file = join(repo, 'config');
-  if (!(await stat(file).then(() => true, () => false))) throw new ToolError('not-a-repo', `${repo}: not an OSTree repository (no config)`);
+  if (
+    !(await stat(file).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new ToolError('not-a-repo', `${repo}: not an OSTree repository (no config)`);
   // A regular file of a few lines: a FIFO or a device there is refused, not read.
   const config = await readBoundedText(file, { maxBytes: READ_LIMITS.attribute, what: 'repository config' });
   return /^mode=(.*)$/m.exec(config)?.[1]?.trim() ?? 'bare';
@@ -70,7 +78,9 @@ export async function repoMode(repo: string): Promise<string> {
 export async function requireArchiveRepo(repo: string, ref: string): Promise<void> {
   const mode = await repoMode(repo);
   if (mode !== 'archive' && mode !== 'archive-z2') {
-    throw new ToolError('repo-mode', `${repo}: repository mode is ${mode}; oci-wrap reads archive repositories`, { hint: `ostree --repo=ARCHIVE init --mode=archive && ostree --repo=ARCHIVE pull-local ${repo} ${ref}` });
+    throw new ToolError('repo-mode', `${repo}: repository mode is ${mode}; oci-wrap reads archive repositories`, {
+      hint: `ostree --repo=ARCHIVE init --mode=archive && ostree --repo=ARCHIVE pull-local ${repo} ${ref}`,
+    });
   }
 }
 
@@ -86,12 +96,22 @@ export async function resolveRef(repo: string, ref: string): Promise<string> {
   if (/^[0-9a-f]{64}$/.test(ref)) return ref;
   if (!ref.split('/').includes('..')) {
     const file = join(repo, 'refs', 'heads', ref);
-    const direct = (await stat(file).then(() => true, () => false)) ? (await readBoundedText(file, { maxBytes: 4096, what: 'ref' })).trim() : undefined;
+    const direct = (await stat(file).then(
+      () => true,
+      () => false,
+    ))
+      ? (await readBoundedText(file, { maxBytes: 4096, what: 'ref' })).trim()
+      : undefined;
     if (direct && /^[0-9a-f]{64}$/.test(direct)) return direct;
   }
-  return (await ostree(repo, ['rev-parse', ref], `resolve ${ref}`).catch((err: unknown) => {
-    throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, { cause: err, hint: `ostree --repo=${repo} refs lists what is there` });
-  })).trim();
+  return (
+    await ostree(repo, ['rev-parse', ref], `resolve ${ref}`).catch((err: unknown) => {
+      throw new ToolError('missing-ref', `${repo}: no ref ${ref}`, {
+        cause: err,
+        hint: `ostree --repo=${repo} refs lists what is there`,
+      });
+    })
+  ).trim();
 }
 
 export function objectPath(repo: string, checksum: string, ext: string): string {
@@ -99,11 +119,18 @@ export function objectPath(repo: string, checksum: string, ext: string): string 
 }
 
 /** A content object: its header and uncompressed content (empty for symlinks). */
-export async function readContentObject(repo: string, checksum: string): Promise<{ header: FileHeader; content: Buffer }> {
+export async function readContentObject(
+  repo: string,
+  checksum: string,
+): Promise<{ header: FileHeader; content: Buffer }> {
   const raw = await readFile(objectPath(repo, checksum, 'filez'));
   const { header, contentOffset } = decodeFilezHeader(raw);
   const content = contentOffset < raw.length ? await inflateRawAsync(raw.subarray(contentOffset)) : Buffer.alloc(0);
-  if (content.length !== header.size && (header.mode & 0o170000) === 0o100000) throw new ToolError('corrupt-object', `${checksum}: content is ${content.length} bytes, header says ${header.size}`);
+  if (content.length !== header.size && (header.mode & 0o170000) === 0o100000)
+    throw new ToolError(
+      'corrupt-object',
+      `${checksum}: content is ${content.length} bytes, header says ${header.size}`,
+    );
   return { header, content };
 }
 
@@ -116,20 +143,40 @@ export function readContentObjectSync(repo: string, checksum: string): { header:
   const raw = readFileSync(objectPath(repo, checksum, 'filez'));
   const { header, contentOffset } = decodeFilezHeader(raw);
   const content = contentOffset < raw.length ? inflateRawSync(raw.subarray(contentOffset)) : Buffer.alloc(0);
-  if (content.length !== header.size && (header.mode & 0o170000) === 0o100000) throw new ToolError('corrupt-object', `${checksum}: content is ${content.length} bytes, header says ${header.size}`);
+  if (content.length !== header.size && (header.mode & 0o170000) === 0o100000)
+    throw new ToolError(
+      'corrupt-object',
+      `${checksum}: content is ${content.length} bytes, header says ${header.size}`,
+    );
   return { header, content };
 }
 
-export async function readMetaObject(repo: string, checksum: string, ext: 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta'): Promise<Buffer | undefined> {
+export async function readMetaObject(
+  repo: string,
+  checksum: string,
+  ext: 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta',
+): Promise<Buffer | undefined> {
   const p = objectPath(repo, checksum, ext);
-  if (ext === 'commitmeta' && !(await stat(p).then(() => true, () => false))) return undefined;
+  if (
+    ext === 'commitmeta' &&
+    !(await stat(p).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
   return readFile(p);
 }
 
 /** The commit's version and timestamp (seconds), from `ostree show`. */
-export async function commitDetails(repo: string, commit: string): Promise<{ version: string | null; timestamp: number }> {
+export async function commitDetails(
+  repo: string,
+  commit: string,
+): Promise<{ version: string | null; timestamp: number }> {
   const show = await ostree(repo, ['show', commit], 'read the commit date and version');
   const date = /^Date: +(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([+-]\d{4})$/m.exec(show);
-  const timestamp = date ? Date.parse(`${date[1]!.replace(' ', 'T')}${date[2]!.slice(0, 3)}:${date[2]!.slice(3)}`) / 1000 : 0;
+  const timestamp = date
+    ? Date.parse(`${date[1]!.replace(' ', 'T')}${date[2]!.slice(0, 3)}:${date[2]!.slice(3)}`) / 1000
+    : 0;
   return { version: /^Version: (.+)$/m.exec(show)?.[1]?.trim() ?? null, timestamp };
 }

@@ -53,8 +53,14 @@ function varName(path: string): string | undefined {
  * usr/lib/tmpfiles.d, read in name order, the first line for a path wins as in systemd-tmpfiles),
  * the accounts that own them, and the factory files of the tree.
  */
-export function presentVar(files: Map<string, string>, accounts: { users: Map<string, number>; groups: Map<string, number> }, tree: TreeFile[]): VarPresentation {
-  const factory = new Map(tree.filter((f) => f.path.startsWith(FACTORY_VAR)).map((f) => [f.path.slice(FACTORY_VAR.length), f]));
+export function presentVar(
+  files: Map<string, string>,
+  accounts: { users: Map<string, number>; groups: Map<string, number> },
+  tree: TreeFile[],
+): VarPresentation {
+  const factory = new Map(
+    tree.filter((f) => f.path.startsWith(FACTORY_VAR)).map((f) => [f.path.slice(FACTORY_VAR.length), f]),
+  );
   const seen = new Set<string>();
   const dirs = new Map<string, VarEntry>();
   const links = new Map<string, VarEntry>();
@@ -71,7 +77,13 @@ export function presentVar(files: Map<string, string>, accounts: { users: Map<st
       if (['d', 'D', 'v', 'q', 'Q'].includes(base)) {
         seen.add(rel);
         const m = mode && /^[0-7]{3,4}$/.test(mode) ? parseInt(mode, 8) : 0o755;
-        dirs.set(rel, { name: rel, type: 'directory', mode: m, uid: id(user, accounts.users), gid: id(group, accounts.groups) });
+        dirs.set(rel, {
+          name: rel,
+          type: 'directory',
+          mode: m,
+          uid: id(user, accounts.users),
+          gid: id(group, accounts.groups),
+        });
       } else if (base === 'L') {
         const target = rest.length ? field(rest.join(' ')) : undefined;
         if (!target || target === '-') continue;
@@ -88,7 +100,8 @@ export function presentVar(files: Map<string, string>, accounts: { users: Map<st
   }
   // A line below a symlink (a /var/run/… after L /var/run): tmpfiles follows the link; the image does not.
   const below = (rel: string) => [...links.keys()].some((l) => rel.startsWith(`${l}/`));
-  for (const m of [dirs, links, copies] as Map<string, unknown>[]) for (const k of [...m.keys()]) if (below(k)) m.delete(k);
+  for (const m of [dirs, links, copies] as Map<string, unknown>[])
+    for (const k of [...m.keys()]) if (below(k)) m.delete(k);
   // Every parent of an entry is a directory: 0755 root unless a line says otherwise.
   for (const rel of [...dirs.keys(), ...links.keys(), ...copies.keys()]) {
     const parts = rel.split('/');
@@ -98,6 +111,8 @@ export function presentVar(files: Map<string, string>, accounts: { users: Map<st
     }
   }
   dirs.delete('var');
-  const entries = [...dirs.values(), ...links.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = [...dirs.values(), ...links.values()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   return { entries, copies };
 }

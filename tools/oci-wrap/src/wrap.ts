@@ -12,10 +12,28 @@ import { Worker } from 'node:worker_threads';
 import { parseGroup, parsePasswd, ToolError, type Progress } from '@debian-atomic/lib';
 import { COMMIT_LAYER, componentOf, KERNEL_LAYER, planLayers, type Component } from './chunk.js';
 import { presentedPath, type LayerContent, type LayerJob, type LayerResult } from './layer.js';
-import { checkOutputLayout, MEDIA, readConfig, readManifest, sha256, tagManifest, writeBlob, type ImageConfig, type Manifest } from './oci.js';
+import {
+  checkOutputLayout,
+  MEDIA,
+  readConfig,
+  readManifest,
+  sha256,
+  tagManifest,
+  writeBlob,
+  type ImageConfig,
+  type Manifest,
+} from './oci.js';
 import { presentVar, TMPFILES_DIR, type VarPresentation } from './var.js';
 import { DPKG_INFO, listPackage, ownersFromLists } from './packages.js';
-import { commitDetails, readCommitTree, readContentObject, requireArchiveRepo, resolveRef, type CommitTree, type TreeFile } from './tree.js';
+import {
+  commitDetails,
+  readCommitTree,
+  readContentObject,
+  requireArchiveRepo,
+  resolveRef,
+  type CommitTree,
+  type TreeFile,
+} from './tree.js';
 
 export const COMPONENTS = 'ostree.components';
 export const REF_LABEL = 'org.debian-atomic.ref';
@@ -44,7 +62,9 @@ export interface WrapResult {
 /** Owners of the tree's paths, from the dpkg .list files in the commit. */
 async function treeOwners(repo: string, tree: CommitTree): Promise<Map<string, string>> {
   const lists = new Map<string, string>();
-  const files = tree.files.filter((f) => f.path.startsWith(DPKG_INFO) && !f.symlink && listPackage(f.path.slice(DPKG_INFO.length)));
+  const files = tree.files.filter(
+    (f) => f.path.startsWith(DPKG_INFO) && !f.symlink && listPackage(f.path.slice(DPKG_INFO.length)),
+  );
   const contents = await Promise.all(files.map((f) => readContentObject(repo, f.checksum)));
   files.forEach((f, i) => {
     const pkg = listPackage(f.path.slice(DPKG_INFO.length))!;
@@ -61,7 +81,8 @@ async function imageVar(repo: string, tree: CommitTree): Promise<VarPresentation
     for (const f of tree.files) {
       const name = f.path.slice(dir.length);
       if (f.path.startsWith(dir) && !name.includes('/') && name.endsWith('.conf')) {
-        if (f.symlink) confs.delete(name); // masked (a link to /dev/null)
+        if (f.symlink)
+          confs.delete(name); // masked (a link to /dev/null)
         else confs.set(name, f);
       }
     }
@@ -77,16 +98,22 @@ async function imageVar(repo: string, tree: CommitTree): Promise<VarPresentation
   return presentVar(files, { users, groups }, tree.files);
 }
 
-async function previousLayers(prev: { dir: string; tag: string }): Promise<{ components: string[][]; digests: Set<string> }> {
+async function previousLayers(prev: {
+  dir: string;
+  tag: string;
+}): Promise<{ components: string[][]; digests: Set<string> }> {
   const { manifest } = await readManifest(prev.dir, prev.tag);
-  const components = manifest.layers.map((l) => (l.annotations?.[COMPONENTS] ?? '').split(',').filter((c) => c && c !== COMMIT_LAYER));
+  const components = manifest.layers.map((l) =>
+    (l.annotations?.[COMPONENTS] ?? '').split(',').filter((c) => c && c !== COMMIT_LAYER),
+  );
   return { components: components.filter((c) => c.length), digests: new Set(manifest.layers.map((l) => l.digest)) };
 }
 
 export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
   const started = Date.now();
   const p = o.progress;
-  if (!Number.isInteger(o.maxLayers) || o.maxLayers < 4) throw new ToolError('usage', `--max-layers must be an integer of at least 4 (got ${o.maxLayers})`, { exitCode: 2 });
+  if (!Number.isInteger(o.maxLayers) || o.maxLayers < 4)
+    throw new ToolError('usage', `--max-layers must be an integer of at least 4 (got ${o.maxLayers})`, { exitCode: 2 });
   // The image inputs first: a bad --output or --previous is refused before the commit is read.
   await checkOutputLayout(o.dir);
   const prev = o.previous ? await previousLayers(o.previous) : undefined;
@@ -131,14 +158,23 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
   const workers = Math.max(1, Math.min(layers.length, Number(process.env.OCI_WRAP_WORKERS) || availableParallelism()));
   p?.step(`${layers.length} layers for ${tree.files.length} files (${components.length} components)`);
   // Largest layers first, so the workers finish together.
-  const order = layers.map((l, i) => ({ i, size: l.objects.length === 0 ? 0 : l.paths.reduce((s, f) => s + f.size, 0) })).sort((a, b) => b.size - a.size || a.i - b.i);
+  const order = layers
+    .map((l, i) => ({ i, size: l.objects.length === 0 ? 0 : l.paths.reduce((s, f) => s + f.size, 0) }))
+    .sort((a, b) => b.size - a.size || a.i - b.i);
   const pool = Array.from({ length: workers }, () => new LayerWorker());
   try {
     await Promise.all(
       pool.map(async (w) => {
         while (next < order.length) {
           const i = order[next++]!.i;
-          results[i] = await w.run({ repo: o.repo, dir: o.dir, tree: { commit: tree.commit, dirs: i === 0 ? tree.dirs : [], var: i === 0 ? varView.entries : [] }, layer: layers[i]!, first: i === 0, level: o.gzipLevel ?? 1 });
+          results[i] = await w.run({
+            repo: o.repo,
+            dir: o.dir,
+            tree: { commit: tree.commit, dirs: i === 0 ? tree.dirs : [], var: i === 0 ? varView.entries : [] },
+            layer: layers[i]!,
+            first: i === 0,
+            level: o.gzipLevel ?? 1,
+          });
         }
       }),
     );
@@ -164,15 +200,27 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
     created,
     config: { Labels: labels },
     rootfs: { type: 'layers', diff_ids: results.map((r) => r.diffId) },
-    history: layerNames.map((name) => ({ created, created_by: 'oci-wrap', comment: name.length > 200 ? `${name.slice(0, 197)}...` : name })),
+    history: layerNames.map((name) => ({
+      created,
+      created_by: 'oci-wrap',
+      comment: name.length > 200 ? `${name.slice(0, 197)}...` : name,
+    })),
   };
   const configBlob = await writeBlob(o.dir, Buffer.from(JSON.stringify(config)));
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: MEDIA.manifest,
     config: { mediaType: MEDIA.config, digest: configBlob.digest, size: configBlob.size },
-    layers: results.map((r, i) => ({ mediaType: MEDIA.layerGzip, digest: r.digest, size: r.size, annotations: { [COMPONENTS]: layerNames[i]! } })),
-    annotations: { 'ostree.commit': tree.commit, ...(details.version ? { 'org.opencontainers.image.version': details.version } : {}) },
+    layers: results.map((r, i) => ({
+      mediaType: MEDIA.layerGzip,
+      digest: r.digest,
+      size: r.size,
+      annotations: { [COMPONENTS]: layerNames[i]! },
+    })),
+    annotations: {
+      'ostree.commit': tree.commit,
+      ...(details.version ? { 'org.opencontainers.image.version': details.version } : {}),
+    },
   };
   const manifestBlob = await writeBlob(o.dir, Buffer.from(JSON.stringify(manifest)));
   await tagManifest(o.dir, o.tag, { mediaType: MEDIA.manifest, digest: manifestBlob.digest, size: manifestBlob.size });
@@ -180,7 +228,11 @@ export async function wrapCommit(o: WrapOptions): Promise<WrapResult> {
     commit: tree.commit,
     image: `oci:${o.dir}:${o.tag}`,
     manifest: manifestBlob.digest,
-    layers: results.map((r, i) => ({ digest: r.digest, size: r.size, components: i === 0 ? [COMMIT_LAYER] : layers[i]!.components })),
+    layers: results.map((r, i) => ({
+      digest: r.digest,
+      size: r.size,
+      components: i === 0 ? [COMMIT_LAYER] : layers[i]!.components,
+    })),
     ...(prev ? { changedLayers: results.filter((r) => !prev.digests.has(r.digest)).length } : {}),
     bytes: results.reduce((s, r) => s + r.bytes, 0),
     seconds: (Date.now() - started) / 1000,
@@ -191,10 +243,14 @@ export { sha256, readConfig, KERNEL_LAYER, presentedPath };
 
 /** One worker thread writing layers, one job at a time. */
 class LayerWorker {
-  private readonly worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './layer-worker.ts' : './layer-worker.js', import.meta.url));
+  private readonly worker = new Worker(
+    new URL(import.meta.url.endsWith('.ts') ? './layer-worker.ts' : './layer-worker.js', import.meta.url),
+  );
   run(job: LayerJob): Promise<LayerResult> {
     return new Promise((resolve, reject) => {
-      const onMessage = (m: { ok: true; result: LayerResult } | { ok: false; error: { code?: string; message: string } }) => {
+      const onMessage = (
+        m: { ok: true; result: LayerResult } | { ok: false; error: { code?: string; message: string } },
+      ) => {
         this.worker.off('error', onError);
         if (m.ok) resolve(m.result);
         else reject(m.error.code ? new ToolError(m.error.code, m.error.message) : new Error(m.error.message));

@@ -30,23 +30,58 @@ if (process.env.OCI_BOOT_TEST !== '1') {
     const registry = await startRegistry(join(t.testdir(), 'storage'));
     t.teardown(registry.stop);
     const remote = `docker://${registry.host}/debian-atomic/${VARIANT}:latest`;
-    const push = spawnSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${image}:latest`, remote], { encoding: 'utf8' });
+    const push = spawnSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${image}:latest`, remote], {
+      encoding: 'utf8',
+    });
     t.equal(push.status, 0, push.stderr);
 
     const { config, key } = testConfig();
     const disk = join(BUILD, 'oci-boot-test.qcow2');
-    const r = spawnSync('node', [join(ROOT, 'tools/disk-image/dist/bin.js'), '--quiet', '--oci', remote, '--no-tls-verify', '--config', config, '--format', 'qcow2', '--output', disk], { encoding: 'utf8' });
+    const r = spawnSync(
+      'node',
+      [
+        join(ROOT, 'tools/disk-image/dist/bin.js'),
+        '--quiet',
+        '--oci',
+        remote,
+        '--no-tls-verify',
+        '--config',
+        config,
+        '--format',
+        'qcow2',
+        '--output',
+        disk,
+      ],
+      { encoding: 'utf8' },
+    );
     t.equal(r.status, 0, r.stderr);
-    t.equal(JSON.parse(r.stdout).commit, info.commit, 'the disk deploys the commit imported from the registry: same checksum');
+    t.equal(
+      JSON.parse(r.stdout).commit,
+      info.commit,
+      'the disk deploys the commit imported from the registry: same checksum',
+    );
     t.ok(existsSync(disk));
     await registry.stop();
 
-    const vm = new Vm({ disk, format: 'qcow2', serialLog: join(BUILD, 'oci-boot-test-serial.log'), sshKey: key, user: 'debian', password: PASSWORD, timeout: 1200, snapshot: true });
+    const vm = new Vm({
+      disk,
+      format: 'qcow2',
+      serialLog: join(BUILD, 'oci-boot-test-serial.log'),
+      sshKey: key,
+      user: 'debian',
+      password: PASSWORD,
+      timeout: 1200,
+      snapshot: true,
+    });
     t.teardown(() => vm.kill());
     await vm.start();
     const after = await vm.waitForSsh(900_000);
     t.pass(`SSH after ${Math.round(after / 1000)} s`);
-    t.match(await vm.ssh('ostree admin status'), new RegExp(`^\\* debian ${info.commit}\\.0`, 'm'), 'booted deployment is the wrapped commit');
+    t.match(
+      await vm.ssh('ostree admin status'),
+      new RegExp(`^\\* debian ${info.commit}\\.0`, 'm'),
+      'booted deployment is the wrapped commit',
+    );
     t.equal((await vm.ssh('systemctl is-active multi-user.target')).trim(), 'active');
     await vm.kill();
   });

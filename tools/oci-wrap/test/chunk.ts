@@ -2,7 +2,8 @@ import t from 'tap';
 import { componentOf, KERNEL_LAYER, planLayers } from '../src/chunk.js';
 import { listPackage, ownersFromLists, treePath } from '../src/packages.js';
 
-const comps = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `p${String(i).padStart(3, '0')}`, size: 1000 - i }));
+const comps = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ name: `p${String(i).padStart(3, '0')}`, size: 1000 - i }));
 
 t.test('each package its own layer while the budget allows', async (t) => {
   const plan = planLayers([...comps(3), { name: KERNEL_LAYER, size: 5 }], 64);
@@ -32,10 +33,18 @@ t.test('with a previous image the assignment is kept, whatever the sizes now', a
   const previous = [[KERNEL_LAYER], ['p005'], ['p001', 'p002'], ['p000', 'p003', 'p004']];
   const now = comps(6).map((c) => ({ ...c, size: c.name === 'p004' ? 1e9 : c.size }));
   const plan = planLayers([...now, { name: 'new', size: 1 }, { name: KERNEL_LAYER, size: 5 }], 6, previous);
-  t.same(plan.layers, [[], [KERNEL_LAYER], ['p005'], ['p001', 'p002'], ['p000', 'p003', 'p004'], ['new']], 'a new package takes a free layer');
+  t.same(
+    plan.layers,
+    [[], [KERNEL_LAYER], ['p005'], ['p001', 'p002'], ['p000', 'p003', 'p004'], ['new']],
+    'a new package takes a free layer',
+  );
   const full = planLayers([...now, { name: 'new', size: 1 }, { name: KERNEL_LAYER, size: 5 }], 5, previous);
   t.same(full.layers[4], ['new', 'p000', 'p003', 'p004'], 'no free layer: it joins the shared one');
-  const gone = planLayers(comps(6).filter((c) => c.name !== 'p005'), 6, previous);
+  const gone = planLayers(
+    comps(6).filter((c) => c.name !== 'p005'),
+    6,
+    previous,
+  );
   t.same(gone.layers, [[], ['p001', 'p002'], ['p000', 'p003', 'p004']], 'removed packages leave no empty layer');
 });
 
@@ -51,7 +60,12 @@ t.test('paths: kernel by location or package, dpkg paths before the /usr merge',
   t.equal(listPackage('libc6:amd64.list'), 'libc6');
   t.equal(listPackage('libstdc++6.list'), 'libstdc++6');
   t.equal(listPackage('libc6.md5sums'), undefined);
-  const owners = ownersFromLists(new Map([['zz', '/usr/share/doc\n/bin/x\n'], ['aa', '/.\n/usr/share/doc\n']]));
+  const owners = ownersFromLists(
+    new Map([
+      ['zz', '/usr/share/doc\n/bin/x\n'],
+      ['aa', '/.\n/usr/share/doc\n'],
+    ]),
+  );
   t.equal(owners.get('usr/share/doc'), 'aa', 'shared paths go to the first package by name');
   t.equal(owners.get('usr/bin/x'), 'zz');
   t.notOk(owners.has(''));

@@ -30,7 +30,8 @@ t.test('where a layer entry goes', async (t) => {
   for (const [name, want] of cases) t.same(derivedPath(name), typeof want === 'string' ? { path: want } : want, name);
 });
 
-const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n_svc:x:120:120:Service:/nonexistent:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n';
+const PASSWD =
+  'root:x:0:0:root:/root:/bin/sh\n_svc:x:120:120:Service:/nonexistent:/usr/sbin/nologin\nalice:x:1000:1000::/home/alice:/bin/sh\n';
 const GROUP = 'root:x:0:\nshadow:x:42:\n_svc:x:120:\nalice:x:1000:\n';
 const STATUS = 'Package: hello\nVersion: 1\n\nPackage: added\nVersion: 2\n';
 
@@ -88,7 +89,10 @@ async function tinyImage(t: typeof import('tap').default): Promise<{ dir: string
 
 t.test('derived layers become a commit on top of the base commit', async (t) => {
   const { dir, layout, base } = await tinyImage(t);
-  await deriveImage(layout, 'base', 'derived', [tarOf(LAYER1), tarOf(LAYER2)], { created: '2026-01-02T03:04:05Z', labels: { 'org.opencontainers.image.version': '13.derived.1' } });
+  await deriveImage(layout, 'base', 'derived', [tarOf(LAYER1), tarOf(LAYER2)], {
+    created: '2026-01-02T03:04:05Z',
+    labels: { 'org.opencontainers.image.version': '13.derived.1' },
+  });
   const repo = join(dir, 'imported');
   const r = await importImage({ source: `oci:${layout}:derived`, repo });
   t.match(r, { base, derived: 2, layers: 8, ref: REF, filtered: { boot: 1, opt: 1, tmp: 1 } });
@@ -99,10 +103,21 @@ t.test('derived layers become a commit on top of the base commit', async (t) => 
   t.match(await ostreeIn(repo, 'show', commit), /Date: +2026-01-02 03:04:05 \+0000/, 'dated by the image config');
   t.match(await ostreeIn(repo, 'show', '--print-metadata-key=version', commit), /13\.derived\.1/);
   t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${BASE_KEY}`, commit), base);
-  t.match(await ostreeIn(repo, 'show', `--print-metadata-key=${LAYERS_KEY}`, commit), /^'sha256:[0-9a-f]{64},sha256:[0-9a-f]{64}'/);
+  t.match(
+    await ostreeIn(repo, 'show', `--print-metadata-key=${LAYERS_KEY}`, commit),
+    /^'sha256:[0-9a-f]{64},sha256:[0-9a-f]{64}'/,
+  );
   t.match(await ostreeIn(repo, 'show', '--print-metadata-key=ostree.bootable', commit), /true/, 'still bootable');
-  t.equal((await ostreeIn(repo, 'show', '--print-metadata-key=ostree.ref-binding', commit)).trim(), `['${REF}']`, "bound to the base's ref, so a pull by that ref takes it (disk-image --oci)");
-  t.equal((await ostreeIn(repo, 'show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, commit)).trim(), `'${r.digest}'`, 'the manifest digest, as ostree-ext records it');
+  t.equal(
+    (await ostreeIn(repo, 'show', '--print-metadata-key=ostree.ref-binding', commit)).trim(),
+    `['${REF}']`,
+    "bound to the base's ref, so a pull by that ref takes it (disk-image --oci)",
+  );
+  t.equal(
+    (await ostreeIn(repo, 'show', `--print-metadata-key=${MANIFEST_DIGEST_KEY}`, commit)).trim(),
+    `'${r.digest}'`,
+    'the manifest digest, as ostree-ext records it',
+  );
 
   const ls = await listing(repo, commit);
   const cat = (p: string) => ostreeIn(repo, 'cat', commit, p);
@@ -115,21 +130,40 @@ t.test('derived layers become a commit on top of the base commit', async (t) => 
   t.equal(await cat('/usr/bin/hello'), '#!/bin/sh\necho hello 1\n', 'base content kept');
   t.notOk(ls.has('/usr/share/hello/empty'), 'whiteout removed the base file');
   t.notOk(ls.has('/usr/share/hello/.wh.empty'), 'no whiteout file left');
-  t.same([...ls.keys()].filter((p) => p.startsWith('/usr/lib/shim/')), ['/usr/lib/shim/new.efi'], 'opaque directory: the lower content gone, the layer\'s own kept');
+  t.same(
+    [...ls.keys()].filter((p) => p.startsWith('/usr/lib/shim/')),
+    ['/usr/lib/shim/new.efi'],
+    "opaque directory: the lower content gone, the layer's own kept",
+  );
 
   t.equal(await cat('/usr/etc/added.conf'), 'key=value\n', '/etc → /usr/etc');
-  t.equal(ls.get('/usr/etc/added-hl.conf')?.checksum, ls.get('/usr/etc/added.conf')?.checksum, 'hardlink in /etc remapped');
-  t.notOk([...ls.keys()].some((p) => p.startsWith('/etc')), 'no /etc');
+  t.equal(
+    ls.get('/usr/etc/added-hl.conf')?.checksum,
+    ls.get('/usr/etc/added.conf')?.checksum,
+    'hardlink in /etc remapped',
+  );
+  t.notOk(
+    [...ls.keys()].some((p) => p.startsWith('/etc')),
+    'no /etc',
+  );
   t.match(await cat('/usr/etc/passwd'), /^alice:x:1000:1000::\/var\/home\/alice:\/bin\/sh$/m, 'homes in /var/home');
   const sysusers = await cat('/usr/lib/sysusers.d/debian-atomic.conf');
   t.match(sysusers, /^u _svc 120:_svc Service/m, 'the added system user is a sysusers entry');
   t.notMatch(sysusers, /alice/, 'a regular user is not');
 
   t.equal(await cat('/usr/lib/sysimage/dpkg/status'), STATUS, 'var/lib/dpkg → the database in /usr');
-  t.equal(await cat('/usr/lib/sysimage/dpkg/info/added.list'), '/usr/bin/added\n', 'written through the /var/lib/dpkg link');
+  t.equal(
+    await cat('/usr/lib/sysimage/dpkg/info/added.list'),
+    '/usr/bin/added\n',
+    'written through the /var/lib/dpkg link',
+  );
   t.notOk(ls.get('/usr/lib/sysimage/dpkg')?.meta.startsWith('l'), 'the database is still a directory');
 
-  t.same([...ls.keys()].filter((p) => p.startsWith('/var/')), [], '/var is empty');
+  t.same(
+    [...ls.keys()].filter((p) => p.startsWith('/var/')),
+    [],
+    '/var is empty',
+  );
   t.equal(await cat('/usr/share/factory/var/lib/foo/data'), 'state\n', '/var files in /usr/share/factory');
   t.notOk(ls.has('/usr/share/factory/var/log/apt/history.log'), 'logs dropped');
   t.equal(
@@ -145,7 +179,11 @@ t.test('derived layers become a commit on top of the base commit', async (t) => 
       '',
     ].join('\n'),
   );
-  t.same([...ls.keys()].filter((p) => /^\/(tmp|boot|opt|run)\//.test(p)), [], '/tmp, /boot, /opt content dropped');
+  t.same(
+    [...ls.keys()].filter((p) => /^\/(tmp|boot|opt|run)\//.test(p)),
+    [],
+    '/tmp, /boot, /opt content dropped',
+  );
 
   // The same layers again, in a new layout: the same commit.
   const again = await importImage({ source: `oci:${layout}:derived`, repo: join(dir, 'again') });
@@ -156,17 +194,55 @@ t.test('hostile derived layers: refused, nothing left', async (t) => {
   const { dir, layout } = await tinyImage(t);
   const cases: [string, Item[][], RegExp][] = [
     ['traversal', [[{ name: '../outside', content: 'x' }]], /path traversal/],
-    ['write through an absolute symlink', [[{ name: 'usr/lib/evil', type: 'symlink', linkname: '/' }, { name: 'usr/lib/evil/etc/x', content: 'x' }]], /goes through the symlink usr\/lib\/evil/],
-    ['through a symlink of an earlier derived layer', [[{ name: 'etc/evil', type: 'symlink', linkname: '/etc' }], [{ name: 'etc/evil/.wh.passwd', content: '' }]], /goes through the symlink etc\/evil/],
-    ['a whiteout through a base symlink', [[{ name: 'etc/os-release/.wh.x', content: '' }]], /goes through the symlink etc\/os-release/],
-    ['a dropped entry\'s name is still checked', [[{ name: 'bin/.wh.hello', content: '' }, { name: '../x', content: '' }]], /path traversal/],
-    ['a symlink climbing out', [[{ name: 'usr/x', type: 'symlink', linkname: '../../../..' }]], /symlink escapes the root/],
-    ['a hardlink to a base file', [[{ name: 'usr/bin/h', type: 'link', linkname: 'usr/bin/hello' }]], /not a file of the same layer/],
+    [
+      'write through an absolute symlink',
+      [
+        [
+          { name: 'usr/lib/evil', type: 'symlink', linkname: '/' },
+          { name: 'usr/lib/evil/etc/x', content: 'x' },
+        ],
+      ],
+      /goes through the symlink usr\/lib\/evil/,
+    ],
+    [
+      'through a symlink of an earlier derived layer',
+      [[{ name: 'etc/evil', type: 'symlink', linkname: '/etc' }], [{ name: 'etc/evil/.wh.passwd', content: '' }]],
+      /goes through the symlink etc\/evil/,
+    ],
+    [
+      'a whiteout through a base symlink',
+      [[{ name: 'etc/os-release/.wh.x', content: '' }]],
+      /goes through the symlink etc\/os-release/,
+    ],
+    [
+      "a dropped entry's name is still checked",
+      [
+        [
+          { name: 'bin/.wh.hello', content: '' },
+          { name: '../x', content: '' },
+        ],
+      ],
+      /path traversal/,
+    ],
+    [
+      'a symlink climbing out',
+      [[{ name: 'usr/x', type: 'symlink', linkname: '../../../..' }]],
+      /symlink escapes the root/,
+    ],
+    [
+      'a hardlink to a base file',
+      [[{ name: 'usr/bin/h', type: 'link', linkname: 'usr/bin/hello' }]],
+      /not a file of the same layer/,
+    ],
   ];
   for (const [i, [what, layers, why]] of cases.entries()) {
     await deriveImage(layout, 'base', `bad${i}`, layers.map(tarOf));
     const repo = join(dir, `repo-${i}`);
-    await t.rejects(importImage({ source: `oci:${layout}:bad${i}`, repo }), { code: 'unsafe-entry', message: why }, what);
+    await t.rejects(
+      importImage({ source: `oci:${layout}:bad${i}`, repo }),
+      { code: 'unsafe-entry', message: why },
+      what,
+    );
     await t.rejects(stat(repo), `${what}: no repository left`);
   }
   await t.rejects(stat(join(dir, 'outside')), 'nothing written outside');

@@ -24,7 +24,15 @@ t.test('headers encode to the exact bytes ostree wrote (every object of a real a
 t.test('xattrs and long symlink targets round-trip (framing offsets widen past 255 bytes)', async (t) => {
   const xattrs = Buffer.from('7365637572697479', 'hex');
   for (const target of ['', 'usr/bin', 'x'.repeat(300), 'y'.repeat(70000)]) {
-    const h = { size: 12, uid: 0, gid: 42, mode: (target ? S_IFLNK : S_IFREG) | 0o755, rdev: 0, symlinkTarget: target, xattrs };
+    const h = {
+      size: 12,
+      uid: 0,
+      gid: 42,
+      mode: (target ? S_IFLNK : S_IFREG) | 0o755,
+      rdev: 0,
+      symlinkTarget: target,
+      xattrs,
+    };
     t.same(decodeFilezHeader(encodeFilezHeader(h)).header, h, `target of ${target.length} bytes`);
   }
 });

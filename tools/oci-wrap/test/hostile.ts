@@ -57,7 +57,11 @@ function pax(records: Record<string, string>): Buffer {
       })
       .join(''),
   );
-  return Buffer.concat([header({ name: 'PaxHeaders/x', size: body.length }, (b) => b.write('x', 156)), body, pad(body.length)]);
+  return Buffer.concat([
+    header({ name: 'PaxHeaders/x', size: body.length }, (b) => b.write('x', 156)),
+    body,
+    pad(body.length),
+  ]);
 }
 
 // Gzip members concatenate: 8 MiB of zeros compress to 8 KiB once and repeat cheaply, so a
@@ -96,7 +100,12 @@ function image(o: Image, at = 'img'): Record<string, HostileFile> {
     }
     return d;
   };
-  const blobs = o.blobs ?? (o.tars ?? [tarOf([{ name: COMMIT_OBJECT, content: 'commit' }])]).map((tar) => ({ data: gzipSync(tar), diffId: sha(tar) }));
+  const blobs =
+    o.blobs ??
+    (o.tars ?? [tarOf([{ name: COMMIT_OBJECT, content: 'commit' }])]).map((tar) => ({
+      data: gzipSync(tar),
+      diffId: sha(tar),
+    }));
   const layers = blobs.map((b) => ({ mediaType: b.mediaType ?? MEDIA.gzip, ...put('layer', b.data) }));
   const configObj = {
     architecture: 'amd64',
@@ -105,9 +114,22 @@ function image(o: Image, at = 'img'): Record<string, HostileFile> {
     rootfs: { type: 'layers', diff_ids: blobs.map((b) => b.diffId ?? `sha256:${'0'.repeat(64)}`) },
   };
   const config = put('config', Buffer.from(o.configText ?? JSON.stringify(o.config ? o.config(configObj) : configObj)));
-  const manifestObj = { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.config, ...config }, layers };
-  const manifest = put('manifest', Buffer.from(o.manifestText ?? JSON.stringify(o.manifest ? o.manifest(manifestObj) : manifestObj)));
-  const indexObj = { schemaVersion: 2, manifests: [{ mediaType: MEDIA.manifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] };
+  const manifestObj = {
+    schemaVersion: 2,
+    mediaType: MEDIA.manifest,
+    config: { mediaType: MEDIA.config, ...config },
+    layers,
+  };
+  const manifest = put(
+    'manifest',
+    Buffer.from(o.manifestText ?? JSON.stringify(o.manifest ? o.manifest(manifestObj) : manifestObj)),
+  );
+  const indexObj = {
+    schemaVersion: 2,
+    manifests: [
+      { mediaType: MEDIA.manifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } },
+    ],
+  };
   if (!o.noLayoutFile) files[`${at}/oci-layout`] = '{"imageLayoutVersion":"1.0.0"}';
   files[`${at}/index.json`] = o.indexText ?? JSON.stringify(o.index ? o.index(indexObj) : indexObj);
   return files;
@@ -127,22 +149,105 @@ const nothingImported = (dir: string) => {
 
 // ---- oci-wrap: --output and --previous (read before the repository) ----
 
-const wrap = (extra: string[]) => ['--repo', '{dir}/repo', '--ref', 'debian/13/x86_64/base', '--output', 'oci:{dir}/out', ...extra];
+const wrap = (extra: string[]) => [
+  '--repo',
+  '{dir}/repo',
+  '--ref',
+  'debian/13/x86_64/base',
+  '--output',
+  'oci:{dir}/out',
+  ...extra,
+];
 const previous = wrap(['--previous', 'oci:{dir}/img']);
 
 const cli: HostileCase[] = [
-  { name: 'output: a file where the layout directory goes', args: wrap([]).map((a) => a.replace('oci:{dir}/out', 'oci:{dir}/out.tar')), files: { 'out.tar': 'x' }, exit: 2, stderr: /out\.tar: not a directory/ },
-  { name: 'output: a directory that is not an OCI layout', args: wrap([]), files: { 'out/notes.txt': 'mine' }, exit: 2, stderr: /not empty and not an OCI image layout/, after: (d) => { if (readdirSync(`${d}/out`).length !== 1) throw new Error('wrote into it'); } },
-  { name: 'output: an OCI layout whose index.json is broken', args: wrap([]), files: { 'out/oci-layout': '{"imageLayoutVersion":"1.0.0"}', 'out/index.json': '{"manifests": [' }, exit: 2, stderr: /index\.json: OCI image index is not JSON/ },
-  { name: 'repo: its config is a FIFO', args: wrap([]), files: { 'repo/config': { fifo: true } }, exit: 2, stderr: /repo\/config: cannot read repository config: a FIFO/ },
-  { name: 'json: index.json with null entries', args: previous, files: image({ indexText: '{"schemaVersion":2,"manifests":[null]}' }), exit: 2, stderr: /index\.json: not a valid OCI image index: manifests\[0\]: .*expected object/ },
-  { name: 'json: a manifest blob that is not JSON', args: previous, files: image({ manifestText: '\u0000\u0001binary' }), exit: 2, stderr: /manifest sha256:[0-9a-f]{64}: OCI image manifest is not JSON/ },
-  { name: 'json: a manifest with a null layer', args: previous, files: image({ manifest: (m) => ({ ...m, layers: [null] }) }), exit: 2, stderr: /not a valid OCI image manifest: layers\[0\]/ },
-  { name: 'json: a descriptor of the wrong media type', args: previous, files: image({ index: descriptor((d) => (d.mediaType = 'application/vnd.oci.image.index.v1+json')) }), exit: 2, stderr: /not an OCI image manifest/ },
-  { name: 'digest: not sha256:<64 hex> (a path)', args: previous, files: image({ index: descriptor((d) => (d.digest = 'sha256:../../../../etc/passwd')) }), exit: 2, stderr: /manifests\[0\]\.digest: expected a digest sha256:<64 lowercase hex>/ },
-  { name: 'size: negative', args: previous, files: image({ index: descriptor((d) => (d.size = -1)) }), exit: 2, stderr: /manifests\[0\]\.size: expected a size of at least 0/ },
-  { name: 'size: more than a manifest may have', args: previous, files: image({ index: descriptor((d) => (d.size = 100 * MiB)) }), exit: 2, stderr: /claims 104857600 bytes, more than the 4194304/ },
-  { name: 'blob: size does not match its descriptor', args: previous, files: image({ index: descriptor((d) => (d.size = (d.size as number) - 1)) }), exit: 2, stderr: /manifest blob sha256:\w+ is \d+ bytes, its descriptor says/ },
+  {
+    name: 'output: a file where the layout directory goes',
+    args: wrap([]).map((a) => a.replace('oci:{dir}/out', 'oci:{dir}/out.tar')),
+    files: { 'out.tar': 'x' },
+    exit: 2,
+    stderr: /out\.tar: not a directory/,
+  },
+  {
+    name: 'output: a directory that is not an OCI layout',
+    args: wrap([]),
+    files: { 'out/notes.txt': 'mine' },
+    exit: 2,
+    stderr: /not empty and not an OCI image layout/,
+    after: (d) => {
+      if (readdirSync(`${d}/out`).length !== 1) throw new Error('wrote into it');
+    },
+  },
+  {
+    name: 'output: an OCI layout whose index.json is broken',
+    args: wrap([]),
+    files: { 'out/oci-layout': '{"imageLayoutVersion":"1.0.0"}', 'out/index.json': '{"manifests": [' },
+    exit: 2,
+    stderr: /index\.json: OCI image index is not JSON/,
+  },
+  {
+    name: 'repo: its config is a FIFO',
+    args: wrap([]),
+    files: { 'repo/config': { fifo: true } },
+    exit: 2,
+    stderr: /repo\/config: cannot read repository config: a FIFO/,
+  },
+  {
+    name: 'json: index.json with null entries',
+    args: previous,
+    files: image({ indexText: '{"schemaVersion":2,"manifests":[null]}' }),
+    exit: 2,
+    stderr: /index\.json: not a valid OCI image index: manifests\[0\]: .*expected object/,
+  },
+  {
+    name: 'json: a manifest blob that is not JSON',
+    args: previous,
+    files: image({ manifestText: '\u0000\u0001binary' }),
+    exit: 2,
+    stderr: /manifest sha256:[0-9a-f]{64}: OCI image manifest is not JSON/,
+  },
+  {
+    name: 'json: a manifest with a null layer',
+    args: previous,
+    files: image({ manifest: (m) => ({ ...m, layers: [null] }) }),
+    exit: 2,
+    stderr: /not a valid OCI image manifest: layers\[0\]/,
+  },
+  {
+    name: 'json: a descriptor of the wrong media type',
+    args: previous,
+    files: image({ index: descriptor((d) => (d.mediaType = 'application/vnd.oci.image.index.v1+json')) }),
+    exit: 2,
+    stderr: /not an OCI image manifest/,
+  },
+  {
+    name: 'digest: not sha256:<64 hex> (a path)',
+    args: previous,
+    files: image({ index: descriptor((d) => (d.digest = 'sha256:../../../../etc/passwd')) }),
+    exit: 2,
+    stderr: /manifests\[0\]\.digest: expected a digest sha256:<64 lowercase hex>/,
+  },
+  {
+    name: 'size: negative',
+    args: previous,
+    files: image({ index: descriptor((d) => (d.size = -1)) }),
+    exit: 2,
+    stderr: /manifests\[0\]\.size: expected a size of at least 0/,
+  },
+  {
+    name: 'size: more than a manifest may have',
+    args: previous,
+    files: image({ index: descriptor((d) => (d.size = 100 * MiB)) }),
+    exit: 2,
+    stderr: /claims 104857600 bytes, more than the 4194304/,
+  },
+  {
+    name: 'blob: size does not match its descriptor',
+    args: previous,
+    files: image({ index: descriptor((d) => (d.size = (d.size as number) - 1)) }),
+    exit: 2,
+    stderr: /manifest blob sha256:\w+ is \d+ bytes, its descriptor says/,
+  },
   {
     name: 'blob: content does not match its digest',
     args: previous,
@@ -154,48 +259,193 @@ const cli: HostileCase[] = [
     exit: 2,
     stderr: /manifest blob sha256:\w+ does not match its digest/,
   },
-  { name: 'blob: a FIFO', args: previous, files: image({ swap: { role: 'manifest', file: { fifo: true } } }), exit: 2, stderr: /a FIFO, expected a regular file/ },
-  { name: 'blob: a symlink to /dev/zero', args: previous, files: image({ swap: { role: 'manifest', file: { symlink: '/dev/zero' } } }), exit: 2, stderr: /a character device, expected a regular file/ },
-  { name: 'layout: a 5 MB index.json', args: previous, files: image({ indexText: `{"schemaVersion":2,"manifests":[]${' '.repeat(5 * MiB)}}` }), exit: 2, stderr: /index\.json: OCI image index larger than 4194304 bytes/ },
-  { name: 'layout: no oci-layout file', args: previous, files: image({ noLayoutFile: true }), exit: 2, stderr: /img: not an OCI image layout \(no oci-layout file\)/ },
+  {
+    name: 'blob: a FIFO',
+    args: previous,
+    files: image({ swap: { role: 'manifest', file: { fifo: true } } }),
+    exit: 2,
+    stderr: /a FIFO, expected a regular file/,
+  },
+  {
+    name: 'blob: a symlink to /dev/zero',
+    args: previous,
+    files: image({ swap: { role: 'manifest', file: { symlink: '/dev/zero' } } }),
+    exit: 2,
+    stderr: /a character device, expected a regular file/,
+  },
+  {
+    name: 'layout: a 5 MB index.json',
+    args: previous,
+    files: image({ indexText: `{"schemaVersion":2,"manifests":[]${' '.repeat(5 * MiB)}}` }),
+    exit: 2,
+    stderr: /index\.json: OCI image index larger than 4194304 bytes/,
+  },
+  {
+    name: 'layout: no oci-layout file',
+    args: previous,
+    files: image({ noLayoutFile: true }),
+    exit: 2,
+    stderr: /img: not an OCI image layout \(no oci-layout file\)/,
+  },
 ];
 
 // ---- the importer ----
 
 const imp = ['oci:{dir}/img', '{dir}/repo'];
-const refused = (c: Omit<HostileCase, 'args' | 'exit' | 'after'> & { exit?: number }): HostileCase => ({ args: imp, exit: 2, after: nothingImported, ...c });
+const refused = (c: Omit<HostileCase, 'args' | 'exit' | 'after'> & { exit?: number }): HostileCase => ({
+  args: imp,
+  exit: 2,
+  after: nothingImported,
+  ...c,
+});
 
 /** A layer holding one entry of `mib` MiB of zeros (as a bomb: its header declares it, gzip members carry it). */
 function zeroEntry(name: string, mib: number, extra: Buffer[] = []): Buffer {
-  return Buffer.concat([gzipSync(Buffer.concat([...extra, header({ name, size: mib * MiB })])), zeros(mib), gzipSync(END_OF_ARCHIVE)]);
+  return Buffer.concat([
+    gzipSync(Buffer.concat([...extra, header({ name, size: mib * MiB })])),
+    zeros(mib),
+    gzipSync(END_OF_ARCHIVE),
+  ]);
 }
 
 const importer: HostileCase[] = [
-  refused({ name: 'import: a config blob that is not JSON', files: image({ configText: 'labels: {}' }), stderr: /config sha256:\w+: OCI image config is not JSON/ }),
-  refused({ name: 'import: a config with a null diff ID', files: image({ config: (c) => ({ ...c, rootfs: { type: 'layers', diff_ids: [null] } }) }), stderr: /not a valid OCI image config: rootfs\.diff_ids\[0\]/ }),
-  refused({ name: 'import: an ostree.commit label that is not a checksum', files: image({ labels: { 'ostree.commit': '../../etc' } }), stderr: /label ostree\.commit "\.\.\/\.\.\/etc" is not a commit checksum/ }),
-  refused({ name: 'layer: missing blob', files: image({ swap: { role: 'layer', file: null } }), stderr: /missing layer 1 blob sha256:/ }),
-  refused({ name: 'layer: a FIFO', files: image({ swap: { role: 'layer', file: { fifo: true } } }), stderr: /layer 1 blob is not a regular file/ }),
-  refused({ name: 'layer: not gzip', files: image({ blobs: [{ data: tarOf([{ name: COMMIT_OBJECT, content: 'c' }]) }] }), stderr: /layer 1 \(sha256:\w+…\) is not a valid gzip stream/ }),
-  refused({ name: 'layer: truncated gzip', files: image({ blobs: [{ data: gzipSync(tarOf([{ name: COMMIT_OBJECT, content: 'c'.repeat(5000) }])).subarray(0, 100) }] }), stderr: /is not a valid gzip stream: unexpected end of file/ }),
-  refused({ name: 'bomb: a 600 MB entry in a 600 KB layer', files: image({ blobs: [{ data: zeroEntry('usr/share/zeros', 600) }] }), stderr: /entry "usr\/share\/zeros" declares 629145600 bytes, more than the layer can hold/, mb: 200 }),
+  refused({
+    name: 'import: a config blob that is not JSON',
+    files: image({ configText: 'labels: {}' }),
+    stderr: /config sha256:\w+: OCI image config is not JSON/,
+  }),
+  refused({
+    name: 'import: a config with a null diff ID',
+    files: image({ config: (c) => ({ ...c, rootfs: { type: 'layers', diff_ids: [null] } }) }),
+    stderr: /not a valid OCI image config: rootfs\.diff_ids\[0\]/,
+  }),
+  refused({
+    name: 'import: an ostree.commit label that is not a checksum',
+    files: image({ labels: { 'ostree.commit': '../../etc' } }),
+    stderr: /label ostree\.commit "\.\.\/\.\.\/etc" is not a commit checksum/,
+  }),
+  refused({
+    name: 'layer: missing blob',
+    files: image({ swap: { role: 'layer', file: null } }),
+    stderr: /missing layer 1 blob sha256:/,
+  }),
+  refused({
+    name: 'layer: a FIFO',
+    files: image({ swap: { role: 'layer', file: { fifo: true } } }),
+    stderr: /layer 1 blob is not a regular file/,
+  }),
+  refused({
+    name: 'layer: not gzip',
+    files: image({ blobs: [{ data: tarOf([{ name: COMMIT_OBJECT, content: 'c' }]) }] }),
+    stderr: /layer 1 \(sha256:\w+…\) is not a valid gzip stream/,
+  }),
+  refused({
+    name: 'layer: truncated gzip',
+    files: image({
+      blobs: [{ data: gzipSync(tarOf([{ name: COMMIT_OBJECT, content: 'c'.repeat(5000) }])).subarray(0, 100) }],
+    }),
+    stderr: /is not a valid gzip stream: unexpected end of file/,
+  }),
+  refused({
+    name: 'bomb: a 600 MB entry in a 600 KB layer',
+    files: image({ blobs: [{ data: zeroEntry('usr/share/zeros', 600) }] }),
+    stderr: /entry "usr\/share\/zeros" declares 629145600 bytes, more than the layer can hold/,
+    mb: 200,
+  }),
   refused({
     name: 'bomb: 600 MB in entries small enough each',
-    files: image({ blobs: [{ data: Buffer.concat([...Array.from({ length: 75 }, (_, i) => Buffer.concat([gzipSync(header({ name: `usr/share/zeros-${i}`, size: 8 * MiB })), ZEROS_8M])), gzipSync(END_OF_ARCHIVE)]) }] }),
+    files: image({
+      blobs: [
+        {
+          data: Buffer.concat([
+            ...Array.from({ length: 75 }, (_, i) =>
+              Buffer.concat([gzipSync(header({ name: `usr/share/zeros-${i}`, size: 8 * MiB })), ZEROS_8M]),
+            ),
+            gzipSync(END_OF_ARCHIVE),
+          ]),
+        },
+      ],
+    }),
     stderr: /inflates to more than 67108864 bytes from \d+ \(a gzip bomb\?\)/,
     mb: 200,
   }),
-  refused({ name: 'bomb: a 400 MB pax header', files: image({ blobs: [{ data: Buffer.concat([gzipSync(header({ name: 'PaxHeaders/x', size: 400 * MiB }, (b) => b.write('x', 156))), zeros(400), gzipSync(END_OF_ARCHIVE)]) }] }), stderr: /pax header of 419430400 bytes/, mb: 200 }),
-  refused({ name: 'tar: a negative gid in a pax header', files: image({ tars: [Buffer.concat([pax({ gid: '-1' }), header({ name: CONTENT_OBJECT, size: 1 }), Buffer.from('x'), pad(1), END_OF_ARCHIVE])] }), stderr: /pax gid "-1" is not a non-negative integer/ }),
-  refused({ name: 'tar: a negative uid in base-256', files: image({ tars: [Buffer.concat([header({ name: CONTENT_OBJECT }, (b) => b.fill(0xff, 108, 116)), END_OF_ARCHIVE])] }), stderr: /invalid tar stream: negative uid/ }),
-  refused({ name: 'tar: an absurd size in base-256', files: image({ tars: [Buffer.concat([header({ name: CONTENT_OBJECT }, (b) => { b.fill(0, 124, 136); b[124] = 0x80; b[130] = 0x01; }), END_OF_ARCHIVE])] }), stderr: /entry size \d+ is more than the 4294967296 bytes/ }),
-  refused({ name: 'repo: the target exists and is not empty', files: { ...image({}), 'repo/precious': 'x' }, stderr: /repo: exists and is not an empty directory/, after: (d) => { if (readdirSync(`${d}/repo`).join() !== 'precious') throw new Error('touched the existing directory'); } }),
+  refused({
+    name: 'bomb: a 400 MB pax header',
+    files: image({
+      blobs: [
+        {
+          data: Buffer.concat([
+            gzipSync(header({ name: 'PaxHeaders/x', size: 400 * MiB }, (b) => b.write('x', 156))),
+            zeros(400),
+            gzipSync(END_OF_ARCHIVE),
+          ]),
+        },
+      ],
+    }),
+    stderr: /pax header of 419430400 bytes/,
+    mb: 200,
+  }),
+  refused({
+    name: 'tar: a negative gid in a pax header',
+    files: image({
+      tars: [
+        Buffer.concat([
+          pax({ gid: '-1' }),
+          header({ name: CONTENT_OBJECT, size: 1 }),
+          Buffer.from('x'),
+          pad(1),
+          END_OF_ARCHIVE,
+        ]),
+      ],
+    }),
+    stderr: /pax gid "-1" is not a non-negative integer/,
+  }),
+  refused({
+    name: 'tar: a negative uid in base-256',
+    files: image({
+      tars: [Buffer.concat([header({ name: CONTENT_OBJECT }, (b) => b.fill(0xff, 108, 116)), END_OF_ARCHIVE])],
+    }),
+    stderr: /invalid tar stream: negative uid/,
+  }),
+  refused({
+    name: 'tar: an absurd size in base-256',
+    files: image({
+      tars: [
+        Buffer.concat([
+          header({ name: CONTENT_OBJECT }, (b) => {
+            b.fill(0, 124, 136);
+            b[124] = 0x80;
+            b[130] = 0x01;
+          }),
+          END_OF_ARCHIVE,
+        ]),
+      ],
+    }),
+    stderr: /entry size \d+ is more than the 4294967296 bytes/,
+  }),
+  refused({
+    name: 'repo: the target exists and is not empty',
+    files: { ...image({}), 'repo/precious': 'x' },
+    stderr: /repo: exists and is not an empty directory/,
+    after: (d) => {
+      if (readdirSync(`${d}/repo`).join() !== 'precious') throw new Error('touched the existing directory');
+    },
+  }),
   // With the inflate bound raised, a 256 MiB content object goes through, streamed (a Node process
   // starts at ~75 MiB and peaks near 115 MiB here, ~145 MiB under tap; holding it would take 500),
   // up to the diff ID check at the end of its layer.
   refused({
     name: 'stream: a 256 MiB content object is never held whole',
-    files: image({ blobs: [{ data: Buffer.concat([gzipSync(tarOf([{ name: COMMIT_OBJECT, content: 'commit' }]).subarray(0, 1024)), zeroEntry(CONTENT_OBJECT, 256)]) }] }),
+    files: image({
+      blobs: [
+        {
+          data: Buffer.concat([
+            gzipSync(tarOf([{ name: COMMIT_OBJECT, content: 'commit' }]).subarray(0, 1024)),
+            zeroEntry(CONTENT_OBJECT, 256),
+          ]),
+        },
+      ],
+    }),
     env: { OCI_IMPORT_LIMITS: JSON.stringify({ inflateFloor: 1 << 30 }) },
     stderr: /uncompressed digest sha256:\w+ does not match the config's/,
     mb: 200,

@@ -10,7 +10,7 @@ import { COMMIT, layoutOf, tarOf, type Item } from './fixtures/layout.js';
 
 const OBJ = `sysroot/ostree/repo/objects/${COMMIT.slice(0, 2)}/${COMMIT.slice(2)}`;
 
-async function attempt(t: typeof import("tap").default, items: Item[][]): Promise<{ err: unknown; written: string[] }> {
+async function attempt(t: typeof import('tap').default, items: Item[][]): Promise<{ err: unknown; written: string[] }> {
   const dir = t.testdir({ repo: {}, outside: {} });
   const layout = await layoutOf(join(dir, 'image'), items.map(tarOf));
   let err: unknown;
@@ -21,18 +21,74 @@ async function attempt(t: typeof import("tap").default, items: Item[][]): Promis
 const cases: [string, Item[][], RegExp][] = [
   ['parent traversal', [[{ name: '../outside/evil', content: 'x' }]], /path traversal/],
   ['traversal in the middle', [[{ name: 'usr/../../outside/evil', content: 'x' }]], /path traversal/],
-  ['traversal dressed as an object', [[{ name: `sysroot/ostree/repo/objects/../../../../../outside/${COMMIT.slice(2)}.commit`, content: 'x' }]], /path traversal/],
+  [
+    'traversal dressed as an object',
+    [[{ name: `sysroot/ostree/repo/objects/../../../../../outside/${COMMIT.slice(2)}.commit`, content: 'x' }]],
+    /path traversal/,
+  ],
   ['absolute path', [[{ name: '/etc/cron.d/evil', content: 'x' }]], /absolute path/],
-  ['hardlink to an absolute path', [[{ name: 'usr/bin/passwd', type: 'link', linkname: '/etc/shadow' }]], /hardlink to an absolute path/],
+  [
+    'hardlink to an absolute path',
+    [[{ name: 'usr/bin/passwd', type: 'link', linkname: '/etc/shadow' }]],
+    /hardlink to an absolute path/,
+  ],
   ['hardlink climbing out', [[{ name: 'usr/bin/x', type: 'link', linkname: '../../outside/x' }]], /path traversal/],
-  ['hardlink to something not in the image', [[{ name: 'usr/bin/x', type: 'link', linkname: 'etc/shadow' }]], /not a file earlier in the image/],
-  ['hardlink to a directory', [[{ name: 'usr', type: 'directory' }, { name: 'x', type: 'link', linkname: 'usr' }]], /not a file earlier/],
-  ['write through a symlink', [[{ name: 'usr/lib', type: 'symlink', linkname: '/tmp' }, { name: 'usr/lib/evil', content: 'x' }]], /goes through the symlink usr\/lib/],
-  ['write through a symlink from a lower layer', [[{ name: 'sysroot', type: 'symlink', linkname: '/tmp' }], [{ name: `${OBJ}.commit`, content: 'x' }]], /goes through the symlink sysroot/],
-  ['write through a hardlinked symlink', [[{ name: 'a', type: 'symlink', linkname: '/' }, { name: 'b', type: 'link', linkname: 'a' }, { name: 'b/etc/passwd', content: 'x' }]], /through the symlink b/],
-  ['symlink escaping the root', [[{ name: 'usr/lib/x', type: 'symlink', linkname: '../../../outside' }]], /symlink escapes the root/],
-  ['an object of the wrong type', [[{ name: `${OBJ}.dirtree`, type: 'symlink', linkname: '/etc/passwd' }]], /must be a regular file/],
-  ['xattrs that do not match their name', [[{ name: `${OBJ}.file-xattrs`, content: 'not these' }]], /does not match its name/],
+  [
+    'hardlink to something not in the image',
+    [[{ name: 'usr/bin/x', type: 'link', linkname: 'etc/shadow' }]],
+    /not a file earlier in the image/,
+  ],
+  [
+    'hardlink to a directory',
+    [
+      [
+        { name: 'usr', type: 'directory' },
+        { name: 'x', type: 'link', linkname: 'usr' },
+      ],
+    ],
+    /not a file earlier/,
+  ],
+  [
+    'write through a symlink',
+    [
+      [
+        { name: 'usr/lib', type: 'symlink', linkname: '/tmp' },
+        { name: 'usr/lib/evil', content: 'x' },
+      ],
+    ],
+    /goes through the symlink usr\/lib/,
+  ],
+  [
+    'write through a symlink from a lower layer',
+    [[{ name: 'sysroot', type: 'symlink', linkname: '/tmp' }], [{ name: `${OBJ}.commit`, content: 'x' }]],
+    /goes through the symlink sysroot/,
+  ],
+  [
+    'write through a hardlinked symlink',
+    [
+      [
+        { name: 'a', type: 'symlink', linkname: '/' },
+        { name: 'b', type: 'link', linkname: 'a' },
+        { name: 'b/etc/passwd', content: 'x' },
+      ],
+    ],
+    /through the symlink b/,
+  ],
+  [
+    'symlink escaping the root',
+    [[{ name: 'usr/lib/x', type: 'symlink', linkname: '../../../outside' }]],
+    /symlink escapes the root/,
+  ],
+  [
+    'an object of the wrong type',
+    [[{ name: `${OBJ}.dirtree`, type: 'symlink', linkname: '/etc/passwd' }]],
+    /must be a regular file/,
+  ],
+  [
+    'xattrs that do not match their name',
+    [[{ name: `${OBJ}.file-xattrs`, content: 'not these' }]],
+    /does not match its name/,
+  ],
 ];
 
 for (const [what, layers, why] of cases) {
@@ -57,10 +113,17 @@ t.test('a tampered layer fails its digest before anything is trusted', async (t)
 
 t.test('an image that is not an ostree container, or carries another commit', async (t) => {
   const dir = t.testdir({ repo: {} });
-  await t.rejects(importLayers(await layoutOf(join(dir, 'a'), [tarOf([])], {}), 'latest', join(dir, 'repo')), { code: 'not-ostree-image' });
-  await t.rejects(importLayers(await layoutOf(join(dir, 'b'), [tarOf([])]), 'latest', join(dir, 'repo')), { code: 'bad-image', message: /0 commit objects/ });
+  await t.rejects(importLayers(await layoutOf(join(dir, 'a'), [tarOf([])], {}), 'latest', join(dir, 'repo')), {
+    code: 'not-ostree-image',
+  });
+  await t.rejects(importLayers(await layoutOf(join(dir, 'b'), [tarOf([])]), 'latest', join(dir, 'repo')), {
+    code: 'bad-image',
+    message: /0 commit objects/,
+  });
   const other = 'cd'.repeat(32);
-  const layout = await layoutOf(join(dir, 'c'), [tarOf([{ name: `sysroot/ostree/repo/objects/cd/${other.slice(2)}.commit`, content: 'c' }])]);
+  const layout = await layoutOf(join(dir, 'c'), [
+    tarOf([{ name: `sysroot/ostree/repo/objects/cd/${other.slice(2)}.commit`, content: 'c' }]),
+  ]);
   await t.rejects(importLayers(layout, 'latest', join(dir, 'repo')), { code: 'bad-image', message: /label says/ });
 });
 

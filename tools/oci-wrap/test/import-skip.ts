@@ -20,7 +20,8 @@ const XATTRS = 'user.x\0y';
 
 async function written(repo: string): Promise<string[]> {
   const out: string[] = [];
-  for (const d of await readdir(join(repo, 'objects')).catch(() => [])) for (const f of await readdir(join(repo, 'objects', d))) out.push(`${d}${f}`);
+  for (const d of await readdir(join(repo, 'objects')).catch(() => []))
+    for (const f of await readdir(join(repo, 'objects', d))) out.push(`${d}${f}`);
   return out.sort();
 }
 
@@ -43,7 +44,11 @@ t.test('objects the target has are not written; the commit always is', async (t)
   };
   const r = await importLayers(layout, 'latest', join(dir, 'repo'), {}, { have });
   t.match(r, { commit: COMMIT, layers: 2, objects: 2, skipped: 2 });
-  t.same(await written(join(dir, 'repo')), [`${COMMIT}.commit`, `${B}.filez`], 'the commit and the missing content object only');
+  t.same(
+    await written(join(dir, 'repo')),
+    [`${COMMIT}.commit`, `${B}.filez`],
+    'the commit and the missing content object only',
+  );
   t.same(asked, ['dirtree:d3', 'file:a1', 'file:b2'], 'asked about content and meta objects, never about the commit');
 });
 
@@ -56,11 +61,22 @@ t.test('a skipped object is still checked: its xattrs object must be in the imag
       { name: object(A, 'file'), content: 'a' },
     ]),
   ]);
-  await t.rejects(importLayers(layout, 'latest', join(dir, 'repo'), {}, { have: () => true }), { code: 'unsafe-entry', message: /(a1){31}\.file": its xattrs object is missing/ });
+  await t.rejects(importLayers(layout, 'latest', join(dir, 'repo'), {}, { have: () => true }), {
+    code: 'unsafe-entry',
+    message: /(a1){31}\.file": its xattrs object is missing/,
+  });
 });
 
 t.test('a skipped object of the wrong type is refused', async (t) => {
   const dir = t.testdir({ repo: {} });
-  const layout = await layoutOf(join(dir, 'image'), [tarOf([{ name: object(COMMIT, 'commit'), content: 'commit' }, { name: object(TREE, 'dirtree'), type: 'symlink', linkname: '/etc/passwd' }])]);
-  await t.rejects(importLayers(layout, 'latest', join(dir, 'repo'), {}, { have: () => true }), { code: 'unsafe-entry', message: /must be a regular file/ });
+  const layout = await layoutOf(join(dir, 'image'), [
+    tarOf([
+      { name: object(COMMIT, 'commit'), content: 'commit' },
+      { name: object(TREE, 'dirtree'), type: 'symlink', linkname: '/etc/passwd' },
+    ]),
+  ]);
+  await t.rejects(importLayers(layout, 'latest', join(dir, 'repo'), {}, { have: () => true }), {
+    code: 'unsafe-entry',
+    message: /must be a regular file/,
+  });
 });

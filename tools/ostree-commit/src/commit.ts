@@ -6,7 +6,15 @@
  */
 import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { inputError, READ_LIMITS, readBoundedText, tempSibling, ToolError, usageError, type Progress } from '@debian-atomic/lib';
+import {
+  inputError,
+  READ_LIMITS,
+  readBoundedText,
+  tempSibling,
+  ToolError,
+  usageError,
+  type Progress,
+} from '@debian-atomic/lib';
 import { mutateOsRelease, treeDigest } from './osrelease.js';
 import { Ostree } from './ostree.js';
 import { kindOf, readTreefile, refProblem } from './treefile.js';
@@ -64,9 +72,13 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
   const tree = resolve(o.tree);
   const repo = resolve(o.repo);
   if (!(await stat(tree).catch(() => null))?.isDirectory()) throw usageError(`${o.tree}: not a directory`);
-  if (!(await stat(join(tree, 'usr')).catch(() => null))?.isDirectory()) throw new ToolError('not-a-tree', `${o.tree}: has no /usr: not a root filesystem`);
+  if (!(await stat(join(tree, 'usr')).catch(() => null))?.isDirectory())
+    throw new ToolError('not-a-tree', `${o.tree}: has no /usr: not a root filesystem`);
   if ((await stat(join(tree, 'etc')).catch(() => null))?.isDirectory())
-    throw new ToolError('not-unified', `${o.tree}: /etc is a directory: run usr-unify on the tree first (ostree deploys /usr/etc)`);
+    throw new ToolError(
+      'not-unified',
+      `${o.tree}: /etc is a directory: run usr-unify on the tree first (ostree deploys /usr/etc)`,
+    );
   if (o.ref !== undefined) {
     const problem = refProblem(o.ref);
     if (problem) throw usageError(`--ref ${JSON.stringify(o.ref.slice(0, 80))}: ${problem}`);
@@ -75,12 +87,19 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
   const ref = o.ref ?? treefile.ref;
   if (!ref) throw usageError('no ref: give --ref or a tree with /usr/share/debian-atomic/treefile.json naming one');
 
-  const keyDirs = [o.signKey ? dirname(resolve(o.signKey)) : undefined, o.gpgHomedir ? resolve(o.gpgHomedir) : undefined].filter((d): d is string => Boolean(d));
+  const keyDirs = [
+    o.signKey ? dirname(resolve(o.signKey)) : undefined,
+    o.gpgHomedir ? resolve(o.gpgHomedir) : undefined,
+  ].filter((d): d is string => Boolean(d));
   const ostree = new Ostree(repo, [tree, ...keyDirs]);
   if (o.signKey && !(await ostree.features()).includes('sign-ed25519'))
-    throw new ToolError('unsupported', 'this ostree was built without ed25519 signing (Debian builds it without libsodium)', {
-      hint: 'sign with GPG instead: --gpg-sign KEYID --gpg-homedir DIR',
-    });
+    throw new ToolError(
+      'unsupported',
+      'this ostree was built without ed25519 signing (Debian builds it without libsodium)',
+      {
+        hint: 'sign with GPG instead: --gpg-sign KEYID --gpg-homedir DIR',
+      },
+    );
   if (o.gpgHomedir && !o.gpgSign) throw usageError('--gpg-homedir needs --gpg-sign KEYID');
   o.progress?.step(`repository ${repo}`);
   await ostree.ensureRepo(o.mode);
@@ -99,13 +118,26 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     o.progress?.step('digest of the tree');
     digest = await treeDigest(tree);
     if (parent && (await ostree.metadataString(parent, DIGEST_KEY)) === digest)
-      return { repo, ref, commit: parent, parent: await parentOf(ostree, parent), changed: false, version: previousVersion, timestamp: o.epoch, mode, signed: false, delta: null };
+      return {
+        repo,
+        ref,
+        commit: parent,
+        parent: await parentOf(ostree, parent),
+        changed: false,
+        version: previousVersion,
+        timestamp: o.epoch,
+        mode,
+        signed: false,
+        delta: null,
+      };
     const osRelease = await readOsRelease(tree);
     if (osRelease !== null) {
       overlay = tempSibling(tree, 'os-release');
       await mkdir(join(overlay, 'usr/lib'), { recursive: true });
       const st = await stat(join(tree, 'usr/lib/os-release'));
-      await writeFile(join(overlay, 'usr/lib/os-release'), mutateOsRelease(osRelease, mutate, version), { mode: st.mode & 0o777 });
+      await writeFile(join(overlay, 'usr/lib/os-release'), mutateOsRelease(osRelease, mutate, version), {
+        mode: st.mode & 0o777,
+      });
     }
   }
 
@@ -124,7 +156,9 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     ...(digest ? [`--add-metadata-string=${DIGEST_KEY}=${digest}`] : []),
     ...metadataArgs(treefile['add-commit-metadata'] ?? {}),
     ...(o.signKey ? ['--sign-type=ed25519', `--sign-from-file=${resolve(o.signKey)}`] : []),
-    ...(o.gpgSign ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])] : []),
+    ...(o.gpgSign
+      ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])]
+      : []),
   ];
   if (!bootable) o.progress?.step('no kernel in /usr/lib/modules: the commit is not marked bootable');
   o.progress?.step(`committing ${tree} to ${ref}`);
@@ -143,7 +177,9 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     delta = `${parent}-${commit}`;
   }
   if (changed) {
-    const gpg = o.gpgSign ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])] : [];
+    const gpg = o.gpgSign
+      ? [`--gpg-sign=${o.gpgSign}`, ...(o.gpgHomedir ? [`--gpg-homedir=${resolve(o.gpgHomedir)}`] : [])]
+      : [];
     await ostree.run(['summary', '-u', ...gpg], 'update the summary');
   }
   return {

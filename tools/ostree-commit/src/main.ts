@@ -5,11 +5,22 @@ import { commitTree, REPO_MODES, type RepoMode } from './commit.js';
 export const TOOL = 'ostree-commit';
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 --repo REPO [--ref REF] [--mode archive|bare-user] [--gpg-sign KEYID --gpg-homedir DIR] [--delta] DIR\n\nCommit an OSTree-ready tree (see usr-unify) to REPO with the real ostree.\nThe ref and version prefix come from the tree's /usr/share/debian-atomic/treefile.json\nunless given; the timestamp is SOURCE_DATE_EPOCH. Prints {ref, commit, parent, version, ...}.`, argv)
+  const args = await cli(
+    TOOL,
+    `$0 --repo REPO [--ref REF] [--mode archive|bare-user] [--gpg-sign KEYID --gpg-homedir DIR] [--delta] DIR\n\nCommit an OSTree-ready tree (see usr-unify) to REPO with the real ostree.\nThe ref and version prefix come from the tree's /usr/share/debian-atomic/treefile.json\nunless given; the timestamp is SOURCE_DATE_EPOCH. Prints {ref, commit, parent, version, ...}.`,
+    argv,
+  )
     .option('repo', { type: 'string', demandOption: true, describe: 'OSTree repository (created if missing)' })
     .option('ref', { type: 'string', describe: 'Branch to commit to (default: the treefile ref)' })
-    .option('mode', { choices: REPO_MODES, default: 'archive' as RepoMode, describe: 'Mode for a new repository (archive can be served over HTTP)' })
-    .option('sign-key', { type: 'string', describe: 'ed25519 secret key file (base64, as ostree sign uses; needs an ostree built with ed25519)' })
+    .option('mode', {
+      choices: REPO_MODES,
+      default: 'archive' as RepoMode,
+      describe: 'Mode for a new repository (archive can be served over HTTP)',
+    })
+    .option('sign-key', {
+      type: 'string',
+      describe: 'ed25519 secret key file (base64, as ostree sign uses; needs an ostree built with ed25519)',
+    })
     .option('gpg-sign', { type: 'string', describe: 'GPG key id to sign the commit and summary with' })
     .option('gpg-homedir', { type: 'string', describe: 'GnuPG home directory holding that key' })
     .option('delta', { type: 'boolean', default: false, describe: 'Generate a static delta from the parent commit' })
@@ -20,7 +31,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   const epochText = process.env.SOURCE_DATE_EPOCH ?? String(Math.floor(Date.now() / 1000));
   const epoch = Number(epochText);
   // Up to the year 9999: a larger number makes no date (and no version) at all.
-  if (!/^\d{1,12}$/.test(epochText) || epoch > 253402300799) throw usageError(`SOURCE_DATE_EPOCH=${epochText.slice(0, 40)}: expected seconds since 1970 (at most 253402300799)`);
+  if (!/^\d{1,12}$/.test(epochText) || epoch > 253402300799)
+    throw usageError(`SOURCE_DATE_EPOCH=${epochText.slice(0, 40)}: expected seconds since 1970 (at most 253402300799)`);
   const result = await commitTree({
     repo: args.repo,
     tree: String(args._[0]),

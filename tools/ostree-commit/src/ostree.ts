@@ -9,7 +9,11 @@ export class Ostree {
   ) {}
 
   async run(args: string[], what?: string, extraBinds: string[] = []): Promise<RunResult> {
-    return toolboxRun('ostree', [`--repo=${this.repo}`, ...args], { binds: [this.repo, ...this.binds, ...extraBinds], providedBy: 'ostree', what });
+    return toolboxRun('ostree', [`--repo=${this.repo}`, ...args], {
+      binds: [this.repo, ...this.binds, ...extraBinds],
+      providedBy: 'ostree',
+      what,
+    });
   }
 
   async ensureRepo(mode: string): Promise<boolean> {

@@ -10,13 +10,21 @@ import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlCharName, inputError, READ_LIMITS, readBoundedText } from '@debian-atomic/lib';
-import { IMAGE_TREEFILE, imageTreefileProblem, imageTreefileReader, type ImageTreefile } from '@debian-atomic/lib/contracts/image-treefile';
+import {
+  IMAGE_TREEFILE,
+  imageTreefileProblem,
+  imageTreefileReader,
+  type ImageTreefile,
+} from '@debian-atomic/lib/contracts/image-treefile';
 import { LIMITS, METADATA_KEY, OSTREE_REF, VERSION_PREFIX } from '@debian-atomic/lib/contracts/treefile';
 
 export const TREEFILE_IN_TREE = IMAGE_TREEFILE;
 
 const reader = imageTreefileReader(['ref', 'mutate-os-release', 'automatic-version-prefix', 'add-commit-metadata']);
-export type TreefileBits = Pick<ImageTreefile, 'ref' | 'mutate-os-release' | 'automatic-version-prefix' | 'add-commit-metadata'>;
+export type TreefileBits = Pick<
+  ImageTreefile,
+  'ref' | 'mutate-os-release' | 'automatic-version-prefix' | 'add-commit-metadata'
+>;
 
 export { OSTREE_REF };
 export const MAX_REF = LIMITS.name;
@@ -59,22 +67,29 @@ export function treefileProblem(data: unknown): string | null {
     if (p) return `ref: ${p}`;
   }
   const prefix = tf['automatic-version-prefix'];
-  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > LIMITS.versionPrefix || !VERSION_PREFIX.test(prefix)))
+  if (
+    prefix !== undefined &&
+    (typeof prefix !== 'string' || prefix.length > LIMITS.versionPrefix || !VERSION_PREFIX.test(prefix))
+  )
     return 'automatic-version-prefix: expected at most 64 letters, digits, ".", "_", "~", "+", "-" (it lands in os-release)';
   const mutate = tf['mutate-os-release'];
   if (mutate !== undefined) {
-    if (typeof mutate !== 'string' || mutate === '' || mutate.length > LIMITS.name) return 'mutate-os-release: expected a string of 1 to 256 characters';
+    if (typeof mutate !== 'string' || mutate === '' || mutate.length > LIMITS.name)
+      return 'mutate-os-release: expected a string of 1 to 256 characters';
     const c = controlCharName(mutate);
     if (c) return `mutate-os-release: must be one line: it contains ${c}`;
   }
   const meta = tf['add-commit-metadata'];
   if (meta !== undefined) {
-    if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return 'add-commit-metadata: expected an object';
+    if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+      return 'add-commit-metadata: expected an object';
     const keys = Object.keys(meta);
     if (keys.length > MAX_METADATA_KEYS) return `add-commit-metadata: more than ${MAX_METADATA_KEYS} keys`;
     for (const k of keys) {
-      if (!METADATA_KEY.test(k)) return `add-commit-metadata: ${JSON.stringify(k.slice(0, 40))}: not a valid metadata key (no "=", white space or control characters; at most 256)`;
-      if (JSON.stringify((meta as Record<string, unknown>)[k]).length > MAX_METADATA_VALUE) return `add-commit-metadata.${k}: larger than ${MAX_METADATA_VALUE} characters as JSON`;
+      if (!METADATA_KEY.test(k))
+        return `add-commit-metadata: ${JSON.stringify(k.slice(0, 40))}: not a valid metadata key (no "=", white space or control characters; at most 256)`;
+      if (JSON.stringify((meta as Record<string, unknown>)[k]).length > MAX_METADATA_VALUE)
+        return `add-commit-metadata.${k}: larger than ${MAX_METADATA_VALUE} characters as JSON`;
     }
   }
   // The words above are ostree-commit's; the contract has the last say on what is accepted.

@@ -12,12 +12,25 @@ const REF = 'debian/13/x86_64/test';
 
 t.test('commits a tree with version, metadata and ref; unchanged content makes no commit', async (t) => {
   const dir = t.testdir({});
-  const tree = await smallTree(join(dir, 'tree'), { ref: REF, 'automatic-version-prefix': '13', 'add-commit-metadata': { 'debian-atomic.variant': 'test', 'x.flag': true } });
+  const tree = await smallTree(join(dir, 'tree'), {
+    ref: REF,
+    'automatic-version-prefix': '13',
+    'add-commit-metadata': { 'debian-atomic.variant': 'test', 'x.flag': true },
+  });
   const repo = join(dir, 'repo');
   const first = runCli(['--repo', repo, tree], env);
   t.equal(first.status, 0, first.stderr);
   const r1 = first.json();
-  t.match(r1, { ref: REF, changed: true, parent: null, version: '13.20251122.0', mode: 'archive', timestamp: 1763812800, signed: false, delta: null });
+  t.match(r1, {
+    ref: REF,
+    changed: true,
+    parent: null,
+    version: '13.20251122.0',
+    mode: 'archive',
+    timestamp: 1763812800,
+    signed: false,
+    delta: null,
+  });
   t.match(r1.commit, /^[0-9a-f]{64}$/);
   t.equal((await ostree(repo, 'rev-parse', REF)).trim(), r1.commit);
   t.match(await ostree(repo, 'ls', REF, '/usr/etc'), /os-release/);
@@ -40,23 +53,40 @@ t.test('commits a tree with version, metadata and ref; unchanged content makes n
   await ostree(repo, 'fsck');
 });
 
-t.test('mutate-os-release: the version lands in os-release, the tree is untouched, an unchanged tree makes no commit', async (t) => {
-  const dir = t.testdir({});
-  const tree = await smallTree(join(dir, 'tree'), { ref: REF, 'automatic-version-prefix': '13', 'mutate-os-release': '13' });
-  await writeFile(join(tree, 'usr/lib/os-release'), 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n');
-  const repo = join(dir, 'repo');
-  const r1 = runCli(['--repo', repo, tree], env).json();
-  t.match(r1, { changed: true, version: '13.20251122.0' });
-  t.equal(await ostree(repo, 'cat', REF, '/usr/lib/os-release'), 'PRETTY_NAME="Debian GNU/Linux 13.20251122.0 (trixie)"\nVERSION="13.20251122.0 (trixie)"\nOSTREE_VERSION=\'13.20251122.0\'\n');
-  t.equal(await readFile(join(tree, 'usr/lib/os-release'), 'utf8'), 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n', 'the tree is not modified');
-  t.match(await ostree(repo, 'ls', REF, '/usr/bin/hello'), /hello/, 'the tree itself is in the commit');
-  const again = runCli(['--repo', repo, tree], env).json();
-  t.match(again, { changed: false, commit: r1.commit, version: '13.20251122.0' });
-  await writeFile(join(tree, 'usr/bin/hello'), 'changed');
-  const r2 = runCli(['--repo', repo, tree], env).json();
-  t.match(r2, { changed: true, parent: r1.commit, version: '13.20251122.1' });
-  t.match(await ostree(repo, 'cat', REF, '/usr/lib/os-release'), /VERSION="13\.20251122\.1 \(trixie\)"/);
-});
+t.test(
+  'mutate-os-release: the version lands in os-release, the tree is untouched, an unchanged tree makes no commit',
+  async (t) => {
+    const dir = t.testdir({});
+    const tree = await smallTree(join(dir, 'tree'), {
+      ref: REF,
+      'automatic-version-prefix': '13',
+      'mutate-os-release': '13',
+    });
+    await writeFile(
+      join(tree, 'usr/lib/os-release'),
+      'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n',
+    );
+    const repo = join(dir, 'repo');
+    const r1 = runCli(['--repo', repo, tree], env).json();
+    t.match(r1, { changed: true, version: '13.20251122.0' });
+    t.equal(
+      await ostree(repo, 'cat', REF, '/usr/lib/os-release'),
+      'PRETTY_NAME="Debian GNU/Linux 13.20251122.0 (trixie)"\nVERSION="13.20251122.0 (trixie)"\nOSTREE_VERSION=\'13.20251122.0\'\n',
+    );
+    t.equal(
+      await readFile(join(tree, 'usr/lib/os-release'), 'utf8'),
+      'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION="13 (trixie)"\n',
+      'the tree is not modified',
+    );
+    t.match(await ostree(repo, 'ls', REF, '/usr/bin/hello'), /hello/, 'the tree itself is in the commit');
+    const again = runCli(['--repo', repo, tree], env).json();
+    t.match(again, { changed: false, commit: r1.commit, version: '13.20251122.0' });
+    await writeFile(join(tree, 'usr/bin/hello'), 'changed');
+    const r2 = runCli(['--repo', repo, tree], env).json();
+    t.match(r2, { changed: true, parent: r1.commit, version: '13.20251122.1' });
+    t.match(await ostree(repo, 'cat', REF, '/usr/lib/os-release'), /VERSION="13\.20251122\.1 \(trixie\)"/);
+  },
+);
 
 t.test('reproducible: same tree and SOURCE_DATE_EPOCH give the same checksum in fresh repos', async (t) => {
   const dir = t.testdir({});
@@ -89,7 +119,10 @@ t.test('GPG-signed commits: a pull that verifies accepts the right key and refus
   const r = runCli(['--repo', repo, '--gpg-sign', keyId, '--gpg-homedir', gnupg, tree], env);
   t.equal(r.status, 0, r.stderr);
   t.equal(r.json().signed, true);
-  for (const [name, key, ok] of [['good', pubKey, true], ['bad', other.pubKey, false]] as const) {
+  for (const [name, key, ok] of [
+    ['good', pubKey, true],
+    ['bad', other.pubKey, false],
+  ] as const) {
     const client = join(dir, `client-${name}`);
     const keyCopy = join(dir, `${name}.asc`);
     await writeFile(keyCopy, await readFile(key));
@@ -98,7 +131,12 @@ t.test('GPG-signed commits: a pull that verifies accepts the right key and refus
     await ostree(client, 'remote', 'gpg-import', 'origin', '-k', keyCopy);
     const pull = ostree(client, 'pull', 'origin', REF);
     if (ok) t.ok(await pull, 'pull with the signing key verifies');
-    else t.match(await pull.catch((e: unknown) => e), { detail: /Can't check signature: public key not found/ }, 'pull with another key is refused');
+    else
+      t.match(
+        await pull.catch((e: unknown) => e),
+        { detail: /Can't check signature: public key not found/ },
+        'pull with another key is refused',
+      );
   }
   const noGpg = runCli(['--repo', repo, '--gpg-homedir', gnupg, tree], env);
   t.equal(noGpg.status, 2);
@@ -108,7 +146,9 @@ t.test('ed25519 signing: verified where ostree supports it, a clear error where 
   const dir = t.testdir({});
   const tree = await smallTree(join(dir, 'tree'), { ref: REF });
   execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', join(dir, 'key.pem')]);
-  const pub = execFileSync('openssl', ['pkey', '-outform', 'DER', '-pubout', '-in', join(dir, 'key.pem')]).subarray(-32);
+  const pub = execFileSync('openssl', ['pkey', '-outform', 'DER', '-pubout', '-in', join(dir, 'key.pem')]).subarray(
+    -32,
+  );
   const seed = execFileSync('openssl', ['pkey', '-outform', 'DER', '-in', join(dir, 'key.pem')]).subarray(-32);
   await mkdir(join(dir, 'keys'));
   await writeFile(join(dir, 'keys/secret'), Buffer.concat([seed, pub]).toString('base64') + '\n', { mode: 0o600 });
@@ -117,7 +157,14 @@ t.test('ed25519 signing: verified where ostree supports it, a clear error where 
   const r = runCli(['--repo', join(dir, 'repo'), '--sign-key', join(dir, 'keys/secret'), tree], env);
   if (features.includes('sign-ed25519')) {
     t.equal(r.status, 0, r.stderr);
-    const verify = await ostree(join(dir, 'repo'), 'sign', '--verify', '--sign-type=ed25519', `--keys-file=${join(dir, 'keys/public')}`, String(r.json().commit));
+    const verify = await ostree(
+      join(dir, 'repo'),
+      'sign',
+      '--verify',
+      '--sign-type=ed25519',
+      `--keys-file=${join(dir, 'keys/public')}`,
+      String(r.json().commit),
+    );
     t.match(verify, /verified/i);
   } else {
     t.equal(r.status, 1);
@@ -156,7 +203,11 @@ t.test('SIGKILL mid-commit leaves the ref where it was', async (t) => {
     await mkdir(join(tree, 'usr/share/blob', String(i % 20)), { recursive: true });
     await writeFile(join(tree, 'usr/share/blob', String(i % 20), `f${i}`), randomBytes(256 * 1024));
   }
-  const child = spawn('node', [bin, '--repo', repo, tree], { env: { ...process.env, ...env }, detached: true, stdio: 'ignore' });
+  const child = spawn('node', [bin, '--repo', repo, tree], {
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: 'ignore',
+  });
   await new Promise((r) => setTimeout(r, 1500));
   const alive = child.exitCode === null;
   process.kill(-child.pid!, 'SIGKILL');

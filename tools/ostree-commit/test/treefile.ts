@@ -5,7 +5,15 @@ import { jsonTooDeep, readTreefile, refProblem, treefileProblem } from '../src/t
 import { casesFor } from '../../lib/test/fixtures/image-treefile-cases.js';
 
 t.test('the grammar of what ostree-commit reads from the treefile', async (t) => {
-  t.equal(treefileProblem({ ref: 'debian/13/x86_64/base', 'automatic-version-prefix': '13', 'mutate-os-release': '13', 'add-commit-metadata': { 'debian-atomic.variant': 'base', n: 1, b: true, o: { a: [1] } } }), null);
+  t.equal(
+    treefileProblem({
+      ref: 'debian/13/x86_64/base',
+      'automatic-version-prefix': '13',
+      'mutate-os-release': '13',
+      'add-commit-metadata': { 'debian-atomic.variant': 'base', n: 1, b: true, o: { a: [1] } },
+    }),
+    null,
+  );
   t.equal(treefileProblem({}), null);
   const bad: [unknown, RegExp][] = [
     [[], /expected a JSON object/],
@@ -16,7 +24,10 @@ t.test('the grammar of what ostree-commit reads from the treefile', async (t) =>
     [{ 'mutate-os-release': '' }, /^mutate-os-release: expected a string of 1 to 256/],
     [{ 'mutate-os-release': 'a\rb' }, /^mutate-os-release: must be one line: it contains a carriage return/],
     [{ 'add-commit-metadata': [] }, /^add-commit-metadata: expected an object/],
-    [{ 'add-commit-metadata': Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, i])) }, /more than 256 keys/],
+    [
+      { 'add-commit-metadata': Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, i])) },
+      /more than 256 keys/,
+    ],
     [{ 'add-commit-metadata': { 'a b': 1 } }, /"a b": not a valid metadata key/],
     [{ 'add-commit-metadata': { big: 'x'.repeat(70000) } }, /add-commit-metadata\.big: larger than 65536/],
   ];
@@ -31,11 +42,18 @@ t.test('nesting is counted outside strings', async (t) => {
 });
 
 t.test('the in-tree treefile: absent, good, or an input error', async (t) => {
-  const dir = t.testdir({ none: {}, good: { usr: { share: { 'debian-atomic': { 'treefile.json': '{"ref": "a/b"}' } } } }, linked: { usr: { share: { 'debian-atomic': {} } } } });
+  const dir = t.testdir({
+    none: {},
+    good: { usr: { share: { 'debian-atomic': { 'treefile.json': '{"ref": "a/b"}' } } } },
+    linked: { usr: { share: { 'debian-atomic': {} } } },
+  });
   t.same(await readTreefile(join(dir, 'none')), {});
   t.same(await readTreefile(join(dir, 'good')), { ref: 'a/b' });
   symlinkSync('/etc/hostname', join(dir, 'linked/usr/share/debian-atomic/treefile.json'));
-  await t.rejects(readTreefile(join(dir, 'linked')), { exitCode: 2, message: /cannot read: a symbolic link, expected a regular file/ });
+  await t.rejects(readTreefile(join(dir, 'linked')), {
+    exitCode: 2,
+    message: /cannot read: a symbolic link, expected a regular file/,
+  });
 });
 
 t.test('the in-image treefile table (lib/test/fixtures): ostree-commit agrees with the contract', async (t) => {

@@ -5,7 +5,13 @@
 import type { Report, StepRow } from './report.js';
 
 /** The colours a reader (and the screenshot test) tells apart. */
-export const COLOURS = { rebuilt: '#e07b24', failed: '#c62828', cached: '#b8c0c8', package: '#3b6fb6', other: '#8fa9cf' } as const;
+export const COLOURS = {
+  rebuilt: '#e07b24',
+  failed: '#c62828',
+  cached: '#b8c0c8',
+  package: '#3b6fb6',
+  other: '#8fa9cf',
+} as const;
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -13,7 +19,9 @@ export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 export function duration(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const m = Math.floor(seconds / 60);
-  return m < 60 ? `${m} min ${String(Math.round(seconds - m * 60)).padStart(2, '0')} s` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+  return m < 60
+    ? `${m} min ${String(Math.round(seconds - m * 60)).padStart(2, '0')} s`
+    : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
 export const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -31,38 +39,58 @@ const WIDTH = 1000;
 function stepLine(s: StepRow, y: number, t0: number, span: number): string {
   const name = `<text x="0" y="${y + 19}" class="label">${label(s.step)}</text>`;
   if (s.status === 'cached') {
-    return `${name}<rect x="${LABEL}" y="${y + 6}" width="14" height="18" rx="3" fill="${COLOURS.cached}"/>` +
-      `<text x="${LABEL + 22}" y="${y + 19}" class="note">cache hit · last built ${esc(when(s.end))} in ${esc(duration(s.seconds))}</text>`;
+    return (
+      `${name}<rect x="${LABEL}" y="${y + 6}" width="14" height="18" rx="3" fill="${COLOURS.cached}"/>` +
+      `<text x="${LABEL + 22}" y="${y + 19}" class="note">cache hit · last built ${esc(when(s.end))} in ${esc(duration(s.seconds))}</text>`
+    );
   }
   const x = LABEL + ((Date.parse(s.start) - t0) / span) * BARS;
-  const w = Math.max(3, (s.seconds * 1000 / span) * BARS);
+  const w = Math.max(3, ((s.seconds * 1000) / span) * BARS);
   const text = `${s.status === 'failed' ? `failed (exit ${s.exit}) after ` : ''}${duration(s.seconds)}${s.times > 1 ? ` (ran ${s.times} times)` : ''}`;
-  return `${name}<rect x="${x.toFixed(1)}" y="${y + 6}" width="${w.toFixed(1)}" height="18" rx="3" fill="${COLOURS[s.status]}"><title>${esc(s.argv.join(' '))}</title></rect>` +
-    `<text x="${LABEL + BARS + 12}" y="${y + 19}" class="note">${esc(text)}</text>`;
+  return (
+    `${name}<rect x="${x.toFixed(1)}" y="${y + 6}" width="${w.toFixed(1)}" height="18" rx="3" fill="${COLOURS[s.status]}"><title>${esc(s.argv.join(' '))}</title></rect>` +
+    `<text x="${LABEL + BARS + 12}" y="${y + 19}" class="note">${esc(text)}</text>`
+  );
 }
 
 export function timelineSvg(r: Report): string {
-  if (!r.steps.length) return '<p class="empty">No steps recorded yet (DEBIAN_ATOMIC_STEPS is set by make for the stage recipes).</p>';
+  if (!r.steps.length)
+    return '<p class="empty">No steps recorded yet (DEBIAN_ATOMIC_STEPS is set by make for the stage recipes).</p>';
   const t0 = r.timing.start ? Date.parse(r.timing.start) : 0;
   const span = Math.max(1000, r.timing.wallSeconds * 1000);
   const h = r.steps.length * ROW + 10;
-  return `<svg class="timeline" role="img" aria-label="steps timeline" width="${WIDTH}" height="${h}" viewBox="0 0 ${WIDTH} ${h}">` +
+  return (
+    `<svg class="timeline" role="img" aria-label="steps timeline" width="${WIDTH}" height="${h}" viewBox="0 0 ${WIDTH} ${h}">` +
     r.steps.map((s, i) => stepLine(s, i * ROW, t0, span)).join('') +
-    '</svg>';
+    '</svg>'
+  );
 }
 
 export function packagesSvg(p: NonNullable<Report['packages']>): string {
-  const rows: { name: string; kib: number; fill: string; title: string }[] = p.top.map((x) => ({ name: x.name, kib: x.installedSizeKiB, fill: COLOURS.package, title: `${x.name} ${x.version} (${x.architecture})` }));
-  if (p.other.count) rows.push({ name: `other (${p.other.count} packages)`, kib: p.other.installedKiB, fill: COLOURS.other, title: `${p.other.count} smaller packages` });
+  const rows: { name: string; kib: number; fill: string; title: string }[] = p.top.map((x) => ({
+    name: x.name,
+    kib: x.installedSizeKiB,
+    fill: COLOURS.package,
+    title: `${x.name} ${x.version} (${x.architecture})`,
+  }));
+  if (p.other.count)
+    rows.push({
+      name: `other (${p.other.count} packages)`,
+      kib: p.other.installedKiB,
+      fill: COLOURS.other,
+      title: `${p.other.count} smaller packages`,
+    });
   const max = Math.max(1, ...rows.map((x) => x.kib));
   const h = rows.length * ROW + 10;
   const bars = rows.map((x, i) => {
     const y = i * ROW;
     const w = Math.max(2, (x.kib / max) * BARS);
     const share = p.installedKiB ? ` · ${((x.kib / p.installedKiB) * 100).toFixed(1)} %` : '';
-    return `<text x="0" y="${y + 19}" class="label">${label(x.name)}</text>` +
+    return (
+      `<text x="0" y="${y + 19}" class="label">${label(x.name)}</text>` +
       `<rect x="${LABEL}" y="${y + 5}" width="${w.toFixed(1)}" height="20" fill="${x.fill}"><title>${esc(x.title)}</title></rect>` +
-      `<text x="${LABEL + BARS + 12}" y="${y + 19}" class="note">${esc(mib(x.kib))}${share}</text>`;
+      `<text x="${LABEL + BARS + 12}" y="${y + 19}" class="note">${esc(mib(x.kib))}${share}</text>`
+    );
   });
   return `<svg class="packages" role="img" aria-label="size by package" width="${WIDTH}" height="${h}" viewBox="0 0 ${WIDTH} ${h}">${bars.join('')}</svg>`;
 }
@@ -70,10 +98,22 @@ export function packagesSvg(p: NonNullable<Report['packages']>): string {
 function figures(r: Report): string {
   const s = r.stages;
   const items: [string, string][] = [];
-  if (s.rootfs) items.push(['root filesystem', `${s.rootfs.packages} packages, ${mib(s.rootfs.installedSizeKiB)} installed, ${s.rootfs.suite}${s.rootfs.kernel ? `, kernel ${s.rootfs.kernel}` : ''}`]);
-  if (s.commit) items.push(['OSTree commit', [s.commit.ref, s.commit.version, s.commit.commit.slice(0, 12)].filter(Boolean).join(' ')]);
+  if (s.rootfs)
+    items.push([
+      'root filesystem',
+      `${s.rootfs.packages} packages, ${mib(s.rootfs.installedSizeKiB)} installed, ${s.rootfs.suite}${s.rootfs.kernel ? `, kernel ${s.rootfs.kernel}` : ''}`,
+    ]);
+  if (s.commit)
+    items.push([
+      'OSTree commit',
+      [s.commit.ref, s.commit.version, s.commit.commit.slice(0, 12)].filter(Boolean).join(' '),
+    ]);
   if (s.oci) items.push(['OCI image', `${s.oci.image}: ${s.oci.layers.length} layers, ${mib(s.oci.bytes / 1024)}`]);
-  if (s.disk) items.push(['disk image', `${s.disk.output} (${s.disk.format}): ${mib(s.disk.fileBytes / 1024)} on disk, ${mib(s.disk.virtualSize / 1024)} virtual`]);
+  if (s.disk)
+    items.push([
+      'disk image',
+      `${s.disk.output} (${s.disk.format}): ${mib(s.disk.fileBytes / 1024)} on disk, ${mib(s.disk.virtualSize / 1024)} virtual`,
+    ]);
   if (s.iso) items.push(['installer ISO', `${s.iso.output}: ${mib(s.iso.bytes / 1024)}`]);
   if (!items.length) return '';
   return `<h2>Outputs</h2><dl>${items.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
@@ -94,7 +134,10 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px}dt{font-weight:600}dd{margin:0}`;
 
 export function renderHtml(r: Report): string {
-  const legend = (['rebuilt', 'cached', 'failed'] as const).filter((k) => r.steps.some((s) => s.status === k)).map((k) => `<span style="background:${COLOURS[k]}"></span>${k === 'cached' ? 'cache hit' : k}`).join('');
+  const legend = (['rebuilt', 'cached', 'failed'] as const)
+    .filter((k) => r.steps.some((s) => s.status === k))
+    .map((k) => `<span style="background:${COLOURS[k]}"></span>${k === 'cached' ? 'cache hit' : k}`)
+    .join('');
   const p = r.packages;
   const packages = p
     ? `<h2>Size by package</h2><p class="meta" id="package-total">${p.count} packages, ${esc(mib(p.installedKiB))} installed (dpkg's Installed-Size, from ${esc(p.manifest)})</p>${packagesSvg(p)}`

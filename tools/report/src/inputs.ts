@@ -3,7 +3,19 @@
  * the package manifest rootfs writes into the tree, and the stage outputs make keeps in
  * build/<variant>/. A bad input is exit 2 with `file:line:col: message`.
  */
-import { formatDiagnostic, inputError, parseYamlText, READ_LIMITS, readBoundedText, schemaDiagnostics, StepRecordSchema, syntaxDiagnostics, zodObjectKeys, type Diagnostic, type StepRecord } from '@debian-atomic/lib';
+import {
+  formatDiagnostic,
+  inputError,
+  parseYamlText,
+  READ_LIMITS,
+  readBoundedText,
+  schemaDiagnostics,
+  StepRecordSchema,
+  syntaxDiagnostics,
+  zodObjectKeys,
+  type Diagnostic,
+  type StepRecord,
+} from '@debian-atomic/lib';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -22,7 +34,13 @@ export type Package = z.infer<typeof PackageSchema>;
 
 /** The few fields of each stage's output (its tool's JSON on stdout) that the report shows. */
 export const StageSchemas = {
-  rootfs: z.object({ packages: z.number().int(), installedSizeKiB: z.number(), kernel: z.string().nullable().optional(), suite: z.string(), seconds: z.number() }),
+  rootfs: z.object({
+    packages: z.number().int(),
+    installedSizeKiB: z.number(),
+    kernel: z.string().nullable().optional(),
+    suite: z.string(),
+    seconds: z.number(),
+  }),
   commit: z.object({ ref: z.string(), commit: z.string(), version: z.string().nullable(), timestamp: z.number() }),
   oci: z.object({ image: z.string(), bytes: z.number(), layers: z.array(z.unknown()), seconds: z.number() }),
   disk: z.object({ output: z.string(), format: z.string(), fileBytes: z.number(), virtualSize: z.number() }),
@@ -68,17 +86,32 @@ export async function readSteps(file: string): Promise<StepRecord[]> {
 }
 
 export async function readManifest(file: string): Promise<Package[]> {
-  return parseJson(file, await readBoundedText(file, { maxBytes: READ_LIMITS.large, what: 'package manifest' }), ManifestSchema, 'package manifest');
+  return parseJson(
+    file,
+    await readBoundedText(file, { maxBytes: READ_LIMITS.large, what: 'package manifest' }),
+    ManifestSchema,
+    'package manifest',
+  );
 }
 
-const exists = (file: string) => stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 
 /** The stage outputs there are in a build directory (a build that stopped early has fewer). */
 export async function readStages(dir: string): Promise<Stages> {
   const stages: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(StageSchemas)) {
     const file = join(dir, `${name}.json`);
-    if (await exists(file)) stages[name] = parseJson(file, await readBoundedText(file, { what: `${name} output` }), schema as z.ZodType<unknown>, `${name} output`);
+    if (await exists(file))
+      stages[name] = parseJson(
+        file,
+        await readBoundedText(file, { what: `${name} output` }),
+        schema as z.ZodType<unknown>,
+        `${name} output`,
+      );
   }
   return stages as Stages;
 }

@@ -8,11 +8,23 @@ import { z } from 'zod';
 import { StageSchemas, type Package, type Stages } from './inputs.js';
 
 /** The order make runs the stages in (Makefile); a step not listed here comes after, by start time. */
-export const PIPELINE = ['treefile-lint', 'hwdetect plan', 'rootfs', 'hwdetect apply', 'usr-unify', 'ostree-commit', 'oci-wrap', 'disk-image', 'iso-image'] as const;
+export const PIPELINE = [
+  'treefile-lint',
+  'hwdetect plan',
+  'rootfs',
+  'hwdetect apply',
+  'usr-unify',
+  'ostree-commit',
+  'oci-wrap',
+  'disk-image',
+  'iso-image',
+] as const;
 
 const StepRowSchema = z.object({
   step: z.string(),
-  status: z.enum(['rebuilt', 'failed', 'cached']).describe('rebuilt/failed: ran in this run; cached: did not run, its last successful run is shown'),
+  status: z
+    .enum(['rebuilt', 'failed', 'cached'])
+    .describe('rebuilt/failed: ran in this run; cached: did not run, its last successful run is shown'),
   run: z.string().nullable().describe('The run the times are from'),
   start: z.iso.datetime(),
   end: z.iso.datetime(),
@@ -24,7 +36,13 @@ const StepRowSchema = z.object({
   stdout: z.string().nullable(),
 });
 
-const PackageRowSchema = z.object({ name: z.string(), version: z.string(), architecture: z.string(), installedSizeKiB: z.number(), share: z.number().describe('Of all installed KiB, 0…1') });
+const PackageRowSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  architecture: z.string(),
+  installedSizeKiB: z.number(),
+  share: z.number().describe('Of all installed KiB, 0…1'),
+});
 
 export const ReportSchema = z.object({
   apiVersion: z.literal('org.debian-atomic/v1'),
@@ -52,7 +70,11 @@ export const ReportSchema = z.object({
     })
     .nullable()
     .describe('null when there is no package manifest (no rootfs built yet)'),
-  stages: z.object(Object.fromEntries(Object.entries(StageSchemas).map(([k, s]) => [k, s.optional()])) as { [K in keyof typeof StageSchemas]: z.ZodOptional<(typeof StageSchemas)[K]> }),
+  stages: z.object(
+    Object.fromEntries(Object.entries(StageSchemas).map(([k, s]) => [k, s.optional()])) as {
+      [K in keyof typeof StageSchemas]: z.ZodOptional<(typeof StageSchemas)[K]>;
+    },
+  ),
 });
 export type Report = z.infer<typeof ReportSchema>;
 export type StepRow = Report['steps'][number];
@@ -60,7 +82,19 @@ export type StepRow = Report['steps'][number];
 const time = (iso: string) => Date.parse(iso);
 
 function row(r: StepRecord, status: StepRow['status'], times: number): StepRow {
-  return { step: r.step, status, run: r.run, start: r.start, end: r.end, seconds: r.seconds, exit: r.exit, times, argv: r.argv, output: r.output, stdout: r.stdout };
+  return {
+    step: r.step,
+    status,
+    run: r.run,
+    start: r.start,
+    end: r.end,
+    seconds: r.seconds,
+    exit: r.exit,
+    times,
+    argv: r.argv,
+    output: r.output,
+    stdout: r.stdout,
+  };
 }
 
 /** The run reported on: the one asked for, else the last one recorded. */
@@ -94,7 +128,11 @@ export function stepRows(records: readonly StepRecord[], run: string | null): St
   return rows.sort((a, b) => rank(a.step) - rank(b.step));
 }
 
-export function packageSizes(manifest: string, packages: readonly Package[], top: number): NonNullable<Report['packages']> {
+export function packageSizes(
+  manifest: string,
+  packages: readonly Package[],
+  top: number,
+): NonNullable<Report['packages']> {
   const total = packages.reduce((n, p) => n + p.installedSizeKiB, 0);
   const sorted = [...packages].sort((a, b) => b.installedSizeKiB - a.installedSizeKiB || (a.name < b.name ? -1 : 1));
   const head = sorted.slice(0, top);
@@ -103,7 +141,13 @@ export function packageSizes(manifest: string, packages: readonly Package[], top
     manifest,
     count: packages.length,
     installedKiB: total,
-    top: head.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, installedSizeKiB: p.installedSizeKiB, share: total ? p.installedSizeKiB / total : 0 })),
+    top: head.map((p) => ({
+      name: p.name,
+      version: p.version,
+      architecture: p.architecture,
+      installedSizeKiB: p.installedSizeKiB,
+      share: total ? p.installedSizeKiB / total : 0,
+    })),
     other: { count: rest.length, installedKiB: rest.reduce((n, p) => n + p.installedSizeKiB, 0) },
   };
 }

@@ -27,7 +27,16 @@ function chromium(args: string[]) {
   try {
     return spawnSync(
       CHROMIUM,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', `--user-data-dir=${profile}`, '--hide-scrollbars', ...args],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+        `--user-data-dir=${profile}`,
+        '--hide-scrollbars',
+        ...args,
+      ],
       { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 },
     );
   } finally {
@@ -47,13 +56,23 @@ t.test('report.html in headless chromium: the DOM and a screenshot that shows th
   for (const f of ['steps.ndjson', 'rootfs.json', 'commit.json', 'oci.json']) cpSync(join(FIXTURES, f), join(dir, f));
   // The first run of the fixture: every step rebuilt, so the timeline has its orange bars.
   const first = JSON.parse(readFileSync(join(dir, 'steps.ndjson'), 'utf8').split('\n')[0]!).run;
-  t.equal(await main(['--quiet', '--top', '8', '--run', first, dir], { stdout: new PassThrough(), stderr: process.stderr, stdin: new PassThrough(), env: {} }), 0);
+  t.equal(
+    await main(['--quiet', '--top', '8', '--run', first, dir], {
+      stdout: new PassThrough(),
+      stderr: process.stderr,
+      stdin: new PassThrough(),
+      env: {},
+    }),
+    0,
+  );
   const url = pathToFileURL(join(dir, 'report.html')).href;
 
   const dom = chromium(['--dump-dom', url]);
   t.equal(dom.status, 0, `--dump-dom exits 0${dom.status ? `: ${dom.stderr.slice(-500)}` : ''}`);
-  for (const step of ['treefile-lint', 'rootfs', 'usr-unify', 'ostree-commit']) t.match(dom.stdout, new RegExp(`<text[^>]*class="label"[^>]*>${step}</text>`), `the timeline shows ${step}`);
-  for (const pkg of ['linux-image-6.12.117+deb13-amd64', 'libnode115', 'libicu76', 'skopeo']) t.ok(dom.stdout.includes(`class="label">${pkg}</text>`), `the bars show ${pkg}`);
+  for (const step of ['treefile-lint', 'rootfs', 'usr-unify', 'ostree-commit'])
+    t.match(dom.stdout, new RegExp(`<text[^>]*class="label"[^>]*>${step}</text>`), `the timeline shows ${step}`);
+  for (const pkg of ['linux-image-6.12.117+deb13-amd64', 'libnode115', 'libicu76', 'skopeo'])
+    t.ok(dom.stdout.includes(`class="label">${pkg}</text>`), `the bars show ${pkg}`);
   t.match(dom.stdout, /other \(7 packages\)/);
   t.match(dom.stdout, /<p class="meta" id="package-total">15 packages, /);
   t.match(dom.stdout, /id="timing">4 rebuilt · 0 cache hits/);
@@ -68,7 +87,13 @@ t.test('report.html in headless chromium: the DOM and a screenshot that shows th
   const v = variety(img);
   t.ok(v.colours > 50, `not blank: ${v.colours} colours (text is anti-aliased)`);
   t.ok(v.inked > 0.03, `ink on ${(v.inked * 100).toFixed(1)} % of the page`);
-  t.ok(countColour(img, COLOURS.package) > 8 * 20 * 20, `the package bars' colour ${COLOURS.package}: ${countColour(img, COLOURS.package)} pixels`);
-  t.ok(countColour(img, COLOURS.rebuilt) > 4 * 18 * 3, `the rebuilt steps' colour ${COLOURS.rebuilt}: ${countColour(img, COLOURS.rebuilt)} pixels`);
+  t.ok(
+    countColour(img, COLOURS.package) > 8 * 20 * 20,
+    `the package bars' colour ${COLOURS.package}: ${countColour(img, COLOURS.package)} pixels`,
+  );
+  t.ok(
+    countColour(img, COLOURS.rebuilt) > 4 * 18 * 3,
+    `the rebuilt steps' colour ${COLOURS.rebuilt}: ${countColour(img, COLOURS.rebuilt)} pixels`,
+  );
   t.equal(countColour(img, COLOURS.failed), 0, 'no failed step, no red');
 });

@@ -11,7 +11,18 @@ t.test('durations read as a person says them', async (t) => {
   t.equal(mib(527522), '515.2 MiB');
 });
 
-const step = { step: 'rootfs', run: 'r1', start: '2026-12-07T08:00:00.000Z', end: '2026-12-07T08:01:08.000Z', seconds: 68, exit: 0, times: 1, argv: ['--treefile', '<x>'], output: null, stdout: null };
+const step = {
+  step: 'rootfs',
+  run: 'r1',
+  start: '2026-12-07T08:00:00.000Z',
+  end: '2026-12-07T08:01:08.000Z',
+  seconds: 68,
+  exit: 0,
+  times: 1,
+  argv: ['--treefile', '<x>'],
+  output: null,
+  stdout: null,
+};
 const report: Report = {
   apiVersion: 'org.debian-atomic/v1',
   kind: 'BuildReport',
@@ -24,7 +35,13 @@ const report: Report = {
     { ...step, step: 'ostree-commit', status: 'cached', run: 'r0', times: 0 },
   ],
   timing: { rebuilt: 1, failed: 1, cached: 1, start: step.start, end: step.end, stepSeconds: 136, wallSeconds: 68 },
-  packages: { manifest: 'm.json', count: 2, installedKiB: 0, top: [{ name: 'z', version: '1', architecture: 'all', installedSizeKiB: 0, share: 0 }], other: { count: 1, installedKiB: 0 } },
+  packages: {
+    manifest: 'm.json',
+    count: 2,
+    installedKiB: 0,
+    top: [{ name: 'z', version: '1', architecture: 'all', installedSizeKiB: 0, share: 0 }],
+    other: { count: 1, installedKiB: 0 },
+  },
   stages: {
     rootfs: { packages: 2, installedSizeKiB: 10, kernel: null, suite: 'trixie', seconds: 60 },
     commit: { ref: 'debian/13/x86_64/base', commit: 'a'.repeat(64), version: null, timestamp: 0 },
@@ -62,7 +79,10 @@ t.test('zero-size packages still draw a bar; no share of nothing', async (t) => 
   t.match(svg, /width="2\.0"/);
   t.notMatch(svg, /NaN|Infinity/);
   t.match(svg, /other \(1 packages\)/);
-  const long = packagesSvg({ ...report.packages!, top: [{ ...report.packages!.top[0]!, name: 'firmware-linux-nonfree-misc-extra-long' }] });
+  const long = packagesSvg({
+    ...report.packages!,
+    top: [{ ...report.packages!.top[0]!, name: 'firmware-linux-nonfree-misc-extra-long' }],
+  });
   t.match(long, /class="label">firmware-linux-nonfree-misc-extra…<\/text>/, 'cut to fit the label column');
   t.match(long, /<title>firmware-linux-nonfree-misc-extra-long 1 \(all\)<\/title>/, 'whole in the tooltip');
 });

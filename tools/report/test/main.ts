@@ -8,7 +8,10 @@ import { MANIFEST_IN_TREE } from '../src/commands.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const [stdout, stderr] = [new PassThrough(), new PassThrough()];
   const text = { stdout: '', stderr: '' };
   stdout.on('data', (c: Buffer) => (text.stdout += c.toString()));
@@ -50,7 +53,11 @@ t.test('writes report.json and report.html beside each other, the report on stdo
   t.equal(report.stages.rootfs.packages, 225);
   t.match(report.stages.commit.ref, /^debian\/13\/x86_64\/base$/);
   t.equal(report.stages.oci.layers.length > 0, true);
-  t.same(readdirSync(dir).filter((f) => f.startsWith('.')), [], 'no temporary file left beside them');
+  t.same(
+    readdirSync(dir).filter((f) => f.startsWith('.')),
+    [],
+    'no temporary file left beside them',
+  );
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
   t.match(html, /<h1>Build report: base<\/h1>/);
   t.match(html, /linux-image-6\.12\.117\+deb13-amd64/);
@@ -58,8 +65,12 @@ t.test('writes report.json and report.html beside each other, the report on stdo
 
 t.test('the run: --run, else DEBIAN_ATOMIC_RUN, else the last recorded', async (t) => {
   const dir = buildDir(t);
-  const lines = readFileSync(join(dir, 'steps.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const first = lines[0].run, last = lines.at(-1).run;
+  const lines = readFileSync(join(dir, 'steps.ndjson'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const first = lines[0].run,
+    last = lines.at(-1).run;
   t.equal(JSON.parse((await run(['--quiet', dir])).stdout).run, last);
   t.equal(JSON.parse((await run(['--quiet', dir], { DEBIAN_ATOMIC_RUN: first })).stdout).run, first);
   t.equal(JSON.parse((await run(['--quiet', dir], { DEBIAN_ATOMIC_RUN: '' })).stdout).run, last, 'empty is unset');
@@ -69,7 +80,22 @@ t.test('the run: --run, else DEBIAN_ATOMIC_RUN, else the last recorded', async (
 t.test('--top, --output-dir, --steps and --packages elsewhere', async (t) => {
   const dir = buildDir(t);
   const out = join(dir, '../out');
-  const r = JSON.parse((await run(['--quiet', '--top', '3', '--output-dir', out, '--steps', join(FIXTURES, 'steps.ndjson'), '--packages', join(FIXTURES, 'packages.json'), dir])).stdout);
+  const r = JSON.parse(
+    (
+      await run([
+        '--quiet',
+        '--top',
+        '3',
+        '--output-dir',
+        out,
+        '--steps',
+        join(FIXTURES, 'steps.ndjson'),
+        '--packages',
+        join(FIXTURES, 'packages.json'),
+        dir,
+      ])
+    ).stdout,
+  );
   t.equal(r.packages.top.length, 3);
   t.equal(r.packages.other.count, 12);
   t.equal(r.packages.manifest, join(FIXTURES, 'packages.json'));
@@ -91,7 +117,10 @@ t.test('a build that has just begun: no steps, no tree yet (warnings, an empty r
 t.test('bad inputs: exit 2, file:line:col', async (t) => {
   const dir = buildDir(t);
   const steps = readFileSync(join(FIXTURES, 'steps.ndjson'), 'utf8').split('\n');
-  writeFileSync(join(dir, 'steps.ndjson'), [steps[0], steps[1]!.replace('"exit":0', '"exit":"zero"'), ...steps.slice(2)].join('\n'));
+  writeFileSync(
+    join(dir, 'steps.ndjson'),
+    [steps[0], steps[1]!.replace('"exit":0', '"exit":"zero"'), ...steps.slice(2)].join('\n'),
+  );
   let e = await failure([dir]);
   t.equal(e.exitCode, 2);
   t.match(e.summary, new RegExp(`^invalid step record: .*steps\\.ndjson:2:\\d+: exit: `));
@@ -105,7 +134,10 @@ t.test('bad inputs: exit 2, file:line:col', async (t) => {
   t.match(e.summary, /steps\.ndjson:2:\d+: /);
 
   writeFileSync(join(dir, 'steps.ndjson'), steps.join('\n'));
-  writeFileSync(join(dir, MANIFEST_IN_TREE), '[\n  {"name": "bash", "version": "5.2", "architecture": "amd64", "installedSizeKiB": -1}\n]\n');
+  writeFileSync(
+    join(dir, MANIFEST_IN_TREE),
+    '[\n  {"name": "bash", "version": "5.2", "architecture": "amd64", "installedSizeKiB": -1}\n]\n',
+  );
   e = await failure([dir]);
   t.equal(e.exitCode, 2);
   t.match(e.summary, /^invalid package manifest: .*packages\.json:2:\d+: 0\.installedSizeKiB|installedSizeKiB/);
@@ -116,7 +148,10 @@ t.test('bad inputs: exit 2, file:line:col', async (t) => {
   t.match(e.summary, /^invalid commit output: .*commit\.json:1:\d+: /);
 
   t.equal((await failure([join(dir, 'missing')])).exitCode, 2);
-  t.match((await failure(['--packages', join(dir, 'nope.json'), dir])).summary, /nope\.json: cannot read package manifest: no such file/);
+  t.match(
+    (await failure(['--packages', join(dir, 'nope.json'), dir])).summary,
+    /nope\.json: cannot read package manifest: no such file/,
+  );
   t.equal((await failure(['--top', '0', dir])).exitCode, 2);
   t.equal((await failure([])).exitCode, 2);
 });

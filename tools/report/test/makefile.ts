@@ -11,9 +11,24 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 
 function dryRun(args: string[]): string[] {
   const env = { ...process.env };
-  for (const k of ['MAKEFLAGS', 'MAKELEVEL', 'MFLAGS', 'VARIANT', 'FORMAT', 'NODE', 'DEBIAN_ATOMIC_RUN', 'DEBIAN_ATOMIC_STEPS']) delete env[k];
+  for (const k of [
+    'MAKEFLAGS',
+    'MAKELEVEL',
+    'MFLAGS',
+    'VARIANT',
+    'FORMAT',
+    'NODE',
+    'DEBIAN_ATOMIC_RUN',
+    'DEBIAN_ATOMIC_STEPS',
+  ])
+    delete env[k];
   // -B: every recipe, as on a first build, whatever this checkout's build/ holds.
-  const r = spawnSync('make', ['-n', '-B', '--no-print-directory', ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('make', ['-n', '-B', '--no-print-directory', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`make -n ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.split('\n');
 }
@@ -27,15 +42,30 @@ t.test('make commit: the stage tools record into build/server/steps.ndjson, the 
   }
   const hwdetect = lines.filter((l) => l.includes('tools/hwdetect/dist/bin.js'));
   t.equal(hwdetect.length, 2, 'plan and apply');
-  t.ok(hwdetect.every((l) => l.startsWith(steps)), 'the hwdetect steps record theirs');
+  t.ok(
+    hwdetect.every((l) => l.startsWith(steps)),
+    'the hwdetect steps record theirs',
+  );
   const unrecorded = lines.filter((l) => /packaging\/|scripts\/|node_modules\/\.bin\/tsc/.test(l));
   t.ok(unrecorded.length > 0);
-  t.notOk(unrecorded.some((l) => l.includes('DEBIAN_ATOMIC_STEPS')), 'not the packaging (its --help runs), the compiler, the toolbox');
+  t.notOk(
+    unrecorded.some((l) => l.includes('DEBIAN_ATOMIC_STEPS')),
+    'not the packaging (its --help runs), the compiler, the toolbox',
+  );
   t.match(lines.filter(Boolean).at(-1), /^node tools\/report\/dist\/bin\.js --quiet build\/server >\/dev\/null$/);
 });
 
 t.test('make image, make oci end with the report; lint records nothing', async (t) => {
-  for (const target of ['image', 'oci']) t.match(dryRun([target]).filter(Boolean).at(-1), /tools\/report\/dist\/bin\.js --quiet build\/base /, `make ${target}`);
+  for (const target of ['image', 'oci'])
+    t.match(
+      dryRun([target]).filter(Boolean).at(-1),
+      /tools\/report\/dist\/bin\.js --quiet build\/base /,
+      `make ${target}`,
+    );
   t.notOk(dryRun(['lint']).some((l) => l.includes('DEBIAN_ATOMIC_STEPS')));
-  t.match(dryRun(['report']).join('\n'), /^DEBIAN_ATOMIC_RUN= node tools\/report\/dist\/bin\.js --quiet build\/base /m, 'make report: the last recorded run');
+  t.match(
+    dryRun(['report']).join('\n'),
+    /^DEBIAN_ATOMIC_RUN= node tools\/report\/dist\/bin\.js --quiet build\/base /m,
+    'make report: the last recorded run',
+  );
 });

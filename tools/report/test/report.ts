@@ -22,9 +22,17 @@ t.test('the run reported on: the one asked for, else the last recorded', async (
   t.equal(currentRun([], undefined), null);
 });
 
-t.test("a no-change run: its one step rebuilt, the others cache hits with their last build", async (t) => {
+t.test('a no-change run: its one step rebuilt, the others cache hits with their last build', async (t) => {
   const rows = stepRows(records, SECOND);
-  t.same(rows.map((r) => [r.step, r.status]), [['treefile-lint', 'rebuilt'], ['rootfs', 'cached'], ['usr-unify', 'cached'], ['ostree-commit', 'cached']]);
+  t.same(
+    rows.map((r) => [r.step, r.status]),
+    [
+      ['treefile-lint', 'rebuilt'],
+      ['rootfs', 'cached'],
+      ['usr-unify', 'cached'],
+      ['ostree-commit', 'cached'],
+    ],
+  );
   const rootfs = records.find((r) => r.step === 'rootfs')!;
   t.equal(rows[1]!.run, FIRST, 'the times of a cache hit are its last build');
   t.equal(rows[1]!.seconds, rootfs.seconds);
@@ -35,7 +43,10 @@ t.test("a no-change run: its one step rebuilt, the others cache hits with their 
 t.test('the first run: every step rebuilt, in pipeline order', async (t) => {
   const rows = stepRows(records, FIRST);
   t.ok(rows.every((r) => r.status === 'rebuilt' && r.run === FIRST));
-  t.same(rows.map((r) => r.step), PIPELINE.filter((s) => rows.some((r) => r.step === s)));
+  t.same(
+    rows.map((r) => r.step),
+    PIPELINE.filter((s) => rows.some((r) => r.step === s)),
+  );
 });
 
 t.test('failures, repeats, steps outside the pipeline, and the report itself', async (t) => {
@@ -52,10 +63,20 @@ t.test('failures, repeats, steps outside the pipeline, and the report itself', a
   const rows = stepRows([...records, ...more], 'r3');
   t.same(
     rows.map((r) => [r.step, r.status, r.times]),
-    [['treefile-lint', 'rebuilt', 2], ['rootfs', 'cached', 0], ['usr-unify', 'cached', 0], ['ostree-commit', 'failed', 1], ['oci-wrap', 'failed', 1], ['custom-step', 'rebuilt', 1]],
+    [
+      ['treefile-lint', 'rebuilt', 2],
+      ['rootfs', 'cached', 0],
+      ['usr-unify', 'cached', 0],
+      ['ostree-commit', 'failed', 1],
+      ['oci-wrap', 'failed', 1],
+      ['custom-step', 'rebuilt', 1],
+    ],
   );
   // A step that only ever failed, in an earlier run, is no cache hit: it is left out.
-  t.same(stepRows([...records, ...more], SECOND).map((r) => r.step), ['treefile-lint', 'rootfs', 'usr-unify', 'ostree-commit', 'custom-step']);
+  t.same(
+    stepRows([...records, ...more], SECOND).map((r) => r.step),
+    ['treefile-lint', 'rootfs', 'usr-unify', 'ostree-commit', 'custom-step'],
+  );
 });
 
 t.test('size by package: the largest by name, the rest as other, totals that add up', async (t) => {
@@ -63,13 +84,28 @@ t.test('size by package: the largest by name, the rest as other, totals that add
   const pkgs = await readManifest(file);
   const p = packageSizes(file, pkgs, 5);
   t.equal(p.count, 15);
-  t.same(p.top.map((x) => x.name), ['linux-image-6.12.117+deb13-amd64', 'libnode115', 'libicu76', 'skopeo', 'coreutils']);
+  t.same(
+    p.top.map((x) => x.name),
+    ['linux-image-6.12.117+deb13-amd64', 'libnode115', 'libicu76', 'skopeo', 'coreutils'],
+  );
   t.equal(p.other.count, 10);
   t.equal(p.top.reduce((n, x) => n + x.installedSizeKiB, 0) + p.other.installedKiB, p.installedKiB);
-  t.equal(p.installedKiB, pkgs.reduce((n, x) => n + x.installedSizeKiB, 0));
+  t.equal(
+    p.installedKiB,
+    pkgs.reduce((n, x) => n + x.installedSizeKiB, 0),
+  );
   t.ok(Math.abs(p.top[0]!.share - 108901 / p.installedKiB) < 1e-12);
-  t.same(packageSizes(file, [], 5), { manifest: file, count: 0, installedKiB: 0, top: [], other: { count: 0, installedKiB: 0 } });
-  t.equal(packageSizes(file, [{ name: 'empty', version: '1', architecture: 'all', installedSizeKiB: 0 }], 5).top[0]!.share, 0);
+  t.same(packageSizes(file, [], 5), {
+    manifest: file,
+    count: 0,
+    installedKiB: 0,
+    top: [],
+    other: { count: 0, installedKiB: 0 },
+  });
+  t.equal(
+    packageSizes(file, [{ name: 'empty', version: '1', architecture: 'all', installedSizeKiB: 0 }], 5).top[0]!.share,
+    0,
+  );
 });
 
 t.test('the report: timing of this run, valid against its own schema', async (t) => {

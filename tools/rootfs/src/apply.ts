@@ -6,7 +6,15 @@
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { canonicalJson, READ_LIMITS, readBoundedFile, readBoundedText, sandboxRun, ToolError, type Progress } from '@debian-atomic/lib';
+import {
+  canonicalJson,
+  READ_LIMITS,
+  readBoundedFile,
+  readBoundedText,
+  sandboxRun,
+  ToolError,
+  type Progress,
+} from '@debian-atomic/lib';
 import { LIMITS, type ResolvedTreefile } from '@debian-atomic/treefile-lint';
 import { ADD_FILE_MAX_BYTES } from './inputs.js';
 import { inTreePath, inTreeTarget } from './intree.js';
@@ -15,9 +23,19 @@ import { DRACUT_HOOK, DRACUT_HOOK_DIVERTED } from './mmdebstrap.js';
 
 export const META_DIR = 'usr/share/debian-atomic';
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
-async function inTree(root: string, cmd: string, args: string[], what: string, extra: { roBinds?: string[]; env?: Record<string, string> } = {}) {
+async function inTree(
+  root: string,
+  cmd: string,
+  args: string[],
+  what: string,
+  extra: { roBinds?: string[]; env?: Record<string, string> } = {},
+) {
   return sandboxRun({ root, roBinds: extra.roBinds, env: extra.env, cwd: '/' }, cmd, args, { what });
 }
 
@@ -64,7 +82,12 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
   // Give the kernel's dracut hook back to its package (it stayed diverted during the build).
   if (await exists(join(root, DRACUT_HOOK_DIVERTED.slice(1)))) {
     await rm(join(root, DRACUT_HOOK.slice(1)), { force: true });
-    await inTree(root, 'dpkg-divert', ['--quiet', '--local', '--rename', '--remove', DRACUT_HOOK], 'restore the dracut kernel hook');
+    await inTree(
+      root,
+      'dpkg-divert',
+      ['--quiet', '--local', '--rename', '--remove', DRACUT_HOOK],
+      'restore the dracut kernel hook',
+    );
   }
 
   // Destinations are resolved inside the tree: a symlink in it never sends a write or a delete to the host.
@@ -89,7 +112,8 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
   else await writeFile(await inTreeTarget(root, 'etc/machine-id'), '');
   // Every host key type the package generated (forky adds mldsa44_ed25519), never only the known ones.
   const sshDir = await inTreePath(root, 'etc/ssh');
-  for (const f of await readdir(sshDir).catch(() => [] as string[])) if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(sshDir, f), { force: true });
+  for (const f of await readdir(sshDir).catch(() => [] as string[]))
+    if (/^ssh_host_.*_key(\.pub)?$/.test(f)) await rm(join(sshDir, f), { force: true });
   for (const f of ['hostnqn', 'hostid']) await rm(await inTreePath(root, `etc/nvme/${f}`), { force: true });
   const firstBoot: string[] = [];
   for (const u of FIRST_BOOT_UNITS) {
@@ -103,14 +127,29 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
     progress?.step(`enabling ${units.join(' ')}`);
     await inTree(root, 'systemctl', ['enable', ...units], `enable units ${units.join(', ')}`);
   }
-  if (tf['default-target']) await inTree(root, 'systemctl', ['set-default', tf['default-target']], `set the default target ${tf['default-target']}`);
+  if (tf['default-target'])
+    await inTree(
+      root,
+      'systemctl',
+      ['set-default', tf['default-target']],
+      `set the default target ${tf['default-target']}`,
+    );
   if (tf['tmp-is-dir']) await inTree(root, 'systemctl', ['mask', 'tmp.mount'], 'make /tmp a directory');
 
   const scripts: Array<[string, string]> = (tf.postprocess ?? []).map((s, i) => [`postprocess[${i}]`, s]);
-  if (tf['postprocess-script']) scripts.push([tf['postprocess-script'], await readBoundedText(tf['postprocess-script'], { maxBytes: LIMITS.script, what: 'postprocess-script' })]);
+  if (tf['postprocess-script'])
+    scripts.push([
+      tf['postprocess-script'],
+      await readBoundedText(tf['postprocess-script'], { maxBytes: LIMITS.script, what: 'postprocess-script' }),
+    ]);
   for (const [name, body] of scripts) await runPostprocess(root, name, body, progress);
 
-  const manifest = parseDpkgStatus(await readBoundedText(await inTreePath(root, 'var/lib/dpkg/status'), { maxBytes: READ_LIMITS.large, what: 'dpkg status' }));
+  const manifest = parseDpkgStatus(
+    await readBoundedText(await inTreePath(root, 'var/lib/dpkg/status'), {
+      maxBytes: READ_LIMITS.large,
+      what: 'dpkg status',
+    }),
+  );
   await mkdir(await inTreePath(root, META_DIR), { recursive: true });
   await writeFile(await inTreeTarget(root, `${META_DIR}/treefile.json`), canonicalJson(await treefileForImage(tf)));
   await writeFile(await inTreeTarget(root, `${META_DIR}/packages.json`), canonicalJson(manifest));
@@ -123,11 +162,18 @@ export async function applyTreefile(root: string, tf: ResolvedTreefile, progress
  * does not depend on where the checkout lives.
  */
 export async function treefileForImage(tf: ResolvedTreefile): Promise<ResolvedTreefile> {
-  const digest = async (p: string, maxBytes = ADD_FILE_MAX_BYTES) => `sha256:${createHash('sha256').update(await readBoundedFile(p, { maxBytes })).digest('hex')}`;
+  const digest = async (p: string, maxBytes = ADD_FILE_MAX_BYTES) =>
+    `sha256:${createHash('sha256')
+      .update(await readBoundedFile(p, { maxBytes }))
+      .digest('hex')}`;
   const out: Record<string, unknown> = { ...tf };
-  if (tf['add-files']) out['add-files'] = await Promise.all(tf['add-files'].map(async ([src, dest]) => [await digest(src), dest]));
+  if (tf['add-files'])
+    out['add-files'] = await Promise.all(tf['add-files'].map(async ([src, dest]) => [await digest(src), dest]));
   if (tf['postprocess-script']) out['postprocess-script'] = await digest(tf['postprocess-script']);
-  if (tf['hwdetect-policy']) out['hwdetect-policy'] = await digest(tf['hwdetect-policy'], READ_LIMITS.config).catch(() => basename(tf['hwdetect-policy']!));
+  if (tf['hwdetect-policy'])
+    out['hwdetect-policy'] = await digest(tf['hwdetect-policy'], READ_LIMITS.config).catch(() =>
+      basename(tf['hwdetect-policy']!),
+    );
   return out as ResolvedTreefile;
 }
 
@@ -146,7 +192,10 @@ async function runPostprocess(root: string, name: string, body: string, progress
     await inTree(root, '/run/debian-atomic/postprocess', [], `postprocess ${name}`, { env });
   } catch (err) {
     const detail = err instanceof ToolError ? err.detail : String(err);
-    throw new ToolError('postprocess-failed', `postprocess script ${name} failed`, { detail: detail || '(no output)', cause: err });
+    throw new ToolError('postprocess-failed', `postprocess script ${name} failed`, {
+      detail: detail || '(no output)',
+      cause: err,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,13 @@ export interface BuildResult {
   seconds: number;
 }
 
-export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: string, progress?: Progress, allowExpired = false): Promise<BuildResult> {
+export async function buildRootfs(
+  tf: ResolvedTreefile,
+  output: string,
+  cache: string,
+  progress?: Progress,
+  allowExpired = false,
+): Promise<BuildResult> {
   const started = Date.now();
   const out = resolve(output);
   await mkdir(cache, { recursive: true });
@@ -38,7 +44,11 @@ export async function buildRootfs(tf: ResolvedTreefile, output: string, cache: s
       const { args, packages } = mmdebstrapArgs(tf, tmp, resolve(cache), prefsFile, allowExpired);
       progress?.step(`mmdebstrap ${tf.suite} (${packages.length} packages requested)`);
       try {
-        await run('mmdebstrap', args, { providedBy: 'mmdebstrap', what: `build ${tf.ref}`, env: { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } });
+        await run('mmdebstrap', args, {
+          providedBy: 'mmdebstrap',
+          what: `build ${tf.ref}`,
+          env: { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH },
+        });
       } catch (err) {
         throw err instanceof ToolError ? explainMmdebstrapFailure(err.output ?? err.detail ?? '', tf, err) : err;
       }

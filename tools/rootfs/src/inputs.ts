@@ -18,28 +18,41 @@ export const ADD_FILE_MAX_BYTES = READ_LIMITS.large;
 export const KEYRING_MAX_BYTES = READ_LIMITS.config;
 
 /** Standard input, at most maxBytes (a pipe that never ends is refused once past the bound). */
-export async function readBoundedStdin(maxBytes: number, input: AsyncIterable<Buffer | string> = process.stdin): Promise<string> {
+export async function readBoundedStdin(
+  maxBytes: number,
+  input: AsyncIterable<Buffer | string> = process.stdin,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of input) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     total += buf.length;
-    if (total > maxBytes) throw inputError(`-: standard input larger than ${maxBytes} bytes, refusing to read it`, { hint: 'give the output of treefile-lint --resolve' });
+    if (total > maxBytes)
+      throw inputError(`-: standard input larger than ${maxBytes} bytes, refusing to read it`, {
+        hint: 'give the output of treefile-lint --resolve',
+      });
     chunks.push(buf);
   }
   return Buffer.concat(chunks, total).toString('utf8');
 }
 
 /** The resolved treefile from a file or '-' (stdin), parsed and validated. */
-export async function readTreefileInput(file: string, stdin?: AsyncIterable<Buffer | string>): Promise<ResolvedTreefile> {
-  const text = file === '-' ? await readBoundedStdin(TREEFILE_MAX_BYTES, stdin) : await readBoundedText(file, { maxBytes: TREEFILE_MAX_BYTES, what: 'treefile' });
+export async function readTreefileInput(
+  file: string,
+  stdin?: AsyncIterable<Buffer | string>,
+): Promise<ResolvedTreefile> {
+  const text =
+    file === '-'
+      ? await readBoundedStdin(TREEFILE_MAX_BYTES, stdin)
+      : await readBoundedText(file, { maxBytes: TREEFILE_MAX_BYTES, what: 'treefile' });
   return parseResolvedTreefile(text, file);
 }
 
 /** A regular file of at most maxBytes, without reading it (the copy reads it, bounded, later). */
 async function checkRegularFile(file: string, maxBytes: number, what: string): Promise<string | null> {
   const st = await stat(file).catch((err: NodeJS.ErrnoException) => err);
-  if (st instanceof Error) return `${file}: cannot read ${what}: ${st.code === 'ENOENT' ? 'no such file' : String(st.code ?? st.message)}`;
+  if (st instanceof Error)
+    return `${file}: cannot read ${what}: ${st.code === 'ENOENT' ? 'no such file' : String(st.code ?? st.message)}`;
   if (!st.isFile()) return `${file}: cannot read ${what}: ${fileKind(st)}, expected a regular file`;
   if (st.size > maxBytes) return `${file}: ${what} larger than ${maxBytes} bytes, refusing to read it`;
   return null;
@@ -59,8 +72,15 @@ async function problemOf(read: Promise<unknown>): Promise<string | null> {
 export async function checkTreefileInputs(tf: ResolvedTreefile): Promise<void> {
   const checks: Promise<string | null>[] = [];
   for (const [src] of tf['add-files'] ?? []) checks.push(checkRegularFile(src, ADD_FILE_MAX_BYTES, 'add-files source'));
-  if (tf['postprocess-script']) checks.push(problemOf(readBoundedText(tf['postprocess-script'], { maxBytes: LIMITS.script, what: 'postprocess-script' })));
-  for (const repo of tf.repos) if (repo.keyring) checks.push(problemOf(readBoundedFile(repo.keyring, { maxBytes: KEYRING_MAX_BYTES, what: `keyring of ${repo.mirror}` })));
+  if (tf['postprocess-script'])
+    checks.push(
+      problemOf(readBoundedText(tf['postprocess-script'], { maxBytes: LIMITS.script, what: 'postprocess-script' })),
+    );
+  for (const repo of tf.repos)
+    if (repo.keyring)
+      checks.push(
+        problemOf(readBoundedFile(repo.keyring, { maxBytes: KEYRING_MAX_BYTES, what: `keyring of ${repo.mirror}` })),
+      );
   const problems = [...new Set((await Promise.all(checks)).filter((p): p is string => p !== null))];
   if (problems.length) throw inputError(problems[0]!, { detail: problems.slice(1).join('\n') || undefined });
 }

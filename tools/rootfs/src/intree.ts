@@ -28,7 +28,8 @@ export async function inTreePath(root: string, rel: string): Promise<string> {
     if (todo.length) {
       const st = await lstat(here).catch(() => null);
       if (st?.isSymbolicLink()) {
-        if (++links > MAX_LINKS) throw new ToolError('symlink-loop', `/${rel}: too many levels of symbolic links in the tree`);
+        if (++links > MAX_LINKS)
+          throw new ToolError('symlink-loop', `/${rel}: too many levels of symbolic links in the tree`);
         const target = await readlink(here);
         if (target.startsWith('/')) done.length = 0;
         todo.unshift(...target.split('/').filter((p) => p && p !== '.'));

@@ -28,7 +28,9 @@ export function packageSet(tf: ResolvedTreefile): string[] {
 
 /** One-line sources entry per repo: mmdebstrap takes them as MIRROR arguments. */
 export function sourcesLines(tf: ResolvedTreefile): string[] {
-  return tf.repos.map((r) => `deb ${r.keyring ? `[signed-by=${r.keyring}] ` : ''}${r.mirror} ${r.suite} ${r.components.join(' ')}`);
+  return tf.repos.map(
+    (r) => `deb ${r.keyring ? `[signed-by=${r.keyring}] ` : ''}${r.mirror} ${r.suite} ${r.components.join(' ')}`,
+  );
 }
 
 /** apt preferences that make excluded packages uninstallable (rpm-ostree's exclude-packages). */
@@ -36,7 +38,13 @@ export function excludePreferences(tf: ResolvedTreefile): string {
   return (tf['exclude-packages'] ?? []).map((p) => `Package: ${p}\nPin: release *\nPin-Priority: -1\n`).join('\n');
 }
 
-export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: string, prefsFile: string | null, allowExpired = false): MmdebstrapPlan {
+export function mmdebstrapArgs(
+  tf: ResolvedTreefile,
+  target: string,
+  cache: string,
+  prefsFile: string | null,
+  allowExpired = false,
+): MmdebstrapPlan {
   const packages = packageSet(tf);
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const args = [
@@ -52,7 +60,11 @@ export function mmdebstrapArgs(tf: ResolvedTreefile, target: string, cache: stri
     '--skip=essential/unlink',
     '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
     `--setup-hook=sync-in ${q(cache)} /var/cache/apt/archives`,
-    ...(prefsFile ? [`--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${q(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`] : []),
+    ...(prefsFile
+      ? [
+          `--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${q(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`,
+        ]
+      : []),
     // Divert the kernel's dracut hook before any package is configured.
     // dracut's own postinst calls the hook by path: a no-op stands in until applyTreefile restores it.
     `--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --divert ${DRACUT_HOOK_DIVERTED} --add ${DRACUT_HOOK} && mkdir -p "$1"${dirnamePosix(DRACUT_HOOK)} && printf '#!/bin/sh\nexit 0\n' > "$1"${DRACUT_HOOK} && chmod 755 "$1"${DRACUT_HOOK}`,

@@ -12,7 +12,12 @@ const bin = resolve(import.meta.dirname, '../dist/bin.js');
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1763812800' };
 
 function rootfs(dir: string, tf: object, output: string) {
-  const r = spawnSync('node', [bin, '--treefile', '-', '--output', output, '--quiet'], { input: JSON.stringify(tf), encoding: 'utf8', env, cwd: dir });
+  const r = spawnSync('node', [bin, '--treefile', '-', '--output', output, '--quiet'], {
+    input: JSON.stringify(tf),
+    encoding: 'utf8',
+    env,
+    cwd: dir,
+  });
   return { ...r, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
 }
 
@@ -26,7 +31,9 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
     'default-target': 'multi-user.target',
     'add-files': [[join(dir, 'motd.txt'), '/usr/share/debian-atomic/motd']],
     'remove-files': ['usr/share/doc/systemd'],
-    postprocess: ['#!/bin/sh\nset -e\necho "postprocess ran as $(id -u) in $(pwd)" > /usr/share/debian-atomic/postprocess.out\nif getent hosts deb.debian.org; then echo has-network >> /usr/share/debian-atomic/postprocess.out; fi\n'],
+    postprocess: [
+      '#!/bin/sh\nset -e\necho "postprocess ran as $(id -u) in $(pwd)" > /usr/share/debian-atomic/postprocess.out\nif getent hosts deb.debian.org; then echo has-network >> /usr/share/debian-atomic/postprocess.out; fi\n',
+    ],
   } as never);
   const r = rootfs(dir, tf, output);
   t.equal(r.status, 0, r.stderr);
@@ -34,29 +41,63 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   t.match(summary, { ref: 'debian/13/x86_64/test', suite: 'trixie', architecture: 'amd64', requested: 4 });
   t.ok(Number(summary.packages) > 50, `${summary.packages} packages installed`);
 
-  const pkgs = JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/packages.json'), 'utf8')) as Array<{ name: string; source: string }>;
+  const pkgs = JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/packages.json'), 'utf8')) as Array<{
+    name: string;
+    source: string;
+  }>;
   t.ok(pkgs.some((p) => p.name === 'systemd'));
-  t.notOk(pkgs.some((p) => p.name === 'nano'), 'excluded package is absent');
-  t.match(JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/treefile.json'), 'utf8')), { ref: 'debian/13/x86_64/test' });
+  t.notOk(
+    pkgs.some((p) => p.name === 'nano'),
+    'excluded package is absent',
+  );
+  t.match(JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/treefile.json'), 'utf8')), {
+    ref: 'debian/13/x86_64/test',
+  });
   t.equal(await readFile(join(output, 'usr/share/debian-atomic/motd'), 'utf8'), 'Welcome to Debian Atomic\n');
   await t.rejects(lstat(join(output, 'usr/share/doc/systemd')), 'remove-files removed it');
-  t.equal(await readFile(join(output, 'usr/share/debian-atomic/postprocess.out'), 'utf8'), 'postprocess ran as 0 in /\n', 'postprocess ran in the tree, without network');
-  t.match(await readlink(join(output, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service')), /systemd-networkd\.service$/);
+  t.equal(
+    await readFile(join(output, 'usr/share/debian-atomic/postprocess.out'), 'utf8'),
+    'postprocess ran as 0 in /\n',
+    'postprocess ran in the tree, without network',
+  );
+  t.match(
+    await readlink(join(output, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service')),
+    /systemd-networkd\.service$/,
+  );
   t.match(await readlink(join(output, 'etc/systemd/system/default.target')), /multi-user\.target$/);
   t.equal(await readFile(join(output, 'etc/machine-id'), 'utf8'), '', 'machine-id is empty: set on first boot');
   const { readdir } = await import('node:fs/promises');
-  t.same((await readdir(join(output, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_')), [], 'no SSH host key is shipped');
-  t.same((await readdir(join(output, 'etc/nvme'))).filter((f) => f === 'hostnqn' || f === 'hostid'), [], "nvme-cli's postinst made a host NQN and ID: not shipped");
+  t.same(
+    (await readdir(join(output, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_')),
+    [],
+    'no SSH host key is shipped',
+  );
+  t.same(
+    (await readdir(join(output, 'etc/nvme'))).filter((f) => f === 'hostnqn' || f === 'hostid'),
+    [],
+    "nvme-cli's postinst made a host NQN and ID: not shipped",
+  );
   for (const unit of ['debian-atomic-ssh-keygen.service', 'debian-atomic-nvme-hostnqn.service']) {
     t.ok((await lstat(join(output, 'usr/lib/systemd/system', unit))).isFile(), `${unit} makes them on first boot`);
   }
-  t.match(await readlink(join(output, 'etc/systemd/system/sysinit.target.wants/debian-atomic-nvme-hostnqn.service')), /debian-atomic-nvme-hostnqn\.service$/, 'enabled');
+  t.match(
+    await readlink(join(output, 'etc/systemd/system/sysinit.target.wants/debian-atomic-nvme-hostnqn.service')),
+    /debian-atomic-nvme-hostnqn\.service$/,
+    'enabled',
+  );
   t.ok((await lstat(join(output, 'etc/kernel/postinst.d'))).isDirectory());
-  t.notOk(await lstat(join(output, 'etc/kernel/postinst.d/dracut.debian-atomic')).catch(() => null), 'no diversion left behind');
+  t.notOk(
+    await lstat(join(output, 'etc/kernel/postinst.d/dracut.debian-atomic')).catch(() => null),
+    'no diversion left behind',
+  );
 
   // A failing postprocess names the script and its output, and leaves the previous tree as it was.
   await writeFile(join(output, 'marker'), 'previous build');
-  const bad = rootfs(dir, { ...tf, postprocess: ['#!/bin/sh\necho "about to fail: missing thing" >&2\nexit 3\n'] }, output);
+  const bad = rootfs(
+    dir,
+    { ...tf, postprocess: ['#!/bin/sh\necho "about to fail: missing thing" >&2\nexit 3\n'] },
+    output,
+  );
   t.equal(bad.status, 1);
   t.match(bad.stderr, /^rootfs: postprocess script postprocess\[0\] failed\n/);
   t.match(bad.stderr, /about to fail: missing thing/);
@@ -69,10 +110,17 @@ t.test('unknown package and unreachable mirror: one clear error, no output', asy
   const output = join(dir, 'rootfs');
   const unknown = rootfs(dir, treefile({ packages: ['systemd', 'no-such-package-debian-atomic'] }), output);
   t.equal(unknown.status, 1);
-  t.match(unknown.stderr, /^rootfs: unknown package no-such-package-debian-atomic \(not in trixie\/amd64 of http:\/\/deb\.debian\.org\/debian\)/);
+  t.match(
+    unknown.stderr,
+    /^rootfs: unknown package no-such-package-debian-atomic \(not in trixie\/amd64 of http:\/\/deb\.debian\.org\/debian\)/,
+  );
   t.notOk(await lstat(output).catch(() => null), 'no half tree at --output');
 
-  const mirror = rootfs(dir, treefile({ repos: [{ mirror: 'http://127.0.0.1:9/debian', suite: 'trixie', components: ['main'] }] } as never), output);
+  const mirror = rootfs(
+    dir,
+    treefile({ repos: [{ mirror: 'http://127.0.0.1:9/debian', suite: 'trixie', components: ['main'] }] } as never),
+    output,
+  );
   t.equal(mirror.status, 1);
   t.match(mirror.stderr, /cannot reach the mirror/);
   t.match(mirror.stderr, /127\.0\.0\.1:9/);
@@ -80,7 +128,20 @@ t.test('unknown package and unreachable mirror: one clear error, no output', asy
 
   await mkdir(join(dir, 'keys'));
   await writeFile(join(dir, 'keys/empty.gpg'), '');
-  const key = rootfs(dir, treefile({ repos: [{ mirror: 'http://deb.debian.org/debian', suite: 'trixie', components: ['main'], keyring: join(dir, 'keys/empty.gpg') }] } as never), output);
+  const key = rootfs(
+    dir,
+    treefile({
+      repos: [
+        {
+          mirror: 'http://deb.debian.org/debian',
+          suite: 'trixie',
+          components: ['main'],
+          keyring: join(dir, 'keys/empty.gpg'),
+        },
+      ],
+    } as never),
+    output,
+  );
   t.equal(key.status, 1);
   t.match(key.stderr, /signature could not be verified|keyring/i);
   t.notOk(await lstat(output).catch(() => null));
@@ -88,14 +149,20 @@ t.test('unknown package and unreachable mirror: one clear error, no output', asy
 
 t.test('bad input exits 2', async (t) => {
   const dir = t.testdir({ 'bad.json': '{ not json', 'partial.json': '{"ref":"x"}' });
-  const a = spawnSync('node', [bin, '--treefile', join(dir, 'bad.json'), '--output', join(dir, 'o')], { encoding: 'utf8' });
+  const a = spawnSync('node', [bin, '--treefile', join(dir, 'bad.json'), '--output', join(dir, 'o')], {
+    encoding: 'utf8',
+  });
   t.equal(a.status, 2);
   t.match(a.stderr, /bad\.json: not JSON/);
-  const b = spawnSync('node', [bin, '--treefile', join(dir, 'partial.json'), '--output', join(dir, 'o')], { encoding: 'utf8' });
+  const b = spawnSync('node', [bin, '--treefile', join(dir, 'partial.json'), '--output', join(dir, 'o')], {
+    encoding: 'utf8',
+  });
   t.equal(b.status, 2);
   t.match(b.stderr, /not a resolved treefile/);
   t.match(b.stderr, /suite/);
-  const c = spawnSync('node', [bin, '--treefile', join(dir, 'missing.json'), '--output', join(dir, 'o')], { encoding: 'utf8' });
+  const c = spawnSync('node', [bin, '--treefile', join(dir, 'missing.json'), '--output', join(dir, 'o')], {
+    encoding: 'utf8',
+  });
   t.equal(c.status, 2);
   t.equal(spawnSync('node', [bin], { encoding: 'utf8' }).status, 2);
 });

@@ -11,7 +11,11 @@ t.test('rootfs install-debs: its own help and usage; a tree without dpkg is refu
   const help = rootfs('install-debs', '--help');
   t.equal(help.status, 0);
   t.match(help.stdout, /install-debs --root DIR DEB\.\.\./);
-  t.match(rootfs('--help').stdout, /install-debs --root DIR DEB\.\.\.: install this run's \.debs/, 'the main help names it');
+  t.match(
+    rootfs('--help').stdout,
+    /install-debs --root DIR DEB\.\.\.: install this run's \.debs/,
+    'the main help names it',
+  );
   const noDeb = rootfs('install-debs', '--root', '/nonexistent');
   t.equal(noDeb.status, 2);
   t.match(noDeb.stderr, /no DEB given/);

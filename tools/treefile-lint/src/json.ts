@@ -16,7 +16,8 @@ export function jsonNestingOverflow(text: string, max: number = JSON_MAX_DEPTH):
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -45,19 +46,29 @@ export function clip(s: string, max = 200): string {
  */
 export function parseResolvedTreefile(text: string, source: string): ResolvedTreefile {
   const deep = jsonNestingOverflow(text);
-  if (deep !== null) throw inputError(`${source}: JSON nested deeper than ${JSON_MAX_DEPTH} levels (at offset ${deep}), refusing to read it`);
+  if (deep !== null)
+    throw inputError(
+      `${source}: JSON nested deeper than ${JSON_MAX_DEPTH} levels (at offset ${deep}), refusing to read it`,
+    );
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw inputError(`${source}: not JSON (${clip((err as Error).message)}); give the output of treefile-lint --resolve`);
+    throw inputError(
+      `${source}: not JSON (${clip((err as Error).message)}); give the output of treefile-lint --resolve`,
+    );
   }
   const parsed = resolvedTreefileSchema.safeParse(data);
   if (!parsed.success) {
-    const first = parsed.error.issues.slice(0, 5).map((i) => clip(`${i.path.join('.') || '(top level)'}: ${i.message}`));
+    const first = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => clip(`${i.path.join('.') || '(top level)'}: ${i.message}`));
     const more = parsed.error.issues.length - first.length;
     if (more > 0) first.push(`... and ${more} more`);
-    throw inputError(`${source}: not a resolved treefile`, { detail: first.join('\n'), hint: 'run treefile-lint --resolve on the YAML first' });
+    throw inputError(`${source}: not a resolved treefile`, {
+      detail: first.join('\n'),
+      hint: 'run treefile-lint --resolve on the YAML first',
+    });
   }
   return parsed.data;
 }

@@ -23,7 +23,10 @@ export function lintReport(result: ResolveResult): LintReport {
   };
 }
 
-export async function lintTreefile(file: string, opts: ResolveOptions = {}): Promise<{ report: LintReport; result: ResolveResult }> {
+export async function lintTreefile(
+  file: string,
+  opts: ResolveOptions = {},
+): Promise<{ report: LintReport; result: ResolveResult }> {
   const result = await resolveTreefile(file, opts);
   return { report: lintReport(result), result };
 }

@@ -1,6 +1,16 @@
 /** The command line of treefile-lint: parse arguments, run, render. Returns the exit code. */
 import { access, constants } from 'node:fs/promises';
-import { canonicalJson, cli, EXIT, formatDiagnostic, inputError, type Io, usageError, writeFileIfChanged, writeJson } from '@debian-atomic/lib';
+import {
+  canonicalJson,
+  cli,
+  EXIT,
+  formatDiagnostic,
+  inputError,
+  type Io,
+  usageError,
+  writeFileIfChanged,
+  writeJson,
+} from '@debian-atomic/lib';
 import { lintTreefiles } from './lint.js';
 import { resolveTreefile } from './resolve.js';
 import { treefileJsonSchema } from './schema.js';
@@ -31,13 +41,18 @@ async function checkReadable(files: readonly string[]): Promise<void> {
 
 export async function main(argv: readonly string[], io: Io = process): Promise<number> {
   const args = await cli(TOOL, USAGE, [...argv])
-    .option('resolve', { type: 'boolean', default: false, describe: 'Print the resolved treefile of FILE as canonical JSON (exactly one FILE)' })
+    .option('resolve', {
+      type: 'boolean',
+      default: false,
+      describe: 'Print the resolved treefile of FILE as canonical JSON (exactly one FILE)',
+    })
     .option('schema', { type: 'boolean', default: false, describe: 'Print the JSON Schema of treefiles (no FILE)' })
     .option('output', {
       alias: 'o',
       type: 'string',
       requiresArg: true,
-      describe: 'With --resolve: write the resolved treefile to FILE (atomically, and only when its bytes change: make rebuilds what depends on it only then)',
+      describe:
+        'With --resolve: write the resolved treefile to FILE (atomically, and only when its bytes change: make rebuilds what depends on it only then)',
     })
     // FILEs are positional: only options are strict.
     .strict(false)
@@ -49,13 +64,16 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   const files = args._.map(String);
 
   if (args.schema) {
-    if (files.length || args.resolve) throw usageError('--schema takes no FILE and no --resolve', `see '${TOOL} --help'`);
+    if (files.length || args.resolve)
+      throw usageError('--schema takes no FILE and no --resolve', `see '${TOOL} --help'`);
     writeJson(treefileJsonSchema(), io.stdout);
     return EXIT.ok;
   }
   if (files.length === 0) throw usageError('no FILE given', `see '${TOOL} --help'`);
-  if (args.output !== undefined && !args.resolve) throw usageError('--output goes with --resolve', `see '${TOOL} --help'`);
-  if (args.resolve && files.length !== 1) throw usageError(`--resolve takes exactly one FILE (got ${files.length})`, `see '${TOOL} --help'`);
+  if (args.output !== undefined && !args.resolve)
+    throw usageError('--output goes with --resolve', `see '${TOOL} --help'`);
+  if (args.resolve && files.length !== 1)
+    throw usageError(`--resolve takes exactly one FILE (got ${files.length})`, `see '${TOOL} --help'`);
   await checkReadable(files);
 
   if (args.resolve) {

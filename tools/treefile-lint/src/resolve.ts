@@ -67,7 +67,8 @@ interface Frame {
   real: string;
 }
 
-const union = (...lists: (readonly string[] | undefined)[]): string[] => [...new Set(lists.flatMap((l) => l ?? []))].sort();
+const union = (...lists: (readonly string[] | undefined)[]): string[] =>
+  [...new Set(lists.flatMap((l) => l ?? []))].sort();
 
 /** A displayed path for `p` written in `file`: relative paths stay relative to the same base as `file`. */
 function besides(file: string, p: string): string {
@@ -117,10 +118,16 @@ export function mergeLayer(dest: Treefile, src: Treefile): void {
   const destExcluded = new Set(dest['exclude-packages']);
   const destPackages = new Set(PACKAGE_KEYS.flatMap((k) => dest[k] ?? []));
   for (const key of PACKAGE_KEYS) {
-    const merged = union(src[key]?.filter((p) => !destExcluded.has(p)), dest[key]);
+    const merged = union(
+      src[key]?.filter((p) => !destExcluded.has(p)),
+      dest[key],
+    );
     if (merged.length) dest[key] = merged;
   }
-  const excluded = union(src['exclude-packages']?.filter((p) => !destPackages.has(p)), dest['exclude-packages']);
+  const excluded = union(
+    src['exclude-packages']?.filter((p) => !destPackages.has(p)),
+    dest['exclude-packages'],
+  );
   if (excluded.length) dest['exclude-packages'] = excluded;
 }
 
@@ -185,7 +192,12 @@ class Resolver {
     return layer;
   }
 
-  private async include(y: LoadedYaml, chain: readonly Frame[], include: string, path: Path): Promise<Treefile | undefined> {
+  private async include(
+    y: LoadedYaml,
+    chain: readonly Frame[],
+    include: string,
+    path: Path,
+  ): Promise<Treefile | undefined> {
     const target = besides(y.file, include);
     const via = [...chain.map((f) => f.file), target];
     if (chain.length > INCLUDE_MAX_DEPTH) {
@@ -214,7 +226,11 @@ class Resolver {
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       const budget = this.bytes + LIMITS.fileBytes > LIMITS.resolutionBytes && /larger than/.test(err.summary);
-      this.report(y, path, `include ${err.summary}${budget ? ` (a treefile and its includes may hold ${LIMITS.resolutionBytes} bytes in all)` : ''}`);
+      this.report(
+        y,
+        path,
+        `include ${err.summary}${budget ? ` (a treefile and its includes may hold ${LIMITS.resolutionBytes} bytes in all)` : ''}`,
+      );
       this.unreadable = true;
       this.opaque = true;
       return undefined;
@@ -254,7 +270,8 @@ class Resolver {
     const excluded = new Set(own['exclude-packages']);
     for (const key of PACKAGE_KEYS) {
       own[key]?.forEach((p, i) => {
-        if (excluded.has(p)) this.report(y, [key, i], `package '${p}' is both in ${key} and in exclude-packages of the same file`);
+        if (excluded.has(p))
+          this.report(y, [key, i], `package '${p}' is both in ${key} and in exclude-packages of the same file`);
       });
     }
     const fromTasks = expandTasks(await this.tasks(y, own));
@@ -275,7 +292,13 @@ class Resolver {
     const loaded = await this.tasksFiles.get(tasksFile);
     if (loaded instanceof ToolError) {
       if (own['tasks-file']) this.report(y, ['tasks-file'], `tasks-file ${loaded.summary}`);
-      else this.report(y, ['tasks'], `tasks file ${loaded.summary} (set tasks-file, or put tasks.yaml beside ${y.file})`, true);
+      else
+        this.report(
+          y,
+          ['tasks'],
+          `tasks file ${loaded.summary} (set tasks-file, or put tasks.yaml beside ${y.file})`,
+          true,
+        );
       this.unreadable = true;
       return [];
     }
@@ -289,7 +312,11 @@ class Resolver {
       if (task) out.push(task);
       else if (!loaded.names.includes(name)) {
         const s = suggest(name, loaded.names);
-        this.report(y, ['tasks', i], `unknown task '${name}' (not in ${loaded.file})${s ? ` (did you mean '${s}'?)` : ''}`);
+        this.report(
+          y,
+          ['tasks', i],
+          `unknown task '${name}' (not in ${loaded.file})${s ? ` (did you mean '${s}'?)` : ''}`,
+        );
       }
     });
     return out;
@@ -313,9 +340,12 @@ function withDefaults(t: Treefile): Treefile {
 function missingRequired(t: Treefile, invalidKeys: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   const missing = (key: string) => !invalidKeys.has(key);
-  for (const key of ['ref', 'suite'] as const) if (t[key] === undefined && missing(key)) problems.push(`missing required key '${key}' (after merging includes)`);
-  if (!t.repos?.length && missing('repos')) problems.push(`missing required key 'repos': list at least one repository (after merging includes)`);
-  if (!t.packages?.length && missing('packages') && missing('tasks')) problems.push(`missing required key 'packages': no packages after merging includes and expanding tasks`);
+  for (const key of ['ref', 'suite'] as const)
+    if (t[key] === undefined && missing(key)) problems.push(`missing required key '${key}' (after merging includes)`);
+  if (!t.repos?.length && missing('repos'))
+    problems.push(`missing required key 'repos': list at least one repository (after merging includes)`);
+  if (!t.packages?.length && missing('packages') && missing('tasks'))
+    problems.push(`missing required key 'packages': no packages after merging includes and expanding tasks`);
   return problems;
 }
 
@@ -342,7 +372,9 @@ export async function resolveTreefile(file: string, opts: ResolveOptions = {}): 
   const merged = await resolver.layer(y, [{ file, real }]);
   const treefile = withDefaults(merged);
   const complete = opts.require === 'always' || merged.ref !== undefined;
-  if (complete && !resolver.opaque) for (const message of missingRequired(treefile, resolver.invalidKeys)) resolver.diagnostics.push({ file, line: 1, col: 1, message });
+  if (complete && !resolver.opaque)
+    for (const message of missingRequired(treefile, resolver.invalidKeys))
+      resolver.diagnostics.push({ file, line: 1, col: 1, message });
   const diagnostics = sortDiagnostics(resolver.diagnostics, resolver.files);
   // Without diagnostics the merge must produce a valid resolved treefile: parse() throwing here is a bug.
   const resolved = complete && diagnostics.length === 0 ? resolvedTreefileSchema.parse(treefile) : undefined;

@@ -4,7 +4,12 @@
  * own is how includes merge and the JSON Schema it prints.
  */
 import { z } from 'zod';
-import { DEBIAN_ARCHES, treefileSchema, type DebianArch, type TreefileKey } from '@debian-atomic/lib/contracts/treefile';
+import {
+  DEBIAN_ARCHES,
+  treefileSchema,
+  type DebianArch,
+  type TreefileKey,
+} from '@debian-atomic/lib/contracts/treefile';
 
 export * from '@debian-atomic/lib/contracts/treefile';
 
@@ -15,7 +20,10 @@ export * from '@debian-atomic/lib/contracts/treefile';
  * the includer wins; file — per file, not merged.
  */
 export type MergeRule = 'scalar' | 'append' | 'packages' | 'set' | 'map' | 'file';
-const archRules = Object.fromEntries(DEBIAN_ARCHES.map((a) => [`packages-${a}`, 'packages'])) as Record<`packages-${DebianArch}`, 'packages'>;
+const archRules = Object.fromEntries(DEBIAN_ARCHES.map((a) => [`packages-${a}`, 'packages'])) as Record<
+  `packages-${DebianArch}`,
+  'packages'
+>;
 export const MERGE_RULES: { readonly [K in TreefileKey]-?: MergeRule } = {
   ref: 'scalar',
   include: 'file',

@@ -4,7 +4,15 @@
  */
 import { resolve } from 'node:path';
 import { documentValue, schemaDiagnostics, syntaxDiagnostics, ToolError, type Diagnostic } from '@debian-atomic/lib';
-import { DEBIAN_ARCHES, LIMITS, tasksFileKeys, tasksFileSchema, taskSchema, type PackageKey, type Task } from './schema.js';
+import {
+  DEBIAN_ARCHES,
+  LIMITS,
+  tasksFileKeys,
+  tasksFileSchema,
+  taskSchema,
+  type PackageKey,
+  type Task,
+} from './schema.js';
 import { loadYaml } from './yaml.js';
 
 export interface TasksFile {

@@ -32,7 +32,11 @@ const MARKERS = new Set(['\u0002', '\u0018', '\u001f']);
  * estimated from the indentation levels open on a line plus the `-`, `?`, `:` indicators on it,
  * which never undercounts and overcounts real nesting by a small factor; flow nesting is exact.
  */
-export function shapeOverflow(text: string, max: number = YAML_MAX_DEPTH, maxTokens: number = YAML_MAX_TOKENS): [number, string] | null {
+export function shapeOverflow(
+  text: string,
+  max: number = YAML_MAX_DEPTH,
+  maxTokens: number = YAML_MAX_TOKENS,
+): [number, string] | null {
   const indents: number[] = [];
   /** The open flow collections, innermost last: '[' or '{'. */
   const flow: string[] = [];
@@ -77,7 +81,8 @@ export function shapeOverflow(text: string, max: number = YAML_MAX_DEPTH, maxTok
     if (tok === ':' || tok === '?' || (tok === ',' && flow[flow.length - 1] === '{')) {
       if (++keys > YAML_MAX_KEYS) return [at, `more than ${YAML_MAX_KEYS} mapping keys, refusing to parse it`];
     }
-    if (flow.length + indents.length + indicators > max) return [at, `nested deeper than ${max} levels, refusing to parse it`];
+    if (flow.length + indents.length + indicators > max)
+      return [at, `nested deeper than ${max} levels, refusing to parse it`];
   }
   return null;
 }
@@ -88,10 +93,18 @@ export function oversizedCollection(doc: Document.Parsed): [number, string] | nu
   while (todo.length) {
     const node = todo.pop();
     if (isMap(node)) {
-      if (node.items.length > YAML_MAX_MAP_ENTRIES) return [node.range?.[0] ?? 0, `a mapping with ${node.items.length} entries (at most ${YAML_MAX_MAP_ENTRIES}), refusing to check it`];
+      if (node.items.length > YAML_MAX_MAP_ENTRIES)
+        return [
+          node.range?.[0] ?? 0,
+          `a mapping with ${node.items.length} entries (at most ${YAML_MAX_MAP_ENTRIES}), refusing to check it`,
+        ];
       for (const pair of node.items) if (isPair(pair)) todo.push(pair.key, pair.value);
     } else if (isSeq(node)) {
-      if (node.items.length > YAML_MAX_SEQ_ENTRIES) return [node.range?.[0] ?? 0, `a list with ${node.items.length} entries (at most ${YAML_MAX_SEQ_ENTRIES}), refusing to check it`];
+      if (node.items.length > YAML_MAX_SEQ_ENTRIES)
+        return [
+          node.range?.[0] ?? 0,
+          `a list with ${node.items.length} entries (at most ${YAML_MAX_SEQ_ENTRIES}), refusing to check it`,
+        ];
       for (const item of node.items) todo.push(item);
     }
   }

@@ -38,9 +38,14 @@ t.test('no FILE, or an unreadable one, exits 2', async (t) => {
 t.test('--schema prints a JSON Schema with a property per key', async (t) => {
   const r = cli(['--schema']);
   t.equal(r.status, 0);
-  const schema = JSON.parse(r.stdout) as { $schema: string; properties: Record<string, unknown>; additionalProperties: boolean };
+  const schema = JSON.parse(r.stdout) as {
+    $schema: string;
+    properties: Record<string, unknown>;
+    additionalProperties: boolean;
+  };
   t.match(schema.$schema, /json-schema\.org/);
-  for (const k of ['ref', 'include', 'packages', 'packages-arm64', 'repos', 'tasks', 'mmdebstrap-variant', 'add-files']) t.ok(schema.properties[k], k);
+  for (const k of ['ref', 'include', 'packages', 'packages-arm64', 'repos', 'tasks', 'mmdebstrap-variant', 'add-files'])
+    t.ok(schema.properties[k], k);
   t.equal(schema.additionalProperties, false);
 });
 
@@ -48,7 +53,10 @@ t.test('problems: positioned lines on stderr, exit 1, no stack trace', async (t)
   const dir = t.testdir({ 'a.yaml': 'include: b.yaml\npackges: [vim]\n', 'b.yaml': 'include: a.yaml\n' });
   const r = cli(['a.yaml'], dir);
   t.equal(r.status, 1);
-  t.equal(r.stderr, "a.yaml:2:1: unknown key 'packges' (did you mean 'packages'?)\nb.yaml:1:10: include cycle: a.yaml -> b.yaml -> a.yaml\n");
+  t.equal(
+    r.stderr,
+    "a.yaml:2:1: unknown key 'packges' (did you mean 'packages'?)\nb.yaml:1:10: include cycle: a.yaml -> b.yaml -> a.yaml\n",
+  );
   t.same(JSON.parse(r.stdout), [{ file: 'a.yaml', ok: false, fragment: true, errors: 2 }]);
   const resolved = cli(['--resolve', join(dir, 'a.yaml')]);
   t.equal(resolved.status, 1);

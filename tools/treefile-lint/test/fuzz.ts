@@ -52,7 +52,31 @@ function prng(seed: number): () => number {
 }
 
 const WRONG_VALUES = ['42', 'true', 'null', '[1, 2]', '{a: b}', '"a string"', '3.5', '~', '[[x]]', '""'];
-const JUNK = [':', '[', ']', '{', '}', '-', '&', '*', '!', '|', '>', "'", '"', '#', '%', '@', '`', ',', '?', '\t', ' ', 'X', '/'];
+const JUNK = [
+  ':',
+  '[',
+  ']',
+  '{',
+  '}',
+  '-',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  "'",
+  '"',
+  '#',
+  '%',
+  '@',
+  '`',
+  ',',
+  '?',
+  '\t',
+  ' ',
+  'X',
+  '/',
+];
 
 function mutate(text: string, rnd: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -144,7 +168,10 @@ t.test(`${WANTED} malformed treefiles: positioned diagnostics, verdict as expect
     const shouldPass = expectedValid(text);
     const { report, result } = await lintTreefile(file);
     if (report.ok !== shouldPass) {
-      t.fail(`case ${n}: lint says ok=${report.ok}, expected ${shouldPass}`, { text, diagnostics: result.diagnostics.map(formatDiagnostic) });
+      t.fail(`case ${n}: lint says ok=${report.ok}, expected ${shouldPass}`, {
+        text,
+        diagnostics: result.diagnostics.map(formatDiagnostic),
+      });
       continue;
     }
     if (shouldPass) {
@@ -157,7 +184,8 @@ t.test(`${WANTED} malformed treefiles: positioned diagnostics, verdict as expect
       const m = POSITIONED.exec(formatDiagnostic(d));
       return !m || m[1] !== file || d.line < 1 || d.line > lineCount || d.col < 1;
     });
-    if (result.diagnostics.length === 0 || bad.length) t.fail(`case ${n}: diagnostics not positioned`, { text, diagnostics: result.diagnostics });
+    if (result.diagnostics.length === 0 || bad.length)
+      t.fail(`case ${n}: diagnostics not positioned`, { text, diagnostics: result.diagnostics });
   }
   t.equal(malformed.length, WANTED, `${WANTED} malformed cases (and ${valid} mutations that stayed valid)`);
 
@@ -167,7 +195,9 @@ t.test(`${WANTED} malformed treefiles: positioned diagnostics, verdict as expect
   t.equal(sample.length, 20);
   const cli = (args: string[]) =>
     new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
-      execFile(process.execPath, [bin, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => done({ status: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr })),
+      execFile(process.execPath, [bin, ...args], { encoding: 'utf8' }, (err, stdout, stderr) =>
+        done({ status: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
+      ),
     );
   for (let i = 0; i < sample.length; i += 4) {
     const batch = sample.slice(i, i + 4);

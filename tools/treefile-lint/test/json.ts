@@ -26,7 +26,10 @@ t.test('clip: bounded, control characters escaped', async (t) => {
 t.test('a resolved treefile, or one input error naming the source', async (t) => {
   t.same(parseResolvedTreefile(JSON.stringify(GOOD), 'tf.json'), GOOD);
   t.throws(() => parseResolvedTreefile('{', 'tf.json'), { exitCode: 2, message: /^tf\.json: not JSON \(/ });
-  t.throws(() => parseResolvedTreefile(`{"add-commit-metadata": {"x": ${'['.repeat(100)}${']'.repeat(100)}}}`, '-'), { exitCode: 2, message: /^-: JSON nested deeper than 64 levels \(at offset 92\)/ });
+  t.throws(() => parseResolvedTreefile(`{"add-commit-metadata": {"x": ${'['.repeat(100)}${']'.repeat(100)}}}`, '-'), {
+    exitCode: 2,
+    message: /^-: JSON nested deeper than 64 levels \(at offset 92\)/,
+  });
   const many = { ...GOOD, units: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] };
   try {
     parseResolvedTreefile(JSON.stringify(many), 'tf.json');

@@ -12,7 +12,9 @@ t.test('reports: ok, ref, fragment, error count', async (t) => {
     'frag.yaml': 'packages: [vim]\n',
     'good.yaml': `ref: x/good\npackages: [vim]\n${REQUIRED}`,
   });
-  const { reports, diagnostics } = await lintTreefiles(['common.yaml', 'base.yaml', 'frag.yaml', 'good.yaml'].map((f) => join(dir, f)));
+  const { reports, diagnostics } = await lintTreefiles(
+    ['common.yaml', 'base.yaml', 'frag.yaml', 'good.yaml'].map((f) => join(dir, f)),
+  );
   t.same(
     reports.map((r) => ({ ...r, file: r.file.slice(dir.length + 1) })),
     [

@@ -34,7 +34,11 @@ t.test('lint: JSON summary on stdout, diagnostics on stderr, exit 0/1', async (t
 });
 
 t.test('--resolve: canonical JSON of exactly one FILE', async (t) => {
-  const dir = t.testdir({ 'a.yaml': `include: b.yaml\nref: a/b\npackages: [zsh, bash]\n`, 'b.yaml': `${REQUIRED}packages: [bash, vim]\n`, 'frag.yaml': 'packages: [vim]\n' });
+  const dir = t.testdir({
+    'a.yaml': `include: b.yaml\nref: a/b\npackages: [zsh, bash]\n`,
+    'b.yaml': `${REQUIRED}packages: [bash, vim]\n`,
+    'frag.yaml': 'packages: [vim]\n',
+  });
   const c = capture();
   t.equal(await main(['--resolve', join(dir, 'a.yaml')], c.io), 0);
   const resolved = JSON.parse(c.text.stdout);
@@ -67,7 +71,10 @@ t.test('--resolve --output: the same bytes, written only when they change', asyn
   writeFileSync(join(dir, 'a.yaml'), `ref: a/b\npackages: [bash]\n${REQUIRED}`);
   t.equal(await main(['--resolve', '-o', out, join(dir, 'a.yaml')], capture().io), 0);
   t.same(JSON.parse(readFileSync(out, 'utf8')).packages, ['bash']);
-  await t.rejects(main(['--output', out, join(dir, 'a.yaml')], capture().io), { exitCode: 2, message: /--output goes with --resolve/ });
+  await t.rejects(main(['--output', out, join(dir, 'a.yaml')], capture().io), {
+    exitCode: 2,
+    message: /--output goes with --resolve/,
+  });
 });
 
 t.test('--schema prints the JSON Schema', async (t) => {

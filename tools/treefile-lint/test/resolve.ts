@@ -76,7 +76,8 @@ t.test('merge rules', async (t) => {
     const { res } = await run(t, {
       'a.yaml': 'include: sub/b.yaml\ntasks: [two]\n',
       'sub/b.yaml': 'tasks: [one, two]\ntasks-file: ../tasks.yaml\n',
-      'tasks.yaml': 'tasks:\n  one: {description: One, packages: [p-one]}\n  two: {description: Two, packages: [p-two]}\n',
+      'tasks.yaml':
+        'tasks:\n  one: {description: One, packages: [p-one]}\n  two: {description: Two, packages: [p-two]}\n',
     });
     t.same(res.treefile.tasks, ['one', 'two']);
     t.same(res.treefile.packages, ['p-one', 'p-two']);
@@ -88,11 +89,13 @@ t.test('merge rules', async (t) => {
     const { dir, res, messages } = await run(t, {
       'a.yaml': 'include: sub/b.yaml\nadd-files: [[files/motd, /etc/motd]]\n',
       'files/motd': 'hello\n',
-      'sub/b.yaml': 'include: ../c/c.yaml\npostprocess-script: post.sh\nadd-files: [[tool, /usr/libexec/tool]]\nhwdetect-policy: hw.yaml\n',
+      'sub/b.yaml':
+        'include: ../c/c.yaml\npostprocess-script: post.sh\nadd-files: [[tool, /usr/libexec/tool]]\nhwdetect-policy: hw.yaml\n',
       'sub/post.sh': '#!/bin/sh\n',
       'sub/tool': '',
       'sub/hw.yaml': '{}\n',
-      'c/c.yaml': 'repos: [{mirror: "http://x/debian", components: [main], keyring: keys/archive.gpg}, {mirror: "http://y/", components: [main], keyring: /usr/share/keyrings/k.gpg}]\n',
+      'c/c.yaml':
+        'repos: [{mirror: "http://x/debian", components: [main], keyring: keys/archive.gpg}, {mirror: "http://y/", components: [main], keyring: /usr/share/keyrings/k.gpg}]\n',
     });
     t.same(messages, []);
     t.equal(res.treefile['postprocess-script'], join(dir, 'sub/post.sh'));
@@ -110,7 +113,8 @@ t.test('merge rules', async (t) => {
   t.test('defaults and repo suites', async (t) => {
     const { res } = await run(t, {
       'a.yaml': 'include: b.yaml\nsuite: forky\n',
-      'b.yaml': 'suite: trixie\nrepos: [{mirror: "http://x/", components: [main]}, {mirror: "http://y/", suite: trixie-updates, components: [main]}]\n',
+      'b.yaml':
+        'suite: trixie\nrepos: [{mirror: "http://x/", components: [main]}, {mirror: "http://y/", suite: trixie-updates, components: [main]}]\n',
     });
     t.same(
       res.treefile.repos?.map((r) => r.suite),
@@ -124,7 +128,8 @@ t.test('merge rules', async (t) => {
   t.test('exclude-packages: the includer has the last word', async (t) => {
     const { res, messages } = await run(t, {
       'a.yaml': 'include: b.yaml\npackages: [chrony, nano]\nexclude-packages: [systemd-timesyncd]\n',
-      'b.yaml': 'packages: [systemd-timesyncd, vim]\npackages-amd64: [systemd-timesyncd]\nexclude-packages: [nano, emacs]\n',
+      'b.yaml':
+        'packages: [systemd-timesyncd, vim]\npackages-amd64: [systemd-timesyncd]\nexclude-packages: [nano, emacs]\n',
     });
     t.same(messages, []);
     t.same(res.treefile.packages, ['chrony', 'nano', 'vim']);
@@ -135,7 +140,8 @@ t.test('merge rules', async (t) => {
   t.test('exclude-packages removes task packages of the same file', async (t) => {
     const { res, messages } = await run(t, {
       'a.yaml': 'tasks: [desk]\nexclude-packages: [firefox-esr]\n',
-      'tasks.yaml': 'tasks:\n  desk:\n    description: Desk\n    packages: [gnome-core]\n    recommends: [firefox-esr, "fonts-noto | fonts-dejavu"]\n    recommends-arm64: [firefox-esr]\n',
+      'tasks.yaml':
+        'tasks:\n  desk:\n    description: Desk\n    packages: [gnome-core]\n    recommends: [firefox-esr, "fonts-noto | fonts-dejavu"]\n    recommends-arm64: [firefox-esr]\n',
     });
     t.same(messages, []);
     t.same(res.treefile.packages, ['fonts-noto', 'gnome-core']);
@@ -170,31 +176,67 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
   {
     name: 'YAML syntax',
     files: { 'a.yaml': 'ref: a/b\npackages: [vim\nunits: []\n' },
-    expect: ['a.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    expect: [
+      'a.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
   },
-  { name: 'duplicate key', files: { 'a.yaml': 'units: []\nunits: []\n' }, expect: ['a.yaml:2:1: YAML syntax: Map keys must be unique'] },
-  { name: 'alias to nothing', files: { 'a.yaml': 'units: *u\n' }, expect: ['a.yaml:1:8: YAML: Unresolved alias (the anchor must be set before the alias): u'] },
-  { name: 'wrong type', files: { 'a.yaml': 'recommends: "no"\n' }, expect: ['a.yaml:1:13: recommends: expected boolean, found the string "no"'] },
-  { name: 'unknown key', files: { 'a.yaml': 'packages: [vim]\nexclude-package: [nano]\n' }, expect: ["a.yaml:2:1: unknown key 'exclude-package' (did you mean 'exclude-packages'?)"] },
-  { name: 'unknown key, nothing close', files: { 'a.yaml': 'colour: blue\n' }, expect: ["a.yaml:1:1: unknown key 'colour'"] },
+  {
+    name: 'duplicate key',
+    files: { 'a.yaml': 'units: []\nunits: []\n' },
+    expect: ['a.yaml:2:1: YAML syntax: Map keys must be unique'],
+  },
+  {
+    name: 'alias to nothing',
+    files: { 'a.yaml': 'units: *u\n' },
+    expect: ['a.yaml:1:8: YAML: Unresolved alias (the anchor must be set before the alias): u'],
+  },
+  {
+    name: 'wrong type',
+    files: { 'a.yaml': 'recommends: "no"\n' },
+    expect: ['a.yaml:1:13: recommends: expected boolean, found the string "no"'],
+  },
+  {
+    name: 'unknown key',
+    files: { 'a.yaml': 'packages: [vim]\nexclude-package: [nano]\n' },
+    expect: ["a.yaml:2:1: unknown key 'exclude-package' (did you mean 'exclude-packages'?)"],
+  },
+  {
+    name: 'unknown key, nothing close',
+    files: { 'a.yaml': 'colour: blue\n' },
+    expect: ["a.yaml:1:1: unknown key 'colour'"],
+  },
   {
     name: 'bad package name',
     files: { 'a.yaml': 'packages:\n  - vim\n  - Emacs\n' },
-    expect: ['a.yaml:3:5: packages.1: not a valid Debian package name (lowercase letters, digits, "+", "-", "."; at least 2 characters, starting with a letter or digit) (found the string "Emacs")'],
+    expect: [
+      'a.yaml:3:5: packages.1: not a valid Debian package name (lowercase letters, digits, "+", "-", "."; at least 2 characters, starting with a letter or digit) (found the string "Emacs")',
+    ],
   },
   {
     name: 'missing include (a list entry)',
     files: { 'a.yaml': 'packages: [vim]\ninclude: [b.yaml, nope.yaml]\n', 'b.yaml': 'units: []\n' },
     expect: ['a.yaml:2:19: include nope.yaml: cannot read: no such file'],
   },
-  { name: 'missing include (a string)', files: { 'a.yaml': 'include: sub/nope.yaml\n' }, expect: ['a.yaml:1:10: include sub/nope.yaml: cannot read: no such file'] },
-  { name: 'include of a directory', files: { 'a.yaml': 'include: sub\n', 'sub/x': '' }, expect: ['a.yaml:1:10: include sub: cannot read: is a directory, expected a regular file'] },
+  {
+    name: 'missing include (a string)',
+    files: { 'a.yaml': 'include: sub/nope.yaml\n' },
+    expect: ['a.yaml:1:10: include sub/nope.yaml: cannot read: no such file'],
+  },
+  {
+    name: 'include of a directory',
+    files: { 'a.yaml': 'include: sub\n', 'sub/x': '' },
+    expect: ['a.yaml:1:10: include sub: cannot read: is a directory, expected a regular file'],
+  },
   {
     name: 'cycle',
     files: { 'a.yaml': 'include: b.yaml\n', 'b.yaml': 'units: []\ninclude: [a.yaml]\n' },
     expect: ['b.yaml:2:11: include cycle: a.yaml -> b.yaml -> a.yaml'],
   },
-  { name: 'a file including itself', files: { 'a.yaml': 'include: ./a.yaml\n' }, expect: ['a.yaml:1:10: include cycle: a.yaml -> a.yaml'] },
+  {
+    name: 'a file including itself',
+    files: { 'a.yaml': 'include: ./a.yaml\n' },
+    expect: ['a.yaml:1:10: include cycle: a.yaml -> a.yaml'],
+  },
   {
     name: 'same file twice',
     files: { 'a.yaml': 'include:\n  - b.yaml\n  - c.yaml\n', 'b.yaml': 'include: c.yaml\n', 'c.yaml': 'units: []\n' },
@@ -202,15 +244,25 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
   },
   {
     name: 'unknown task, with a suggestion',
-    files: { 'a.yaml': 'tasks: [ssh-server, gnome-destkop]\n', 'tasks.yaml': 'tasks:\n  ssh-server: {description: SSH, packages: [openssh-server]}\n  gnome-desktop: {description: GNOME, packages: [gnome-core]}\n' },
+    files: {
+      'a.yaml': 'tasks: [ssh-server, gnome-destkop]\n',
+      'tasks.yaml':
+        'tasks:\n  ssh-server: {description: SSH, packages: [openssh-server]}\n  gnome-desktop: {description: GNOME, packages: [gnome-core]}\n',
+    },
     expect: ["a.yaml:1:21: unknown task 'gnome-destkop' (not in tasks.yaml) (did you mean 'gnome-desktop'?)"],
   },
   {
     name: 'tasks file missing',
     files: { 'a.yaml': 'units: []\ntasks: [x]\n' },
-    expect: ['a.yaml:2:1: tasks file tasks.yaml: cannot read: no such file (set tasks-file, or put tasks.yaml beside a.yaml)'],
+    expect: [
+      'a.yaml:2:1: tasks file tasks.yaml: cannot read: no such file (set tasks-file, or put tasks.yaml beside a.yaml)',
+    ],
   },
-  { name: 'tasks-file missing', files: { 'a.yaml': 'tasks: [x]\ntasks-file: t/tasks.yaml\n' }, expect: ['a.yaml:2:13: tasks-file t/tasks.yaml: cannot read: no such file'] },
+  {
+    name: 'tasks-file missing',
+    files: { 'a.yaml': 'tasks: [x]\ntasks-file: t/tasks.yaml\n' },
+    expect: ['a.yaml:2:13: tasks-file t/tasks.yaml: cannot read: no such file'],
+  },
   {
     name: 'invalid tasks file (reported there)',
     files: { 'a.yaml': 'tasks: [x]\n', 'tasks.yaml': 'tasks:\n  x:\n    packages: [vim]\n' },
@@ -224,7 +276,11 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
   {
     name: 'referenced files must exist',
     files: { 'a.yaml': 'postprocess-script: post.sh\nadd-files:\n  - [motd, /etc/motd]\nhwdetect-policy: hw.yaml\n' },
-    expect: ['a.yaml:1:21: postprocess-script: no such file: post.sh', 'a.yaml:3:6: add-files: no such file: motd', 'a.yaml:4:18: hwdetect-policy: no such file: hw.yaml'],
+    expect: [
+      'a.yaml:1:21: postprocess-script: no such file: post.sh',
+      'a.yaml:3:6: add-files: no such file: motd',
+      'a.yaml:4:18: hwdetect-policy: no such file: hw.yaml',
+    ],
   },
   {
     name: 'missing required keys after resolution (--resolve)',
@@ -244,13 +300,18 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
   {
     name: 'a required key with an invalid value is not also reported missing',
     files: { 'a.yaml': 'ref: x/y\nsuite: 13\nrepos: []\npackages: [vim]\n' },
-    expect: ["a.yaml:1:1: missing required key 'repos': list at least one repository (after merging includes)", 'a.yaml:2:8: suite: expected string, found number 13'],
+    expect: [
+      "a.yaml:1:1: missing required key 'repos': list at least one repository (after merging includes)",
+      'a.yaml:2:8: suite: expected string, found number 13',
+    ],
   },
   {
     name: 'after a syntax error, no guesses about missing keys (--resolve)',
     files: { 'a.yaml': 'ref: x/y\npackages: [vim\n' },
     opts: { require: 'always' },
-    expect: ['a.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    expect: [
+      'a.yaml:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
   },
   {
     name: 'errors in several files, all reported, grouped by file',
@@ -269,7 +330,11 @@ const errors: { name: string; files: Fixture; top?: string; opts?: ResolveOption
   {
     name: 'an invalid key does not stop the checks of the valid ones',
     files: { 'a.yaml': 'units: 3\ninclude: nope.yaml\ntasks: [zz]\n', 'tasks.yaml': 'tasks: {}\n' },
-    expect: ['a.yaml:1:8: units: expected array, found number 3', 'a.yaml:2:10: include nope.yaml: cannot read: no such file', "a.yaml:3:9: unknown task 'zz' (not in tasks.yaml)"],
+    expect: [
+      'a.yaml:1:8: units: expected array, found number 3',
+      'a.yaml:2:10: include nope.yaml: cannot read: no such file',
+      "a.yaml:3:9: unknown task 'zz' (not in tasks.yaml)",
+    ],
   },
 ];
 
@@ -296,5 +361,8 @@ t.test('a fragment is not required to be complete; --resolve requires it', async
 
 t.test('an unreadable top-level file is an input error (exit 2)', async (t) => {
   const dir = t.testdir({});
-  await t.rejects(resolveTreefile(join(dir, 'nope.yaml')), { exitCode: 2, message: /nope\.yaml: cannot read: no such file/ });
+  await t.rejects(resolveTreefile(join(dir, 'nope.yaml')), {
+    exitCode: 2,
+    message: /nope\.yaml: cannot read: no such file/,
+  });
 });

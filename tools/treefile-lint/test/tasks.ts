@@ -13,7 +13,13 @@ t.test('the first alternative is what gets installed', async (t) => {
 
 t.test('expandTasks: mandatory + default, per architecture, sorted and unique', async (t) => {
   const out = expandTasks([
-    { description: 'one', packages: ['b', 'a | z'], recommends: ['c'], 'packages-arm64': ['uboot-x'], 'recommends-amd64': ['microcode-y'] },
+    {
+      description: 'one',
+      packages: ['b', 'a | z'],
+      recommends: ['c'],
+      'packages-arm64': ['uboot-x'],
+      'recommends-amd64': ['microcode-y'],
+    },
     { description: 'two', packages: ['a'], recommends: ['b', 'd'] },
   ]);
   t.same(out, { packages: ['a', 'b', 'c', 'd'], 'packages-arm64': ['uboot-x'], 'packages-amd64': ['microcode-y'] });
@@ -30,7 +36,8 @@ t.test('the seeded variants/tasks/tasks.yaml is valid and has the four tasks', a
 
 t.test('an invalid task keeps the valid ones and is reported in the tasks file', async (t) => {
   const dir = t.testdir({
-    'tasks.yaml': 'tasks:\n  good:\n    description: Good\n    packages: [vim]\n  bad:\n    description: Bad\n    packages: [Vim]\n    recomends: []\n',
+    'tasks.yaml':
+      'tasks:\n  good:\n    description: Good\n    packages: [vim]\n  bad:\n    description: Bad\n    packages: [Vim]\n    recomends: []\n',
     'syntax.yaml': 'tasks: [\n',
     'notmap.yaml': 'tasks: 3\n',
   });

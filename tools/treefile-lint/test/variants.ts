@@ -38,7 +38,17 @@ function resolveVariant(name: string): ResolvedTreefile {
 }
 
 t.test('the expected variants exist', async (t) => {
-  for (const v of ['base-forky.yaml', 'base.yaml', 'bootc-base.yaml', 'common.yaml', 'kde.yaml', 'server.yaml', 'testing.yaml', 'workstation.yaml']) t.ok(variants.includes(v), v);
+  for (const v of [
+    'base-forky.yaml',
+    'base.yaml',
+    'bootc-base.yaml',
+    'common.yaml',
+    'kde.yaml',
+    'server.yaml',
+    'testing.yaml',
+    'workstation.yaml',
+  ])
+    t.ok(variants.includes(v), v);
 });
 
 t.test('all variants lint clean in one run', async (t) => {
@@ -69,9 +79,16 @@ t.test('base: Debian 13 trixie, from deb.debian.org, with the archive keyring', 
   t.equal(base.release, '13');
   t.equal(base['automatic-version-prefix'], '13');
   t.same(base.repos, [
-    { name: 'debian', mirror: 'http://deb.debian.org/debian', suite: 'trixie', components: ['main'], keyring: '/usr/share/keyrings/debian-archive-keyring.gpg' },
+    {
+      name: 'debian',
+      mirror: 'http://deb.debian.org/debian',
+      suite: 'trixie',
+      components: ['main'],
+      keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+    },
   ]);
-  for (const p of ['systemd', 'linux-image-amd64', 'ostree', 'ostree-boot', 'dracut', 'systemd-timesyncd']) t.ok(base.packages.includes(p), p);
+  for (const p of ['systemd', 'linux-image-amd64', 'ostree', 'ostree-boot', 'dracut', 'systemd-timesyncd'])
+    t.ok(base.packages.includes(p), p);
   t.same(base.units, ['fstrim.timer', 'systemd-networkd.service', 'systemd-resolved.service', 'ssh.service']);
 });
 

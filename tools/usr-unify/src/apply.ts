@@ -35,7 +35,9 @@ async function applyAction(root: string, abs: (rel: string) => string, a: Action
       progress?.step(`dracut for kernel ${a.kver}`);
       const env: Record<string, string> = {};
       if (process.env.SOURCE_DATE_EPOCH) env.SOURCE_DATE_EPOCH = process.env.SOURCE_DATE_EPOCH;
-      await sandboxRun({ root, roBinds: ['/sys'], env }, 'dracut', [...a.args, `/${a.output}`], { what: `build the initramfs for ${a.kver} inside ${root}` });
+      await sandboxRun({ root, roBinds: ['/sys'], env }, 'dracut', [...a.args, `/${a.output}`], {
+        what: `build the initramfs for ${a.kver} inside ${root}`,
+      });
       // dracut writes it 0600; it is no secret, and ostree copies it to /boot.
       await chmod(abs(a.output), 0o644);
       return;

@@ -14,16 +14,34 @@ function summarize(plan: Plan, examples: number) {
     const entry = (byCheck[a.check] ??= { count: 0, examples: [] });
     entry.count++;
     const what =
-      a.op === 'move' ? `move /${a.from} -> /${a.to}` : a.op === 'symlink' ? `link /${a.path} -> ${a.target}` : a.op === 'dracut' ? `dracut ${a.args.join(' ')} /${a.output}` : `${a.op} /${a.path}`;
+      a.op === 'move'
+        ? `move /${a.from} -> /${a.to}`
+        : a.op === 'symlink'
+          ? `link /${a.path} -> ${a.target}`
+          : a.op === 'dracut'
+            ? `dracut ${a.args.join(' ')} /${a.output}`
+            : `${a.op} /${a.path}`;
     if (entry.examples.length < examples) entry.examples.push(what);
   }
   return byCheck;
 }
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const args = await cli(TOOL, `$0 [--check] DIR\n\nMake a Debian root filesystem OSTree-ready: merged /usr, kernel and a dracut\ninitramfs (with the ostree module) in /usr/lib/modules/$KVER, /etc in /usr/etc,\n/var turned into tmpfiles.d entries, the dpkg database in /usr/lib/sysimage/dpkg,\nsysusers.d for system accounts, /home and friends as links into /var.\nEvery change is planned first; a plan with a conflict changes nothing.`, argv)
-    .option('check', { type: 'boolean', default: false, describe: 'Report what would change (JSON) without changing anything; exit 1 if anything would' })
-    .option('rebuild-initramfs', { type: 'boolean', default: false, describe: 'Run dracut even if /usr/lib/modules/$KVER/initramfs.img exists' })
+  const args = await cli(
+    TOOL,
+    `$0 [--check] DIR\n\nMake a Debian root filesystem OSTree-ready: merged /usr, kernel and a dracut\ninitramfs (with the ostree module) in /usr/lib/modules/$KVER, /etc in /usr/etc,\n/var turned into tmpfiles.d entries, the dpkg database in /usr/lib/sysimage/dpkg,\nsysusers.d for system accounts, /home and friends as links into /var.\nEvery change is planned first; a plan with a conflict changes nothing.`,
+    argv,
+  )
+    .option('check', {
+      type: 'boolean',
+      default: false,
+      describe: 'Report what would change (JSON) without changing anything; exit 1 if anything would',
+    })
+    .option('rebuild-initramfs', {
+      type: 'boolean',
+      default: false,
+      describe: 'Run dracut even if /usr/lib/modules/$KVER/initramfs.img exists',
+    })
     .option('examples', { type: 'number', default: 5, describe: 'Example actions listed per check in the JSON' })
     .demandCommand(1, 1, 'DIR is required', 'exactly one DIR')
     .example('$0 build/base/rootfs', 'transform the tree in place')
@@ -34,9 +52,19 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   if (!st?.isDirectory()) throw usageError(`${root}: not a directory`);
   const progress = new Progress(TOOL, { quiet: args.quiet });
   progress.step('planning');
-  const plan = await planUsrUnify(root, { initramfsArgs: await initramfsArgs(root), rebuildInitramfs: args['rebuild-initramfs'] });
+  const plan = await planUsrUnify(root, {
+    initramfsArgs: await initramfsArgs(root),
+    rebuildInitramfs: args['rebuild-initramfs'],
+  });
   for (const w of plan.warnings) warn(TOOL, w, args.quiet);
-  const report = { root, kernel: plan.kernel, conflicts: plan.conflicts, changes: summarize(plan, args.examples), actions: plan.actions.length, warnings: plan.warnings };
+  const report = {
+    root,
+    kernel: plan.kernel,
+    conflicts: plan.conflicts,
+    changes: summarize(plan, args.examples),
+    actions: plan.actions.length,
+    warnings: plan.warnings,
+  };
   if (plan.conflicts.length) {
     for (const c of plan.conflicts) io.stderr.write(`${TOOL}: ${c.path}: ${c.message}\n`);
     writeJson({ ...report, ok: false, applied: false }, io.stdout);

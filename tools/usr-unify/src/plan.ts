@@ -6,10 +6,32 @@
  */
 import { readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { DPKG_DB, parseGroup, parsePasswd, rehome, SYSUSERS_CONF, sysusersConf, TMPFILES_CONF, useraddDefaults, VAR_DROP } from '@debian-atomic/lib';
+import {
+  DPKG_DB,
+  parseGroup,
+  parsePasswd,
+  rehome,
+  SYSUSERS_CONF,
+  sysusersConf,
+  TMPFILES_CONF,
+  useraddDefaults,
+  VAR_DROP,
+} from '@debian-atomic/lib';
 import { linkTargetWithin, listDir, lstatOrNull, readTreeText, sameContent, walk, type Entry } from './tree.js';
 
-export type Check = 'devices' | 'symlinks' | 'initramfs' | 'usr-merge' | 'kernel' | 'boot' | 'accounts' | 'dpkg-db' | 'var' | 'toplevel' | 'etc' | 'api-dirs';
+export type Check =
+  | 'devices'
+  | 'symlinks'
+  | 'initramfs'
+  | 'usr-merge'
+  | 'kernel'
+  | 'boot'
+  | 'accounts'
+  | 'dpkg-db'
+  | 'var'
+  | 'toplevel'
+  | 'etc'
+  | 'api-dirs';
 
 export type Action =
   | { op: 'move'; check: Check; from: string; to: string }
@@ -63,7 +85,7 @@ export const SYSUSERS_DROPIN = 'usr/lib/systemd/system/systemd-sysusers.service.
 export const SYSUSERS_DROPIN_CONTENT = [
   '# Debian Atomic (usr-unify): ostree gives /usr the mtime 0, so ConditionNeedsUpdate=/etc never',
   '# fires after the first boot; run on every boot so the system users a new deployment brings exist.',
-  '# An empty assignment resets the unit\'s conditions.',
+  "# An empty assignment resets the unit's conditions.",
   '[Unit]',
   'ConditionNeedsUpdate=',
   '',
@@ -98,7 +120,8 @@ class Planner {
     for await (const e of walk(this.root)) {
       if (e.st.isSymbolicLink()) {
         const target = await readlink(this.abs(e.rel));
-        if (linkTargetWithin(e.rel, target) === null) this.conflict('symlinks', e.rel, `symlink to ${target} points outside the tree`);
+        if (linkTargetWithin(e.rel, target) === null)
+          this.conflict('symlinks', e.rel, `symlink to ${target} points outside the tree`);
       } else if (e.st.isCharacterDevice() || e.st.isBlockDevice() || e.st.isFIFO() || e.st.isSocket()) {
         // ostree cannot store device nodes, fifos or sockets; /dev is a devtmpfs at boot.
         this.act({ op: 'remove', check: 'devices', path: e.rel });
@@ -110,20 +133,35 @@ class Planner {
     const kvers: string[] = [];
     if (await this.stat('usr/lib/modules'))
       for (const k of await listDir(this.abs('usr/lib/modules')))
-        if ((await this.stat(`usr/lib/modules/${k}/modules.order`)) || (await this.stat(`usr/lib/modules/${k}/kernel`))) kvers.push(k);
+        if ((await this.stat(`usr/lib/modules/${k}/modules.order`)) || (await this.stat(`usr/lib/modules/${k}/kernel`)))
+          kvers.push(k);
     if (kvers.length === 0) {
       this.plan.warnings.push('no kernel in /usr/lib/modules: the commit will not be bootable');
       return;
     }
     if (kvers.length > 1) {
-      this.conflict('kernel', 'usr/lib/modules', `more than one kernel (${kvers.join(', ')}); an ostree deployment boots exactly one`);
+      this.conflict(
+        'kernel',
+        'usr/lib/modules',
+        `more than one kernel (${kvers.join(', ')}); an ostree deployment boots exactly one`,
+      );
       return;
     }
     const k = kvers[0]!;
     this.plan.kernel = k;
     const output = `usr/lib/modules/${k}/initramfs.img`;
     if (this.opts.rebuildInitramfs || !(await this.stat(output))) {
-      const args = ['--no-hostonly', '--no-hostonly-cmdline', '--reproducible', '--add', 'ostree', '--force', '--kver', k, ...(this.opts.initramfsArgs ?? [])];
+      const args = [
+        '--no-hostonly',
+        '--no-hostonly-cmdline',
+        '--reproducible',
+        '--add',
+        'ostree',
+        '--force',
+        '--kver',
+        k,
+        ...(this.opts.initramfsArgs ?? []),
+      ];
       this.act({ op: 'dracut', check: 'initramfs', kver: k, args, output });
     }
   }
@@ -136,7 +174,8 @@ class Planner {
       for (const child of await listDir(this.abs(src))) await this.mergeInto(`${src}/${child}`, `${dst}/${child}`);
       return;
     }
-    if (await sameContent(this.abs(src), s, this.abs(dst), d)) return this.act({ op: 'remove', check: 'usr-merge', path: src });
+    if (await sameContent(this.abs(src), s, this.abs(dst), d))
+      return this.act({ op: 'remove', check: 'usr-merge', path: src });
     this.conflict('usr-merge', src, `/${src} and /${dst} both exist and differ`);
   }
 
@@ -145,12 +184,14 @@ class Planner {
       const st = await this.stat(dir);
       const usrDir = `usr/${dir}`;
       if (!st) {
-        if (['bin', 'sbin', 'lib'].includes(dir) && (await this.stat(usrDir))) this.act({ op: 'symlink', check: 'usr-merge', path: dir, target: usrDir });
+        if (['bin', 'sbin', 'lib'].includes(dir) && (await this.stat(usrDir)))
+          this.act({ op: 'symlink', check: 'usr-merge', path: dir, target: usrDir });
         continue;
       }
       if (st.isSymbolicLink()) {
         const t = await readlink(this.abs(dir));
-        if (t !== usrDir && t !== `/${usrDir}`) this.conflict('usr-merge', dir, `is a symlink to ${t}, expected ${usrDir}`);
+        if (t !== usrDir && t !== `/${usrDir}`)
+          this.conflict('usr-merge', dir, `is a symlink to ${t}, expected ${usrDir}`);
         continue;
       }
       if (!st.isDirectory()) {
@@ -179,11 +220,13 @@ class Planner {
         if ((await this.stat(`${dir}/${to}`)) || !bootFiles.includes(from)) continue;
         this.act({ op: 'move', check: 'kernel', from: `boot/${from}`, to: `${dir}/${to}` });
       }
-      if (!(await this.stat(`${dir}/vmlinuz`)) && !bootFiles.includes(`vmlinuz-${k}`)) this.conflict('kernel', dir, `no vmlinuz for kernel ${k} (looked in /${dir} and /boot)`);
+      if (!(await this.stat(`${dir}/vmlinuz`)) && !bootFiles.includes(`vmlinuz-${k}`))
+        this.conflict('kernel', dir, `no vmlinuz for kernel ${k} (looked in /${dir} and /boot)`);
     }
     // Debian's kernel postinst links /vmlinuz and /initrd.img into /boot: dangling once /boot is empty.
     for (const f of await listDir(this.root))
-      if (/^(vmlinuz|initrd\.img)(\.old)?$/.test(f) && (await this.stat(f))?.isSymbolicLink()) this.act({ op: 'remove', check: 'kernel', path: f });
+      if (/^(vmlinuz|initrd\.img)(\.old)?$/.test(f) && (await this.stat(f))?.isSymbolicLink())
+        this.act({ op: 'remove', check: 'kernel', path: f });
     const moved = new Set(k ? [`vmlinuz-${k}`, `config-${k}`, `System.map-${k}`] : []);
     for (const f of bootFiles) if (!moved.has(f)) this.act({ op: 'remove', check: 'boot', path: `boot/${f}` });
   }
@@ -193,21 +236,32 @@ class Planner {
     const passwd = await this.read('etc/passwd');
     const group = await this.read('etc/group');
     const rehomed = rehome(passwd);
-    if (rehomed !== passwd) this.act({ op: 'write', check: 'accounts', path: 'etc/passwd', content: rehomed, mode: 0o644 });
+    if (rehomed !== passwd)
+      this.act({ op: 'write', check: 'accounts', path: 'etc/passwd', content: rehomed, mode: 0o644 });
     const conf = sysusersConf(parsePasswd(passwd), parseGroup(group));
     const existing = (await this.stat(SYSUSERS_CONF)) ? await this.read(SYSUSERS_CONF) : null;
-    if (existing !== conf) this.act({ op: 'write', check: 'accounts', path: SYSUSERS_CONF, content: conf, mode: 0o644 });
+    if (existing !== conf)
+      this.act({ op: 'write', check: 'accounts', path: SYSUSERS_CONF, content: conf, mode: 0o644 });
     const dropin = (await this.stat(SYSUSERS_DROPIN)) ? await this.read(SYSUSERS_DROPIN) : null;
-    if (dropin !== SYSUSERS_DROPIN_CONTENT) this.act({ op: 'write', check: 'accounts', path: SYSUSERS_DROPIN, content: SYSUSERS_DROPIN_CONTENT, mode: 0o644 });
+    if (dropin !== SYSUSERS_DROPIN_CONTENT)
+      this.act({
+        op: 'write',
+        check: 'accounts',
+        path: SYSUSERS_DROPIN,
+        content: SYSUSERS_DROPIN_CONTENT,
+        mode: 0o644,
+      });
     const defaults = (await this.stat('etc/default/useradd')) ? await this.read('etc/default/useradd') : '';
     const newDefaults = useraddDefaults(defaults);
-    if (newDefaults !== defaults) this.act({ op: 'write', check: 'accounts', path: 'etc/default/useradd', content: newDefaults, mode: 0o644 });
+    if (newDefaults !== defaults)
+      this.act({ op: 'write', check: 'accounts', path: 'etc/default/useradd', content: newDefaults, mode: 0o644 });
   }
 
   async dpkgDb(): Promise<void> {
     const st = await this.stat('var/lib/dpkg');
     if (!st || st.isSymbolicLink()) return;
-    if (await this.stat(DPKG_DB)) return this.conflict('dpkg-db', DPKG_DB, 'exists already while /var/lib/dpkg is a directory');
+    if (await this.stat(DPKG_DB))
+      return this.conflict('dpkg-db', DPKG_DB, 'exists already while /var/lib/dpkg is a directory');
     this.act({ op: 'move', check: 'dpkg-db', from: 'var/lib/dpkg', to: DPKG_DB });
     this.plan.tmpfiles.push(`L /var/lib/dpkg - - - - ../../${DPKG_DB}`);
   }
@@ -241,7 +295,8 @@ class Planner {
       const linkTarget = posix.relative(posix.dirname(`/${name}`), `/${target}`);
       if (st?.isSymbolicLink()) {
         const t = await readlink(this.abs(name));
-        if (t !== linkTarget && t !== `/${target}`) this.conflict('toplevel', name, `is a symlink to ${t}, expected ${linkTarget}`);
+        if (t !== linkTarget && t !== `/${target}`)
+          this.conflict('toplevel', name, `is a symlink to ${t}, expected ${linkTarget}`);
         continue;
       }
       if (st && !st.isDirectory()) {
@@ -252,9 +307,17 @@ class Planner {
         const content = await listDir(this.abs(name));
         if (target.startsWith('var/')) {
           sources.push([name, target]);
-          this.plan.tmpfiles.push(`d /${target} ${(st.mode & 0o7777).toString(8).padStart(4, '0')} ${ids.user(st.uid)} ${ids.group(st.gid)} -`);
-          if (name === 'opt' && content.length) this.plan.warnings.push(`/opt has content (${content.join(', ')}): it is copied to /var/opt at first boot and not updated atomically`);
-        } else if (content.length) this.plan.warnings.push(`/${name} has content (${content.join(', ')}) that is dropped: it becomes a link to /${target}`);
+          this.plan.tmpfiles.push(
+            `d /${target} ${(st.mode & 0o7777).toString(8).padStart(4, '0')} ${ids.user(st.uid)} ${ids.group(st.gid)} -`,
+          );
+          if (name === 'opt' && content.length)
+            this.plan.warnings.push(
+              `/opt has content (${content.join(', ')}): it is copied to /var/opt at first boot and not updated atomically`,
+            );
+        } else if (content.length)
+          this.plan.warnings.push(
+            `/${name} has content (${content.join(', ')}) that is dropped: it becomes a link to /${target}`,
+          );
       }
       links.push([name, linkTarget]);
     }
@@ -262,15 +325,22 @@ class Planner {
       for await (const e of walk(this.abs(src))) await this.varEntry(e, src, varRel, ids, declared);
     }
     for (const [src] of sources) {
-      if (src === 'var') for (const child of await listDir(this.abs('var'))) this.act({ op: 'remove', check: 'var', path: `var/${child}` });
+      if (src === 'var')
+        for (const child of await listDir(this.abs('var')))
+          this.act({ op: 'remove', check: 'var', path: `var/${child}` });
       else this.act({ op: 'remove', check: 'toplevel', path: src });
     }
     for (const [name, target] of links) {
-      if (await this.stat(name)) if (!sources.some(([s]) => s === name)) this.act({ op: 'remove', check: 'toplevel', path: name });
+      if (await this.stat(name))
+        if (!sources.some(([s]) => s === name)) this.act({ op: 'remove', check: 'toplevel', path: name });
       this.act({ op: 'symlink', check: 'toplevel', path: name, target });
     }
     if (this.plan.tmpfiles.length) {
-      const content = ['# Generated by usr-unify: what the packages put in /var, recreated at boot by systemd-tmpfiles.', ...this.plan.tmpfiles.sort(byPath)].join('\n') + '\n';
+      const content =
+        [
+          '# Generated by usr-unify: what the packages put in /var, recreated at boot by systemd-tmpfiles.',
+          ...this.plan.tmpfiles.sort(byPath),
+        ].join('\n') + '\n';
       this.act({ op: 'write', check: 'var', path: TMPFILES_CONF, content, mode: 0o644 });
     }
   }
@@ -281,7 +351,8 @@ class Planner {
     if (srcRel.startsWith('var/lib/dpkg/') || srcRel === 'var/lib/dpkg') return;
     const mode = (e.st.mode & 0o7777).toString(8).padStart(4, '0');
     if (e.st.isDirectory()) {
-      if (!declared.has(`/${rel}`)) this.plan.tmpfiles.push(`d /${rel} ${mode} ${ids.user(e.st.uid)} ${ids.group(e.st.gid)} -`);
+      if (!declared.has(`/${rel}`))
+        this.plan.tmpfiles.push(`d /${rel} ${mode} ${ids.user(e.st.uid)} ${ids.group(e.st.gid)} -`);
     } else if (e.st.isSymbolicLink()) {
       if (!declared.has(`/${rel}`)) this.plan.tmpfiles.push(`L /${rel} - - - - ${await readlink(this.abs(srcRel))}`);
     } else if (e.st.isFile()) {
@@ -311,12 +382,23 @@ class Planner {
 
   /** API filesystems and mount points: empty directories ostree and systemd expect. */
   async apiDirs(): Promise<void> {
-    const dirs: Array<[string, number]> = [['dev', 0o755], ['proc', 0o555], ['sys', 0o555], ['run', 0o755], ['sysroot', 0o755], ['tmp', 0o1777], ['var', 0o755], ['boot', 0o755]];
+    const dirs: Array<[string, number]> = [
+      ['dev', 0o755],
+      ['proc', 0o555],
+      ['sys', 0o555],
+      ['run', 0o755],
+      ['sysroot', 0o755],
+      ['tmp', 0o1777],
+      ['var', 0o755],
+      ['boot', 0o755],
+    ];
     for (const [d, mode] of dirs) {
       const st = await this.stat(d);
       if (!st) this.act({ op: 'mkdir', check: 'api-dirs', path: d, mode });
       else if (['dev', 'proc', 'sys', 'run', 'tmp', 'sysroot'].includes(d) && st.isDirectory())
-        for (const c of await listDir(this.abs(d))) if (!this.plan.actions.some((a) => a.op === 'remove' && a.path === `${d}/${c}`)) this.act({ op: 'remove', check: 'api-dirs', path: `${d}/${c}` });
+        for (const c of await listDir(this.abs(d)))
+          if (!this.plan.actions.some((a) => a.op === 'remove' && a.path === `${d}/${c}`))
+            this.act({ op: 'remove', check: 'api-dirs', path: `${d}/${c}` });
     }
   }
 }

@@ -28,9 +28,13 @@ export async function initramfsArgs(root: string): Promise<string[]> {
   } catch {
     throw inputError(`${file}: not valid JSON`, { hint: 'rootfs writes this file; was the tree built by it?' });
   }
-  const args = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>)['initramfs-args'] : undefined;
+  const args =
+    data !== null && typeof data === 'object' && !Array.isArray(data)
+      ? (data as Record<string, unknown>)['initramfs-args']
+      : undefined;
   if (args === undefined) return [];
-  if (!Array.isArray(args) || args.length > MAX_ARGS) throw inputError(`${file}: initramfs-args: expected a list of at most ${MAX_ARGS} arguments`);
+  if (!Array.isArray(args) || args.length > MAX_ARGS)
+    throw inputError(`${file}: initramfs-args: expected a list of at most ${MAX_ARGS} arguments`);
   args.forEach((a, i) => {
     const problem =
       typeof a !== 'string' || a === ''

@@ -25,15 +25,32 @@ t.test('sysusers.d entries for system accounts only', async (t) => {
   t.notMatch(conf, /^u debian/m, 'regular users are not system accounts');
 });
 
-t.test('a user whose group has another GID than its UID names the group: sysusers may give the group another GID', async (t) => {
-  const conf = sysusersConf(parsePasswd('_chrony:x:101:103:Chrony daemon:/var/lib/chrony:/usr/sbin/nologin\n'), parseGroup('_ssh:x:101:\n_chrony:x:103:\n'));
-  t.match(conf, /^g _chrony 103$/m, 'the group has its own line (a suggested GID)');
-  t.match(conf, /^u _chrony 101:_chrony "Chrony daemon" \/var\/lib\/chrony \/usr\/sbin\/nologin$/m, 'the user names its group');
-  t.match(sysusersConf(parsePasswd('x:x:102:4242::/:/bin/false\n'), parseGroup('')), /^u x 102:4242 /m, 'an unknown group stays numeric');
-});
+t.test(
+  'a user whose group has another GID than its UID names the group: sysusers may give the group another GID',
+  async (t) => {
+    const conf = sysusersConf(
+      parsePasswd('_chrony:x:101:103:Chrony daemon:/var/lib/chrony:/usr/sbin/nologin\n'),
+      parseGroup('_ssh:x:101:\n_chrony:x:103:\n'),
+    );
+    t.match(conf, /^g _chrony 103$/m, 'the group has its own line (a suggested GID)');
+    t.match(
+      conf,
+      /^u _chrony 101:_chrony "Chrony daemon" \/var\/lib\/chrony \/usr\/sbin\/nologin$/m,
+      'the user names its group',
+    );
+    t.match(
+      sysusersConf(parsePasswd('x:x:102:4242::/:/bin/false\n'), parseGroup('')),
+      /^u x 102:4242 /m,
+      'an unknown group stays numeric',
+    );
+  },
+);
 
 t.test('gecos with spaces is quoted', async (t) => {
-  const conf = sysusersConf(parsePasswd('sshd:x:100:65534:SSH daemon "priv":/run/sshd:/usr/sbin/nologin\n'), parseGroup('nogroup:x:65534:\n'));
+  const conf = sysusersConf(
+    parsePasswd('sshd:x:100:65534:SSH daemon "priv":/run/sshd:/usr/sbin/nologin\n'),
+    parseGroup('nogroup:x:65534:\n'),
+  );
   t.match(conf, /^u sshd 100:nogroup "SSH daemon \\"priv\\"" \/run\/sshd \/usr\/sbin\/nologin$/m);
 });
 

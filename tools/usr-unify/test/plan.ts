@@ -2,7 +2,14 @@ import t from 'tap';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyPlan } from '../src/apply.js';
-import { DPKG_DB, planUsrUnify, SYSUSERS_CONF, SYSUSERS_DROPIN, SYSUSERS_DROPIN_CONTENT, TMPFILES_CONF } from '../src/plan.js';
+import {
+  DPKG_DB,
+  planUsrUnify,
+  SYSUSERS_CONF,
+  SYSUSERS_DROPIN,
+  SYSUSERS_DROPIN_CONTENT,
+  TMPFILES_CONF,
+} from '../src/plan.js';
 import { DEBIAN_TREE, makeTree } from './fixtures/tree.js';
 
 async function tree(t: Tap.Test, extra: Parameters<typeof makeTree>[1] = {}): Promise<string> {
@@ -18,7 +25,10 @@ t.test('a Debian tree becomes an ostree-ready tree', async (t) => {
   const plan = await planUsrUnify(root);
   t.same(plan.conflicts, []);
   t.equal(plan.kernel, '6.12.0-1-amd64');
-  t.notOk(plan.actions.some((a) => a.op === 'dracut'), 'existing initramfs is kept');
+  t.notOk(
+    plan.actions.some((a) => a.op === 'dracut'),
+    'existing initramfs is kept',
+  );
   await applyPlan(root, plan);
 
   const k = join(root, 'usr/lib/modules/6.12.0-1-amd64');
@@ -29,10 +39,17 @@ t.test('a Debian tree becomes an ostree-ready tree', async (t) => {
 
   t.notOk(await lstat(join(root, 'etc')).catch(() => null), '/etc is gone');
   t.equal(await readlink(join(root, 'usr/etc/os-release')), '../usr/lib/os-release', 'links in /etc move untouched');
-  t.match(await readFile(join(root, 'usr/etc/passwd'), 'utf8'), /debian:x:1000:1000:Debian User,,,:\/var\/home\/debian:\/bin\/bash/);
+  t.match(
+    await readFile(join(root, 'usr/etc/passwd'), 'utf8'),
+    /debian:x:1000:1000:Debian User,,,:\/var\/home\/debian:\/bin\/bash/,
+  );
   t.match(await readFile(join(root, 'usr/etc/default/useradd'), 'utf8'), /^HOME=\/var\/home$/m);
   t.match(await readFile(join(root, SYSUSERS_CONF), 'utf8'), /^u _apt 42:nogroup/m);
-  t.equal(await readFile(join(root, SYSUSERS_DROPIN), 'utf8'), SYSUSERS_DROPIN_CONTENT, 'systemd-sysusers runs on every boot (ostree: /usr has mtime 0)');
+  t.equal(
+    await readFile(join(root, SYSUSERS_DROPIN), 'utf8'),
+    SYSUSERS_DROPIN_CONTENT,
+    'systemd-sysusers runs on every boot (ostree: /usr has mtime 0)',
+  );
   t.match(SYSUSERS_DROPIN_CONTENT, /^\[Unit\]\nConditionNeedsUpdate=\n$/m);
 
   t.equal(await readFile(join(root, DPKG_DB, 'status'), 'utf8'), 'Package: base-files\nStatus: install ok installed\n');
@@ -40,7 +57,10 @@ t.test('a Debian tree becomes an ostree-ready tree', async (t) => {
   const tmpfiles = await readFile(join(root, TMPFILES_CONF), 'utf8');
   t.match(tmpfiles, /^L \/var\/lib\/dpkg - - - - \.\.\/\.\.\/usr\/lib\/sysimage\/dpkg$/m);
   t.match(tmpfiles, /^C \/var\/lib\/apt\/extended_states - - - -$/m);
-  t.equal(await readFile(join(root, 'usr/share/factory/var/lib/apt/extended_states'), 'utf8'), 'Package: x\nAuto-Installed: 1\n');
+  t.equal(
+    await readFile(join(root, 'usr/share/factory/var/lib/apt/extended_states'), 'utf8'),
+    'Package: x\nAuto-Installed: 1\n',
+  );
   t.match(tmpfiles, /^d \/var\/spool\/cron 1730 root root -$/m, 'modes are kept');
   t.match(tmpfiles, /^d \/var\/mail 2775 root root -$/m);
   t.match(tmpfiles, /^d \/var\/roothome 0700 root root -$/m);
@@ -50,8 +70,18 @@ t.test('a Debian tree becomes an ostree-ready tree', async (t) => {
   t.notMatch(tmpfiles, /^L \/var\/lock /m, 'paths systemd already declares are skipped');
   t.notMatch(tmpfiles, /^d \/var\/log /m);
 
-  const links: Record<string, string> = { home: 'var/home', root: 'var/roothome', opt: 'var/opt', srv: 'var/srv', mnt: 'var/mnt', media: 'run/media', ostree: 'sysroot/ostree', 'usr/local': '../var/usrlocal' };
-  for (const [name, target] of Object.entries(links)) t.equal(await readlink(join(root, name)), target, `/${name} -> ${target}`);
+  const links: Record<string, string> = {
+    home: 'var/home',
+    root: 'var/roothome',
+    opt: 'var/opt',
+    srv: 'var/srv',
+    mnt: 'var/mnt',
+    media: 'run/media',
+    ostree: 'sysroot/ostree',
+    'usr/local': '../var/usrlocal',
+  };
+  for (const [name, target] of Object.entries(links))
+    t.equal(await readlink(join(root, name)), target, `/${name} -> ${target}`);
   t.ok((await lstat(join(root, 'sysroot'))).isDirectory());
   t.equal((await lstat(join(root, 'tmp'))).mode & 0o7777, 0o1777);
 
@@ -114,10 +144,13 @@ t.test('other conflicts: wrong links, /usr/etc beside /etc, no vmlinuz', async (
     'usr/lib/sysimage/dpkg/status': 's',
   });
   const plan = await planUsrUnify(root);
-  t.same(
-    plan.conflicts.map((c) => c.path).sort(),
-    ['/bin', '/home', '/usr/etc', '/usr/lib/modules/6.1', '/usr/lib/sysimage/dpkg'],
-  );
+  t.same(plan.conflicts.map((c) => c.path).sort(), [
+    '/bin',
+    '/home',
+    '/usr/etc',
+    '/usr/lib/modules/6.1',
+    '/usr/lib/sysimage/dpkg',
+  ]);
 });
 
 t.test('no kernel: a warning, not an error; dracut planned when the initramfs is missing', async (t) => {
@@ -132,7 +165,13 @@ t.test('no kernel: a warning, not an error; dracut planned when the initramfs is
   const p2 = await planUsrUnify(root, { initramfsArgs: ['--add-drivers', 'virtio_blk'] });
   const dracut = p2.actions.find((a) => a.op === 'dracut');
   t.match(dracut, { op: 'dracut', kver: '6.12.0-1-amd64', output: 'usr/lib/modules/6.12.0-1-amd64/initramfs.img' });
-  t.ok(dracut && dracut.op === 'dracut' && dracut.args.includes('ostree') && dracut.args.includes('--no-hostonly') && dracut.args.includes('virtio_blk'));
+  t.ok(
+    dracut &&
+      dracut.op === 'dracut' &&
+      dracut.args.includes('ostree') &&
+      dracut.args.includes('--no-hostonly') &&
+      dracut.args.includes('virtio_blk'),
+  );
 });
 
 t.test('device nodes and fifos are removed, /opt content warns', async (t) => {

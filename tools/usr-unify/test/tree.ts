@@ -17,7 +17,10 @@ t.test('reads of the tree follow links inside it, never out', async (t) => {
   const { symlinkSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { readTreeText, resolveInTree } = await import('../src/tree.js');
-  const dir = t.testdir({ tree: { etc: { passwd: 'tree passwd\n' }, usr: { lib: { 'os-release': 'ID=debian\n' } } }, 'host-secret': 'host\n' });
+  const dir = t.testdir({
+    tree: { etc: { passwd: 'tree passwd\n' }, usr: { lib: { 'os-release': 'ID=debian\n' } } },
+    'host-secret': 'host\n',
+  });
   const root = join(dir, 'tree');
   symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
   symlinkSync('/etc/passwd', join(root, 'etc/abs'));
@@ -26,7 +29,10 @@ t.test('reads of the tree follow links inside it, never out', async (t) => {
   t.equal(await readTreeText(root, 'etc/os-release'), 'ID=debian\n');
   t.equal(await readTreeText(root, 'etc/abs'), 'tree passwd\n', "an absolute link reads the tree's file");
   t.equal(await resolveInTree(root, 'etc/climb'), join(root, 'host-secret'), '".." stops at the root');
-  await t.rejects(readTreeText(root, 'etc/climb'), { exitCode: 2, message: /tree\/host-secret: cannot read: no such file/ });
+  await t.rejects(readTreeText(root, 'etc/climb'), {
+    exitCode: 2,
+    message: /tree\/host-secret: cannot read: no such file/,
+  });
   await t.rejects(resolveInTree(root, 'etc/self'), { exitCode: 2, message: /too many levels of symbolic links/ });
   writeFileSync(join(root, 'etc/big'), 'x'.repeat(100));
   await t.rejects(readTreeText(root, 'etc/big', 10), { exitCode: 2, message: /larger than 10 bytes/ });
@@ -45,5 +51,8 @@ t.test('sameContent compares files a chunk at a time', async (t) => {
   await writeFile(join(dir, 'c'), other);
   const st = (f: string) => lstat(join(dir, f));
   t.ok(await sameContent(join(dir, 'a'), await st('a'), join(dir, 'b'), await st('b')));
-  t.notOk(await sameContent(join(dir, 'a'), await st('a'), join(dir, 'c'), await st('c')), 'one byte differs in the third chunk');
+  t.notOk(
+    await sameContent(join(dir, 'a'), await st('a'), join(dir, 'c'), await st('c')),
+    'one byte differs in the third chunk',
+  );
 });

@@ -4,7 +4,8 @@ import { initramfsArgs, TREEFILE_IN_TREE } from '../src/treefile.js';
 import { casesFor } from '../../lib/test/fixtures/image-treefile-cases.js';
 
 /** A tree holding only the treefile rootfs records. */
-const withTreefile = (t: { testdir(files: object): string }, content: string) => t.testdir({ usr: { share: { 'debian-atomic': { 'treefile.json': content } } } });
+const withTreefile = (t: { testdir(files: object): string }, content: string) =>
+  t.testdir({ usr: { share: { 'debian-atomic': { 'treefile.json': content } } } });
 
 t.test('initramfs-args from the in-tree treefile', async (t) => {
   t.same(await initramfsArgs(t.testdir({})), [], 'no treefile');

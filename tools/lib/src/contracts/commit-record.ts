@@ -24,7 +24,9 @@ export async function readCommitRecord(file: string): Promise<CommitRecord> {
   const res = CommitRecordSchema.safeParse(value);
   if (!res.success) {
     const issue = res.error.issues[0]!;
-    throw inputError(`${file}: invalid commit record: ${issue.path.join('.') || '(top)'}: ${issue.message}`, { hint: "give the output of 'ostree-commit'" });
+    throw inputError(`${file}: invalid commit record: ${issue.path.join('.') || '(top)'}: ${issue.message}`, {
+      hint: "give the output of 'ostree-commit'",
+    });
   }
   return res.data;
 }
@@ -33,7 +35,11 @@ export async function readCommitRecord(file: string): Promise<CommitRecord> {
  * The ref a stage works on: `--REF_OPTION REF`, or the ref of `--COMMIT_OPTION FILE`; never both.
  * Undefined when neither is given (the caller says which is required).
  */
-export async function refOrCommitRecord(ref: string | undefined, commitFile: string | undefined, names = { ref: '--ref', commit: '--commit' }): Promise<string | undefined> {
+export async function refOrCommitRecord(
+  ref: string | undefined,
+  commitFile: string | undefined,
+  names = { ref: '--ref', commit: '--commit' },
+): Promise<string | undefined> {
   if (ref !== undefined && commitFile !== undefined) throw usageError(`give ${names.ref} or ${names.commit}, not both`);
   return commitFile === undefined ? ref : (await readCommitRecord(commitFile)).ref;
 }

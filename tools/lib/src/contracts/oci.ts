@@ -36,7 +36,11 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0
 export const digest = z.string().regex(DIGEST, 'expected a digest sha256:<64 lowercase hex> (or sha512:<128 hex>)');
 export const sha256Digest = z.string().regex(SHA256, 'expected a digest sha256:<64 lowercase hex>');
 export const mediaType = z.string().regex(MEDIA_TYPE, 'expected a media type type/subtype');
-export const size = z.number().int('expected an integer size').min(0, 'expected a size of at least 0').max(MAX_BLOB_SIZE, `expected a size of at most ${MAX_BLOB_SIZE} bytes`);
+export const size = z
+  .number()
+  .int('expected an integer size')
+  .min(0, 'expected a size of at least 0')
+  .max(MAX_BLOB_SIZE, `expected a size of at most ${MAX_BLOB_SIZE} bytes`);
 export const annotations = z.record(z.string(), z.string());
 
 export const descriptorSchema = z.looseObject({
@@ -72,7 +76,16 @@ export const imageConfigSchema = z.looseObject({
   // Docker writes "Labels": null for an image without labels.
   config: z.looseObject({ Labels: annotations.nullable().optional() }).nullable().optional(),
   rootfs: z.looseObject({ type: z.literal('layers'), diff_ids: z.array(sha256Digest) }),
-  history: z.array(z.looseObject({ created: z.string().optional(), created_by: z.string().optional(), comment: z.string().optional(), empty_layer: z.boolean().optional() })).optional(),
+  history: z
+    .array(
+      z.looseObject({
+        created: z.string().optional(),
+        created_by: z.string().optional(),
+        comment: z.string().optional(),
+        empty_layer: z.boolean().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export type Descriptor = z.infer<typeof descriptorSchema>;
@@ -83,10 +96,13 @@ export type ImageConfig = z.infer<typeof imageConfigSchema>;
 
 /** A message quoting hostile bytes, made safe for a terminal (and for a log grep reads as text). */
 // eslint-disable-next-line no-control-regex
-export const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const printable = (s: string): string =>
+  s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 function issuePath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)'
+  );
 }
 
 /**
@@ -105,5 +121,8 @@ export function parseOciJson<S extends z.ZodType>(schema: S, text: string, sourc
   const issues = r.error.issues;
   const lines = issues.slice(0, 5).map((i) => printable(`${issuePath(i.path)}: ${i.message}`));
   if (issues.length > 5) lines.push(`(${issues.length - 5} more)`);
-  throw inputError(`${source}: not a valid ${what}: ${lines[0]}`, lines.length > 1 ? { detail: lines.slice(1).join('\n') } : {});
+  throw inputError(
+    `${source}: not a valid ${what}: ${lines[0]}`,
+    lines.length > 1 ? { detail: lines.slice(1).join('\n') } : {},
+  );
 }

@@ -8,10 +8,31 @@
 import { z } from 'zod';
 import { controlCharName, kernelArg, sourcesUrl, zodObjectKeys } from '../index.js';
 
-export const DEBIAN_ARCHES = ['amd64', 'arm64', 'armel', 'armhf', 'i386', 'mips64el', 'ppc64el', 'riscv64', 's390x', 'loong64'] as const;
+export const DEBIAN_ARCHES = [
+  'amd64',
+  'arm64',
+  'armel',
+  'armhf',
+  'i386',
+  'mips64el',
+  'ppc64el',
+  'riscv64',
+  's390x',
+  'loong64',
+] as const;
 export type DebianArch = (typeof DEBIAN_ARCHES)[number];
 
-export const MMDEBSTRAP_VARIANTS = ['extract', 'custom', 'essential', 'apt', 'required', 'minbase', 'buildd', 'important', 'standard'] as const;
+export const MMDEBSTRAP_VARIANTS = [
+  'extract',
+  'custom',
+  'essential',
+  'apt',
+  'required',
+  'minbase',
+  'buildd',
+  'important',
+  'standard',
+] as const;
 
 /** Values a resolved treefile gets when no file sets them. */
 export const DEFAULTS = { architecture: 'amd64', 'mmdebstrap-variant': 'apt', osname: 'debian' } as const;
@@ -75,49 +96,79 @@ export const VERSION_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._~+-]*$/;
 const RELATIVE_PATH = /^(?!\/)(?!(.*\/)?\.\.(\/|$)).+$/;
 
 const tooLong = (max: number) => ({ error: `longer than ${max} characters`, abort: true });
-const name = (re: RegExp, what: string, max: number = LIMITS.name) => z.string().max(max, tooLong(max)).regex(re, { error: `not a valid ${what}` });
+const name = (re: RegExp, what: string, max: number = LIMITS.name) =>
+  z
+    .string()
+    .max(max, tooLong(max))
+    .regex(re, { error: `not a valid ${what}` });
 /** A list of at most LIMITS.list entries (checked before the entries, so a huge list is one problem). */
-const list = <T extends z.ZodType>(item: T) => z.array(item).max(LIMITS.list, { error: `more than ${LIMITS.list} entries` });
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item).max(LIMITS.list, { error: `more than ${LIMITS.list} entries` });
 /** One line of text: no control character (a newline would start a second line wherever it is written). */
 const noControl = (what: string) => (s: string, ctx: z.core.$RefinementCtx<string>) => {
   const c = controlCharName(s);
   if (c) ctx.addIssue({ code: 'custom', message: `${what} must be one line: it contains ${c}`, input: s });
 };
 
-export const packageName = name(PACKAGE_NAME, 'Debian package name (lowercase letters, digits, "+", "-", "."; at least 2 characters, starting with a letter or digit)');
+export const packageName = name(
+  PACKAGE_NAME,
+  'Debian package name (lowercase letters, digits, "+", "-", "."; at least 2 characters, starting with a letter or digit)',
+);
 const packageList = list(packageName);
 const nonEmptyString = z.string().min(1, { error: 'must not be empty' });
 /** A single-line string of at most `max` characters, not empty. */
-const lineString = (what: string, max: number = LIMITS.text) => nonEmptyString.max(max, tooLong(max)).superRefine(noControl(what));
+const lineString = (what: string, max: number = LIMITS.text) =>
+  nonEmptyString.max(max, tooLong(max)).superRefine(noControl(what));
 const path = lineString('a path', LIMITS.path);
 /** A keyring path goes into a sources line as `[signed-by=PATH]`: no white space, no "]". */
-const keyringPath = path.regex(/^[^\s\]]+$/, { error: 'a keyring path must not contain white space or "]" (it is written as [signed-by=PATH])' });
+const keyringPath = path.regex(/^[^\s\]]+$/, {
+  error: 'a keyring path must not contain white space or "]" (it is written as [signed-by=PATH])',
+});
 const unitName = name(UNIT_NAME, 'systemd unit name (like "foo.service", "getty@tty1.service")');
 
 export const repoSchema = z
   .strictObject({
-    mirror: sourcesUrl(/^(https?|file)$/, 'not a valid mirror URL (http://, https:// or file://)').describe('Archive root, e.g. http://deb.debian.org/debian'),
-    suite: name(/^[a-z0-9][a-z0-9.+/-]*$/, 'suite name (like "trixie" or "trixie-updates")').optional().describe("Suite; default: the treefile's `suite`"),
-    components: list(name(/^[a-z0-9][a-z0-9-]*$/, 'component name (like "main")')).min(1, { error: 'list at least one component' }).describe('Archive components, e.g. [main]'),
-    keyring: keyringPath.optional().describe('OpenPGP keyring that signs this archive (relative paths are relative to the declaring file)'),
-    name: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'repository name (letters, digits, ".", "_", "-")').optional().describe('Name of the sources file in the image'),
+    mirror: sourcesUrl(/^(https?|file)$/, 'not a valid mirror URL (http://, https:// or file://)').describe(
+      'Archive root, e.g. http://deb.debian.org/debian',
+    ),
+    suite: name(/^[a-z0-9][a-z0-9.+/-]*$/, 'suite name (like "trixie" or "trixie-updates")')
+      .optional()
+      .describe("Suite; default: the treefile's `suite`"),
+    components: list(name(/^[a-z0-9][a-z0-9-]*$/, 'component name (like "main")'))
+      .min(1, { error: 'list at least one component' })
+      .describe('Archive components, e.g. [main]'),
+    keyring: keyringPath
+      .optional()
+      .describe('OpenPGP keyring that signs this archive (relative paths are relative to the declaring file)'),
+    name: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'repository name (letters, digits, ".", "_", "-")')
+      .optional()
+      .describe('Name of the sources file in the image'),
   })
   .describe('An APT repository');
 
 const archKeyDescription = (a: DebianArch) => `Packages installed only on ${a} (set union with includes)`;
 
 /** `packages-<arch>` for every Debian architecture, each an optional list of package names. */
-function archPackageKeys(prefix: string, describe: (a: DebianArch) => string): { [A in DebianArch as `packages-${A}`]: z.ZodOptional<typeof packageList> } {
-  return Object.fromEntries(DEBIAN_ARCHES.map((a) => [`${prefix}-${a}`, packageList.optional().describe(describe(a))])) as never;
+function archPackageKeys(
+  prefix: string,
+  describe: (a: DebianArch) => string,
+): { [A in DebianArch as `packages-${A}`]: z.ZodOptional<typeof packageList> } {
+  return Object.fromEntries(
+    DEBIAN_ARCHES.map((a) => [`${prefix}-${a}`, packageList.optional().describe(describe(a))]),
+  ) as never;
 }
 
 export const treefileSchema = z
   .strictObject({
     // rpm-ostree keys
-    ref: name(OSTREE_REF, 'OSTree ref (like "debian/13/x86_64/base")').optional().describe('OSTree branch of the commit, e.g. debian/13/x86_64/base'),
+    ref: name(OSTREE_REF, 'OSTree ref (like "debian/13/x86_64/base")')
+      .optional()
+      .describe('OSTree branch of the commit, e.g. debian/13/x86_64/base'),
     include: z
       .union([path, z.array(path)], { error: 'expected a path or a list of paths' })
-      .refine((v) => typeof v === 'string' || v.length <= LIMITS.includes, { error: `more than ${LIMITS.includes} includes` })
+      .refine((v) => typeof v === 'string' || v.length <= LIMITS.includes, {
+        error: `more than ${LIMITS.includes} includes`,
+      })
       .optional()
       .describe('Treefiles to merge in (paths relative to this file); removed on resolve'),
     packages: packageList.optional().describe('Packages to install (set union with includes)'),
@@ -126,13 +177,20 @@ export const treefileSchema = z
     recommends: z.boolean().optional().describe('Install Recommends'),
     repos: list(repoSchema).optional().describe('APT repositories (concatenated with includes)'),
     units: list(unitName).optional().describe('systemd units to enable'),
-    'default-target': name(TARGET_NAME, 'systemd target (like "multi-user.target")').optional().describe('systemd default target'),
-    'postprocess-script': path.optional().describe('Script run in the tree after installation (relative to the declaring file; absolute on resolve)'),
+    'default-target': name(TARGET_NAME, 'systemd target (like "multi-user.target")')
+      .optional()
+      .describe('systemd default target'),
+    'postprocess-script': path
+      .optional()
+      .describe('Script run in the tree after installation (relative to the declaring file; absolute on resolve)'),
     postprocess: z
       .array(
         z
           .string()
-          .max(LIMITS.script, { error: `an inline postprocess script is longer than ${LIMITS.script} characters (use postprocess-script)`, abort: true })
+          .max(LIMITS.script, {
+            error: `an inline postprocess script is longer than ${LIMITS.script} characters (use postprocess-script)`,
+            abort: true,
+          })
           .regex(/^#!/, { error: "an inline postprocess script must start with '#!' (its interpreter)" }),
       )
       .max(LIMITS.list, { error: `more than ${LIMITS.list} entries` })
@@ -140,60 +198,122 @@ export const treefileSchema = z
       .describe('Inline scripts run in the tree after installation'),
     'add-files': z
       .array(
-        z.tuple([path, path.regex(IMAGE_PATH, { error: 'destination must be an absolute path under /usr (not /usr/local) or /etc, without ".."' })], {
-          error: 'expected a [source, destination] pair',
-        }),
+        z.tuple(
+          [
+            path,
+            path.regex(IMAGE_PATH, {
+              error: 'destination must be an absolute path under /usr (not /usr/local) or /etc, without ".."',
+            }),
+          ],
+          {
+            error: 'expected a [source, destination] pair',
+          },
+        ),
       )
       .max(LIMITS.list, { error: `more than ${LIMITS.list} entries` })
       .optional()
-      .describe('[source, destination] pairs: source relative to the declaring file (absolute on resolve), destination absolute in the image'),
+      .describe(
+        '[source, destination] pairs: source relative to the declaring file (absolute on resolve), destination absolute in the image',
+      ),
     'remove-files': list(
       z
         .string()
         .max(LIMITS.path, tooLong(LIMITS.path))
         .regex(RELATIVE_PATH, { error: 'must be a relative path (from the root of the tree) without ".."' })
-        .refine((p) => p.split('/').some((s) => s !== '' && s !== '.'), { error: 'must name something below the root of the tree, not the root itself' })
+        .refine((p) => p.split('/').some((s) => s !== '' && s !== '.'), {
+          error: 'must name something below the root of the tree, not the root itself',
+        })
         .superRefine(noControl('a path')),
     )
       .optional()
       .describe('Paths to delete from the tree, relative to its root (as rpm-ostree)'),
-    'etc-group-members': list(name(/^[a-z_][a-z0-9_-]*$/, 'group name', 32)).optional().describe('Groups kept in /etc/group (for groups humans join)'),
-    'initramfs-args': z.array(lineString('an initramfs argument')).max(LIMITS.args, { error: `more than ${LIMITS.args} entries` }).optional().describe('Extra arguments for the initramfs generator (dracut)'),
-    'kernel-args': z.array(nonEmptyString.pipe(kernelArg)).max(LIMITS.args, { error: `more than ${LIMITS.args} kernel arguments` }).optional().describe('Kernel command line arguments'),
+    'etc-group-members': list(name(/^[a-z_][a-z0-9_-]*$/, 'group name', 32))
+      .optional()
+      .describe('Groups kept in /etc/group (for groups humans join)'),
+    'initramfs-args': z
+      .array(lineString('an initramfs argument'))
+      .max(LIMITS.args, { error: `more than ${LIMITS.args} entries` })
+      .optional()
+      .describe('Extra arguments for the initramfs generator (dracut)'),
+    'kernel-args': z
+      .array(nonEmptyString.pipe(kernelArg))
+      .max(LIMITS.args, { error: `more than ${LIMITS.args} kernel arguments` })
+      .optional()
+      .describe('Kernel command line arguments'),
     'tmp-is-dir': z.boolean().optional().describe('Make /tmp a directory instead of a tmpfs mount point'),
     'machineid-compat': z.boolean().optional().describe('Keep an empty /etc/machine-id'),
-    'mutate-os-release': lineString('the string to replace', LIMITS.name).optional().describe('String in os-release to replace with the composed version'),
+    'mutate-os-release': lineString('the string to replace', LIMITS.name)
+      .optional()
+      .describe('String in os-release to replace with the composed version'),
     'add-commit-metadata': z
       .record(
         z.string(),
-        z.json().refine((v) => JSON.stringify(v).length <= LIMITS.metadataValue, { error: `a metadata value is larger than ${LIMITS.metadataValue} characters as JSON` }),
+        z.json().refine((v) => JSON.stringify(v).length <= LIMITS.metadataValue, {
+          error: `a metadata value is larger than ${LIMITS.metadataValue} characters as JSON`,
+        }),
       )
       .superRefine((m, ctx) => {
         const keys = Object.keys(m);
-        if (keys.length > LIMITS.metadataKeys) ctx.addIssue({ code: 'custom', message: `more than ${LIMITS.metadataKeys} metadata keys`, input: m });
+        if (keys.length > LIMITS.metadataKeys)
+          ctx.addIssue({ code: 'custom', message: `more than ${LIMITS.metadataKeys} metadata keys`, input: m });
         // ostree takes metadata as KEY=VALUE arguments: a key has no "=", white space or control character.
         else
           for (const k of keys)
-            if (!METADATA_KEY.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'not a valid commit metadata key (no "=", white space or control characters; at most 256)', input: k });
+            if (!METADATA_KEY.test(k))
+              ctx.addIssue({
+                code: 'custom',
+                path: [k],
+                message: 'not a valid commit metadata key (no "=", white space or control characters; at most 256)',
+                input: k,
+              });
       })
-      .optional().describe('Extra metadata of the commit (merged with includes; the includer wins)'),
-    'automatic-version-prefix': name(VERSION_PREFIX, 'version prefix (letters, digits, ".", "_", "~", "+", "-")', LIMITS.versionPrefix).optional().describe('Prefix of the automatic commit version, e.g. "13"'),
-    'container-cmd': z.array(nonEmptyString.max(LIMITS.text, tooLong(LIMITS.text))).max(256, { error: 'more than 256 entries' }).min(1, { error: 'list at least the command' }).optional().describe('CMD of the OCI image'),
+      .optional()
+      .describe('Extra metadata of the commit (merged with includes; the includer wins)'),
+    'automatic-version-prefix': name(
+      VERSION_PREFIX,
+      'version prefix (letters, digits, ".", "_", "~", "+", "-")',
+      LIMITS.versionPrefix,
+    )
+      .optional()
+      .describe('Prefix of the automatic commit version, e.g. "13"'),
+    'container-cmd': z
+      .array(nonEmptyString.max(LIMITS.text, tooLong(LIMITS.text)))
+      .max(256, { error: 'more than 256 entries' })
+      .min(1, { error: 'list at least the command' })
+      .optional()
+      .describe('CMD of the OCI image'),
     // Debian additions
-    suite: name(/^[a-z0-9][a-z0-9.+-]*$/, 'suite name (like "trixie")').optional().describe('Debian suite: trixie, forky, sid...'),
-    release: name(/^[A-Za-z0-9][A-Za-z0-9.~+-]*$/, 'release (like "13")').optional().describe('Debian release number, e.g. "13"'),
+    suite: name(/^[a-z0-9][a-z0-9.+-]*$/, 'suite name (like "trixie")')
+      .optional()
+      .describe('Debian suite: trixie, forky, sid...'),
+    release: name(/^[A-Za-z0-9][A-Za-z0-9.~+-]*$/, 'release (like "13")')
+      .optional()
+      .describe('Debian release number, e.g. "13"'),
     architecture: z.enum(DEBIAN_ARCHES).optional().describe('Debian architecture; default amd64'),
     'mmdebstrap-variant': z.enum(MMDEBSTRAP_VARIANTS).optional().describe('mmdebstrap --variant; default apt'),
-    osname: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'OSTree stateroot name', LIMITS.osname).optional().describe('OSTree stateroot (os name); default debian'),
-    tasks: list(name(TASK_NAME, 'task name')).optional().describe('Tasks of the tasks file to install (expanded into packages on resolve)'),
-    'tasks-file': path.optional().describe('Tasks file for the tasks of this file (relative to it); default tasks.yaml beside it'),
-    'hwdetect-policy': path.optional().describe('Hardware detection policy (relative to the declaring file; absolute on resolve)'),
+    osname: name(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'OSTree stateroot name', LIMITS.osname)
+      .optional()
+      .describe('OSTree stateroot (os name); default debian'),
+    tasks: list(name(TASK_NAME, 'task name'))
+      .optional()
+      .describe('Tasks of the tasks file to install (expanded into packages on resolve)'),
+    'tasks-file': path
+      .optional()
+      .describe('Tasks file for the tasks of this file (relative to it); default tasks.yaml beside it'),
+    'hwdetect-policy': path
+      .optional()
+      .describe('Hardware detection policy (relative to the declaring file; absolute on resolve)'),
     'secure-boot': z
       .boolean()
       .optional()
-      .describe("Default true: disk-image refuses a kernel without Debian's Secure Boot signature; false: the same shim and GRUB boot any kernel, with Secure Boot off"),
+      .describe(
+        "Default true: disk-image refuses a kernel without Debian's Secure Boot signature; false: the same shim and GRUB boot any kernel, with Secure Boot off",
+      ),
   })
-  .meta({ title: 'Debian Atomic treefile', description: 'A treefile or a fragment of one; see tools/treefile-lint/README.md' });
+  .meta({
+    title: 'Debian Atomic treefile',
+    description: 'A treefile or a fragment of one; see tools/treefile-lint/README.md',
+  });
 
 export type Treefile = z.infer<typeof treefileSchema>;
 export type TreefileKey = keyof Treefile;
@@ -216,7 +336,9 @@ export const resolvedTreefileSchema = treefileSchema
 export type ResolvedTreefile = z.infer<typeof resolvedTreefileSchema>;
 
 const taskPackageList = list(name(TASK_ENTRY, 'task entry (a package name, or alternatives "a | b")', 1024));
-function archTaskKeys<P extends string>(prefix: P): { [A in DebianArch as `${P}-${A}`]: z.ZodOptional<typeof taskPackageList> } {
+function archTaskKeys<P extends string>(
+  prefix: P,
+): { [A in DebianArch as `${P}-${A}`]: z.ZodOptional<typeof taskPackageList> } {
   return Object.fromEntries(DEBIAN_ARCHES.map((a) => [`${prefix}-${a}`, taskPackageList.optional()])) as never;
 }
 
@@ -231,7 +353,9 @@ export type Task = z.infer<typeof taskSchema>;
 
 /** variants/tasks/tasks.yaml: package groups maintained by comps-sync from Debian's tasksel data. */
 export const tasksFileSchema = z.strictObject({
-  tasks: z.record(name(TASK_NAME, 'task name'), taskSchema).refine((m) => Object.keys(m).length <= 1000, { error: 'more than 1000 tasks' }),
+  tasks: z
+    .record(name(TASK_NAME, 'task name'), taskSchema)
+    .refine((m) => Object.keys(m).length <= 1000, { error: 'more than 1000 tasks' }),
 });
 export type TasksFileData = z.infer<typeof tasksFileSchema>;
 
