@@ -12,6 +12,7 @@ export const PIPELINE = [
   'treefile-lint',
   'hwdetect plan',
   'rootfs',
+  'rootfs install-debs',
   'hwdetect apply',
   'usr-unify',
   'ostree-commit',

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { PIPELINE } from '../src/report.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -53,6 +54,17 @@ t.test('make commit: the stage tools record into build/server/steps.ndjson, the 
     'not the packaging (its --help runs), the compiler, the toolbox',
   );
   t.match(lines.filter(Boolean).at(-1), /^node tools\/report\/dist\/bin\.js --quiet build\/server >\/dev\/null$/);
+  // Every recorded step (the tool and its subcommand, as the record names it) has its place in
+  // the report's pipeline order, in the order make runs them.
+  const recorded = lines
+    .filter((l) => l.startsWith(steps))
+    .map((l) => /tools\/([\w-]+)\/dist\/bin\.js(?: ([a-z][\w-]*))?/.exec(l))
+    .map((m) => (m?.[2] && ['hwdetect', 'rootfs'].includes(m[1]!) ? `${m[1]} ${m[2]}` : m?.[1]));
+  t.same(
+    recorded,
+    PIPELINE.filter((s) => recorded.includes(s)),
+    `${recorded.join(', ')}: in PIPELINE, in its order`,
+  );
 });
 
 t.test('make image, make oci end with the report; lint records nothing', async (t) => {
