@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DbDiffSchema, DbListSchema } from '../src/db.js';
@@ -275,4 +275,46 @@ t.test('usage and refusals', async (t) => {
     exitCode: 2,
     message: /no deployment of the stateroot 'fedora'/,
   });
+});
+
+t.test('refusals a sysroot brings: too few deployments for db, an unreadable origin, several stateroots', async (t) => {
+  const w = await makeWorld(t);
+  const S = ['--sysroot', w.sysroot];
+  await w.ostree('admin', 'init-fs', '--modern', w.sysroot);
+  await t.rejects(cli(['db', 'list', ...S]), { exitCode: 2, message: /no deployments: name a commit or ref/ });
+  const v1 = await w.commit({ version: '1', packages: { 'base-files': '13.8', bash: '5.2.37-2' } });
+  await w.install();
+
+  // One deployment, not booted: db diff has nothing to compare it with, unless told.
+  await t.rejects(cli(['db', 'diff', ...S]), {
+    exitCode: 2,
+    message: /there is only one deployment: name FROM and TO/,
+  });
+  const self = DbDiffSchema.parse(JSON.parse((await cli(['db', 'diff', ...S, '--json', v1.slice(0, 12)])).out));
+  t.same([self.from, self.to, self.added, self.removed], [v1, v1, [], []], 'FROM alone: compared with deployment 0');
+
+  // An origin file atomic cannot read: every command that follows or records the origin refuses, saying why.
+  const dir = join(w.sysroot, 'ostree/deploy', OS, 'deploy');
+  const origin = (await readdir(dir)).find((n) => n.endsWith('.origin'))!;
+  await writeFile(join(dir, origin), `[origin]\nrefspec=${REMOTE}:${REF}\nrefspec=${REMOTE}:other\n`);
+  const dup = /has no origin atomic can (follow|keep): .*\.origin:3: key 'refspec' appears twice in \[origin\]/;
+  await t.rejects(cli(['upgrade', ...S]), { code: 'no-origin', message: dup });
+  const up = await cli(['upgrade', ...S, '--check']).catch((e: unknown) => e as Error & { hint?: string });
+  t.match(up, { code: 'no-origin', message: new RegExp(`deployment 0 \\(${v1.slice(0, 12)}\\)`) });
+  t.match((up as { hint?: string }).hint, /atomic switch TARGET says where updates come from/);
+  await t.rejects(cli(['kargs', ...S, '--append', 'quiet']), { code: 'no-origin', message: dup });
+  await t.rejects(cli(['install', ...S, 'tree']), {
+    code: 'no-origin',
+    message: /deployment 0 has no origin to record the packages in: .*appears twice/,
+  });
+  t.same((await cli(['kargs', ...S])).out, `${BASE_KARGS.join(' ')}\n`, 'reading the kernel arguments needs no origin');
+
+  // A second stateroot, neither booted: which one is meant must be said.
+  await w.ostree('admin', 'os-init', `--sysroot=${w.sysroot}`, 'other');
+  await w.ostree('admin', 'deploy', `--sysroot=${w.sysroot}`, '--os=other', `${REMOTE}:${REF}`);
+  await t.rejects(cli(['upgrade', ...S]), {
+    exitCode: 2,
+    message: /has several stateroots \((debian, other|other, debian)\) and none is booted: name one with --os/,
+  });
+  t.equal((await cli(['upgrade', ...S, '--os', 'other'])).out, 'No update available.\n', '--os picks one');
 });

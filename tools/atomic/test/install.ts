@@ -12,6 +12,7 @@ import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import {
   candidates,
   checkTarget,
@@ -25,6 +26,7 @@ import {
   type BlockDevice,
 } from '../src/disks.js';
 import { installToDisk, type InstallIo, type InstallOptions } from '../src/install.js';
+import { main } from '../src/main.js';
 import { twoVersions } from './fixtures/images.js';
 
 const GiB = 1024 ** 3;
@@ -284,6 +286,75 @@ t.test('refused before the disk is touched: bad config, bad source, disk with da
 
   t.equal(head(image), before, 'the disk is byte for byte as it was');
   t.equal(partitionsOf(loop), table, 'its partition table too');
+  await noWorkLeft(t);
+});
+
+t.test('the source and the disk to choose: refused with what to do instead, the disk untouched', async (t) => {
+  const before = head(image);
+  const nosys = join(root, 'no-sysroot');
+  // No --source: a copy of the booted system, and a sysroot that is not booted has none.
+  const unbooted = await installToDisk(opts({ device: loop, source: undefined, wipe: true }), io()).catch(
+    (e: unknown) => e as Error & { code: string; hint?: string },
+  );
+  t.match(unbooted, {
+    code: 'usage',
+    message: /no --source, and this is not a booted Debian Atomic system to install a copy of/,
+  });
+  t.match((unbooted as { hint?: string }).hint, /--source oci:DIR, docker:\/\/REGISTRY\/NAME\[:TAG\] or REMOTE:REF/);
+  // REMOTE:REF is fetched from the running system's repository: without one, nothing to fetch from.
+  await t.rejects(
+    installToDisk(opts({ device: loop, source: 'origin:debian/13/x86_64/tiny', sysroot: nosys, wipe: true }), io()),
+    {
+      code: 'no-remote',
+      message: /the origin names the remote 'origin', which .*no-sysroot\/ostree\/repo does not have/,
+    },
+    'a REMOTE:REF source the sysroot cannot fetch is refused',
+  );
+  // Asked on a terminal, but no disk qualifies: said so, nothing asked.
+  const none = io(['1'], async () => [dev('sr0', { type: 'rom', ro: true }), dev('vda', { size: 1 * GiB })]);
+  const noDisk = await installToDisk(opts({}), none).catch((e: unknown) => e as Error & { code: string });
+  t.match(noDisk, { code: 'no-disk', message: /no disk to install to: none is whole, writable, unused and at least/ });
+  t.same(none.asked, [], 'no question without a disk to offer');
+  // A disk chosen by its name rather than its number: then checked like a given one.
+  const byName = io(['nosuchdisk0'], async (d?: string) => (d ? [] : [dev('vda'), dev('nosuchdisk0')]));
+  await t.rejects(installToDisk(opts({}), byName), { code: 'usage', message: /^\/dev\/nosuchdisk0: no such device/ });
+  t.equal(byName.asked.length, 1, 'the name is an answer');
+  t.equal(head(image), before, 'the disk is byte for byte as it was');
+});
+
+t.test('atomic install to-disk on the command line: options reach the install, errors exit non-zero', async (t) => {
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const said: string[] = [];
+  const stderr = new PassThrough();
+  stderr.on('data', (c: Buffer) => said.push(c.toString()));
+  const cli = (args: string[]) =>
+    main(['install', 'to-disk', ...args], { stdout, stderr, ask: null, reboot: async () => {} });
+  const before = head(image);
+
+  const cfg = join(root, 'free.yaml');
+  await writeFile(cfg, 'disk:\n  free-space: 1G\n');
+  await t.rejects(cli([loop, '--source', `oci:${layout}:v1`, '--config', cfg, '--wipe', '--quiet']), {
+    exitCode: 2,
+    message: /free\.yaml: disk\.free-space is for disk images: an install takes the whole disk/,
+  });
+  await t.rejects(
+    cli([loop, '--sysroot', join(root, 'no-sysroot'), '--wipe', '--json']),
+    { exitCode: 2, message: /no --source, and this is not a booted Debian Atomic system/ },
+    '--sysroot names the system whose booted deployment is the default source',
+  );
+  await t.rejects(
+    cli(['--source', `oci:${layout}:v1`, '--target-imgref', 'docker://registry.example/debian-atomic:13']),
+    { exitCode: 2, message: /no disk given: name it \(atomic install to-disk DEVICE\)/ },
+    'no device and no terminal (ask: null): a usage error',
+  );
+  await t.rejects(cli([loop, '--source', 'oci:/nonexistent/layout', '--no-tls-verify', '--wipe']), {
+    exitCode: 2,
+    message: /--source oci:\/nonexistent\/layout: \/nonexistent\/layout does not exist/,
+  });
+  t.equal(out, '', 'nothing on stdout');
+  t.equal(head(image), before, 'the disk is byte for byte as it was');
   await noWorkLeft(t);
 });
 
