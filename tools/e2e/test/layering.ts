@@ -155,7 +155,9 @@ async function boot(why: string): Promise<Vm> {
     sshKey: key,
     user: 'debian',
     password: PASSWORD,
-    timeout: 1200,
+    // One QEMU lives through several guest reboots (install, upgrade, uninstall…): its cap is a
+    // hang guard for all of them. 1200 s cut a run on a loaded machine between two checks.
+    timeout: 3600,
   });
   await vm.start();
   const ms = await vm.waitForSsh(BOOT_LIMIT);
