@@ -61,8 +61,10 @@ export function cli(tool: string, usage: string, argv: string[] = hideBin(proces
     .version(false)
     .wrap(Math.min(100, process.stderr.columns || 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      throw usageError(msg ?? 'invalid usage', `see '${tool} --help'`);
+      // yargs' own parse errors (an option without its value: "Not enough arguments following")
+      // are usage errors too; anything else a command threw passes through as it was.
+      if (err && err.name !== 'YError') throw err;
+      throw usageError(msg ?? err?.message ?? 'invalid usage', `see '${tool} --help'`);
     }) as unknown as Argv<CommonArgs>;
 }
 

@@ -12,7 +12,7 @@ function tool(dir: string, body: string): string {
     file,
     `import { cli, runTool, ToolError, onInterrupt } from ${JSON.stringify(lib)};\n` +
       `await runTool('demo', async () => {\n` +
-      `  const argv = await cli('demo', 'demo [--fail] FILE').option('fail', { type: 'string' }).parseAsync();\n` +
+      `  const argv = await cli('demo', 'demo [--fail] FILE').option('fail', { type: 'string' }).option('need', { type: 'string', requiresArg: true }).parseAsync();\n` +
       body +
       `\n});\n`,
   );
@@ -50,6 +50,12 @@ t.test('exit codes and clean error lines', async (t) => {
   const usage = spawnSync('node', [f, '--no-such-flag']);
   t.equal(usage.status, 2);
   t.match(usage.stderr.toString(), /^demo: Unknown argument/);
+
+  // An option without its value is the user's mistake, not the tool's: exit 2, no "internal error".
+  const missing = spawnSync('node', [f, '--need']);
+  t.equal(missing.status, 2);
+  t.match(missing.stderr.toString(), /^demo: Not enough arguments following: need\n  hint: see 'demo --help'/);
+  t.notMatch(missing.stderr.toString(), /internal error|please report/);
 
   const help = spawnSync('node', [f, '--help']);
   t.equal(help.status, 0);

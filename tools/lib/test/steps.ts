@@ -4,6 +4,11 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { StepRecordSchema, stepName, stepRecord } from '../src/steps.js';
 
+// The environment without make's run: `make check` exports DEBIAN_ATOMIC_RUN/STEPS to what it runs.
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'DEBIAN_ATOMIC_RUN' && k !== 'DEBIAN_ATOMIC_STEPS'),
+);
+
 // The compiled library driven as a real tool process, as make runs the tools.
 const lib = resolve(import.meta.dirname, '../dist/index.js');
 // A dozen node processes: seconds each on a loaded 2-core machine.
@@ -81,8 +86,8 @@ t.test('with DEBIAN_ATOMIC_STEPS, each exit appends one line; stdout and exit co
   const dir = t.testdir({});
   const f = tool(dir);
   const steps = join(dir, 'build/base/steps.ndjson');
-  const env = { ...process.env, DEBIAN_ATOMIC_STEPS: steps, DEBIAN_ATOMIC_RUN: 'run-1' };
-  const plain = spawnSync('node', [f, '--exit', '1'], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: '' } });
+  const env = { ...ENV, DEBIAN_ATOMIC_STEPS: steps, DEBIAN_ATOMIC_RUN: 'run-1' };
+  const plain = spawnSync('node', [f, '--exit', '1'], { env: { ...ENV, DEBIAN_ATOMIC_STEPS: '' } });
   t.notOk(existsSync(steps), 'nothing recorded without the variable');
 
   const ok = spawnSync('node', [f, '--output', 'out.json', '--exit', '1'], { env });
@@ -124,7 +129,7 @@ t.test('with DEBIAN_ATOMIC_STEPS, each exit appends one line; stdout and exit co
 t.test('an interrupted tool is recorded with 130', async (t) => {
   const dir = t.testdir({});
   const steps = join(dir, 'steps.ndjson');
-  const child = spawn('node', [tool(dir), '--sleep'], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: steps } });
+  const child = spawn('node', [tool(dir), '--sleep'], { env: { ...ENV, DEBIAN_ATOMIC_STEPS: steps } });
   await new Promise<void>((r) => child.stdout.once('data', () => r()));
   child.kill('SIGINT');
   t.equal(await new Promise<number | null>((r) => child.on('exit', (c) => r(c))), 130);
@@ -145,7 +150,7 @@ t.test('tools exiting at once (make -j) never interleave lines', async (t) => {
       { length: n },
       (_, i) =>
         new Promise<number | null>((r) =>
-          spawn('node', [f, ...argv(i)], { env: { ...process.env, DEBIAN_ATOMIC_STEPS: steps }, stdio: 'ignore' }).on(
+          spawn('node', [f, ...argv(i)], { env: { ...ENV, DEBIAN_ATOMIC_STEPS: steps }, stdio: 'ignore' }).on(
             'exit',
             r,
           ),
@@ -164,7 +169,7 @@ t.test('tools exiting at once (make -j) never interleave lines', async (t) => {
 t.test('a steps file that cannot be written: one line on stderr, same stdout and exit code', async (t) => {
   const dir = t.testdir({ file: 'a regular file, not a directory' });
   const r = spawnSync('node', [tool(dir), '--exit', '1'], {
-    env: { ...process.env, DEBIAN_ATOMIC_STEPS: join(dir, 'file/steps.ndjson') },
+    env: { ...ENV, DEBIAN_ATOMIC_STEPS: join(dir, 'file/steps.ndjson') },
   });
   t.equal(r.status, 1);
   t.equal(r.stdout.toString(), '{"data":true}\n');

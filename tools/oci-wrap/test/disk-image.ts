@@ -27,7 +27,7 @@ t.test('--oci and --repo are exclusive; one of them is needed', async (t) => {
   const dir = t.testdir();
   const both = run(['--oci', `oci:${dir}/x`, '--repo', dir, '--output', join(dir, 'd.raw')]);
   t.equal(both.status, 2);
-  t.match(both.stderr, /either --repo and --ref, or --oci/);
+  t.match(both.stderr, /either --repo and --ref \(or --commit\), or --oci/);
   t.equal(run(['--output', join(dir, 'd.raw')]).status, 2);
   const bad = run(['--oci', `oci:${dir}/missing`, '--output', join(dir, 'd.raw')]);
   t.equal(bad.status, 2, 'a missing image is unreadable input');
