@@ -29,6 +29,11 @@ t.test('one file that carries node: no node_modules, no node on PATH needed', as
   t.match(r.stdout, /^treefile-lint \[--resolve\]/);
 });
 
+t.test("the tests' tool list is what packaging ships (tools.mjs)", async (t) => {
+  const shipped = (await import(join(ROOT, 'packaging/tools.mjs'))) as { TOOLS: Record<string, unknown> };
+  t.same([...TOOLS], Object.keys(shipped.TOOLS));
+});
+
 t.test('debian-atomic alone, --help, and an unknown tool', async (t) => {
   const none = spawnSync(multi, [], { encoding: 'utf8' });
   t.equal(none.status, 2);
