@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { hostileSuite, type HostileCase } from '../../lib/test/fixtures/hostile.js';
+import { cpuTicks, hostileSuite, type HostileCase } from '../../lib/test/fixtures/hostile.js';
 import { readTreefileInput } from '../src/inputs.js';
 
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -246,16 +246,6 @@ t.test('the grammar of the resolved treefile, one message each (in-process)', as
 });
 
 /** CPU time (user + system) of a process in clock ticks, or -1 once it is gone. */
-function cpuTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .replace(/^.*\) /, '')
-      .split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return -1;
-  }
-}
 
 t.test('Ctrl-C while it waits on a standard input that never ends: exit 130 at once', async (t) => {
   // Through sh, without NODE_OPTIONS: tap hooks the node processes a test spawns (its process-info

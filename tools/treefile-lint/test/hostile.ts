@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDiagnostic } from '@debian-atomic/lib';
-import { hostileSuite, type HostileCase } from '../../lib/test/fixtures/hostile.js';
+import { cpuTicks, hostileSuite, type HostileCase } from '../../lib/test/fixtures/hostile.js';
 import { resolveTreefile } from '../src/resolve.js';
 
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -293,16 +293,6 @@ t.test('each injection and size, one positioned diagnostic each (in-process)', a
 });
 
 /** CPU time (user + system) of a process in clock ticks, or -1 once it is gone. */
-function cpuTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .replace(/^.*\) /, '')
-      .split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return -1;
-  }
-}
 
 t.test('Ctrl-C while linting: exit 130 within seconds, nothing on stdout', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hostile-sigint-'));

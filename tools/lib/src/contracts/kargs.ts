@@ -18,9 +18,9 @@ export interface KargsFile {
   architectures?: string[];
 }
 
-const KEYS = ['kargs', 'match-architectures'] as const;
 const strings = z.array(z.string({ error: 'expected an array of strings' }), { error: 'expected an array of strings' });
 export const kargsFileSchema = z.strictObject({ kargs: strings, 'match-architectures': strings.optional() });
+const KEYS: readonly string[] = Object.keys(kargsFileSchema.shape);
 
 /** 1-based line and column of offset `at` in `text`. */
 function position(text: string, at: number): string {
@@ -57,7 +57,7 @@ export function parseKargsToml(text: string, file = 'kargs.toml'): KargsFile {
   }
   // The key problems first, in reading order: an unknown key, then a missing one, then a type.
   const keys = Object.keys(doc as object);
-  const unknown = keys.find((k) => !(KEYS as readonly string[]).includes(k));
+  const unknown = keys.find((k) => !KEYS.includes(k));
   if (unknown !== undefined) fail(keyAt(text, unknown).key, `unknown key '${unknown}' (expected ${KEYS.join(', ')})`);
   if (!keys.includes('kargs')) fail(text.length, "missing key 'kargs'");
   const r = kargsFileSchema.safeParse(doc);
