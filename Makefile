@@ -5,7 +5,7 @@
 #   make run             boot the image in QEMU, serial console here, logged in as root (Ctrl-a x quits)
 #   make iso             an installer ISO of the variant, build/$(VARIANT)/installer.iso (ISO_CONFIG=install config)
 #   make check           deps, then every test (unit + hostile-input suites, newcomer dry runs, boot tests of base and server)
-#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), package layering, Secure Boot, installer ISO, derived images, hwdetect report, make run, fresh clones (QEMU, slow)
+#   make check-slow      reproducibility, Day-2 updates (OSTree HTTP, registry), package layering, Secure Boot, installer ISO, derived images, desktops, hwdetect report, make run, fresh clones (QEMU, slow)
 #   make debs / make dist  one .deb per tool in debs/; single executables in dist/ (packaging/)
 #
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
@@ -46,7 +46,7 @@ POLICIES := $(wildcard variants/hardware/*.yaml)
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test desktop-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -258,6 +258,13 @@ layering-test: commit
 secureboot-test: commit
 	VARIANT=$(VARIANT) DEBIAN_ATOMIC_SECUREBOOT_TEST=1 E2E_TESTS=test/secureboot.ts scripts/run-tests.sh tools/e2e
 	VARIANT=$(VARIANT) DEBIAN_ATOMIC_SECURE_BOOT=1 DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS=test/update.ts scripts/run-tests.sh tools/e2e
+
+# The desktops (check-slow): each of DESKTOP_VARIANTS built, booted with a graphics card to its
+# greeter (GDM, SDDM; checked over SSH and on a QEMU screendump kept in build/test-logs/), Flathub
+# configured, a Flatpak app kept through atomic upgrade and atomic rollback (3 boots each).
+DESKTOP_VARIANTS ?= workstation kde
+desktop-test: build
+	@scripts/check.sh desktop $(DESKTOP_VARIANTS)
 
 # Slower proofs, run before resolving issues: reproducibility (two clean builds), Day-2 updates,
 # hwdetect's report of differing kernel arguments.

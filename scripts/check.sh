@@ -5,10 +5,11 @@
 # any failed. Each group prints its own "N passed, N failed" line. make (with the flags of the
 # make that called us, through MAKEFLAGS) runs the VM groups.
 #   check.sh fast TOOL_DIR...   unit suites + packaging, newcomer dry runs, boot tests
-#   check.sh slow               reproducibility + Day-2 updates, registry updates, package layering, Secure Boot, installer ISO, derived images, hwdetect report, make run, a fresh clone
+#   check.sh slow               reproducibility + Day-2 updates, registry updates, package layering, Secure Boot, installer ISO, derived images, desktops, hwdetect report, make run, a fresh clone
+#   check.sh desktop VARIANT... each desktop variant's commit, then its desktop test (make desktop-test)
 set -u
 cd "$(dirname "$0")/.."
-group=${1:?usage: check.sh fast DIR... | check.sh slow}
+group=${1:?usage: check.sh fast DIR... | check.sh slow | check.sh desktop VARIANT...}
 shift
 rc=0
 sub() { make --no-print-directory "$@" || rc=1; }
@@ -26,10 +27,21 @@ case $group in
     sub secureboot-test
     sub iso-test
     sub derived-test
+    sub desktop-test
     sub hwdetect-report-test
     sub run-test
     sub fresh-clone-test
     ;;
-  *) echo "check.sh: unknown group $group (fast or slow)" >&2; exit 2 ;;
+  desktop)
+    for v in "$@"; do
+      if make --no-print-directory VARIANT="$v" commit; then
+        VARIANT=$v DEBIAN_ATOMIC_DESKTOP_TEST=1 E2E_TESTS=test/desktop.ts scripts/run-tests.sh tools/e2e || rc=1
+      else
+        echo "desktop-test: make VARIANT=$v commit failed" >&2
+        rc=1
+      fi
+    done
+    ;;
+  *) echo "check.sh: unknown group $group (fast, slow or desktop)" >&2; exit 2 ;;
 esac
 exit $rc

@@ -5,7 +5,7 @@
  * SSH forwarded from a free port on 127.0.0.1. Never interactive.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { access, copyFile, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { run, ToolError } from '@debian-atomic/lib';
 
@@ -52,6 +52,11 @@ export interface VmOptions {
   cdrom?: string;
   /** The serial console on a Unix socket too (the log still gets everything): typeOnSerial() answers prompts. */
   serialInput?: boolean;
+  /**
+   * A graphics card (QEMU's std VGA or virtio-vga) drawn to no window, and the QEMU monitor on a
+   * Unix socket so that screendump() can take what the screen shows. Default: no display at all.
+   */
+  display?: 'std' | 'virtio';
 }
 
 export class Vm {
@@ -69,6 +74,7 @@ export class Vm {
     await copyFile(sb ? OVMF_VARS_MS : OVMF_VARS, this.vars);
     await rm(this.o.serialLog, { force: true });
     await rm(this.serialSocket, { force: true });
+    await rm(this.monitorSocket, { force: true });
     const args = [
       '--foreground',
       '-k',
@@ -86,9 +92,9 @@ export class Vm {
       ...(sb
         ? ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on']
         : ['-machine', 'q35']),
-      '-nographic',
-      '-monitor',
-      'none',
+      ...(this.o.display
+        ? ['-display', 'none', '-vga', this.o.display, '-monitor', `unix:${this.monitorSocket},server=on,wait=off`]
+        : ['-nographic', '-monitor', 'none']),
       ...(this.o.serialInput
         ? [
             '-chardev',
@@ -131,6 +137,52 @@ export class Vm {
 
   get serialSocket(): string {
     return `${this.o.serialLog}.sock`;
+  }
+
+  get monitorSocket(): string {
+    return `${this.o.serialLog}.monitor`;
+  }
+
+  /** A QEMU monitor (HMP) command (display: set): what the monitor answered before its next prompt. */
+  async monitor(command: string, timeoutMs = 60_000): Promise<string> {
+    if (!this.o.display) throw new Error('monitor() needs a VM started with a display');
+    return new Promise<string>((resolve, reject) => {
+      let buf = '';
+      let sent = false;
+      const c = createConnection(this.monitorSocket);
+      const timer = setTimeout(() => {
+        c.destroy();
+        reject(
+          new ToolError('vm-timeout', `the QEMU monitor did not answer '${command}' within ${timeoutMs / 1000} s`),
+        );
+      }, timeoutMs);
+      c.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (!sent && buf.includes('(qemu) ')) {
+          sent = true;
+          buf = '';
+          c.write(`${command}\n`);
+        } else if (sent && buf.includes('(qemu) ')) {
+          clearTimeout(timer);
+          c.end();
+          // eslint-disable-next-line no-control-regex
+          const text = buf.replace(/\x1b\[[0-9;]*[A-Za-z]|\r/g, '').split('(qemu) ')[0]!;
+          resolve(text.split('\n').slice(1).join('\n').trim());
+        }
+      });
+      c.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+
+  /** What the screen shows, as a file QEMU writes (png or ppm); rejects when QEMU reports an error. */
+  async screendump(file: string, format: 'png' | 'ppm' = 'png'): Promise<void> {
+    await rm(file, { force: true });
+    const answer = await this.monitor(`screendump ${file} -f ${format}`);
+    if (answer) throw new ToolError('screendump', `screendump ${file}: ${answer}`);
+    await access(file);
   }
 
   /** Wait until QEMU exits (the guest powered off); its exit code, or a timeout error. */

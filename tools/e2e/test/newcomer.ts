@@ -71,6 +71,7 @@ const TARGETS: string[][] = [
   ['iso'],
   ['iso-test'],
   ['derived-test'],
+  ['desktop-test'],
   ['check-slow'],
 ];
 

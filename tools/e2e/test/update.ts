@@ -18,6 +18,7 @@ import {
   measurePull,
   PACKAGE,
   publishV1,
+  releasedImage,
   publishV2,
   UPDATE_DIR,
   V2_KARG,
@@ -138,21 +139,7 @@ t.test(`${VARIANT}: upgrade over HTTP, reboot, rollback; tampered updates refuse
   const port = await server.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}/`;
   // The image is made from the published repository: v1 carries its signature there.
-  const config = join(UPDATE_DIR, 'config.yaml');
-  const remote = `remote:\n  name: ${REMOTE}\n  url: http://10.0.2.2:${port}/\n  gpg-verify: true\n  gpg-key: ${rel.pubKey}\n`;
-  writeFileSync(config, `${readFileSync(testConfig().config, 'utf8')}${remote}`);
-  const image = diskImage([
-    '--repo',
-    rel.repo,
-    '--ref',
-    ref,
-    '--config',
-    config,
-    '--format',
-    'qcow2',
-    '--output',
-    join(UPDATE_DIR, 'disk.qcow2'),
-  ]);
+  const image = releasedImage(rel, port, REMOTE);
   t.equal(image.commit, v1, 'the image holds v1');
 
   // Boot 1 (v1) while v2 is built and published, as a release would happen while systems run v1.

@@ -23,7 +23,8 @@ const cli = (args: string[]) =>
   );
 
 // Spawning node costs ~1 s on a loaded machine: run each command once, in parallel.
-const buildable = variants.filter((v) => v !== 'common.yaml');
+const FRAGMENTS = ['common.yaml', 'desktop.yaml'];
+const buildable = variants.filter((v) => !FRAGMENTS.includes(v));
 const [lintAll, again, ...resolvedRuns] = await Promise.all([
   cli(variants.map((v) => `variants/treefiles/${v}`)),
   cli(['--resolve', 'variants/treefiles/server.yaml']),
@@ -43,6 +44,7 @@ t.test('the expected variants exist', async (t) => {
     'base.yaml',
     'bootc-base.yaml',
     'common.yaml',
+    'desktop.yaml',
     'kde.yaml',
     'server.yaml',
     'testing.yaml',
@@ -59,7 +61,7 @@ t.test('all variants lint clean in one run', async (t) => {
   for (const rep of reports) t.ok(rep.ok, rep.file);
   t.same(
     reports.filter((r) => r.fragment).map((r) => r.file),
-    ['variants/treefiles/common.yaml'],
+    FRAGMENTS.map((f) => `variants/treefiles/${f}`),
   );
 });
 
@@ -111,16 +113,28 @@ t.test('server: base packages + its own, its scalars override base', async (t) =
   t.notOk(base['hwdetect-policy']);
 });
 
-t.test('desktops: graphical target, tasks expanded with their first alternatives', async (t) => {
+t.test("desktops: the task's core, Flatpak and Flathub, no apt for the software centres", async (t) => {
   const ws = resolveVariant('workstation');
-  t.equal(ws['default-target'], 'graphical.target');
-  t.equal(ws.recommends, true);
-  // From the gnome-desktop task as comps-sync synced it (Depends + Recommends), plus base's and the variant's own.
-  for (const p of ['gnome-core', 'task-desktop', 'gnome', 'flatpak', 'systemd']) t.ok(ws.packages.includes(p), p);
-  t.notOk(ws.packages.includes('network-manager'), 'only the first alternative');
   const kde = resolveVariant('kde');
-  for (const p of ['kde-standard', 'sddm', 'task-desktop', 'flatpak']) t.ok(kde.packages.includes(p), p);
+  for (const d of [ws, kde]) {
+    t.equal(d['default-target'], 'graphical.target');
+    t.equal(d.recommends, true);
+    for (const p of ['flatpak', 'network-manager', 'xorg', 'firefox-esr', 'systemd']) t.ok(d.packages.includes(p), p);
+    // task-desktop needs tasksel and recommends GNOME first, whatever the desktop: its own packages are listed instead.
+    t.notOk(d.packages.includes('task-desktop'), 'no task-desktop');
+    t.ok(d['exclude-packages']?.includes('task-desktop'), 'task-desktop excluded');
+    t.match(d.postprocess?.join('\n') ?? '', /remotes\.d\/flathub\.flatpakrepo/, 'Flathub as a static remote');
+    t.match(d.postprocess?.join('\n') ?? '', /packagekit\.service/, 'PackageKit masked');
+    t.ok(d.units?.includes('debian-atomic-flatpak-remotes.service'), 'Flathub applied to /var/lib/flatpak at boot');
+  }
+  // From the gnome-desktop task as comps-sync synced it, without its application set.
+  for (const p of ['gnome-core', 'gnome-software-plugin-flatpak']) t.ok(ws.packages.includes(p), p);
+  t.notOk(ws.packages.includes('gnome'), 'not the full GNOME application set');
+  t.same(ws['exclude-packages'], ['gnome', 'gnome-software-plugin-deb', 'task-desktop']);
+  for (const p of ['kde-standard', 'sddm', 'plasma-discover-backend-flatpak']) t.ok(kde.packages.includes(p), p);
   t.notOk(kde.packages.includes('gnome-core'));
+  t.notOk(kde.packages.includes('libreoffice-writer'), 'applications come from Flathub');
+  t.ok(kde['remove-files']?.includes('usr/lib/x86_64-linux-gnu/qt6/plugins/discover/packagekit-backend.so'));
 });
 
 t.test('forky, bootc and testing variants', async (t) => {
