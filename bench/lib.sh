@@ -19,9 +19,9 @@ say() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# timed NAME CMD...: run CMD (output to $BENCH_LOGS/NAME.log), set t_NAME (seconds) and
-# load_NAME (load average at the start). A failing step stops the bench: a ratio against a
-# half-done build would mean nothing.
+# timed NAME CMD...: run CMD (output to $BENCH_LOGS/NAME.log), set t_NAME (seconds), cpu_NAME
+# (user + system seconds of CMD and every process it waited for) and load_NAME (load average at
+# the start). A failing step stops the bench: a ratio against a half-done build would mean nothing.
 timed() {
   local name=$1
   shift
@@ -35,6 +35,8 @@ timed() {
   (
     set -e
     "$@"
+    # The subshell's own CPU time and its children's: "XmY.YYYs XmY.YYYs" (user, system), two lines.
+    times >"$BENCH_LOGS/$name.times"
   ) >"$BENCH_LOGS/$name.log" 2>&1
   rc=$?
   set -e
@@ -45,6 +47,7 @@ timed() {
   end=$(date +%s.%N)
   printf -v "t_$name" '%s' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')"
   printf -v "load_$name" '%s' "$load"
+  printf -v "cpu_$name" '%s' "$(awk '{ for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } } END { printf "%.1f", s }' "$BENCH_LOGS/$name.times")"
   local t="t_$name"
   say "$name: ${!t} s"
 }
