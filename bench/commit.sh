@@ -77,7 +77,7 @@ bare_ostree_commit() {
   mkdir -p "$repo"
   toolbox_run --bind "$repo" ostree --repo="$repo" init --mode=archive
   toolbox_run --bind "$repo" --bind "$root" ostree --repo="$repo" commit --branch="$ref" --tree=dir="$root" \
-    --generate-sizes --skip-if-unchanged --timestamp="@$SOURCE_DATE_EPOCH" --subject="$ref"
+    --skip-if-unchanged --timestamp="@$SOURCE_DATE_EPOCH" --subject="$ref"
   toolbox_run --bind "$repo" ostree --repo="$repo" summary -u
 }
 

@@ -6,6 +6,8 @@
 # (and to $BENCH_LOGS, kept after the run).
 
 bench_main=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The bench's name (progress lines, work and log directories): its script's unless it says.
+: "${BENCH_NAME:=$(basename "$0" .sh)}"
 : "${DEBIAN_ATOMIC_CACHE:=$HOME/.cache/debian-atomic}"
 export DEBIAN_ATOMIC_CACHE
 # Same epoch for our build and the bare steps: the Makefile's default, taken from this checkout
@@ -17,9 +19,9 @@ say() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# timed NAME CMD...: run CMD (output to $BENCH_LOGS/NAME.log), set t_NAME (seconds) and
-# load_NAME (load average at the start). A failing step stops the bench: a ratio against a
-# half-done build would mean nothing.
+# timed NAME CMD...: run CMD (output to $BENCH_LOGS/NAME.log), set t_NAME (seconds), cpu_NAME
+# (user + system seconds of CMD and every process it waited for) and load_NAME (load average at
+# the start). A failing step stops the bench: a ratio against a half-done build would mean nothing.
 timed() {
   local name=$1
   shift
@@ -33,6 +35,8 @@ timed() {
   (
     set -e
     "$@"
+    # The subshell's own CPU time and its children's: "XmY.YYYs XmY.YYYs" (user, system), two lines.
+    times >"$BENCH_LOGS/$name.times"
   ) >"$BENCH_LOGS/$name.log" 2>&1
   rc=$?
   set -e
@@ -43,6 +47,7 @@ timed() {
   end=$(date +%s.%N)
   printf -v "t_$name" '%s' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')"
   printf -v "load_$name" '%s' "$load"
+  printf -v "cpu_$name" '%s' "$(awk '{ for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } } END { printf "%.1f", s }' "$BENCH_LOGS/$name.times")"
   local t="t_$name"
   say "$name: ${!t} s"
 }
@@ -95,6 +100,18 @@ toolbox_run() {
   sandbox "${args[@]}" -- "$@"
 }
 
+# bench_start VARIANT WHY: stop unless variants/treefiles/VARIANT.yaml exists and we run as root
+# (WHY says what needs root); then set variant and make the run's work directory (work, and
+# BENCH_WORK and BENCH_LOGS as bench_workdir does) named after $BENCH_NAME.
+bench_start() {
+  variant=$1
+  [ -f "$bench_main/variants/treefiles/$variant.yaml" ] || die "no variant $variant in $bench_main/variants/treefiles"
+  [ "$(id -u)" = 0 ] || die "run as root ($2)"
+  bench_workdir "$BENCH_NAME"
+  work=$BENCH_WORK
+  say "work directory $work, logs $BENCH_LOGS"
+}
+
 # An empty directory for one bench run, removed on exit unless KEEP=1.
 bench_workdir() {
   BENCH_WORK=$(mktemp -d "${BENCH_TMP:-/var/tmp}/debian-atomic-bench-$1.XXXXXX")
@@ -103,4 +120,32 @@ bench_workdir() {
   rm -rf "$BENCH_LOGS"
   mkdir -p "$BENCH_LOGS"
   [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$BENCH_WORK"' EXIT
+}
+
+# bench_base_commit VARIANT refresh|reuse: the variant's commit from `make commit VARIANT`, built
+# (under nice: it is input, not what is timed) in a copy of this checkout kept between runs and
+# shared by the benches that need a commit, at $BENCH_TMP/debian-atomic-bench-base (not removed by
+# KEEP=0: the first build takes minutes, a rebuild with nothing changed seconds; a change to what
+# the image carries, the treefiles or the on-target tools' code, starts again from mmdebstrap).
+# refresh: the copy takes this checkout's files again and make rebuilds what changed; reuse: a
+# commit already there is used as it is. Sets base_src (the copy), base_build (its build/VARIANT: rootfs, commit.json)
+# and base_repo (its archive repository).
+bench_base_commit() {
+  local variant=$1 mode=$2
+  base_src=${BENCH_TMP:-/var/tmp}/debian-atomic-bench-base
+  base_build=$base_src/build/$variant
+  base_repo=$base_src/build/repo
+  if [ "$mode" = reuse ] && [ -f "$base_build/commit.json" ] && [ -d "$base_build/rootfs" ]; then
+    say "using the commit in $base_build (built $(date -r "$base_build/commit.json" -u +%FT%TZ))"
+    return
+  fi
+  # Everything but build/ and debs/ (make's outputs) is this checkout's again (files deleted here
+  # go there too).
+  if [ -d "$base_src" ]; then find "$base_src" -mindepth 1 -maxdepth 1 ! -name build ! -name debs -exec rm -rf {} +; fi
+  local saved=${BENCH_SRC:-}
+  make_work_copy "$base_src"
+  BENCH_SRC=$saved
+  say "make commit VARIANT=$variant in $base_src (nice 19, not timed; log: $BENCH_LOGS/base-commit.log)"
+  nice -n 19 make -C "$base_src" --no-print-directory VARIANT="$variant" commit >"$BENCH_LOGS/base-commit.log" 2>&1 ||
+    die "make commit failed (log: $BENCH_LOGS/base-commit.log)"
 }

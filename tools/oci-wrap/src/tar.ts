@@ -48,7 +48,7 @@ function ustarBlock(
   b.write('ustar\0', 257, 6, 'ascii');
   b.write('00', 263, 2, 'ascii');
   let sum = 0;
-  for (const byte of b) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
   b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
   return b;
 }

@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inflateRaw, inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, inflateRaw, inflateRawSync } from 'node:zlib';
 import { readBoundedText, READ_LIMITS, toolboxRun, ToolError } from '@debian-atomic/lib';
 import { decodeFilezHeader, type FileHeader } from './filez.js';
 
 const inflateRawAsync = promisify(inflateRaw);
+/** The largest content readContentObjectSync inflates into a buffer of the header's size. */
+const INFLATE_WHOLE = 64 * 1024 * 1024;
 
 export interface TreeDir {
   /** Relative path, '' for the root. */
@@ -142,7 +144,12 @@ export async function readContentObject(
 export function readContentObjectSync(repo: string, checksum: string): { header: FileHeader; content: Buffer } {
   const raw = readFileSync(objectPath(repo, checksum, 'filez'));
   const { header, contentOffset } = decodeFilezHeader(raw);
-  const content = contentOffset < raw.length ? inflateRawSync(raw.subarray(contentOffset)) : Buffer.alloc(0);
+  // Inflated into one buffer of the size the header gives (one byte more, so that zlib does not
+  // ask for another), not zlib's 16 KiB pieces joined by a copy; a header claiming more than
+  // INFLATE_WHOLE gets the pieces (and the size check below).
+  const chunkSize = header.size < INFLATE_WHOLE ? Math.max(header.size + 1, zlibConstants.Z_MIN_CHUNK) : undefined;
+  const content =
+    contentOffset < raw.length ? inflateRawSync(raw.subarray(contentOffset), { chunkSize }) : Buffer.alloc(0);
   if (content.length !== header.size && (header.mode & 0o170000) === 0o100000)
     throw new ToolError(
       'corrupt-object',

@@ -148,7 +148,9 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     `--tree=dir=${tree}`,
     ...(overlay ? [`--tree=dir=${overlay}`] : []),
     ...(bootable ? ['--bootable'] : []),
-    '--generate-sizes',
+    // No --generate-sizes: ostree.sizes (about 600 KB for base) is commit metadata every pull downloads,
+    // even a one-package update, and nothing here reads it. Without it the commit is also the same in
+    // archive and bare-user repositories.
     '--skip-if-unchanged',
     `--timestamp=@${o.epoch}`,
     `--subject=${o.subject ?? `${ref}${version ? ` ${version}` : ''}`}`,
