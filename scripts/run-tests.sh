@@ -16,7 +16,8 @@ for d in "${dirs[@]}"; do
   name=$(basename "$d")
   log="$logs/$name.log"
   # A narrowed e2e run keeps its own log (boot-test and hwdetect-boot-test run one after the other).
-  [ "$name" != e2e ] || [ -z "${E2E_TESTS:-}" ] || log="$logs/e2e-$(sed -E 's|test/||g; s|\.ts||g; s| +|+|g' <<<"$E2E_TESTS").log"
+  # A variant other than the default adds its name (make desktop-test runs one file per desktop).
+  [ "$name" != e2e ] || [ -z "${E2E_TESTS:-}" ] || log="$logs/e2e-$(sed -E 's|test/||g; s|\.ts||g; s| +|+|g' <<<"$E2E_TESTS")${VARIANT:+$([ "$VARIANT" = base ] || echo "-$VARIANT")}.log"
   printf '== %s ' "$name" >&2
   start=$(date +%s)
   # E2E_TESTS narrows the e2e package to some of its files (boot-test vs check-slow).

@@ -57,6 +57,8 @@ export interface VmOptions {
    * Unix socket so that screendump() can take what the screen shows. Default: no display at all.
    */
   display?: 'std' | 'virtio';
+  /** QEMU's -cpu (default max: every feature TCG emulates). */
+  cpu?: string;
 }
 
 export class Vm {
@@ -84,7 +86,7 @@ export class Vm {
       '-accel',
       'tcg',
       '-cpu',
-      'max',
+      this.o.cpu ?? 'max',
       '-m',
       String(this.o.memoryMiB ?? 2048),
       '-smp',

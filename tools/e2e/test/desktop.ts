@@ -196,6 +196,10 @@ async function boot(why: string): Promise<Vm> {
     timeout: 3 * 3600,
     memoryMiB: 4096,
     display: 'std',
+    // No AVX2: QEMU 7.2's TCG gets llvmpipe's AVX2 gathers (vpgatherdd) wrong, and SDDM's greeter,
+    // drawn by llvmpipe, died with SIGSEGV in them (sddm-helper exited with 11). On hardware, or
+    // a newer QEMU, llvmpipe takes its AVX2 path; the image is the same.
+    cpu: 'max,avx2=off',
   });
   await vm.start();
   vmStartedAt = Date.now();
