@@ -10,11 +10,11 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RepoServer } from '../src/serve.js';
-import { BUILD, commitInfo, diskImage, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
+import { BUILD, commitInfo, PASSWORD, ROOT, testConfig, VARIANT } from './fixtures/images.js';
 import {
   cleanupUpdate,
   PACKAGE,
@@ -339,4 +339,7 @@ t.test(`${VARIANT}: boots to its greeter; Flatpak as on Silverblue; atomic upgra
   results.test_s = Math.round((Date.now() - started) / 1000);
   log(`results: ${JSON.stringify(results)}`);
   copyFileSync(join(UPDATE_DIR, 'serial-1.log'), join(LOGS, `desktop-${VARIANT}-serial.log`));
+  // A desktop's disk and published repository are 7-8 GB: kept only when the test failed.
+  rmSync(join(UPDATE_DIR, 'disk.qcow2'), { force: true });
+  rmSync(join(UPDATE_DIR, 'repo'), { recursive: true, force: true });
 });
