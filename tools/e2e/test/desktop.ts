@@ -196,10 +196,11 @@ async function boot(why: string): Promise<Vm> {
     timeout: 3 * 3600,
     memoryMiB: 4096,
     display: 'std',
-    // No AVX2: QEMU 7.2's TCG gets llvmpipe's AVX2 gathers (vpgatherdd) wrong, and SDDM's greeter,
-    // drawn by llvmpipe, died with SIGSEGV in them (sddm-helper exited with 11). On hardware, or
-    // a newer QEMU, llvmpipe takes its AVX2 path; the image is the same.
-    cpu: 'max,avx2=off',
+    // A real CPU model without AVX (x86-64-v2), not max: under QEMU 7.2's TCG llvmpipe's AVX2
+    // gathers (vpgatherdd) crashed SDDM's greeter (SIGSEGV), and max with avx2=off is a CPU that
+    // cannot exist: libgcrypt still took an AVX2 path and gpg died with SIGILL, so flatpak could
+    // not import Flathub's key. On hardware, llvmpipe and gpg pick their paths from the real CPU.
+    cpu: 'Nehalem',
   });
   await vm.start();
   vmStartedAt = Date.now();
