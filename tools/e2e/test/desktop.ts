@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vm } from '../src/vm.js';
 import { RepoServer } from '../src/serve.js';
@@ -240,9 +240,10 @@ async function checkApp(t: Test, v: Vm, when: string): Promise<void> {
 }
 
 t.test(`${VARIANT}: boots to its greeter; Flatpak as on Silverblue; atomic upgrade and rollback`, async (t) => {
-  const { ref, commit: v1, timestamp } = commitInfo() as ReturnType<typeof commitInfo> & { timestamp: number };
+  const commit = commitInfo() as ReturnType<typeof commitInfo> & { timestamp: number };
+  const { ref, commit: v1, timestamp } = commit;
   mkdirSync(LOGS, { recursive: true });
-  // A failure ends the subtest, not the file: the VM must not outlive it (the first boot runs alongside).
+  // A failure ends the subtest, not the file: the VM must not outlive it.
   t.teardown(() => vm?.kill());
   const t0 = Date.now();
   release = await publishV1({ v1Repo: join(ROOT, 'build/repo'), ref, v1 });
@@ -254,9 +255,8 @@ t.test(`${VARIANT}: boots to its greeter; Flatpak as on Silverblue; atomic upgra
   const port = await server.listen(0, '127.0.0.1');
   const image = releasedImage(release, port, REMOTE);
   t.equal(image.commit, v1, 'the image holds the variant commit');
-  results.qcow2_bytes = statSync(join(UPDATE_DIR, 'disk.qcow2')).size;
-  const commitJson = JSON.parse(readFileSync(join(BUILD, 'commit.json'), 'utf8')) as Record<string, unknown>;
-  results.commit = commitJson;
+  results.qcow2_bytes = statSync(image.disk).size;
+  results.commit = commit;
   log(`image built in ${Math.round((Date.now() - t0) / 1000)} s: ${String(results.qcow2_bytes)} bytes qcow2`);
 
   // v2: one more package, one changed file. Published before the first boot, not during it: making
@@ -341,6 +341,6 @@ t.test(`${VARIANT}: boots to its greeter; Flatpak as on Silverblue; atomic upgra
   log(`results: ${JSON.stringify(results)}`);
   copyFileSync(join(UPDATE_DIR, 'serial-1.log'), join(LOGS, `desktop-${VARIANT}-serial.log`));
   // A desktop's disk and published repository are 7-8 GB: kept only when the test failed.
-  rmSync(join(UPDATE_DIR, 'disk.qcow2'), { force: true });
+  rmSync(image.disk, { force: true });
   rmSync(join(UPDATE_DIR, 'repo'), { recursive: true, force: true });
 });
