@@ -46,7 +46,7 @@ POLICIES := $(wildcard variants/hardware/*.yaml)
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test hwdetect-report-test registry-test layering-test secureboot-test desktop-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test boot-test-images hwdetect-report-test registry-test layering-test secureboot-test desktop-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -201,6 +201,9 @@ HWDETECT_VARIANT ?= server
 hwdetect-boot-test: build
 	$(MAKE) --no-print-directory VARIANT=$(HWDETECT_VARIANT) commit
 	VARIANT=$(HWDETECT_VARIANT) E2E_TESTS=test/hwdetect.ts scripts/run-tests.sh tools/e2e
+# The commits the two boot tests boot: make check builds them while the unit suites run.
+boot-test-images: commit
+	$(MAKE) --no-print-directory VARIANT=$(HWDETECT_VARIANT) commit
 # The boot-time check reports differing kernel arguments, and its command applies them (3 boots).
 hwdetect-report-test: build
 	$(MAKE) --no-print-directory VARIANT=$(HWDETECT_VARIANT) commit

@@ -19,6 +19,8 @@ set -euo pipefail
 BENCH_NAME=commit
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 . "$bench_dir/lib.sh"
+# link_debs: the .deb cache hooks, the same as ours (rootfs) and every helper tree
+. "$bench_main/scripts/helper-tree.sh"
 
 variant=${1:-base}
 [ -f "$bench_main/variants/treefiles/$variant.yaml" ] || die "no variant $variant in $bench_main/variants/treefiles"
@@ -50,10 +52,9 @@ bare_mmdebstrap() {
     --architectures="$(jq -r .architecture "$treefile")" --include="$packages" \
     --aptopt="APT::Install-Recommends \"$recommends\"" --aptopt='Acquire::Retries "3"' \
     --dpkgopt=force-unsafe-io --skip=essential/unlink \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
-    --setup-hook="sync-in $DEBIAN_ATOMIC_CACHE/apt /var/cache/apt/archives" \
+    --setup-hook="mkdir -p \"\$1\"/var/cache/apt/archives && $(link_debs "'$DEBIAN_ATOMIC_CACHE/apt'" '"$1"/var/cache/apt/archives')" \
     --essential-hook="chroot \"\$1\" dpkg-divert --quiet --local --rename --divert $hook.bare --add $hook && mkdir -p \"\$1\"/etc/kernel/postinst.d && printf '#!/bin/sh\nexit 0\n' > \"\$1\"$hook && chmod 755 \"\$1\"$hook" \
-    --customize-hook="sync-out /var/cache/apt/archives $DEBIAN_ATOMIC_CACHE/apt" \
+    --customize-hook="$(link_debs '"$1"/var/cache/apt/archives' "'$DEBIAN_ATOMIC_CACHE/apt'" -links 1)" \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin' \
     "$suite" "$target" "${sources[@]}"
 }
@@ -106,7 +107,7 @@ ours_cold() {
 }
 
 # Rounds alternate the order (bare first, then ours first...) so that neither side always runs
-# in the other's wake (page cache, the .deb cache's sync-in); both start from the warm .deb cache.
+# in the other's wake (page cache, the .deb cache); both start from the warm .deb cache.
 rounds=${ROUNDS:-1}
 sum_bare=0
 sum_cold=0

@@ -4,7 +4,7 @@
 # check would do. Every group runs even when an earlier one failed; the exit status says whether
 # any failed. Each group prints its own "N passed, N failed" line. make (with the flags of the
 # make that called us, through MAKEFLAGS) runs the VM groups.
-#   check.sh fast TOOL_DIR...   unit suites + packaging, newcomer dry runs, boot tests
+#   check.sh fast TOOL_DIR...   unit suites + packaging (the boot tests' images build meanwhile), newcomer dry runs, boot tests
 #   check.sh slow               reproducibility + Day-2 updates, registry updates, package layering, Secure Boot, installer ISO, derived images, desktops, hwdetect report, make run, a fresh clone
 #   check.sh desktop VARIANT... each desktop variant's commit, then its desktop test (make desktop-test)
 set -u
@@ -15,7 +15,19 @@ rc=0
 sub() { make --no-print-directory "$@" || rc=1; }
 case $group in
   fast)
+    # The boot tests' images (the default variant's, then the server's) build while the unit
+    # suites run: a build waits mostly on the mirror, dpkg and the disk, and the suites on many
+    # short processes. The VM tests start once both are built, with nothing running beside them.
+    # A failed build is reported here and again, counted, by the boot test that needs it.
+    mkdir -p build/test-logs
+    images_log=build/test-logs/check-images.log
+    make --no-print-directory boot-test-images >"$images_log" 2>&1 &
+    images=$!
     scripts/run-tests.sh "$@" packaging || rc=1
+    if ! wait "$images"; then
+      echo "check: building the boot tests' images failed (the end of $images_log):" >&2
+      tail -n 15 "$images_log" >&2
+    fi
     sub newcomer-test
     sub boot-test
     sub hwdetect-boot-test

@@ -9,18 +9,26 @@
 : "${DEBIAN_ATOMIC_CACHE:=$HOME/.cache/debian-atomic}"
 : "${MIRROR:=http://deb.debian.org/debian}"
 
+# link_debs FROM TO [-links 1]: shell for an mmdebstrap hook, the same as linkDebs() of
+# tools/rootfs/src/mmdebstrap.ts: the *.deb files directly in FROM hard-linked into TO (copied when
+# TO is on another filesystem), with "-links 1" only those apt downloaded. mmdebstrap(1)'s
+# sync-in/sync-out would copy the whole cache both ways, gigabytes once desktops are cached.
+link_debs() {
+  local each="find $1 -maxdepth 1 -type f -name '*.deb'${3:+ $3 ${4:-}} -exec"
+  printf '{ %s cp -l -f -t %s -- {} + 2>/dev/null || %s cp -p --remove-destination -t %s -- {} +; }' "$each" "$2" "$each" "$2"
+}
+
 # mmdebstrap_cached SUITE TARGET [MMDEBSTRAP_OPTION...]: mmdebstrap --quiet of SUITE from $MIRROR
-# into TARGET, the archive cache synced in before and out after the options' own hooks (as
-# mmdebstrap(1) shows), and the .debs left out of the tree.
+# into TARGET, the archive cache linked in before and what apt downloaded linked out after the
+# options' own hooks, and the .debs left out of the tree.
 mmdebstrap_cached() {
   local suite=$1 target=$2
   shift 2
   mkdir -p "$DEBIAN_ATOMIC_CACHE/apt"
   mmdebstrap --quiet \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
-    --setup-hook="sync-in $DEBIAN_ATOMIC_CACHE/apt /var/cache/apt/archives" \
+    --setup-hook="mkdir -p \"\$1\"/var/cache/apt/archives && $(link_debs "'$DEBIAN_ATOMIC_CACHE/apt'" '"$1"/var/cache/apt/archives')" \
     "$@" \
-    --customize-hook="sync-out /var/cache/apt/archives $DEBIAN_ATOMIC_CACHE/apt" \
+    --customize-hook="$(link_debs '"$1"/var/cache/apt/archives' "'$DEBIAN_ATOMIC_CACHE/apt'" -links 1)" \
     --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
     "$suite" "$target" "$MIRROR"
 }

@@ -47,6 +47,7 @@ export function dryRun(dir: string, args: string[]): { lines: string[]; status: 
 const TARGETS: string[][] = [
   [],
   ['check'],
+  ['boot-test-images'],
   ['VARIANT=server'],
   ['image', 'FORMAT=raw'],
   ['oci'],

@@ -1,5 +1,9 @@
-/** Running the real Debian tools: execa with stderr captured and turned into a clean ToolError. */
-import { execa, type Options as ExecaOptions } from 'execa';
+/**
+ * Running the real Debian tools: execa with stderr captured and turned into a clean ToolError.
+ * execa is loaded on the first run, not with the module: its import costs about a third of a
+ * second, which every tool's --help, usage error and pure run would pay.
+ */
+import type { Options as ExecaOptions } from 'execa';
 import { ToolError } from './errors.js';
 
 export interface RunOptions {
@@ -43,6 +47,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
   };
+  const { execa } = await import('execa');
   const res = await execa(cmd, args as string[], execaOpts);
   const stdout = String(res.stdout ?? '');
   const stderr = String(res.stderr ?? '');

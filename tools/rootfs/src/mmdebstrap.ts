@@ -1,7 +1,12 @@
 /**
  * The mmdebstrap command line for a resolved treefile. Pure: unit-tested on its
- * own, run by build.ts. The apt archive cache persists between builds
- * (sync-in/sync-out hooks, as mmdebstrap(1) documents), and the kernel's
+ * own, run by build.ts. The apt archive cache persists between builds: its
+ * .debs are hard-linked into the tree's /var/cache/apt/archives before apt runs
+ * and what apt downloaded is linked back after (copied when the cache is on
+ * another filesystem). mmdebstrap(1)'s sync-in/sync-out hooks copy the whole
+ * cache both ways: gigabytes per build once desktops are cached. Links are made
+ * one file at a time with link(2), so builds sharing the cache at once never
+ * see half a .deb. The kernel's
  * postinst does not build an initramfs: usr-unify builds the one that boots,
  * once, with the ostree dracut module.
  */
@@ -38,6 +43,18 @@ export function excludePreferences(tf: ResolvedTreefile): string {
   return (tf['exclude-packages'] ?? []).map((p) => `Package: ${p}\nPin: release *\nPin-Priority: -1\n`).join('\n');
 }
 
+/**
+ * Shell for a hook: the regular *.deb files directly in FROM, hard-linked into TO, or copied
+ * when TO is on another filesystem (cp -l fails for all of them then). With onlyNew, only the
+ * files with one link: what apt downloaded, not what came from the cache. -f and
+ * --remove-destination replace a name by unlinking it: never a write into a linked file.
+ */
+export function linkDebs(from: string, to: string, onlyNew = false): string {
+  const each = (cp: string) =>
+    `find ${from} -maxdepth 1 -type f -name '*.deb'${onlyNew ? ' -links 1' : ''} -exec ${cp} -t ${to} -- {} +`;
+  return `{ ${each('cp -l -f')} 2>/dev/null || ${each('cp -p --remove-destination')}; }`;
+}
+
 export function mmdebstrapArgs(
   tf: ResolvedTreefile,
   target: string,
@@ -58,8 +75,7 @@ export function mmdebstrapArgs(
     ...(allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
     '--dpkgopt=force-unsafe-io',
     '--skip=essential/unlink',
-    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
-    `--setup-hook=sync-in ${q(cache)} /var/cache/apt/archives`,
+    `--setup-hook=mkdir -p "$1"/var/cache/apt/archives && ${linkDebs(q(cache), '"$1"/var/cache/apt/archives')}`,
     ...(prefsFile
       ? [
           `--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${q(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`,
@@ -68,7 +84,7 @@ export function mmdebstrapArgs(
     // Divert the kernel's dracut hook before any package is configured.
     // dracut's own postinst calls the hook by path: a no-op stands in until applyTreefile restores it.
     `--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --divert ${DRACUT_HOOK_DIVERTED} --add ${DRACUT_HOOK} && mkdir -p "$1"${dirnamePosix(DRACUT_HOOK)} && printf '#!/bin/sh\nexit 0\n' > "$1"${DRACUT_HOOK} && chmod 755 "$1"${DRACUT_HOOK}`,
-    `--customize-hook=sync-out /var/cache/apt/archives ${q(cache)}`,
+    `--customize-hook=${linkDebs('"$1"/var/cache/apt/archives', q(cache), true)}`,
     '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin',
     tf.suite,
     target,

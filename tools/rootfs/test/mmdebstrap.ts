@@ -1,5 +1,8 @@
 import t from 'tap';
-import { excludePreferences, mmdebstrapArgs, packageSet, sourcesLines } from '../src/mmdebstrap.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { excludePreferences, linkDebs, mmdebstrapArgs, packageSet, sourcesLines } from '../src/mmdebstrap.js';
 import { treefile } from './fixtures/treefile.js';
 
 t.test("package set: packages + the architecture's, minus excludes, sorted", async (t) => {
@@ -51,8 +54,18 @@ t.test('the mmdebstrap command line', async (t) => {
   t.ok(args.includes('--include=systemd'));
   t.ok(args.includes('--aptopt=APT::Install-Recommends "true"'));
   t.ok(
-    args.includes(`--setup-hook=sync-in '/cache dir/it'\\''s' /var/cache/apt/archives`),
+    args.some((a) => a.startsWith('--setup-hook=') && a.includes(`find '/cache dir/it'\\''s' -maxdepth 1`)),
     'paths are shell-quoted for hooks',
+  );
+  t.ok(
+    args.some(
+      (a) => a.startsWith('--customize-hook=') && a.includes(`-links 1 -exec cp -l -f -t '/cache dir/it'\\''s'`),
+    ),
+    'what apt downloaded goes back to the cache',
+  );
+  t.notOk(
+    args.some((a) => /sync-(in|out)/.test(a)),
+    'the cache is not copied both ways',
   );
   t.ok(args.some((a) => a.includes('preferences.d') && a.includes("'/p'")));
   t.ok(
@@ -77,3 +90,35 @@ t.test('the mmdebstrap command line', async (t) => {
     mmdebstrapArgs(treefile(), '/out', '/c', null, true).args.includes('--aptopt=Acquire::Check-Valid-Until "false"'),
   );
 });
+
+t.test(
+  'the cache hooks: .debs linked in, only the downloaded ones linked back, copies across filesystems',
+  async (t) => {
+    const dir = t.testdir({ cache: { 'a.deb': 'a', 'b.deb': 'b', lock: '', partial: {} }, tree: {} });
+    const cache = join(dir, 'cache');
+    const archives = join(dir, 'tree/var/cache/apt/archives');
+    mkdirSync(archives, { recursive: true });
+    const sh = (script: string) => spawnSync('sh', ['-c', script, 'hook', join(dir, 'tree')], { encoding: 'utf8' });
+    const q = (p: string) => `'${p}'`;
+    const into = sh(linkDebs(q(cache), '"$1"/var/cache/apt/archives'));
+    t.equal(into.status, 0, into.stderr);
+    t.same(readdirSync(archives).sort(), ['a.deb', 'b.deb'], 'only the .debs');
+    t.equal(statSync(join(archives, 'a.deb')).ino, statSync(join(cache, 'a.deb')).ino, 'a link, not a copy');
+    writeFileSync(join(archives, 'c.deb'), 'c');
+    const back = sh(linkDebs('"$1"/var/cache/apt/archives', q(cache), true));
+    t.equal(back.status, 0, back.stderr);
+    t.same(readdirSync(cache).sort(), ['a.deb', 'b.deb', 'c.deb', 'lock', 'partial']);
+    t.equal(statSync(join(cache, 'c.deb')).nlink, 2);
+    // /dev/shm is another filesystem (tmpfs): cp -l fails there, and the .debs are copied.
+    t.not(statSync('/dev/shm').dev, statSync(dir).dev, '/dev/shm is another filesystem');
+    const elsewhere = join('/dev/shm', `debian-atomic-test-${process.pid}`);
+    mkdirSync(elsewhere);
+    t.teardown(() => rmSync(elsewhere, { recursive: true, force: true }));
+    const copied = sh(linkDebs(q(cache), q(elsewhere)));
+    t.equal(copied.status, 0, copied.stderr);
+    t.equal(copied.stderr, '', 'the failed links are not reported');
+    t.same(readdirSync(elsewhere).sort(), ['a.deb', 'b.deb', 'c.deb']);
+    t.equal(readFileSync(join(elsewhere, 'c.deb'), 'utf8'), 'c');
+    t.equal(statSync(join(elsewhere, 'a.deb')).nlink, 1);
+  },
+);
