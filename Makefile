@@ -221,8 +221,9 @@ oci-boot-test: commit
 
 # Boot the variant's image with the serial console on this terminal, logged in as root through
 # systemd credentials (nothing baked into the image), writes to a throwaway overlay; SSH port printed.
+# A desktop variant also gets a screen: QEMU's window, or VNC on 127.0.0.1 (RUN_DISPLAY=gtk|vnc|none).
 run: image
-	@scripts/run-vm.sh $(BUILD)/disk.$(FORMAT) $(FORMAT)
+	@scripts/run-vm.sh $(BUILD)/disk.$(FORMAT) $(FORMAT) $(BUILD)/treefile.json
 
 # make run, driven as a person would (check-slow): logged in on the console, SSH, Ctrl-a x, image unchanged.
 run-test: image

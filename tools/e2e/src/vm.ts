@@ -268,10 +268,13 @@ export class Vm {
       'BatchMode=yes',
       '-o',
       `ConnectTimeout=${connectTimeout}`,
+      // A guest that does not answer for 2 minutes is gone: 30 s was too short for a TCG guest
+      // starting a desktop on a loaded host (ssh exited 255, silently at LogLevel=ERROR). The
+      // command's own timeout still bounds the whole call.
       '-o',
       'ServerAliveInterval=5',
       '-o',
-      'ServerAliveCountMax=6',
+      'ServerAliveCountMax=24',
       '-i',
       this.o.sshKey,
       '-p',

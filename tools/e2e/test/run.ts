@@ -2,12 +2,14 @@
  * `make run`: the variant's image boots with the serial console on the terminal and a person is
  * logged in without a password or autologin in the image (systemd credentials through SMBIOS);
  * SSH answers on the printed port with the printed key; Ctrl-a x quits; the image is unchanged.
- * Driven as a person would: `make run` with its stdin and stdout as the terminal.
+ * Driven as a person would: `make run` with its stdin and stdout as the terminal. A desktop's
+ * `make run` also has a screen (VNC on 127.0.0.1 when there is no display).
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { run } from '@debian-atomic/lib';
 import { BUILD, ROOT, VARIANT } from './fixtures/images.js';
@@ -107,4 +109,53 @@ t.test(`make run VARIANT=${VARIANT}: a logged-in shell on the serial console, SS
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000))]);
   t.equal(code, 0, 'Ctrl-a x quits QEMU and make run exits 0');
   t.equal(await sha256(disk), before, 'the image on disk is byte-identical after the session');
+});
+
+t.test("a desktop's make run: a VNC screen on 127.0.0.1, the serial console still on the terminal", async (t) => {
+  // Any image will do to see QEMU's screen and console: a treefile whose default target is
+  // graphical.target (what workstation and kde have) is what makes run-vm.sh give it a screen.
+  const dir = t.testdir({ 'treefile.json': JSON.stringify({ 'default-target': 'graphical.target' }) });
+  const env: NodeJS.ProcessEnv = { ...process.env, RUN_TIMEOUT: '300', RUN_KEY_DIR: join(dir, 'key') };
+  delete env.DISPLAY;
+  delete env.WAYLAND_DISPLAY;
+  delete env.RUN_DISPLAY;
+  const proc = spawn(
+    join(ROOT, 'scripts/run-vm.sh'),
+    [join(BUILD, 'disk.qcow2'), 'qcow2', join(dir, 'treefile.json')],
+    { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => proc.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const until = async (what: string, test: () => boolean, ms: number) => {
+    for (const start = Date.now(); !test(); await new Promise((r) => setTimeout(r, 250))) {
+      if (proc.exitCode !== null) throw new Error(`run-vm.sh exited (${proc.exitCode}) before ${what}: ${err}`);
+      if (Date.now() - start > ms) throw new Error(`no ${what} after ${ms / 1000} s: ${err}`);
+    }
+  };
+  await until('VNC line', () => /VNC viewer on 127\.0\.0\.1:\d+/.test(err), 60_000);
+  const vnc = Number(/VNC viewer on 127\.0\.0\.1:(\d+)/.exec(err)![1]);
+  t.ok(vnc >= 5900 && vnc < 6000, `no $DISPLAY: the screen is VNC on 127.0.0.1:${vnc}`);
+  // QEMU's VNC server greets with its protocol version (RFB 003.008) as soon as it listens.
+  let banner = '';
+  await until(
+    'RFB greeting',
+    () => {
+      if (banner) return true;
+      const sock = connect(vnc, '127.0.0.1');
+      sock.on('data', (d) => ((banner ||= d.toString('latin1')), sock.destroy()));
+      sock.on('error', () => sock.destroy());
+      return false;
+    },
+    60_000,
+  );
+  t.match(banner, /^RFB \d{3}\.\d{3}\n$/, `a VNC server answers: ${JSON.stringify(banner)}`);
+  // The firmware's and the kernel's messages still come to this terminal (-serial mon:stdio).
+  await until('serial output', () => /BdsDxe|Linux version|GRUB/.test(out), 240_000);
+  t.pass('the serial console is on the terminal beside the screen');
+  proc.stdin.write('\x01x');
+  await until('QEMU quitting on Ctrl-a x', () => proc.exitCode !== null, 30_000).catch(() => undefined);
+  t.equal(proc.exitCode, 0, 'Ctrl-a x quits it, as without a screen');
 });
