@@ -129,8 +129,6 @@ grep -q '"changed"' "$work/src/build/$variant/commit.json" || die "no commit.jso
 
 r_cold=$(ratio "$sum_cold" "$sum_bare")
 r_noop=$(ratio "$t_noop" "$(awk -v a="$sum_cold" -v n="$rounds" 'BEGIN { print a / n }')")
-# The stages of the last round: where the time went.
-stages() { sort -rn "$BENCH_LOGS/$1-$rounds.stages" | awk '$1 >= 0.5' | head -n 6 | sed 's/^ */    /'; }
 echo "== bench/commit.sh: make commit VARIANT=$variant vs bare tools ($(date -u +%FT%TZ), $(nproc) cores, $rounds round(s))"
 for ((i = 1; i <= rounds; i++)); do
   tb="t_bare_$i" lb="load_bare_$i" tc="t_cold_$i" lc="load_cold_$i"

@@ -52,6 +52,11 @@ timed() {
   say "$name: ${!t} s"
 }
 
+# stages SIDE: the longest lines (>= 0.5 s, at most 6) of $BENCH_LOGS/SIDE-$rounds.stages, the last
+# round's stage log (stage-shell.sh for make's recipe lines, substep for bare steps), indented for
+# the summary block, without make's steps-log variable.
+stages() { sort -rn "$BENCH_LOGS/$1-$rounds.stages" | awk '$1 >= 0.5' | head -n 6 | sed -E 's/^ */    /; s/DEBIAN_ATOMIC_STEPS=[^ ]+ //'; }
+
 # ratio A B: A / B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # verdict RATIO GOAL: "ok" when RATIO <= GOAL.

@@ -56,7 +56,6 @@ for ((i = 1; i <= rounds; i++)); do
 done
 
 r=$(ratio "$sum_one" "$sum_cold")
-stages() { sort -rn "$BENCH_LOGS/$1-$rounds.stages" | awk '$1 >= 0.5' | head -n 6 | sed -E 's/^ */    /; s/DEBIAN_ATOMIC_STEPS=[^ ]+ //'; }
 echo "== bench/rebuild.sh: one package ($package) added to $variant vs the cold build ($(date -u +%FT%TZ), $(nproc) cores, $rounds round(s))"
 for ((i = 1; i <= rounds; i++)); do
   tc="t_cold_$i" lc="load_cold_$i" to="t_one_$i" lo="load_one_$i"

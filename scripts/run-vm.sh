@@ -10,8 +10,9 @@
 #   - a desktop (TREEFILE's default target is graphical.target) also gets a screen: QEMU's own
 #     window when this session has a display ($DISPLAY or $WAYLAND_DISPLAY) and QEMU's GTK UI is
 #     installed (qemu-system-gui), else a VNC server on a free port of 127.0.0.1, printed at start.
-#     RUN_DISPLAY=gtk|vnc|none overrides. Its CPU is a Nehalem (x86-64-v2): under TCG, -cpu max
-#     crashes llvmpipe (the greeter's software GL) and avx2=off makes libgcrypt die of SIGILL.
+#     RUN_DISPLAY=gtk|vnc|none overrides. It gets 4 GiB and a Nehalem CPU (x86-64-v2): under
+#     TCG, -cpu max crashes llvmpipe, the greeter's software GL, and avx2=off makes libgcrypt
+#     die of SIGILL.
 # Ctrl-a x quits QEMU (Ctrl-a h: QEMU's console help). Usage: run-vm.sh IMAGE [qcow2|raw [TREEFILE]]
 set -eu
 image=${1:?usage: run-vm.sh IMAGE [qcow2|raw [TREEFILE]]}
@@ -38,10 +39,12 @@ port=${RUN_SSH_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("12
 # No screen (-nographic: the serial console and QEMU's monitor on this terminal), or a desktop's.
 screen=(-nographic)
 cpu=max
+memory=2048
 display=none
 if [ -n "$treefile" ] && [ "$(jq -r '."default-target" // empty' "$treefile" 2>/dev/null)" = graphical.target ]; then
   if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -e /usr/lib/x86_64-linux-gnu/qemu/ui-gtk.so ]; then display=gtk; else display=vnc; fi
   cpu=Nehalem
+  memory=4096
 fi
 display=${RUN_DISPLAY:-$display}
 case $display in
@@ -68,7 +71,7 @@ say "ssh -i $keydir/id_ed25519 -p $port -o StrictHostKeyChecking=no -o UserKnown
 [ "$display" != vnc ] || say "the screen: a VNC viewer on 127.0.0.1:$vnc (vncviewer 127.0.0.1::$vnc)"
 # RUN_TIMEOUT (seconds) bounds the session, for tests; interactive sessions have none.
 ${RUN_TIMEOUT:+timeout --foreground -k 5 "$RUN_TIMEOUT"} qemu-system-x86_64 \
-  -accel tcg -cpu "${RUN_CPU:-$cpu}" -m "${RUN_MEMORY:-$([ "$display" = none ] && echo 2048 || echo 4096)}" -smp 2 -machine q35 "${screen[@]}" \
+  -accel tcg -cpu "${RUN_CPU:-$cpu}" -m "${RUN_MEMORY:-$memory}" -smp 2 -machine q35 "${screen[@]}" \
   -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
   -drive "if=pflash,format=raw,file=$tmp/vars.fd" \
   -drive "if=virtio,format=qcow2,file=$tmp/overlay.qcow2" \

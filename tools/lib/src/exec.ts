@@ -1,7 +1,8 @@
 /**
  * Running the real Debian tools: execa with stderr captured and turned into a clean ToolError.
- * execa is loaded on the first run, not with the module: its import costs about a third of a
- * second, which every tool's --help, usage error and pure run would pay.
+ * execa is loaded on the first run, not with the module: every tool's --help, usage error and
+ * pure run would pay for its import (--help of hwdetect and treefile-lint: 0.43 s each, 0.54 s
+ * with execa loaded at start).
  */
 import type { Options as ExecaOptions } from 'execa';
 import { ToolError } from './errors.js';
