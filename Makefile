@@ -46,7 +46,7 @@ POLICIES := $(wildcard variants/hardware/*.yaml)
 
 TS_SOURCES := $(shell find tools/*/src -name '*.ts' 2>/dev/null) $(wildcard tools/*/package.json tools/*/tsconfig.json)
 
-.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test hwdetect-boot-test boot-test-images hwdetect-report-test registry-test layering-test secureboot-test desktop-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
+.PHONY: all deps toolbox build lint format test check check-slow resolve plan rootfs install-debs hwdetect-apply usr-unify commit image iso report iso-test derived-test podman boot-test raw-boot-test hwdetect-boot-test boot-test-images hwdetect-report-test registry-test layering-test secureboot-test desktop-test oci oci-boot-test run run-test newcomer-test fresh-clone-test serve update-test comps-sync clean help FORCE
 .DELETE_ON_ERROR:
 
 all: image
@@ -194,6 +194,9 @@ derived-test: oci podman
 # The proof: boot the image in QEMU (OVMF, TCG) and check it from inside over SSH.
 boot-test: commit
 	VARIANT=$(VARIANT) E2E_TESTS="test/boot.ts test/serve.ts" scripts/run-tests.sh tools/e2e
+# The same commit as a raw disk image (disk-image --format raw) boots too (check-slow).
+raw-boot-test: commit
+	VARIANT=$(VARIANT) E2E_TESTS=test/boot-raw.ts scripts/run-tests.sh tools/e2e
 
 # hwdetect on the target: the server variant (its policy enables it) built from the treefile, with
 # debian-atomic-hwdetect from this run's .deb, booted with an extra NVMe disk and checked over SSH.

@@ -154,3 +154,85 @@ bench_base_commit() {
   nice -n 19 make -C "$base_src" --no-print-directory VARIANT="$variant" commit >"$BENCH_LOGS/base-commit.log" 2>&1 ||
     die "make commit failed (log: $BENCH_LOGS/base-commit.log)"
 }
+
+# mkosi_bench_start VARIANT: bench_start, a work copy of this checkout in $work/src with its
+# toolbox, and the mkosi project of the variant (mkosi_project): the start of the benches against mkosi.
+mkosi_bench_start() {
+  bench_start "$1" "mmdebstrap --mode=root, mkosi, bubblewrap"
+  make_work_copy "$work/src"
+  make -C "$work/src" --no-print-directory toolbox >"$BENCH_LOGS/toolbox.log" 2>&1 || die "make toolbox failed (log: $BENCH_LOGS/toolbox.log)"
+  mkosi_project "$variant"
+}
+
+# mkosi_project VARIANT: the peer's side of the mkosi benches (bench/mkosi.sh, bench/boot.sh).
+# mkosi 25 (trixie) runs from a trixie tree through bubblewrap (bench/mkosi-tree.sh builds it
+# once; bookworm's mkosi 14 is too old). Generates, in $work/mkosi, the mkosi project of the
+# equivalent image from the variant's resolved treefile (the Makefile's own `plan` steps, in the
+# work copy $work/src): the same packages plus systemd-boot-efi, trixie main only, Format=disk,
+# UEFI with systemd-boot, the treefile's kernel arguments. Defines mkosi_run (mkosi in the tree,
+# in the project) and sets out (mkosi's output directory: image.raw) and treefile. When mkosi's
+# package cache is empty an untimed warm-up build fills it: ours starts from a warm .deb cache.
+mkosi_project() {
+  local variant=$1
+  mkosi_tree=${MKOSI_TREE:-$DEBIAN_ATOMIC_CACHE/mkosi-tree}
+  mkosi_packages=$DEBIAN_ATOMIC_CACHE/mkosi-packages
+  MKOSI_TREE=$mkosi_tree "$bench_main/bench/mkosi-tree.sh" || die "building the mkosi tree failed"
+  # The treefile of the Makefile's rootfs step (with the hardware policy's packages), by its own steps.
+  make -C "$work/src" --no-print-directory VARIANT="$variant" BUILD="$work/mkosi-build" plan >"$BENCH_LOGS/plan.log" 2>&1 || die "make plan failed (log: $BENCH_LOGS/plan.log)"
+  treefile=$work/mkosi-build/treefile.json
+
+  # --- the mkosi project: generated from the resolved treefile ------------------------------
+  project=$work/mkosi
+  # Output and workspace outside the project: mkosi refuses a workspace inside its build sources.
+  out=$work/mkosi-out
+  mkdir -p "$project/sandbox/etc/apt/sources.list.d" "$out" "$work/mkosi-workspace" "$work/mkosi-cache" "$mkosi_packages"
+  # mkosi's default Debian sources add -debug (the mirror answers 400), -updates and -security;
+  # the treefile builds from its repos only, so mkosi gets those.
+  jq -r '.repos[] | "Types: deb\nURIs: \(.mirror)\nSuites: \(.suite)\nComponents: \(.components | join(" "))\n" + (if .keyring then "Signed-By: \(.keyring)\n" else "" end)' \
+    "$treefile" >"$project/sandbox/etc/apt/sources.list.d/mkosi.sources"
+  {
+    echo '[Distribution]'
+    echo 'Distribution=debian'
+    echo "Release=$(jq -r .suite "$treefile")"
+    echo 'Architecture=x86-64'
+    echo
+    echo '[Output]'
+    echo 'Format=disk'
+    echo 'Output=image'
+    echo "OutputDirectory=$out"
+    echo
+    echo '[Content]'
+    echo 'Bootable=yes'
+    echo 'Bootloader=systemd-boot'
+    # systemd-boot's EFI binary comes from the image; the rest is the treefile's package set.
+    jq -r --arg a "$(jq -r .architecture "$treefile")" \
+      '"Packages=" + ((([.packages[], (.["packages-" + $a] // [])[]] - (.["exclude-packages"] // [])) + ["systemd-boot-efi"]) | unique | join(","))' "$treefile"
+    echo "KernelCommandLine=$(jq -r '.["kernel-args"] // [] | join(" ")' "$treefile")"
+    # Without these systemd-firstboot waits for answers on the first boot.
+    echo 'Locale=C.UTF-8'
+    echo 'Keymap=us'
+    echo 'Timezone=UTC'
+    echo 'Hostname=debian-atomic'
+    echo 'RootPassword=debian-atomic'
+    echo
+    echo '[Build]'
+    echo "SandboxTrees=$project/sandbox"
+    echo "WorkspaceDirectory=$work/mkosi-workspace"
+    # The incremental cache (--incremental=yes needs one): per run, so the cold build is cold.
+    echo "CacheDirectory=$work/mkosi-cache"
+    echo "PackageCacheDirectory=$mkosi_packages"
+    echo 'WithNetwork=no'
+  } >"$project/mkosi.conf"
+
+  # mkosi from the trixie tree: its system directories read-only, the work directory and the package
+  # cache bound in, the host's network and devices (mkosi sets up its own sandbox inside).
+  mkosi_run() {
+    sandbox --root "$mkosi_tree" --read-only-root --host-devices --network --all-caps \
+      --bind "$work" --bind "$mkosi_packages" --setenv SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" --chdir "$project" -- mkosi "$@"
+  }
+
+  if [ -z "$(find "$mkosi_packages" -name '*.deb' -print -quit)" ]; then
+    # Ours starts with a warm .deb cache; give mkosi the same before timing it.
+    timed mkosi_warmup mkosi_run -ff build
+  fi
+}

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 status=0
 summary=""
 # update-size first: it builds (or brings up to date) the commit oci-wrap reuses.
-for bench in commit rebuild mkosi update-size oci-wrap; do
+for bench in commit rebuild mkosi boot update-size oci-wrap; do
   echo "run-all: bench/$bench.sh (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   if out=$("$here/$bench.sh" "$@"); then
     summary+="$out"$'\n'

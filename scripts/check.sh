@@ -5,7 +5,7 @@
 # any failed. Each group prints its own "N passed, N failed" line. make (with the flags of the
 # make that called us, through MAKEFLAGS) runs the VM groups.
 #   check.sh fast TOOL_DIR...   unit suites + packaging (the boot tests' images build meanwhile), newcomer dry runs, boot tests
-#   check.sh slow               reproducibility + Day-2 updates, registry updates, package layering, Secure Boot, installer ISO, derived images, desktops, hwdetect report, make run, a fresh clone
+#   check.sh slow               reproducibility + Day-2 updates, the raw image boot, registry updates, package layering, Secure Boot, installer ISO, derived images, desktops, hwdetect report, make run, a fresh clone
 #   check.sh desktop VARIANT... each desktop variant's commit, then its desktop test (make desktop-test)
 set -u
 cd "$(dirname "$0")/.."
@@ -34,6 +34,7 @@ case $group in
     ;;
   slow)
     VARIANT=${VARIANT:-base} DEBIAN_ATOMIC_UPDATE_TEST=1 E2E_TESTS="test/reproducible.ts ${SLOW_TESTS:-test/update.ts}" scripts/run-tests.sh tools/e2e || rc=1
+    sub raw-boot-test
     sub registry-test
     sub layering-test
     sub secureboot-test

@@ -2,7 +2,8 @@
  * The proof of Day 1: the variant's image boots under OVMF+TCG and, checked from
  * inside over SSH: multi-user is reached, ostree admin status shows the booted
  * commit, /usr is read-only, /etc is writable and /var persists across a reboot,
- * dpkg -l works, the configured user logs in. Then the raw image boots too.
+ * dpkg -l works, the configured user logs in, the initramfs has its documented driver set.
+ * The raw format boots too: test/boot-raw.ts, make raw-boot-test (check-slow).
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { HostSchema } from '../../atomic/src/schema.js';
 
 // Generous: TCG on a loaded 2-core machine; an idle one reaches SSH in about 2.5 minutes.
 const BOOT_LIMIT = 900_000;
+// lsinitrd unpacks the whole initramfs: under TCG on a loaded host that took over 2 minutes (gzip).
+const LSINITRD_LIMIT = 600_000;
 
 t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`, async (t) => {
   const { ref, commit } = commitInfo();
@@ -47,7 +50,8 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
 
   t.equal((await vm.ssh('systemctl is-active multi-user.target')).trim(), 'active', 'multi-user.target reached');
   const analyze = await vm.ssh('systemd-analyze time || true');
-  const userspace = /multi-user\.target reached after ([\d.]+(?:min )?[\d.]*s)/.exec(analyze)?.[1];
+  // Any of systemd's time spans: "58.3s", "1min 21.083s", "2min 591ms".
+  const userspace = /multi-user\.target reached after (.+?) in userspace/.exec(analyze)?.[1];
   t.ok(userspace, `guest time to multi-user: ${userspace} (${analyze.split('\n')[0]})`);
   process.stderr.write(
     `boot-test ${VARIANT}: guest time to multi-user.target: ${userspace}; ${analyze.split('\n')[0]}\n`,
@@ -111,6 +115,22 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
   t.match(await vm.ssh('id'), /\(sudo\)/, 'the configured user is in sudo');
   t.equal((await vm.ssh('systemctl --failed --no-legend --plain | wc -l')).trim(), '0', 'no failed units');
 
+  // The initramfs's documented set (variants/files/dracut-debian-atomic.conf): not host-only, so
+  // every local-disk controller and root file system of ours; not the rest of what dracut offers.
+  const initrd = await vm.sudo('lsinitrd /usr/lib/modules/$(uname -r)/initramfs.img', LSINITRD_LIMIT);
+  const builtin = await vm.ssh('cat /usr/lib/modules/$(uname -r)/modules.builtin');
+  const ko = (m: string) => new RegExp(`/${m.replace(/[_-]/g, '[_-]')}\\.ko(\\.xz|\\.zst)?$`, 'm');
+  const storage = ['virtio_blk', 'virtio_scsi', 'nvme', 'ahci', 'sd_mod', 'usb_storage', 'uas', 'xhci_pci'];
+  const more = ['megaraid_sas', 'mpt3sas', 'vmw_pvscsi', 'hv_storvsc', 'mmc_block', 'usbhid'];
+  for (const m of [...storage, ...more, 'ext4', 'xfs', 'btrfs']) {
+    t.ok(ko(m).test(initrd) || ko(m).test(builtin), `the initramfs has ${m}`);
+  }
+  const fs = ['ocfs2', 'gfs2', 'ceph', 'f2fs', 'bcachefs'];
+  for (const m of [...fs, 'nbd', 'rbd', 'qla2xxx', 'lpfc', 'libiscsi', 'ib_core']) {
+    t.notOk(ko(m).test(initrd), `the initramfs leaves out ${m}`);
+  }
+  t.notMatch(initrd, /\/hwdb\.bin$/m, "the initramfs leaves out udev's hardware database");
+
   await vm.reboot(BOOT_LIMIT);
   t.equal(
     await vm.ssh('cat /etc/debian-atomic-test /var/debian-atomic-test'),
@@ -119,26 +139,4 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
   );
   t.match(await vm.ssh('ostree admin status'), new RegExp(`^\\* debian ${commit}\\.0`, 'm'));
   await vm.stop();
-});
-
-t.test(`${VARIANT}: the raw image boots too`, async (t) => {
-  const { ref, commit } = commitInfo();
-  const { config, key } = testConfig();
-  const disk = join(BUILD, 'boot-test.raw');
-  diskImage(['--repo', join(BUILD, '../repo'), '--ref', ref, '--config', config, '--format', 'raw', '--output', disk]);
-  const vm = new Vm({
-    disk,
-    format: 'raw',
-    serialLog: join(BUILD, 'boot-test-raw-serial.log'),
-    sshKey: key,
-    user: 'debian',
-    password: PASSWORD,
-    timeout: 900,
-    snapshot: true,
-  });
-  t.teardown(() => vm.kill());
-  await vm.start();
-  await vm.waitForSsh(BOOT_LIMIT);
-  t.match(await vm.ssh('ostree admin status'), new RegExp(`^\\* debian ${commit}\\.0`, 'm'));
-  await vm.kill();
 });
