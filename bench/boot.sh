@@ -53,12 +53,15 @@ Wants=bench-boot-report.service
 # An SMBIOS type 11 string: io.systemd.credential.binary:NAME=BASE64 (no comma to escape).
 credential() { printf 'type=11,value=io.systemd.credential.binary:%s=%s' "$1" "$(printf '%s' "$2" | base64 -w0)"; }
 
+# since START: seconds (one decimal) from START (date +%s.%N) to now.
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # boot SIDE DISK ROUND: one first boot; sets host_SIDE_ROUND, guest_SIDE_ROUND, load_SIDE_ROUND.
 boot() {
   local side=$1 disk=$2 i=$3
   local name=$side-$i
   local serial=$BENCH_LOGS/$name.serial report=$BENCH_LOGS/$name.report vars=$work/$name.vars.fd
-  local qemu start load login='' waited=0 limit=${BOOT_TIMEOUT:-1200}
+  local qemu start load login='' limit=${BOOT_TIMEOUT:-1200}
   cp /usr/share/OVMF/OVMF_VARS_4M.fd "$vars"
   : >"$serial"
   : >"$report"
@@ -77,7 +80,7 @@ boot() {
   qemu=$!
   until grep -aq BENCH-BOOT-REPORT-END "$report"; do
     if [ -z "$login" ] && grep -aq 'login:' "$serial"; then
-      login=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+      login=$(since "$start")
     fi
     if ! kill -0 "$qemu" 2>/dev/null; then
       die "$name: QEMU ended before the guest's boot report (serial: $serial, report: $report)"
@@ -88,7 +91,7 @@ boot() {
   wait "$qemu" 2>/dev/null || true
   [ -n "$login" ] || grep -aq 'login:' "$serial" || die "$name: no login prompt on the serial console (serial: $serial)"
   # The prompt can come out between two polls of the report: it is then at most 0.5 s late.
-  [ -n "$login" ] || login=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  [ -n "$login" ] || login=$(since "$start")
   local guest
   guest=$(startup_seconds "$report")
   [ -n "$guest" ] || die "$name: no 'Startup finished' line in the guest's report ($report)"

@@ -1,6 +1,6 @@
 /**
- * The raw disk image boots too (make raw-boot-test, in check-slow): make boot-test shows that a
- * raw image of the commit holds the bytes of the qcow2 it boots; this boots the raw one itself.
+ * The raw disk image boots too (make raw-boot-test, in check-slow): make boot-test boots the
+ * commit as qcow2, this the same commit as disk-image's raw output.
  */
 import t from 'tap';
 import { join } from 'node:path';
