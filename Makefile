@@ -11,6 +11,10 @@
 # Layout: build/<variant>/{treefile.json,rootfs/,disk.<format>,...}, build/repo (the OSTree repo,
 # shared by all variants: one ref per variant), build/test-logs/.
 VARIANT ?= base
+# INCREMENTAL=1: rootfs starts from the cached tree of the same inputs and apt-installs only the
+# packages added since (mkosi's --incremental): a fast rebuild, not byte-identical to a cold one.
+INCREMENTAL ?=
+TREES ?= $(CACHE)/trees
 # ALLOW_EXPIRED=1: accept a mirror whose Release is past Valid-Until (a frozen snapshot; forky expires in days).
 ALLOW_EXPIRED ?=
 FORMAT ?= qcow2
@@ -136,7 +140,7 @@ ATOMIC_DEB = $(DEBS)/debian-atomic-atomic_$(VERSION)_all.deb
 HWDETECT_DEB = $(DEBS)/debian-atomic-hwdetect_$(VERSION)_all.deb
 rootfs: $(BUILD)/rootfs.json
 $(BUILD)/rootfs.json: $(BUILD)/treefile.json $(VARIANT_FILES) $(LIB_SRC) $(ON_TARGET_SRC) $(wildcard tools/rootfs/src/*.ts tools/usr-unify/src/*.ts) | build $(DEBS)/.stamp
-	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) $(RECORD)
+	$(call TOOL,rootfs) --treefile $< --output $(BUILD)/rootfs --cache $(CACHE)/apt $(if $(ALLOW_EXPIRED),--allow-expired) $(if $(INCREMENTAL),--incremental --trees $(TREES)) $(RECORD)
 
 install-debs: $(BUILD)/install-debs.json
 $(BUILD)/install-debs.json: $(BUILD)/rootfs.json

@@ -48,7 +48,8 @@ function readOnlyRootArgs(root: string): string[] {
 export function bwrapArgs(opts: SandboxOptions): string[] {
   const rootArgs = opts.readOnlyRoot ? readOnlyRootArgs(opts.root) : ['--bind', opts.root, '/'];
   const devices = opts.hostDevices ? ['--dev-bind', '/dev', '/dev', '--ro-bind', '/sys', '/sys'] : ['--dev', '/dev'];
-  const args = [...rootArgs, ...devices, '--proc', '/proc', '--tmpfs', '/tmp', '--die-with-parent'];
+  // /tmp as on a real system (1777): apt drops to _apt for its downloads and signature checks.
+  const args = [...rootArgs, ...devices, '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp', '--die-with-parent'];
   if (!opts.network) args.push('--unshare-net');
   else args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf', '--ro-bind', '/etc/hosts', '/etc/hosts');
   args.push('--unshare-ipc', '--unshare-uts', '--unshare-pid');

@@ -27,6 +27,17 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       describe:
         'Accept a Release file past its Valid-Until (a frozen mirror snapshot; testing suites expire within days)',
     })
+    .option('incremental', {
+      type: 'boolean',
+      default: false,
+      describe:
+        "Start from the cached tree of the same inputs and apt-install only the added packages (mkosi's --incremental; the tree is not byte-identical to a cold build)",
+    })
+    .option('trees', {
+      type: 'string',
+      describe: 'Where --incremental keeps its trees',
+      default: join(cacheDir(), 'trees'),
+    })
     .example('treefile-lint --resolve variants/treefiles/base.yaml | $0 --treefile - --output build/base/rootfs', '')
     .parseAsync();
   // Every input is checked before any build work: a bad one is found in seconds, not after mmdebstrap.
@@ -39,6 +50,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     args.cache,
     new Progress(TOOL, { quiet: args.quiet }),
     args['allow-expired'],
+    args.incremental
+      ? { trees: args.trees, note: (m: string) => args.quiet || io.stderr.write(`${TOOL}: ${m}\n`) }
+      : undefined,
   );
   writeJson(result, io.stdout);
   return 0;

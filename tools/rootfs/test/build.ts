@@ -4,15 +4,15 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { lstat, readFile, readlink, writeFile, mkdir } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { treefile } from './fixtures/treefile.js';
 
 const bin = resolve(import.meta.dirname, '../dist/bin.js');
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1763812800' };
 
-function rootfs(dir: string, tf: object, output: string) {
-  const r = spawnSync('node', [bin, '--treefile', '-', '--output', output, '--quiet'], {
+function rootfs(dir: string, tf: object, output: string, extra: string[] = ['--quiet']) {
+  const r = spawnSync('node', [bin, '--treefile', '-', '--output', output, ...extra], {
     input: JSON.stringify(tf),
     encoding: 'utf8',
     env,
@@ -66,7 +66,6 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   );
   t.match(await readlink(join(output, 'etc/systemd/system/default.target')), /multi-user\.target$/);
   t.equal(await readFile(join(output, 'etc/machine-id'), 'utf8'), '', 'machine-id is empty: set on first boot');
-  const { readdir } = await import('node:fs/promises');
   t.same(
     (await readdir(join(output, 'etc/ssh')).catch(() => [] as string[])).filter((f) => f.startsWith('ssh_host_')),
     [],
@@ -93,21 +92,86 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
 
   // A failing postprocess names the script and its output, and leaves the previous tree as it was.
   await writeFile(join(output, 'marker'), 'previous build');
-  // The smallest tree a postprocess runs in (Essential: yes only): the failure is what is tested.
+  // The smallest tree a postprocess runs in and apt runs in (Essential: yes, and apt): the failure
+  // is what is tested, and --incremental keeps the tree mmdebstrap made for the test below.
+  const trees = join(dir, 'trees');
+  const incremental = ['--incremental', '--trees', trees];
+  const small = (packages: string[], over: object = {}) =>
+    treefile({ 'mmdebstrap-variant': 'essential', packages, ...over } as never);
   const bad = rootfs(
     dir,
-    treefile({
-      'mmdebstrap-variant': 'essential',
-      packages: ['base-files'],
-      postprocess: ['#!/bin/sh\necho "about to fail: missing thing" >&2\nexit 3\n'],
-    } as never),
+    small(['apt'], { postprocess: ['#!/bin/sh\necho "about to fail: missing thing" >&2\nexit 3\n'] }),
     output,
+    ['--quiet', ...incremental],
   );
   t.equal(bad.status, 1);
   t.match(bad.stderr, /^rootfs: postprocess script postprocess\[0\] failed\n/);
   t.match(bad.stderr, /about to fail: missing thing/);
   t.equal(await readFile(join(output, 'marker'), 'utf8'), 'previous build', 'previous output untouched');
   t.equal(bad.stdout, '');
+  const kept = (await readdir(trees)).filter((e) => /^[0-9a-f]{64}$/.test(e));
+  t.equal(kept.length, 1, "--incremental kept mmdebstrap's tree");
+  t.same(JSON.parse(await readFile(join(trees, kept[0]!, 'packages.json'), 'utf8')), { packages: ['apt'] });
+
+  // --incremental: the kept tree plus one package, installed by apt inside it.
+  const plus = rootfs(dir, small(['apt', 'tree']), output, incremental);
+  t.equal(plus.status, 0, plus.stderr);
+  t.match(plus.json(), { requested: 2, incremental: { reused: true, key: kept[0], added: ['tree'] } });
+  t.notMatch(plus.stderr, /building with mmdebstrap/);
+  const plusPkgs = JSON.parse(await readFile(join(output, 'usr/share/debian-atomic/packages.json'), 'utf8')) as Array<{
+    name: string;
+  }>;
+  t.ok(
+    plusPkgs.some((p) => p.name === 'tree'),
+    'the added package is in the manifest',
+  );
+  t.ok((await lstat(join(output, 'usr/bin/tree'))).isFile(), 'and in the tree');
+  t.same(
+    (await readdir(join(output, 'var/cache/apt/archives'))).filter((f) => f.endsWith('.deb')),
+    [],
+    'no .deb left in the tree',
+  );
+  t.same(
+    (await readdir(join(output, 'var/lib/apt/lists'))).filter((f) => f !== 'partial' && f !== 'lock'),
+    [],
+    'no package lists left in the tree',
+  );
+  t.notOk(await lstat(join(output, 'usr/sbin/policy-rc.d')).catch(() => null), 'no policy-rc.d left behind');
+  const resolvOf = (root: string) =>
+    lstat(join(root, 'etc/resolv.conf')).then(
+      (st) => (st.isSymbolicLink() ? 'symlink' : st.isFile() ? `file of ${st.size} bytes` : 'other'),
+      () => 'absent',
+    );
+  t.equal(await resolvOf(output), await resolvOf(join(trees, kept[0]!, 'tree')), 'resolv.conf as mmdebstrap left it');
+  t.ok(
+    (
+      await readdir(
+        join(
+          process.env.DEBIAN_ATOMIC_CACHE ??
+            join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, '.cache'), 'debian-atomic'),
+          'apt',
+        ),
+      )
+    ).some((f) => f.startsWith('tree_')),
+    "tree's .deb went to the cache",
+  );
+  t.same(
+    JSON.parse(await readFile(join(trees, kept[0]!, 'packages.json'), 'utf8')),
+    { packages: ['apt'] },
+    'the kept tree is still the cold one',
+  );
+
+  // A failure on the cached path falls back to mmdebstrap, whose error is a cold build's.
+  await writeFile(join(output, 'marker'), 'previous build');
+  const unknown = rootfs(dir, small(['apt', 'no-such-package-debian-atomic']), output, incremental);
+  t.equal(unknown.status, 1);
+  t.match(
+    unknown.stderr,
+    /^rootfs: incremental: the cached tree could not be used: install no-such-package-debian-atomic: .*no-such-package-debian-atomic.*; building with mmdebstrap\n/,
+  );
+  t.match(unknown.stderr, /rootfs: unknown package no-such-package-debian-atomic/);
+  t.equal(await readFile(join(output, 'marker'), 'utf8'), 'previous build', 'previous output untouched');
+  t.equal(unknown.stdout, '');
 });
 
 t.test('unknown package and unreachable mirror: one clear error, no output', async (t) => {
