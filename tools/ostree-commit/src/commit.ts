@@ -30,6 +30,8 @@ export interface CommitOptions {
   tree: string;
   ref?: string | undefined;
   mode: RepoMode;
+  /** zlib level of a new archive repository's objects (its archive.zlib-level); ostree's default is 6. */
+  zlibLevel?: number | undefined;
   /** ed25519 secret key file (needs an ostree built with ed25519 support). */
   signKey?: string | undefined;
   /** GPG key id and home directory (Debian's ostree signs with GPG). */
@@ -102,7 +104,7 @@ export async function commitTree(o: CommitOptions): Promise<CommitResult> {
     );
   if (o.gpgHomedir && !o.gpgSign) throw usageError('--gpg-homedir needs --gpg-sign KEYID');
   o.progress?.step(`repository ${repo}`);
-  await ostree.ensureRepo(o.mode);
+  await ostree.ensureRepo(o.mode, o.zlibLevel);
   const mode = await ostree.mode();
   const parent = await ostree.revParse(ref);
   const previousVersion = parent ? await ostree.metadataString(parent, 'version') : null;

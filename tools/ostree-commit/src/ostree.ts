@@ -16,7 +16,12 @@ export class Ostree {
     });
   }
 
-  async ensureRepo(mode: string): Promise<boolean> {
+  /**
+   * Create the repository unless it exists. A new archive repository gets zlibLevel as its
+   * archive.zlib-level: at ostree's default 6 most of a commit's time is zlib (base: 35 s against
+   * 17 s at 1, for 4 % larger objects). An existing repository's setting is its owner's.
+   */
+  async ensureRepo(mode: string, zlibLevel?: number): Promise<boolean> {
     await mkdir(this.repo, { recursive: true });
     const exists = await this.run(['config', 'get', 'core.mode']).then(
       (r) => r.stdout.trim(),
@@ -24,6 +29,8 @@ export class Ostree {
     );
     if (exists !== null) return false;
     await this.run(['init', `--mode=${mode}`], 'create the repository');
+    if (zlibLevel !== undefined && mode === 'archive')
+      await this.run(['config', 'set', 'archive.zlib-level', String(zlibLevel)], 'set the compression level');
     return true;
   }
 

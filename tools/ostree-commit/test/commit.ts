@@ -101,6 +101,22 @@ t.test('reproducible: same tree and SOURCE_DATE_EPOCH give the same checksum in 
   await t.rejects(ostree(join(dir, 'a'), 'show', '--print-metadata-key=ostree.sizes', a.commit), 'no ostree.sizes');
   const e = runCli(['--repo', join(dir, 'e'), tree], { SOURCE_DATE_EPOCH: '1763812801' }).json();
   t.not(e.commit, a.commit, 'the timestamp is part of the commit');
+
+  // A new archive repository compresses at zlib level 1 unless told: the commit is the same.
+  t.equal((await ostree(join(dir, 'a'), 'config', 'get', 'archive.zlib-level')).trim(), '1');
+  const z = runCli(['--repo', join(dir, 'z'), '--zlib-level', '9', tree], env).json();
+  t.equal(z.commit, a.commit, 'the compression level does not change the commit');
+  t.equal((await ostree(join(dir, 'z'), 'config', 'get', 'archive.zlib-level')).trim(), '9');
+  const kept = runCli(['--repo', join(dir, 'z'), '--zlib-level', '2', tree], env).json();
+  t.equal(kept.changed, false);
+  t.equal(
+    (await ostree(join(dir, 'z'), 'config', 'get', 'archive.zlib-level')).trim(),
+    '9',
+    "an existing repository's level is its own",
+  );
+  const bad = runCli(['--repo', join(dir, 'bad'), '--zlib-level', '0', tree], env);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--zlib-level 0: expected a whole number from 1 to 9/);
 });
 
 t.test('GPG-signed commits: a pull that verifies accepts the right key and refuses another', async (t) => {
