@@ -1,5 +1,6 @@
 /** The real ostree CLI (trixie's, from the toolbox on older hosts), with the paths it touches bound in. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { toolboxRun, type RunResult } from '@debian-atomic/lib';
 
 export class Ostree {
@@ -30,7 +31,14 @@ export class Ostree {
     if (exists !== null) return false;
     await this.run(['init', `--mode=${mode}`], 'create the repository');
     if (zlibLevel !== undefined && mode === 'archive')
-      await this.run(['config', 'set', 'archive.zlib-level', String(zlibLevel)], 'set the compression level');
+      // A repository left at another level would keep it: this run made it, this run takes it back.
+      await this.run(['config', 'set', 'archive.zlib-level', String(zlibLevel)], 'set the compression level').catch(
+        async (err: unknown) => {
+          for (const name of ['config', 'objects', 'refs', 'state', 'tmp', 'extensions'])
+            await rm(join(this.repo, name), { recursive: true, force: true });
+          throw err;
+        },
+      );
     return true;
   }
 

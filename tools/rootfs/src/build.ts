@@ -98,6 +98,8 @@ async function incrementalTree(
       }
       return { reused: true, key, added: reuse.added };
     } catch (err) {
+      // Ctrl-C is not a reason to build another way: the run ends.
+      if (err instanceof ToolError && err.code === 'interrupted') throw err;
       reason = `the cached tree could not be used: ${(err as { summary?: string }).summary ?? String(err)}`;
     }
   } else reason = reuse.reason;

@@ -10,14 +10,26 @@
  * Only the cold tree is kept: adding A and then B installs A and B on the cold tree, and taking A
  * out again still starts from it.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, run, tempSibling } from '@debian-atomic/lib';
+import { canonicalJson, onInterrupt, run, tempSibling } from '@debian-atomic/lib';
 import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
 import { excludePreferences, mmdebstrapArgs } from './mmdebstrap.js';
 
-/** Cached trees kept: the newest by use. A base tree is about 1 GB. */
+/** Cached trees kept: the most recently used keys. A base tree is about 0.6 GB, a desktop's 4-5 GB. */
 export const TREES_KEPT = 3;
 const FORMAT = 1;
 
@@ -80,10 +92,23 @@ export async function hostInputs(
   return { keyrings, mmdebstrap: version.stdout.trim(), epoch: process.env.SOURCE_DATE_EPOCH };
 }
 
-/** The cached tree of a key, or null. Its use is recorded (mtime), for pruning. */
+/**
+ * The trees directory: `<key>` is a symlink to the snapshot `<key>-<random>/` holding `tree/` and
+ * `packages.json`. A snapshot is never changed once in place: a new save makes a new snapshot and
+ * swaps the link (rename(2)), so a reader that followed the link once copies a tree that matches
+ * its package list, whatever builds run beside it. A snapshot no link points at is removed only
+ * after ORPHAN_GRACE_MS without use, so a copy that started before the swap can finish.
+ */
+export const ORPHAN_GRACE_MS = 3600e3;
+const KEY_RE = /^[0-9a-f]{64}$/;
+const SNAPSHOT_RE = /^([0-9a-f]{64})-[0-9a-f]{8}$/;
+
+/** The cached tree of a key, or null. Its use is recorded (the snapshot's mtime), for pruning. */
 export async function findTree(trees: string, key: string): Promise<CachedTree | null> {
-  const dir = join(trees, key);
   try {
+    const snapshot = await readlink(join(trees, key));
+    if (!SNAPSHOT_RE.test(snapshot)) return null;
+    const dir = join(trees, snapshot);
     const meta = JSON.parse(await readFile(join(dir, 'packages.json'), 'utf8')) as { packages?: unknown };
     if (!Array.isArray(meta.packages) || !(await stat(join(dir, 'tree'))).isDirectory()) return null;
     const now = new Date();
@@ -100,46 +125,57 @@ export async function copyTree(from: string, to: string): Promise<void> {
 }
 
 /**
- * Keep `tree` (a pristine mmdebstrap tree) as the cached tree of `key`: copied beside, then
- * renamed into place, so a reader never sees half a tree. Older keys beyond TREES_KEPT go.
+ * Keep `tree` (a pristine mmdebstrap tree) as the cached tree of `key`: copied into a new
+ * snapshot, which the key's link then points at. Keys beyond TREES_KEPT go.
  */
 export async function saveTree(trees: string, key: string, tree: string, packages: readonly string[]): Promise<void> {
   await mkdir(trees, { recursive: true });
-  const target = join(trees, key);
-  const tmp = tempSibling(target, 'new');
+  const snapshot = `${key}-${randomBytes(4).toString('hex')}`;
+  const tmp = tempSibling(join(trees, snapshot), 'new');
+  const link = tempSibling(join(trees, key), 'link');
+  const unregister = onInterrupt(async () => {
+    await rm(tmp, { recursive: true, force: true });
+    await rm(link, { force: true });
+  });
   try {
     await mkdir(tmp);
     await copyTree(tree, join(tmp, 'tree'));
     await writeFile(join(tmp, 'packages.json'), canonicalJson({ packages: [...packages].sort() }));
-    const old = tempSibling(target, 'old');
-    await rename(target, old).catch(() => undefined);
-    await rename(tmp, target);
-    await rm(old, { recursive: true, force: true });
+    await rename(tmp, join(trees, snapshot));
+    await symlink(snapshot, link);
+    await rename(link, join(trees, key));
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
+    await rm(link, { force: true });
     throw err;
+  } finally {
+    unregister();
   }
   await pruneTrees(trees, key);
 }
 
-/** Remove all but the TREES_KEPT most recently used trees (never `keep`), and leftovers of killed runs. */
-export async function pruneTrees(trees: string, keep: string): Promise<void> {
+const mtime = async (path: string) => (await stat(path).catch(() => null))?.mtimeMs ?? 0;
+
+/**
+ * Keep the TREES_KEPT most recently used keys (always `keep`); remove the snapshots no key
+ * links to once unused for ORPHAN_GRACE_MS, and a day-old leftover of a killed run.
+ */
+export async function pruneTrees(trees: string, keep: string, now = Date.now()): Promise<void> {
   const entries = await readdir(trees).catch(() => [] as string[]);
-  const leftovers = entries.filter((e) => e.startsWith('.'));
-  const kept = await Promise.all(
-    entries
-      .filter((e) => /^[0-9a-f]{64}$/.test(e))
-      .map(async (e) => ({ e, t: (await stat(join(trees, e)).catch(() => null))?.mtimeMs ?? 0 })),
+  const keys = await Promise.all(
+    entries.filter((e) => KEY_RE.test(e)).map(async (e) => ({ e, t: await mtime(join(trees, e)) })),
   );
-  kept.sort((a, b) => b.t - a.t);
-  const drop = kept.filter((k) => k.e !== keep).slice(TREES_KEPT - 1);
-  // A leftover of another run still copying is at most minutes old: only stale ones go.
-  const stale = (
-    await Promise.all(
-      leftovers.map(async (e) =>
-        ((await stat(join(trees, e)).catch(() => null))?.mtimeMs ?? 0) < Date.now() - 864e5 ? e : null,
-      ),
-    )
-  ).filter((e): e is string => e !== null);
-  for (const e of [...drop.map((d) => d.e), ...stale]) await rm(join(trees, e), { recursive: true, force: true });
+  keys.sort((a, b) => b.t - a.t);
+  for (const k of keys.filter((k) => k.e !== keep).slice(TREES_KEPT - 1)) await rm(join(trees, k.e), { force: true });
+  const linked = new Set<string>();
+  for (const k of keys) {
+    const target = await readlink(join(trees, k.e)).catch(() => null);
+    if (target !== null) linked.add(target);
+  }
+  for (const e of entries) {
+    const path = join(trees, e);
+    const orphan = SNAPSHOT_RE.test(e) && !linked.has(e) && (await mtime(path)) < now - ORPHAN_GRACE_MS;
+    const leftover = e.startsWith('.') && (await mtime(path)) < now - 864e5;
+    if (orphan || leftover) await rm(path, { recursive: true, force: true });
+  }
 }

@@ -85,12 +85,19 @@ export async function checkTreefileInputs(tf: ResolvedTreefile): Promise<void> {
   if (problems.length) throw inputError(problems[0]!, { detail: problems.slice(1).join('\n') || undefined });
 }
 
-/** --output is a directory to replace (never /, never a file); --cache a directory. */
-export async function checkOutputs(output: string, cache: string): Promise<void> {
+/** --output is a directory to replace (never /, never a file); --cache and --trees directories, not in --output. */
+export async function checkOutputs(output: string, cache: string, trees?: string): Promise<void> {
   const out = resolve(output);
   if (out === dirname(out)) throw usageError(`--output ${output}: refusing to replace the root directory`);
   const st = await stat(out).catch(() => null);
   if (st && !st.isDirectory()) throw usageError(`--output ${output}: exists and is not a directory`);
   const cst = await stat(cache).catch(() => null);
   if (cst && !cst.isDirectory()) throw usageError(`--cache ${cache}: exists and is not a directory`);
+  if (trees !== undefined) {
+    const tst = await stat(trees).catch(() => null);
+    if (tst && !tst.isDirectory()) throw usageError(`--trees ${trees}: exists and is not a directory`);
+    const t = resolve(trees);
+    if (t === out || t.startsWith(`${out}/`))
+      throw usageError(`--trees ${trees}: inside --output ${output}, which each build replaces`);
+  }
 }

@@ -1,5 +1,5 @@
 /** The command line of rootfs: check every input, build, print the result. Returns the exit code. */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { cacheDir, cli, type Io, Progress, writeJson } from '@debian-atomic/lib';
 import { buildRootfs } from './build.js';
 import { checkOutputs, checkTreefileInputs, readTreefileInput } from './inputs.js';
@@ -35,13 +35,13 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     })
     .option('trees', {
       type: 'string',
-      describe: 'Where --incremental keeps its trees',
-      default: join(cacheDir(), 'trees'),
+      describe: 'Where --incremental keeps its trees (default: trees/ beside --cache)',
     })
     .example('treefile-lint --resolve variants/treefiles/base.yaml | $0 --treefile - --output build/base/rootfs', '')
     .parseAsync();
   // Every input is checked before any build work: a bad one is found in seconds, not after mmdebstrap.
-  await checkOutputs(args.output, args.cache);
+  const trees = args.trees ?? join(dirname(resolve(args.cache)), 'trees');
+  await checkOutputs(args.output, args.cache, args.incremental ? trees : undefined);
   const tf = await readTreefileInput(args.treefile, io.stdin);
   await checkTreefileInputs(tf);
   const result = await buildRootfs(
@@ -50,9 +50,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     args.cache,
     new Progress(TOOL, { quiet: args.quiet }),
     args['allow-expired'],
-    args.incremental
-      ? { trees: args.trees, note: (m: string) => args.quiet || io.stderr.write(`${TOOL}: ${m}\n`) }
-      : undefined,
+    args.incremental ? { trees, note: (m: string) => args.quiet || io.stderr.write(`${TOOL}: ${m}\n`) } : undefined,
   );
   writeJson(result, io.stdout);
   return 0;

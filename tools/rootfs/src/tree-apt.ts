@@ -3,7 +3,9 @@
  * inside it (bubblewrap, with the network): what mmdebstrap would have done had the packages been
  * in --include, for rootfs --incremental. The same apt options as mmdebstrapArgs, the same .deb
  * cache (linked in, what apt downloaded linked back), and the same clean-up: no .debs, package
- * lists or apt caches are left in the tree. Services are not started (policy-rc.d, as mmdebstrap).
+ * lists or apt caches are left in the tree, nor the logs mmdebstrap removes for a reproducible
+ * tree. Services are not started: policy-rc.d answers 101 (as mmdebstrap's), and no init runs in
+ * the sandbox for deb-systemd-invoke to start anything with.
  */
 import { lstat, mkdir, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +14,17 @@ import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
 import { linkDebs } from './mmdebstrap.js';
 
 const POLICY_RC_D = 'usr/sbin/policy-rc.d';
+/** What mmdebstrap's cleanup removes when SOURCE_DATE_EPOCH is set (rootfs always sets it). */
+const LOGS = [
+  'var/log/dpkg.log',
+  'var/log/apt/history.log',
+  'var/log/apt/term.log',
+  'var/log/apt/eipp.log.xz',
+  'var/log/alternatives.log',
+  'var/cache/ldconfig/aux-cache',
+];
+/** The proxy settings mmdebstrap's apt inherits; bwrap's --clearenv would drop them. */
+const PROXY_ENV = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** apt's options: mmdebstrapArgs's --aptopt and --dpkgopt, as -o. */
@@ -43,7 +56,7 @@ const NETWORK_BINDS = ['etc/resolv.conf', 'etc/hosts'];
  * and a missing file would be left behind as bwrap's empty mount point (with the directories made
  * for it): a plain file stands in for the run. Returns what puts the tree back as it was.
  */
-async function standInsForBinds(root: string, keyrings: readonly string[]): Promise<() => Promise<void>> {
+export async function standInsForBinds(root: string, keyrings: readonly string[]): Promise<() => Promise<void>> {
   const undo: Array<() => Promise<void>> = [];
   for (const rel of NETWORK_BINDS) {
     const path = join(root, rel);
@@ -104,6 +117,7 @@ export async function aptInstallInTree(
         roBinds: keyrings,
         cwd: '/',
         env: {
+          ...Object.fromEntries(PROXY_ENV.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
           DEBIAN_FRONTEND: 'noninteractive',
           ...(process.env.SOURCE_DATE_EPOCH ? { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } : {}),
         },
@@ -134,5 +148,6 @@ export async function aptInstallInTree(
       if (name !== 'partial' && name !== 'lock') await rm(join(lists, name), { recursive: true, force: true });
     for (const name of ['pkgcache.bin', 'srcpkgcache.bin'])
       await rm(join(root, 'var/cache/apt', name), { force: true });
+    for (const log of LOGS) await rm(join(root, log), { force: true });
   }
 }

@@ -95,7 +95,9 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   // The smallest tree a postprocess runs in and apt runs in (Essential: yes, and apt): the failure
   // is what is tested, and --incremental keeps the tree mmdebstrap made for the test below.
   const trees = join(dir, 'trees');
-  const incremental = ['--incremental', '--trees', trees];
+  // A .deb cache of the test's own: what apt downloads into the cached tree must reach it.
+  const debs = join(dir, 'apt');
+  const incremental = ['--incremental', '--trees', trees, '--cache', debs];
   const small = (packages: string[], over: object = {}) =>
     treefile({ 'mmdebstrap-variant': 'essential', packages, ...over } as never);
   const bad = rootfs(
@@ -112,6 +114,10 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
   const kept = (await readdir(trees)).filter((e) => /^[0-9a-f]{64}$/.test(e));
   t.equal(kept.length, 1, "--incremental kept mmdebstrap's tree");
   t.same(JSON.parse(await readFile(join(trees, kept[0]!, 'packages.json'), 'utf8')), { packages: ['apt'] });
+  t.notOk(
+    (await readdir(debs)).some((f) => f.startsWith('tree_')),
+    "tree's .deb is not in the test's cache yet",
+  );
 
   // --incremental: the kept tree plus one package, installed by apt inside it.
   const plus = rootfs(dir, small(['apt', 'tree']), output, incremental);
@@ -137,22 +143,22 @@ t.test('a real tree: packages, units, files, postprocess, manifest', async (t) =
     'no package lists left in the tree',
   );
   t.notOk(await lstat(join(output, 'usr/sbin/policy-rc.d')).catch(() => null), 'no policy-rc.d left behind');
-  const resolvOf = (root: string) =>
-    lstat(join(root, 'etc/resolv.conf')).then(
-      (st) => (st.isSymbolicLink() ? 'symlink' : st.isFile() ? `file of ${st.size} bytes` : 'other'),
+  // As mmdebstrap left the cached tree: resolv.conf, and the logs its clean-up removes.
+  const stateOf = (root: string, f: string) =>
+    lstat(join(root, f)).then(
+      (st) => (st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other'),
       () => 'absent',
     );
-  t.equal(await resolvOf(output), await resolvOf(join(trees, kept[0]!, 'tree')), 'resolv.conf as mmdebstrap left it');
+  for (const f of [
+    'etc/resolv.conf',
+    'etc/hosts',
+    'var/log/dpkg.log',
+    'var/log/apt/history.log',
+    'var/log/apt/term.log',
+  ])
+    t.equal(await stateOf(output, f), await stateOf(join(trees, kept[0]!, 'tree'), f), `${f} as mmdebstrap left it`);
   t.ok(
-    (
-      await readdir(
-        join(
-          process.env.DEBIAN_ATOMIC_CACHE ??
-            join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME!, '.cache'), 'debian-atomic'),
-          'apt',
-        ),
-      )
-    ).some((f) => f.startsWith('tree_')),
+    (await readdir(debs)).some((f) => f.startsWith('tree_')),
     "tree's .deb went to the cache",
   );
   t.same(
