@@ -30,9 +30,7 @@ bench_workdir commit
 work=$BENCH_WORK
 say "work directory $work, logs $BENCH_LOGS"
 make_work_copy "$work/src"
-# deps and the toolbox are prerequisites of `make commit`; have them in place before timing
-# (make still runs their up-to-date checks inside the timed build, as a user's build does).
-make -C "$work/src" --no-print-directory toolbox >"$BENCH_LOGS/toolbox.log" 2>&1 || die "make toolbox failed (log: $BENCH_LOGS/toolbox.log)"
+make_prerequisites
 
 # The treefile the Makefile's rootfs step builds (resolved, with the hardware policy's packages),
 # made by the Makefile's own steps: the bare side builds the same package set as ours.

@@ -23,7 +23,7 @@ bench_dir=$(cd "$(dirname "$0")" && pwd)
 bench_start "${1:-base}" "mmdebstrap --mode=root, bubblewrap binds"
 package=${REBUILD_PACKAGE:-tree}
 make_work_copy "$work/src"
-make -C "$work/src" --no-print-directory toolbox debs >"$BENCH_LOGS/toolbox.log" 2>&1 || die "make toolbox debs failed (log: $BENCH_LOGS/toolbox.log)"
+make_prerequisites
 incremental=${INCREMENTAL:-1}
 mode="INCREMENTAL=1"
 [ "$incremental" = 0 ] && incremental= mode="default build"
