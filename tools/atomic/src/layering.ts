@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { bwrapArgs, onInterrupt, run, ToolError, type RunResult } from '@debian-atomic/lib';
+import { aptReason, bwrapArgs, onInterrupt, run, ToolError, type RunResult } from '@debian-atomic/lib';
 import { finishDerivedTree } from '@debian-atomic/oci-wrap';
 import { parseDpkgStatus, type Pkg } from './db.js';
 import type { Requests } from './origin.js';
@@ -120,23 +120,6 @@ export function checkAptPlan(plan: AptPlan, r: Requests, asked: readonly string[
           : 'layered packages may add to the image, not take out of it',
       },
     );
-}
-
-/** The last lines apt and dpkg printed that say what went wrong. */
-function aptReason(output: string): string {
-  const lines = output.split('\n');
-  const dpkgFailed = [...output.matchAll(/^dpkg: error processing (?:package|archive) (\S+) \(([^)]*)\):\n\s*(.*)$/gm)];
-  if (dpkgFailed.length) return dpkgFailed.map((m) => `${m[1]}: ${m[3]!.trim()}`).join('; ');
-  const errors = lines
-    .filter((l) => /^E: /.test(l) && !/Sub-process .* returned an error code/.test(l))
-    .map((l) => l.slice(3));
-  return (
-    errors.slice(0, 3).join('; ') ||
-    lines
-      .filter((l) => l.trim())
-      .slice(-3)
-      .join(' / ')
-  );
 }
 
 function shellQuote(s: string): string {

@@ -7,7 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, copyFile, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
-import { run, ToolError } from '@debian-atomic/lib';
+import { run, shellQuote, ToolError } from '@debian-atomic/lib';
+
+export { shellQuote };
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
@@ -408,8 +410,4 @@ export class Vm {
     }
     await rm(this.vars, { force: true });
   }
-}
-
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

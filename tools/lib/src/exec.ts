@@ -82,3 +82,8 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   }
   return { stdout, stderr, exitCode: res.exitCode ?? 0 };
 }
+
+/** A string as one word of a POSIX shell command line (single-quoted). */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -49,3 +49,20 @@ export async function installDebs(root: string, debs: readonly string[]): Promis
   }
   return { root: tree, installed: debs.map((d) => basename(d)) };
 }
+
+/** The last lines apt and dpkg printed that say what went wrong. */
+export function aptReason(output: string): string {
+  const lines = output.split('\n');
+  const dpkgFailed = [...output.matchAll(/^dpkg: error processing (?:package|archive) (\S+) \(([^)]*)\):\n\s*(.*)$/gm)];
+  if (dpkgFailed.length) return dpkgFailed.map((m) => `${m[1]}: ${m[3]!.trim()}`).join('; ');
+  const errors = lines
+    .filter((l) => /^E: /.test(l) && !/Sub-process .* returned an error code/.test(l))
+    .map((l) => l.slice(3));
+  return (
+    errors.slice(0, 3).join('; ') ||
+    lines
+      .filter((l) => l.trim())
+      .slice(-3)
+      .join(' / ')
+  );
+}

@@ -26,6 +26,9 @@ export interface SandboxOptions {
   env?: Record<string, string>;
 }
 
+/** What --clearenv would drop that a sandbox with the network needs to reach it. */
+const PROXY_ENV = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
 /** The parts of a tree a program needs to run from it: the rest is scratch or user data. */
 const SYSTEM_DIRS = new Set(['usr', 'etc', 'opt']);
 
@@ -59,6 +62,8 @@ export function bwrapArgs(opts: SandboxOptions): string[] {
   if (opts.allCaps) args.push('--cap-add', 'ALL');
   args.push('--clearenv', '--setenv', 'PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   args.push('--setenv', 'LC_ALL', 'C.UTF-8', '--setenv', 'HOME', '/root');
+  // With the network, the host's proxy settings too (as apt or ostree run outside would see them).
+  if (opts.network) for (const k of PROXY_ENV) if (process.env[k]) args.push('--setenv', k, process.env[k]!);
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--setenv', k, v);
   if (opts.cwd) args.push('--chdir', opts.cwd);
   return args;

@@ -19,6 +19,13 @@ t.test('bwrap arguments: no network by default, binds at the same path', async (
   t.same(net.slice(8, 11), ['--ro-bind', `${tree}/usr`, '/usr'], 'dev is not bound from the tree');
   t.same(net.slice(11, 15), ['--dir', '/var/tmp', '--dir', '/run']);
   t.match(net.join(' '), /--ro-bind \/etc\/resolv.conf/);
+
+  // The host's proxy settings reach a sandbox with the network, and only that one.
+  const saved = process.env.http_proxy;
+  process.env.http_proxy = 'http://proxy.example:3128';
+  t.teardown(() => (saved === undefined ? delete process.env.http_proxy : (process.env.http_proxy = saved)));
+  t.match(bwrapArgs({ root: tree, network: true }).join(' '), /--setenv http_proxy http:\/\/proxy\.example:3128/);
+  t.notMatch(bwrapArgs({ root: tree }).join(' '), /http_proxy/);
 });
 
 t.test('a real sandbox has no network interfaces but loopback', async (t) => {

@@ -133,10 +133,11 @@ export async function saveTree(trees: string, key: string, tree: string, package
   const snapshot = `${key}-${randomBytes(4).toString('hex')}`;
   const tmp = tempSibling(join(trees, snapshot), 'new');
   const link = tempSibling(join(trees, key), 'link');
-  const unregister = onInterrupt(async () => {
+  const cleanup = async () => {
     await rm(tmp, { recursive: true, force: true });
     await rm(link, { force: true });
-  });
+  };
+  const unregister = onInterrupt(cleanup);
   try {
     await mkdir(tmp);
     await copyTree(tree, join(tmp, 'tree'));
@@ -145,8 +146,7 @@ export async function saveTree(trees: string, key: string, tree: string, package
     await symlink(snapshot, link);
     await rename(link, join(trees, key));
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    await rm(link, { force: true });
+    await cleanup();
     throw err;
   } finally {
     unregister();

@@ -10,6 +10,7 @@
  * postinst does not build an initramfs: usr-unify builds the one that boots,
  * once, with the ostree dracut module.
  */
+import { shellQuote } from '@debian-atomic/lib';
 import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
 
 export const DRACUT_HOOK = '/etc/kernel/postinst.d/dracut';
@@ -63,7 +64,6 @@ export function mmdebstrapArgs(
   allowExpired = false,
 ): MmdebstrapPlan {
   const packages = packageSet(tf);
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const args = [
     '--mode=root',
     `--variant=${tf['mmdebstrap-variant']}`,
@@ -75,16 +75,16 @@ export function mmdebstrapArgs(
     ...(allowExpired ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : []),
     '--dpkgopt=force-unsafe-io',
     '--skip=essential/unlink',
-    `--setup-hook=mkdir -p "$1"/var/cache/apt/archives && ${linkDebs(q(cache), '"$1"/var/cache/apt/archives')}`,
+    `--setup-hook=mkdir -p "$1"/var/cache/apt/archives && ${linkDebs(shellQuote(cache), '"$1"/var/cache/apt/archives')}`,
     ...(prefsFile
       ? [
-          `--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${q(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`,
+          `--setup-hook=mkdir -p "$1"/etc/apt/preferences.d && cp ${shellQuote(prefsFile)} "$1"/etc/apt/preferences.d/debian-atomic-exclude`,
         ]
       : []),
     // Divert the kernel's dracut hook before any package is configured.
     // dracut's own postinst calls the hook by path: a no-op stands in until applyTreefile restores it.
     `--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --divert ${DRACUT_HOOK_DIVERTED} --add ${DRACUT_HOOK} && mkdir -p "$1"${dirnamePosix(DRACUT_HOOK)} && printf '#!/bin/sh\nexit 0\n' > "$1"${DRACUT_HOOK} && chmod 755 "$1"${DRACUT_HOOK}`,
-    `--customize-hook=${linkDebs('"$1"/var/cache/apt/archives', q(cache), true)}`,
+    `--customize-hook=${linkDebs('"$1"/var/cache/apt/archives', shellQuote(cache), true)}`,
     '--customize-hook=rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin',
     tf.suite,
     target,

@@ -9,7 +9,7 @@
  */
 import { lstat, mkdir, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, sandboxRun, ToolError } from '@debian-atomic/lib';
+import { aptReason, run, sandboxRun, shellQuote, ToolError } from '@debian-atomic/lib';
 import type { ResolvedTreefile } from '@debian-atomic/treefile-lint';
 import { linkDebs } from './mmdebstrap.js';
 
@@ -23,9 +23,6 @@ const LOGS = [
   'var/log/alternatives.log',
   'var/cache/ldconfig/aux-cache',
 ];
-/** The proxy settings mmdebstrap's apt inherits; bwrap's --clearenv would drop them. */
-const PROXY_ENV = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** apt's options: mmdebstrapArgs's --aptopt and --dpkgopt, as -o. */
 export function aptOptions(tf: ResolvedTreefile, allowExpired: boolean): string[] {
@@ -38,13 +35,6 @@ export function aptOptions(tf: ResolvedTreefile, allowExpired: boolean): string[
     '-o',
     'DPkg::Options::=--force-unsafe-io',
   ];
-}
-
-/** The last lines of apt's output that say why it failed (E: lines first). */
-function aptReason(output: string): string {
-  const lines = output.split('\n').filter((l) => l.trim());
-  const errors = lines.filter((l) => /^E: /.test(l));
-  return (errors.length ? errors : lines.slice(-3)).join('; ').replace(/^E: /, '');
 }
 
 /** The files the sandbox binds from the host when it has the network (lib's bwrapArgs). */
@@ -117,7 +107,6 @@ export async function aptInstallInTree(
         roBinds: keyrings,
         cwd: '/',
         env: {
-          ...Object.fromEntries(PROXY_ENV.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
           DEBIAN_FRONTEND: 'noninteractive',
           ...(process.env.SOURCE_DATE_EPOCH ? { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH } : {}),
         },
@@ -132,10 +121,12 @@ export async function aptInstallInTree(
     });
   try {
     if (!hadPolicy) await writeFile(join(root, POLICY_RC_D), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-    await run('sh', ['-c', linkDebs(q(opts.cache), q(archives))], { what: 'link the cached .debs into the tree' });
+    await run('sh', ['-c', linkDebs(shellQuote(opts.cache), shellQuote(archives))], {
+      what: 'link the cached .debs into the tree',
+    });
     await apt(['update', '-q'], 'refresh the package lists in the cached tree');
     await apt(['install', '-y', '-q', '--no-remove', ...packages], `install ${packages.join(', ')}`);
-    await run('sh', ['-c', linkDebs(q(archives), q(opts.cache), true)], {
+    await run('sh', ['-c', linkDebs(shellQuote(archives), shellQuote(opts.cache), true)], {
       what: 'link the downloaded .debs back to the cache',
     });
   } finally {
