@@ -6,6 +6,7 @@
  * importer rebuilds a repository whose objects ostree itself then verifies (fsck).
  */
 import { ToolError } from '@debian-atomic/lib';
+import { offsetWidth } from './gvariant.js';
 
 export interface FileHeader {
   size: number;
@@ -28,15 +29,6 @@ export const S_IFDIR = 0o040000;
 function offsetSize(body: number, count: number): number {
   if (body === 0 && count === 0) return 0;
   for (const s of [1, 2, 4, 8]) if (body + count * s <= 2 ** (8 * s) - 1) return s;
-  return 8;
-}
-
-/** Width of the framing offsets of a serialized container of `total` bytes. */
-function offsetSizeOfTotal(total: number): number {
-  if (total === 0) return 0;
-  if (total <= 0xff) return 1;
-  if (total <= 0xffff) return 2;
-  if (total <= 0xffffffff) return 4;
   return 8;
 }
 
@@ -81,7 +73,7 @@ export function decodeFilezHeader(buf: Buffer): { header: FileHeader; contentOff
   const len = buf.readUInt32BE(0);
   if (len < 26 || 8 + len > buf.length) throw corrupt(`bad header size ${len}`);
   const v = buf.subarray(8, 8 + len);
-  const os = offsetSizeOfTotal(v.length);
+  const os = offsetWidth(v.length);
   const stringEnd = os === 8 ? Number(v.readBigUInt64LE(v.length - 8)) : v.readUIntLE(v.length - os, os);
   if (stringEnd < 25 || stringEnd > v.length - os || v[stringEnd - 1] !== 0)
     throw corrupt('bad symlink target framing');

@@ -1,15 +1,16 @@
 /**
- * What a commit holds, read from an archive-mode repository: the tree (from
- * `ostree ls -R -C`, with the dirtree/dirmeta checksums) and the objects'
- * bytes (directly from objects/, which needs no ostree call per file).
+ * What a commit holds, read from an archive-mode repository directly from its
+ * objects/: the tree (walked from the commit's dirtree/dirmeta objects, see
+ * gvariant.ts) and the objects' bytes, with no ostree call per file or tree.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, inflateRaw, inflateRawSync } from 'node:zlib';
 import { readBoundedText, READ_LIMITS, toolboxRun, ToolError } from '@debian-atomic/lib';
-import { decodeFilezHeader, type FileHeader } from './filez.js';
+import { decodeFilezHeader, S_IFLNK, S_IFMT, type FileHeader } from './filez.js';
+import { parseCommit, parseDirmeta, parseDirtree } from './gvariant.js';
 
 const inflateRawAsync = promisify(inflateRaw);
 /** The largest content readContentObjectSync inflates into a buffer of the header's size. */
@@ -43,26 +44,6 @@ export async function ostree(repo: string, args: string[], what: string): Promis
     .stdout;
 }
 
-const LINE = /^([dl-])([0-7]{5}) +(\d+) +(\d+) +(\d+) +([0-9a-f]{64})(?: ([0-9a-f]{64}))? (\/.*)$/;
-
-/** Parse `ostree ls -R -C` output. Symlink lines end in ` -> target`, which is cut. */
-export function parseLs(text: string): { dirs: TreeDir[]; files: TreeFile[] } {
-  const dirs: TreeDir[] = [];
-  const files: TreeFile[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const m = LINE.exec(line);
-    if (!m) throw new ToolError('ostree-ls', `cannot parse ostree ls output: ${line}`);
-    const [, kind, mode, uid, gid, size, c1, c2, rawPath] = m;
-    let path = rawPath!.slice(1);
-    if (kind === 'l') path = path.slice(0, path.lastIndexOf(' -> '));
-    if (kind === 'd')
-      dirs.push({ path, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid), tree: c1!, meta: c2! });
-    else files.push({ path, symlink: kind === 'l', size: Number(size), checksum: c1! });
-  }
-  return { dirs, files };
-}
-
 export async function repoMode(repo: string): Promise<string> {
   const file = join(repo, 'config');
   if (
@@ -86,11 +67,43 @@ export async function requireArchiveRepo(repo: string, ref: string): Promise<voi
   }
 }
 
+/**
+ * The commit's tree, walked from its metadata objects in `ostree ls -R`'s order (a directory, its
+ * files, then each subdirectory), with each file's size and type from its content object's header.
+ */
 export async function readCommitTree(repo: string, ref: string): Promise<CommitTree> {
   await requireArchiveRepo(repo, ref);
   const commit = await resolveRef(repo, ref);
-  const { dirs, files } = parseLs(await ostree(repo, ['ls', '-R', '-C', commit], 'list the commit'));
+  const root = parseCommit(requireMetaObject(repo, commit, 'commit'), `commit ${commit}`);
+  const dirs: TreeDir[] = [];
+  const files: TreeFile[] = [];
+  const headers = new Map<string, FileHeader>();
+  // Synchronous: thousands of small reads cost more in thread-pool round trips than in reading.
+  const walk = (path: string, tree: string, meta: string): void => {
+    const m = parseDirmeta(requireMetaObject(repo, meta, 'dirmeta'), `dirmeta ${meta}`);
+    dirs.push({ path, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, tree, meta });
+    const t = parseDirtree(requireMetaObject(repo, tree, 'dirtree'), `dirtree ${tree}`);
+    const prefix = path ? `${path}/` : '';
+    for (const f of t.files) {
+      checkName(f.name, `dirtree ${tree}`);
+      let h = headers.get(f.checksum);
+      if (!h) headers.set(f.checksum, (h = readContentHeaderSync(repo, f.checksum)));
+      const symlink = (h.mode & S_IFMT) === S_IFLNK;
+      files.push({ path: prefix + f.name, symlink, size: symlink ? 0 : h.size, checksum: f.checksum });
+    }
+    for (const d of t.dirs) {
+      checkName(d.name, `dirtree ${tree}`);
+      walk(prefix + d.name, d.tree, d.meta);
+    }
+  };
+  walk('', root.tree, root.meta);
   return { commit, dirs, files };
+}
+
+/** A name in a dirtree: what ostree itself accepts (not empty, no '/', not '.' or '..'). */
+function checkName(name: string, what: string): void {
+  if (!name || name.includes('/') || name === '.' || name === '..')
+    throw new ToolError('corrupt-object', `corrupt metadata object: ${what}: bad name ${JSON.stringify(name)}`);
 }
 
 /** A ref's commit: a checksum as is, refs/heads read directly, anything else through ostree rev-parse. */
@@ -158,6 +171,34 @@ export function readContentObjectSync(repo: string, checksum: string): { header:
   return { header, content };
 }
 
+function requireMetaObject(repo: string, checksum: string, ext: 'commit' | 'dirtree' | 'dirmeta'): Buffer {
+  try {
+    return readFileSync(objectPath(repo, checksum, ext));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ToolError('missing-object', `${repo}: ${ext} object ${checksum} is missing or unreadable (${code})`, {
+      hint: `ostree --repo=${repo} fsck`,
+    });
+  }
+}
+
+/** A content object's header alone: its first 4 KiB, more only when the header (xattrs) is longer. */
+export function readContentHeaderSync(repo: string, checksum: string): FileHeader {
+  const fd = openSync(objectPath(repo, checksum, 'filez'), 'r');
+  try {
+    let buf = Buffer.alloc(4096);
+    let n = readSync(fd, buf, 0, buf.length, 0);
+    const want = n >= 4 ? 8 + buf.readUInt32BE(0) : 0;
+    if (want > n && want <= READ_LIMITS.attribute) {
+      buf = Buffer.alloc(want);
+      n = readSync(fd, buf, 0, want, 0);
+    }
+    return decodeFilezHeader(buf.subarray(0, n)).header;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function readMetaObject(
   repo: string,
   checksum: string,
@@ -175,15 +216,11 @@ export async function readMetaObject(
   return readFile(p);
 }
 
-/** The commit's version and timestamp (seconds), from `ostree show`. */
+/** The commit's version and timestamp (seconds), from its object (the same in every repository mode). */
 export async function commitDetails(
   repo: string,
   commit: string,
 ): Promise<{ version: string | null; timestamp: number }> {
-  const show = await ostree(repo, ['show', commit], 'read the commit date and version');
-  const date = /^Date: +(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([+-]\d{4})$/m.exec(show);
-  const timestamp = date
-    ? Date.parse(`${date[1]!.replace(' ', 'T')}${date[2]!.slice(0, 3)}:${date[2]!.slice(3)}`) / 1000
-    : 0;
-  return { version: /^Version: (.+)$/m.exec(show)?.[1]?.trim() ?? null, timestamp };
+  const c = parseCommit(requireMetaObject(repo, commit, 'commit'), `commit ${commit}`);
+  return { version: c.metadata.get('version')?.trim() || null, timestamp: c.timestamp };
 }
