@@ -9,11 +9,46 @@
  * Run from a checkout where `make commit VARIANT=...` was done, with the tests' TypeScript loader:
  *   node --import=./scripts/tap/ts-import.mjs bench/update-size.ts
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RepoServer, type ServedRequest } from '../tools/e2e/src/serve.js';
 import { BUILD, ROOT, commitInfo } from '../tools/e2e/test/fixtures/images.js';
 import { UPDATE_DIR, cleanupUpdate, commitV2, measurePull, publishV1 } from '../tools/e2e/test/fixtures/update.js';
+import { parseCommit, parseDirtree } from '../tools/oci-wrap/src/gvariant.js';
+import { objectPath } from '../tools/oci-wrap/src/tree.js';
+
+/**
+ * The least any transport of OSTree objects sends for v1 -> v2: every dirtree v2 has and v1 lacks
+ * is fetched whole (a static delta too carries metadata objects whole, only compressed, and
+ * builds none from v1's), and of its bytes the SHA-256 checksums of its entries do not compress:
+ * 32 bytes for each distinct one (a repeated checksum, such as the common dirmeta, counted once).
+ */
+function dirtreeFloor(repo: string, from: string, to: string) {
+  const trees = (commit: string) => {
+    const seen = new Map<string, Buffer>();
+    const walk = (sum: string) => {
+      if (seen.has(sum)) return;
+      const data = readFileSync(objectPath(repo, sum, 'dirtree'));
+      seen.set(sum, data);
+      for (const d of parseDirtree(data).dirs) walk(d.tree);
+    };
+    walk(parseCommit(readFileSync(objectPath(repo, commit, 'commit'))).tree);
+    return seen;
+  };
+  const old = trees(from);
+  const changed = [...trees(to)].filter(([sum]) => !old.has(sum));
+  const distinct = new Set<string>();
+  for (const [, data] of changed) {
+    const t = parseDirtree(data);
+    for (const f of t.files) distinct.add(f.checksum);
+    for (const d of t.dirs) distinct.add(d.tree).add(d.meta);
+  }
+  return {
+    dirtrees: changed.length,
+    bytes: changed.reduce((n, [, d]) => n + d.length, 0),
+    checksumBytes: 32 * distinct.size,
+  };
+}
 
 /** What a request fetched: an object type, a delta's superblock or part, or a repository file. */
 function kind(path: string): string {
@@ -59,8 +94,9 @@ try {
   };
   const delta = await pull(false);
   const objects = await pull(true);
+  const floor = dirtreeFloor(rel.repo, v1, up.v2);
   process.stdout.write(
-    `${JSON.stringify({ ref, v1, v2: up.v2, deb: up.deb, debBytes: up.debBytes, delta, objects }, null, 2)}\n`,
+    `${JSON.stringify({ ref, v1, v2: up.v2, deb: up.deb, debBytes: up.debBytes, delta, objects, floor }, null, 2)}\n`,
   );
 } finally {
   await server.close();

@@ -112,6 +112,14 @@ t.test(`${VARIANT}: qcow2 boots, and the system behaves like an image-based one`
   t.equal((await vm.ssh('hostname')).trim(), `atomic-${VARIANT}`);
   t.match(await vm.ssh('id'), /\(sudo\)/, 'the configured user is in sudo');
   t.equal((await vm.ssh('systemctl --failed --no-legend --plain | wc -l')).trim(), '0', 'no failed units');
+  // variants/files/grub-common-recordfail.conf: 15_ostree's menu sets no recordfail, so there is none to unset.
+  t.equal(
+    (
+      await vm.ssh('systemctl show -P ConditionResult grub-common.service; test -e /boot/grub/grubenv || echo none')
+    ).trim(),
+    'no\nnone',
+    'grub-common.service skipped: no grubenv (and none created)',
+  );
 
   // The initramfs's documented set (variants/files/dracut-debian-atomic.conf): not host-only, so
   // every local-disk controller and root file system of ours; not the rest of what dracut offers.
