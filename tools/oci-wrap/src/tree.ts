@@ -67,6 +67,9 @@ export async function requireArchiveRepo(repo: string, ref: string): Promise<voi
   }
 }
 
+/** How deep a commit's directories nest at most: ostree's OSTREE_MAX_RECURSION. */
+const MAX_DEPTH = 256;
+
 /**
  * The commit's tree, walked from its metadata objects in `ostree ls -R`'s order (a directory, its
  * files, then each subdirectory), with each file's size and type from its content object's header.
@@ -79,7 +82,10 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
   const files: TreeFile[] = [];
   const headers = new Map<string, FileHeader>();
   // Synchronous: thousands of small reads cost more in thread-pool round trips than in reading.
-  const walk = (path: string, tree: string, meta: string): void => {
+  const walk = (path: string, tree: string, meta: string, depth: number): void => {
+    // ostree's own bound (OSTREE_MAX_RECURSION): a deeper or self-referring tree is not a commit.
+    if (depth > MAX_DEPTH)
+      throw new ToolError('corrupt-object', `corrupt metadata object: dirtree ${tree}: nested deeper than ${MAX_DEPTH}`);
     const m = parseDirmeta(requireMetaObject(repo, meta, 'dirmeta'), `dirmeta ${meta}`);
     dirs.push({ path, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, tree, meta });
     const t = parseDirtree(requireMetaObject(repo, tree, 'dirtree'), `dirtree ${tree}`);
@@ -93,10 +99,10 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
     }
     for (const d of t.dirs) {
       checkName(d.name, `dirtree ${tree}`);
-      walk(prefix + d.name, d.tree, d.meta);
+      walk(prefix + d.name, d.tree, d.meta, depth + 1);
     }
   };
-  walk('', root.tree, root.meta);
+  walk('', root.tree, root.meta, 0);
   return { commit, dirs, files };
 }
 

@@ -121,6 +121,24 @@ t.test('the tree, date and version ostree itself reads', async (t) => {
     await t.rejects(readCommitTree(copy, commit), { code: 'corrupt-object', message: /bad name "\.\."/ });
   });
 
+  t.test('a dirtree that contains itself is refused, not walked forever', async (t) => {
+    const copy = join(dir, 'copy3');
+    await cp(repo, copy, { recursive: true });
+    const c = parseCommit(await readFile(objectPath(copy, commit, 'commit')));
+    // (a(say)a(sayay)) with no files and one directory 'loop' whose dirtree is the root's own.
+    const entry = Buffer.concat([
+      Buffer.from('loop\0'),
+      Buffer.from(c.tree, 'hex'),
+      Buffer.from(c.meta, 'hex'),
+      Buffer.from([5 + 32, 5]),
+    ]);
+    const dirs = Buffer.concat([entry, Buffer.from([entry.length])]);
+    const dirtree = Buffer.concat([dirs, Buffer.from([0])]);
+    t.same(parseDirtree(dirtree), { files: [], dirs: [{ name: 'loop', tree: c.tree, meta: c.meta }] });
+    await writeFile(objectPath(copy, c.tree, 'dirtree'), dirtree);
+    await t.rejects(readCommitTree(copy, commit), { code: 'corrupt-object', message: /nested deeper than 256/ });
+  });
+
   t.test('a missing object is named', async (t) => {
     const copy = join(dir, 'copy2');
     await cp(repo, copy, { recursive: true });
