@@ -85,7 +85,10 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
   const walk = (path: string, tree: string, meta: string, depth: number): void => {
     // ostree's own bound (OSTREE_MAX_RECURSION): a deeper or self-referring tree is not a commit.
     if (depth > MAX_DEPTH)
-      throw new ToolError('corrupt-object', `corrupt metadata object: dirtree ${tree}: nested deeper than ${MAX_DEPTH}`);
+      throw new ToolError(
+        'corrupt-object',
+        `corrupt metadata object: dirtree ${tree}: nested deeper than ${MAX_DEPTH}`,
+      );
     const m = parseDirmeta(requireMetaObject(repo, meta, 'dirmeta'), `dirmeta ${meta}`);
     dirs.push({ path, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, tree, meta });
     const t = parseDirtree(requireMetaObject(repo, tree, 'dirtree'), `dirtree ${tree}`);
