@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { RepoServer, type ServedRequest } from '../tools/e2e/src/serve.js';
 import { BUILD, ROOT, commitInfo } from '../tools/e2e/test/fixtures/images.js';
 import { UPDATE_DIR, cleanupUpdate, commitV2, measurePull, publishV1 } from '../tools/e2e/test/fixtures/update.js';
-import { parseCommit, parseDirtree } from '../tools/oci-wrap/src/gvariant.js';
-import { objectPath } from '../tools/oci-wrap/src/tree.js';
+import { parseDirtree } from '../tools/oci-wrap/src/gvariant.js';
+import { objectPath, readCommitTree } from '../tools/oci-wrap/src/tree.js';
 
 /**
  * The least any transport of OSTree objects sends for v1 -> v2: every dirtree v2 has and v1 lacks
@@ -23,29 +23,21 @@ import { objectPath } from '../tools/oci-wrap/src/tree.js';
  * builds none from v1's), and of its bytes the SHA-256 checksums of its entries do not compress:
  * 32 bytes for each distinct one (a repeated checksum, such as the common dirmeta, counted once).
  */
-function dirtreeFloor(repo: string, from: string, to: string) {
-  const trees = (commit: string) => {
-    const seen = new Map<string, Buffer>();
-    const walk = (sum: string) => {
-      if (seen.has(sum)) return;
-      const data = readFileSync(objectPath(repo, sum, 'dirtree'));
-      seen.set(sum, data);
-      for (const d of parseDirtree(data).dirs) walk(d.tree);
-    };
-    walk(parseCommit(readFileSync(objectPath(repo, commit, 'commit'))).tree);
-    return seen;
-  };
-  const old = trees(from);
-  const changed = [...trees(to)].filter(([sum]) => !old.has(sum));
+async function dirtreeFloor(repo: string, from: string, to: string) {
+  const trees = async (commit: string) => new Set((await readCommitTree(repo, commit)).dirs.map((d) => d.tree));
+  const old = await trees(from);
+  const changed = [...(await trees(to))]
+    .filter((sum) => !old.has(sum))
+    .map((sum) => readFileSync(objectPath(repo, sum, 'dirtree')));
   const distinct = new Set<string>();
-  for (const [, data] of changed) {
+  for (const data of changed) {
     const t = parseDirtree(data);
     for (const f of t.files) distinct.add(f.checksum);
     for (const d of t.dirs) distinct.add(d.tree).add(d.meta);
   }
   return {
     dirtrees: changed.length,
-    bytes: changed.reduce((n, [, d]) => n + d.length, 0),
+    bytes: changed.reduce((n, d) => n + d.length, 0),
     checksumBytes: 32 * distinct.size,
   };
 }
@@ -94,7 +86,7 @@ try {
   };
   const delta = await pull(false);
   const objects = await pull(true);
-  const floor = dirtreeFloor(rel.repo, v1, up.v2);
+  const floor = await dirtreeFloor(rel.repo, v1, up.v2);
   process.stdout.write(
     `${JSON.stringify({ ref, v1, v2: up.v2, deb: up.deb, debBytes: up.debBytes, delta, objects, floor }, null, 2)}\n`,
   );

@@ -6,7 +6,7 @@
  * importer rebuilds a repository whose objects ostree itself then verifies (fsck).
  */
 import { ToolError } from '@debian-atomic/lib';
-import { offsetWidth } from './gvariant.js';
+import { offsetWidth, readOffset } from './gvariant.js';
 
 export interface FileHeader {
   size: number;
@@ -74,7 +74,7 @@ export function decodeFilezHeader(buf: Buffer): { header: FileHeader; contentOff
   if (len < 26 || 8 + len > buf.length) throw corrupt(`bad header size ${len}`);
   const v = buf.subarray(8, 8 + len);
   const os = offsetWidth(v.length);
-  const stringEnd = os === 8 ? Number(v.readBigUInt64LE(v.length - 8)) : v.readUIntLE(v.length - os, os);
+  const stringEnd = readOffset(v, v.length - os, os);
   if (stringEnd < 25 || stringEnd > v.length - os || v[stringEnd - 1] !== 0)
     throw corrupt('bad symlink target framing');
   return {

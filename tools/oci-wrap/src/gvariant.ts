@@ -7,7 +7,8 @@
  */
 import { ToolError } from '@debian-atomic/lib';
 
-function corrupt(what: string): ToolError {
+/** A metadata object that does not frame, or holds what ostree would not write. */
+export function corrupt(what: string): ToolError {
   return new ToolError('corrupt-object', `corrupt metadata object: ${what}`);
 }
 
@@ -16,7 +17,8 @@ export function offsetWidth(total: number): number {
   return total === 0 ? 0 : total <= 0xff ? 1 : total <= 0xffff ? 2 : total <= 0xffffffff ? 4 : 8;
 }
 
-function readOffset(buf: Buffer, at: number, width: number): number {
+/** A framing offset of `width` bytes (little-endian) at `at`. */
+export function readOffset(buf: Buffer, at: number, width: number): number {
   return width === 8 ? Number(buf.readBigUInt64LE(at)) : buf.readUIntLE(at, width);
 }
 

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { constants as zlibConstants, inflateRaw, inflateRawSync } from 'node:zlib';
 import { readBoundedText, READ_LIMITS, toolboxRun, ToolError } from '@debian-atomic/lib';
 import { decodeFilezHeader, S_IFLNK, S_IFMT, type FileHeader } from './filez.js';
-import { parseCommit, parseDirmeta, parseDirtree } from './gvariant.js';
+import { corrupt, parseCommit, parseDirmeta, parseDirtree } from './gvariant.js';
 
 const inflateRawAsync = promisify(inflateRaw);
 /** The largest content readContentObjectSync inflates into a buffer of the header's size. */
@@ -84,11 +84,7 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
   // Synchronous: thousands of small reads cost more in thread-pool round trips than in reading.
   const walk = (path: string, tree: string, meta: string, depth: number): void => {
     // ostree's own bound (OSTREE_MAX_RECURSION): a deeper or self-referring tree is not a commit.
-    if (depth > MAX_DEPTH)
-      throw new ToolError(
-        'corrupt-object',
-        `corrupt metadata object: dirtree ${tree}: nested deeper than ${MAX_DEPTH}`,
-      );
+    if (depth > MAX_DEPTH) throw corrupt(`dirtree ${tree}: nested deeper than ${MAX_DEPTH}`);
     const m = parseDirmeta(requireMetaObject(repo, meta, 'dirmeta'), `dirmeta ${meta}`);
     dirs.push({ path, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, tree, meta });
     const t = parseDirtree(requireMetaObject(repo, tree, 'dirtree'), `dirtree ${tree}`);
@@ -112,7 +108,7 @@ export async function readCommitTree(repo: string, ref: string): Promise<CommitT
 /** A name in a dirtree: what ostree itself accepts (not empty, no '/', not '.' or '..'). */
 function checkName(name: string, what: string): void {
   if (!name || name.includes('/') || name === '.' || name === '..')
-    throw new ToolError('corrupt-object', `corrupt metadata object: ${what}: bad name ${JSON.stringify(name)}`);
+    throw corrupt(`${what}: bad name ${JSON.stringify(name)}`);
 }
 
 /** A ref's commit: a checksum as is, refs/heads read directly, anything else through ostree rev-parse. */
@@ -180,32 +176,40 @@ export function readContentObjectSync(repo: string, checksum: string): { header:
   return { header, content };
 }
 
-function requireMetaObject(repo: string, checksum: string, ext: 'commit' | 'dirtree' | 'dirmeta'): Buffer {
+/** An object's file, read synchronously by `read`: one that is missing or unreadable is named. */
+function readObjectSync<T>(repo: string, checksum: string, ext: string, read: (file: string) => T): T {
   try {
-    return readFileSync(objectPath(repo, checksum, ext));
+    return read(objectPath(repo, checksum, ext));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (!code) throw err; // not the file system's: a corrupt object's own error
     throw new ToolError('missing-object', `${repo}: ${ext} object ${checksum} is missing or unreadable (${code})`, {
       hint: `ostree --repo=${repo} fsck`,
     });
   }
 }
 
+function requireMetaObject(repo: string, checksum: string, ext: 'commit' | 'dirtree' | 'dirmeta'): Buffer {
+  return readObjectSync(repo, checksum, ext, (file) => readFileSync(file));
+}
+
 /** A content object's header alone: its first 4 KiB, more only when the header (xattrs) is longer. */
 export function readContentHeaderSync(repo: string, checksum: string): FileHeader {
-  const fd = openSync(objectPath(repo, checksum, 'filez'), 'r');
-  try {
-    let buf = Buffer.alloc(4096);
-    let n = readSync(fd, buf, 0, buf.length, 0);
-    const want = n >= 4 ? 8 + buf.readUInt32BE(0) : 0;
-    if (want > n && want <= READ_LIMITS.attribute) {
-      buf = Buffer.alloc(want);
-      n = readSync(fd, buf, 0, want, 0);
+  return readObjectSync(repo, checksum, 'filez', (file) => {
+    const fd = openSync(file, 'r');
+    try {
+      let buf = Buffer.alloc(4096);
+      let n = readSync(fd, buf, 0, buf.length, 0);
+      const want = n >= 4 ? 8 + buf.readUInt32BE(0) : 0;
+      if (want > n && want <= READ_LIMITS.attribute) {
+        buf = Buffer.alloc(want);
+        n = readSync(fd, buf, 0, want, 0);
+      }
+      return decodeFilezHeader(buf.subarray(0, n)).header;
+    } finally {
+      closeSync(fd);
     }
-    return decodeFilezHeader(buf.subarray(0, n)).header;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 export async function readMetaObject(

@@ -150,5 +150,12 @@ t.test('the tree, date and version ostree itself reads', async (t) => {
       code: 'missing-object',
       message: new RegExp(`dirmeta object ${c.meta} is missing`),
     });
+    const chage = (await readCommitTree(repo, commit)).files.find((f) => f.path === 'usr/bin/chage')!;
+    await cp(objectPath(repo, c.meta, 'dirmeta'), objectPath(copy, c.meta, 'dirmeta'));
+    await rm(objectPath(copy, chage.checksum, 'filez'));
+    await t.rejects(readCommitTree(copy, commit), {
+      code: 'missing-object',
+      message: new RegExp(`filez object ${chage.checksum} is missing`),
+    });
   });
 });
